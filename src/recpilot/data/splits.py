@@ -1,0 +1,122 @@
+"""Seeded train/test splits: leave-last-out, global temporal and random per-user holdout."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import scipy.sparse as sp
+
+from recpilot.data.columns import Columns
+from recpilot.data.dataset import Dataset
+from recpilot.errors import ConfigError
+
+Protocol = Literal["leave-last-out", "temporal", "random"]
+PROTOCOLS: tuple[Protocol, ...] = ("leave-last-out", "temporal", "random")
+
+
+@dataclass(frozen=True, eq=False)
+class Split:
+    """A train dataset and held-out test interactions over the same id maps.
+
+    Attributes:
+        train: The training dataset (same users, items and catalog as the source).
+        test: Held-out interactions (``user_idx``, ``item_idx``, ``rating``, ``timestamp``).
+        protocol: How the split was made, for reports.
+    """
+
+    train: Dataset
+    test: pd.DataFrame
+    protocol: str
+
+    @property
+    def test_users(self) -> npt.NDArray[np.int64]:
+        """Internal indices of users with at least one held-out interaction, sorted."""
+        return np.unique(self.test[Columns.USER_IDX].to_numpy()).astype(np.int64)
+
+    def truth(self) -> sp.csr_matrix:
+        """Held-out relevance as a binary CSR matrix with one row per :attr:`test_users` entry."""
+        users = self.test_users
+        rows = np.searchsorted(users, self.test[Columns.USER_IDX].to_numpy())
+        matrix = sp.csr_matrix(
+            (np.ones(len(rows), dtype=np.float32), (rows, self.test[Columns.ITEM_IDX].to_numpy())),
+            shape=(len(users), self.train.n_items),
+        )
+        matrix.data[:] = 1.0  # duplicates collapse to one relevant item
+        return matrix
+
+
+def leave_last_out(dataset: Dataset, *, min_history: int = 1) -> Split:
+    """Hold out each user's last interaction (by timestamp, ties by file order).
+
+    Users with fewer than ``min_history + 1`` interactions stay entirely in train.
+    """
+    indptr, _ = dataset.sequences
+    order = _time_order(dataset)
+    counts = np.diff(indptr)
+    last_positions = order[indptr[1:][counts > min_history] - 1]
+    test_mask = np.zeros(dataset.n_interactions, dtype=bool)
+    test_mask[last_positions] = True
+    return _make_split(dataset, test_mask, "leave-last-out")
+
+
+def temporal_split(dataset: Dataset, *, test_fraction: float = 0.2) -> Split:
+    """Hold out the globally latest ``test_fraction`` of interactions (one cut-off time for everyone)."""
+    _check_fraction(test_fraction)
+    timestamps = dataset.interactions[Columns.TIMESTAMP].to_numpy()
+    cutoff = np.quantile(timestamps, 1.0 - test_fraction, method="higher")
+    test_mask = timestamps >= cutoff
+    if test_mask.all():
+        raise ConfigError("temporal split: all interactions share one timestamp; use the random protocol")
+    return _make_split(dataset, test_mask, "temporal")
+
+
+def random_holdout(dataset: Dataset, *, test_fraction: float = 0.2, seed: int = 42) -> Split:
+    """Hold out a random ``test_fraction`` of each user's interactions (at least one stays in train)."""
+    _check_fraction(test_fraction)
+    rng = np.random.default_rng(seed)
+    users = dataset.interactions[Columns.USER_IDX].to_numpy()
+    keys = rng.random(len(users))
+    order = np.lexsort((keys, users))
+    counts = np.bincount(users, minlength=dataset.n_users)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank_in_user = np.arange(len(order)) - np.repeat(starts, counts)
+    n_test = np.floor(counts * test_fraction).astype(np.int64)
+    n_test = np.minimum(n_test, np.maximum(counts - 1, 0))
+    test_mask = np.zeros(len(users), dtype=bool)
+    test_mask[order] = rank_in_user < np.repeat(n_test, counts)
+    return _make_split(dataset, test_mask, f"random(seed={seed})")
+
+
+def split_dataset(dataset: Dataset, protocol: str, *, test_fraction: float = 0.2, seed: int = 42) -> Split:
+    """Split by protocol name (``leave-last-out``, ``temporal`` or ``random``)."""
+    if protocol == "leave-last-out":
+        return leave_last_out(dataset)
+    if protocol == "temporal":
+        return temporal_split(dataset, test_fraction=test_fraction)
+    if protocol == "random":
+        return random_holdout(dataset, test_fraction=test_fraction, seed=seed)
+    raise ConfigError(f"unknown split protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+
+
+def _time_order(dataset: Dataset) -> npt.NDArray[np.int64]:
+    table = dataset.interactions
+    return np.lexsort(
+        (np.arange(len(table)), table[Columns.TIMESTAMP].to_numpy(), table[Columns.USER_IDX].to_numpy())
+    ).astype(np.int64)
+
+
+def _make_split(dataset: Dataset, test_mask: npt.NDArray[np.bool_], protocol: str) -> Split:
+    table = dataset.interactions
+    train = dataset.with_interactions(table[~test_mask], name=f"{dataset.name}[train]")
+    test = table[test_mask]
+    # A test user unseen in train cannot be scored from history; evaluation treats them as cold users.
+    return Split(train=train, test=test.reset_index(drop=True), protocol=protocol)
+
+
+def _check_fraction(fraction: float) -> None:
+    if not 0.0 < fraction < 1.0:
+        raise ConfigError(f"test_fraction must be between 0 and 1 (exclusive), got {fraction}")

@@ -1,0 +1,470 @@
+"""The one interface every recommender implements.
+
+Public methods validate input, map external ids and keep the books; subclasses fill private hooks:
+
+- :meth:`Recommender._fit` (required): learn from a :class:`~recpilot.data.Dataset`.
+- :meth:`Recommender._score_histories` (required): score every item for a batch of item histories.
+- :meth:`Recommender._score_users`: score known users (defaults to scoring their training history).
+- :meth:`Recommender._similar_items`: item-to-item scores (defaults to scoring a one-item history).
+- :meth:`Recommender._get_state` / :meth:`Recommender._set_state`: arrays for save and load.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, ClassVar, Generic, Self, TypeVar
+
+import numpy as np
+import numpy.typing as npt
+import scipy.sparse as sp
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from recpilot.data.dataset import Dataset
+from recpilot.data.idmap import IdMap
+from recpilot.errors import ConfigError, DataError, NotFittedError
+from recpilot.models.ranking import top_k
+from recpilot.types import ItemList
+
+FORMAT = "recpilot-model"
+FORMAT_VERSION = 1
+_SCORE_BUDGET = 2**25  # floats per dense score block (128 MiB): bounds memory of batch scoring
+
+
+class RecommenderConfig(BaseModel):
+    """Base of every model's typed configuration (declared once, unknown keys rejected)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+ConfigT = TypeVar("ConfigT", bound=RecommenderConfig)
+
+
+@dataclass(frozen=True, eq=False)
+class Histories:
+    """A batch of item histories in time order, as ``(indptr, items)`` over internal item indices.
+
+    Row ``i`` is ``items[indptr[i]:indptr[i+1]]``, oldest first. Models that ignore order use :attr:`csr`.
+    """
+
+    indptr: npt.NDArray[np.int64]
+    items: npt.NDArray[np.int32]
+    n_items: int
+
+    @classmethod
+    def from_lists(cls, histories: Sequence[Sequence[int] | npt.NDArray[np.integer[Any]]], n_items: int) -> Histories:
+        """Build from a list of per-row item index sequences."""
+        lengths = np.array([len(h) for h in histories], dtype=np.int64)
+        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+        items = (
+            np.concatenate([np.asarray(h, dtype=np.int32) for h in histories])
+            if len(histories) and indptr[-1] > 0
+            else np.empty(0, dtype=np.int32)
+        )
+        return cls(indptr, items, n_items)
+
+    def __len__(self) -> int:
+        return len(self.indptr) - 1
+
+    def sequence(self, row: int) -> npt.NDArray[np.int32]:
+        """Row ``row`` in time order."""
+        return self.items[self.indptr[row] : self.indptr[row + 1]]
+
+    @cached_property
+    def lengths(self) -> npt.NDArray[np.int64]:
+        """Number of items per row."""
+        return np.diff(self.indptr)
+
+    @cached_property
+    def csr(self) -> sp.csr_matrix:
+        """Binary ``(rows, n_items)`` matrix; repeated items count once."""
+        matrix = sp.csr_matrix(
+            (np.ones(len(self.items), dtype=np.float32), self.items, self.indptr),
+            shape=(len(self), self.n_items),
+        )
+        matrix.sum_duplicates()
+        matrix.data[:] = 1.0
+        return matrix
+
+
+class Recommender(ABC, Generic[ConfigT]):
+    """Base class of all recommenders.
+
+    Args:
+        config: The typed configuration; when omitted it is built from ``overrides``.
+        **overrides: Configuration fields, validated by the model's ``config_class``.
+
+    Class attributes:
+        name: Registry name (``"ease"``); used in reports and specs.
+        config_class: The pydantic configuration model.
+    """
+
+    name: ClassVar[str] = "recommender"
+    config_class: ClassVar[type[RecommenderConfig]] = RecommenderConfig
+
+    def __init__(self, config: ConfigT | None = None, **overrides: Any) -> None:
+        try:
+            if config is None:
+                config = self.config_class(**overrides)  # type: ignore[assignment]
+            elif overrides:
+                config = self.config_class(**{**config.model_dump(), **overrides})  # type: ignore[assignment]
+        except ValidationError as exc:
+            raise ConfigError(f"invalid configuration for model {self.name!r}: {_first_error(exc)}") from None
+        assert config is not None
+        self.config: ConfigT = config
+        self.fit_seconds: float | None = None
+        self._items: IdMap | None = None
+        self._users: IdMap | None = None
+        self._seen: sp.csr_matrix | None = None
+        self._user_histories: Histories | None = None
+        self._popularity: npt.NDArray[np.float32] | None = None
+
+    # -- hooks for subclasses -------------------------------------------------------------------------
+
+    @abstractmethod
+    def _fit(self, dataset: Dataset) -> None:
+        """Learn the model's parameters from ``dataset``."""
+
+    @abstractmethod
+    def _score_histories(self, histories: Histories) -> npt.NDArray[np.float32]:
+        """Scores ``(len(histories), n_items)`` for ad-hoc histories; rows are never empty."""
+
+    def _score_users(self, users: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        """Scores ``(len(users), n_items)`` for known users (internal indices) with training history."""
+        return self._score_histories(self._histories_of(users))
+
+    def _similar_items(self, item: int) -> npt.NDArray[np.float32]:
+        """Scores ``(n_items,)`` of every item's similarity to ``item``."""
+        return self._score_histories(Histories.from_lists([[item]], self.n_items))[0]
+
+    def _get_state(self) -> dict[str, npt.NDArray[Any]]:
+        """The learned arrays, for :meth:`save`."""
+        return {}
+
+    def _set_state(self, state: dict[str, npt.NDArray[Any]]) -> None:
+        """Restore the learned arrays saved by :meth:`_get_state`."""
+
+    # -- fitting ----------------------------------------------------------------------------------------
+
+    def fit(self, dataset: Dataset) -> Self:
+        """Fit the model on ``dataset`` and return it."""
+        if dataset.n_interactions == 0:
+            raise DataError(f"cannot fit {self.name!r} on dataset {dataset.name!r}: it has no interactions")
+        start = time.perf_counter()
+        self._items = dataset.items
+        self._users = dataset.users
+        self._seen = dataset.matrix("binary")
+        indptr, items = dataset.sequences
+        self._user_histories = Histories(indptr, items, dataset.n_items)
+        self._popularity = dataset.item_popularity.astype(np.float32)
+        self._fit(dataset)
+        self.fit_seconds = time.perf_counter() - start
+        return self
+
+    @property
+    def is_fitted(self) -> bool:
+        """Whether :meth:`fit` or :meth:`load` has run."""
+        return self._items is not None
+
+    @property
+    def n_items(self) -> int:
+        """Size of the item space."""
+        return len(self._require_items())
+
+    @property
+    def item_map(self) -> IdMap:
+        """External <-> internal item ids of the fitted model."""
+        return self._require_items()
+
+    @property
+    def user_map(self) -> IdMap:
+        """External <-> internal user ids of the fitted model."""
+        self._require_items()
+        assert self._users is not None
+        return self._users
+
+    # -- recommending -----------------------------------------------------------------------------------
+
+    def recommend(
+        self,
+        user: object | None = None,
+        *,
+        history: Sequence[object] | None = None,
+        k: int = 10,
+        exclude: Iterable[object] = (),
+        candidates: Iterable[object] | None = None,
+        filter_seen: bool = True,
+    ) -> ItemList:
+        """Top-``k`` items for a known user or for an ad-hoc history.
+
+        Args:
+            user: External id of a user seen in training. Unknown users raise
+                :class:`~recpilot.errors.UnknownIdError`; pass ``history`` for them instead.
+            history: External item ids the (possibly new) user interacted with, oldest first. An empty
+                history is the cold-start path: items are ranked by popularity.
+            k: How many items to return (fewer when fewer are eligible).
+            exclude: External item ids never to return (unknown ids are ignored).
+            candidates: If given, rank only these external item ids (unknown ids raise).
+            filter_seen: Drop items already in the user's history.
+        """
+        _check_k(k)
+        scores, seen = self._scores_for_one(user, history)
+        return self._rank_one(scores, seen if filter_seen else None, k, exclude, candidates)
+
+    def score(
+        self,
+        items: Sequence[object],
+        user: object | None = None,
+        *,
+        history: Sequence[object] | None = None,
+    ) -> npt.NDArray[np.float32]:
+        """Scores of ``items`` (external ids) for a known user or an ad-hoc history."""
+        scores, _ = self._scores_for_one(user, history)
+        index = self.item_map.to_internal(items, hint="score() takes ids from the training catalog")
+        return scores[index].astype(np.float32)
+
+    def similar_items(self, item: object, *, k: int = 10, exclude: Iterable[object] = ()) -> ItemList:
+        """The ``k`` items most similar to ``item`` according to this model (the item itself excluded)."""
+        _check_k(k)
+        index = self.item_map.index_of(item, hint="similar_items() takes an id from the catalog")
+        scores = self._similar_items(index).astype(np.float32, copy=True)
+        scores[index] = -np.inf
+        return self._rank_one(scores, None, k, exclude, None)
+
+    def recommend_indices(
+        self,
+        users: npt.ArrayLike,
+        k: int = 10,
+        *,
+        filter_seen: bool = True,
+        candidates: npt.NDArray[np.int64] | None = None,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """Batch top-``k`` over internal user indices: the fast path for evaluation.
+
+        Args:
+            users: Internal user indices.
+            k: List length.
+            filter_seen: Mask each user's training items.
+            candidates: Optional ``(n_users, c)`` internal item indices: rank only these per user
+                (the sampled-negatives protocol).
+
+        Returns:
+            ``(items, scores)``, each ``(n_users, k)``, padded with -1 / -inf.
+        """
+        _check_k(k)
+        user_idx = np.asarray(users, dtype=np.int64)
+        n_items = self.n_items
+        chunk = max(1, _SCORE_BUDGET // max(1, n_items))
+        out_items = np.full((len(user_idx), min(k, n_items)), -1, dtype=np.int64)
+        out_scores = np.full(out_items.shape, -np.inf, dtype=np.float32)
+        for start in range(0, len(user_idx), chunk):
+            block = user_idx[start : start + chunk]
+            scores = self._scores_for_users(block)
+            if filter_seen:
+                _mask_csr(scores, self._require_seen()[block])
+            if candidates is not None:
+                allowed = np.full(scores.shape, -np.inf, dtype=np.float32)
+                rows = np.arange(len(block))[:, None]
+                cand = candidates[start : start + chunk]
+                allowed[rows, cand] = scores[rows, cand]
+                scores = allowed
+            idx, vals = top_k(scores, k)
+            out_items[start : start + len(block), : idx.shape[1]] = idx
+            out_scores[start : start + len(block), : vals.shape[1]] = vals
+        return out_items, out_scores
+
+    # -- persistence -------------------------------------------------------------------------------------
+
+    def spec(self) -> dict[str, Any]:
+        """The ``{"class", "config"}`` spec that rebuilds this (unfitted) model."""
+        return {"class": f"{type(self).__module__}.{type(self).__qualname__}", "config": self.config.model_dump()}
+
+    def save(self, path: str | Path) -> Path:
+        """Save the fitted model to directory ``path`` (``model.json`` + ``state.npz``; no pickle)."""
+        self._require_items()
+        directory = Path(path)
+        directory.mkdir(parents=True, exist_ok=True)
+        assert self._users is not None and self._seen is not None and self._user_histories is not None
+        state = {f"model.{key}": value for key, value in self._get_state().items()}
+        state.update(
+            {
+                "base.item_ids": _portable_ids(self.item_map.external_ids),
+                "base.user_ids": _portable_ids(self._users.external_ids),
+                "base.seen_indptr": self._seen.indptr,
+                "base.seen_indices": self._seen.indices,
+                "base.hist_indptr": self._user_histories.indptr,
+                "base.hist_items": self._user_histories.items,
+                "base.popularity": self._require_popularity(),
+            }
+        )
+        # Write to temporary names first so an interrupted save never leaves a half-written model.
+        tmp_state = directory / "state.npz.tmp"
+        with tmp_state.open("wb") as handle:
+            np.savez(handle, **state)
+        meta = {
+            "format": FORMAT,
+            "format_version": FORMAT_VERSION,
+            "name": self.name,
+            **self.spec(),
+            "fit_seconds": self.fit_seconds,
+        }
+        tmp_meta = directory / "model.json.tmp"
+        tmp_meta.write_text(json.dumps(meta, indent=2))
+        tmp_state.replace(directory / "state.npz")
+        tmp_meta.replace(directory / "model.json")
+        return directory
+
+    @classmethod
+    def load(cls, path: str | Path) -> Recommender[Any]:
+        """Load a model saved by :meth:`save` (the concrete class is read from ``model.json``)."""
+        directory = Path(path)
+        meta_path = directory / "model.json"
+        if not meta_path.is_file():
+            raise DataError("not a saved recpilot model (no model.json)", path=directory)
+        try:
+            meta = json.loads(meta_path.read_text())
+        except json.JSONDecodeError as exc:
+            raise DataError(f"model.json is not valid JSON ({exc.msg})", path=meta_path, line=exc.lineno) from None
+        if meta.get("format") != FORMAT:
+            raise DataError(f"model.json has format {meta.get('format')!r}, expected {FORMAT!r}", path=meta_path)
+        model_cls = resolve_model_class(str(meta["class"]))
+        if not issubclass(model_cls, cls):
+            raise DataError(f"saved model is a {model_cls.__name__}, not a {cls.__name__}", path=meta_path)
+        model = model_cls(model_cls.config_class(**meta["config"]))
+        with np.load(directory / "state.npz", allow_pickle=False) as data:
+            state = {key: data[key] for key in data.files}
+        items = IdMap(state["base.item_ids"], "item")
+        model._items = items
+        model._users = IdMap(state["base.user_ids"], "user")
+        n_users, n_items = len(model._users), len(items)
+        indices = state["base.seen_indices"]
+        model._seen = sp.csr_matrix(
+            (np.ones(len(indices), dtype=np.float32), indices, state["base.seen_indptr"]), shape=(n_users, n_items)
+        )
+        model._user_histories = Histories(state["base.hist_indptr"], state["base.hist_items"], n_items)
+        model._popularity = state["base.popularity"]
+        model.fit_seconds = meta.get("fit_seconds")
+        model._set_state({key[6:]: value for key, value in state.items() if key.startswith("model.")})
+        return model
+
+    # -- internals -----------------------------------------------------------------------------------------
+
+    def _require_items(self) -> IdMap:
+        if self._items is None:
+            raise NotFittedError(f"model {self.name!r} is not fitted: call fit(dataset) or load(path) first")
+        return self._items
+
+    def _require_seen(self) -> sp.csr_matrix:
+        self._require_items()
+        assert self._seen is not None
+        return self._seen
+
+    def _require_popularity(self) -> npt.NDArray[np.float32]:
+        self._require_items()
+        assert self._popularity is not None
+        return self._popularity
+
+    def _histories_of(self, users: npt.NDArray[np.int64]) -> Histories:
+        assert self._user_histories is not None
+        source = self._user_histories
+        return Histories.from_lists([source.sequence(int(u)) for u in users], source.n_items)
+
+    def _cold_scores(self, n_rows: int) -> npt.NDArray[np.float32]:
+        popularity = self._require_popularity()
+        return np.broadcast_to(popularity, (n_rows, len(popularity))).astype(np.float32)
+
+    def _scores_for_users(self, users: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        """Scores for known users; users with no training history get the cold-start (popularity) scores."""
+        seen = self._require_seen()
+        empty = np.diff(seen.indptr)[users] == 0
+        if not empty.any():
+            return np.asarray(self._score_users(users), dtype=np.float32)
+        scores = self._cold_scores(len(users))
+        if (~empty).any():
+            scores[~empty] = self._score_users(users[~empty])
+        return scores
+
+    def _scores_for_one(
+        self, user: object | None, history: Sequence[object] | None
+    ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
+        if (user is None) == (history is None):
+            raise ConfigError("pass exactly one of `user` (a known user id) or `history` (item ids)")
+        if user is not None:
+            index = self.user_map.index_of(
+                user, hint="pass history=[item ids] to recommend for a new user (cold-start path)"
+            )
+            users = np.array([index], dtype=np.int64)
+            seen = self._require_seen()[index].indices.astype(np.int64)
+            return self._scores_for_users(users)[0].copy(), seen
+        assert history is not None
+        items = self.item_map.to_internal(list(history), hint="history items must come from the catalog")
+        if len(items) == 0:
+            return self._cold_scores(1)[0].copy(), items
+        scores = self._score_histories(Histories.from_lists([items], self.n_items))
+        return np.asarray(scores[0], dtype=np.float32).copy(), items
+
+    def _rank_one(
+        self,
+        scores: npt.NDArray[np.float32],
+        seen: npt.NDArray[np.int64] | None,
+        k: int,
+        exclude: Iterable[object],
+        candidates: Iterable[object] | None,
+    ) -> ItemList:
+        items = self.item_map
+        if seen is not None and len(seen):
+            scores[seen] = -np.inf
+        excluded = items.to_internal(list(exclude), strict=False)
+        scores[excluded[excluded >= 0]] = -np.inf
+        if candidates is not None:
+            allowed = items.to_internal(list(candidates), hint="candidates must come from the catalog")
+            restricted = np.full_like(scores, -np.inf)
+            restricted[allowed] = scores[allowed]
+            scores = restricted
+        idx, vals = top_k(scores[None, :], k)
+        keep = idx[0] >= 0
+        return ItemList(items.to_external(idx[0][keep]), vals[0][keep], model=self.name)
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{k}={v!r}" for k, v in self.config.model_dump().items())
+        return f"{type(self).__name__}({fields})"
+
+
+def resolve_model_class(path: str) -> type[Recommender[Any]]:
+    """Import a recommender class by dotted path (``package.module.ClassName``)."""
+    module_name, _, class_name = path.rpartition(".")
+    try:
+        target = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise ConfigError(f"cannot import model class {path!r}: {exc}") from None
+    if not (isinstance(target, type) and issubclass(target, Recommender)):
+        raise ConfigError(f"{path!r} is not a recpilot Recommender class")
+    return target
+
+
+def _mask_csr(scores: npt.NDArray[np.float32], mask: sp.csr_matrix) -> None:
+    rows = np.repeat(np.arange(mask.shape[0]), np.diff(mask.indptr))
+    scores[rows, mask.indices] = -np.inf
+
+
+def _portable_ids(ids: npt.NDArray[Any]) -> npt.NDArray[Any]:
+    if ids.dtype.kind in "iuf":
+        return ids
+    return ids.astype(str)
+
+
+def _check_k(k: int) -> None:
+    if not isinstance(k, int | np.integer) or k < 1:
+        raise ConfigError(f"k must be a positive integer, got {k!r}")
+
+
+def _first_error(exc: ValidationError) -> str:
+    err = exc.errors()[0]
+    loc = ".".join(str(part) for part in err["loc"])
+    return f"{loc}: {err['msg']}" if loc else str(err["msg"])

@@ -1,0 +1,44 @@
+"""Top-k selection over score matrices (batch-first, no Python loop over users)."""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+
+def top_k(
+    scores: npt.NDArray[np.float32], k: int
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+    """The best ``k`` columns of each row, best first.
+
+    Entries equal to ``-inf`` are never returned: rows with fewer than ``k`` finite scores are padded
+    with index ``-1`` and score ``-inf``. Within the selected ``k``, ties are ordered by column index;
+    which of several items tied at the ``k``-th score is kept is up to ``argpartition`` (deterministic
+    for the same input).
+
+    Args:
+        scores: ``(n_rows, n_columns)`` scores; ``-inf`` marks excluded columns.
+        k: How many to keep per row.
+
+    Returns:
+        ``(indices, values)``, both ``(n_rows, min(k, n_columns))``.
+    """
+    if scores.ndim != 2:
+        raise ValueError(f"top_k expects a 2-D score matrix, got shape {scores.shape}")
+    n_rows, n_cols = scores.shape
+    k = min(k, n_cols)
+    if k <= 0 or n_rows == 0:
+        return np.empty((n_rows, 0), dtype=np.int64), np.empty((n_rows, 0), dtype=np.float32)
+    if k < n_cols:
+        part = np.argpartition(-scores, k - 1, axis=1)[:, :k]
+    else:
+        part = np.broadcast_to(np.arange(n_cols), (n_rows, n_cols)).copy()
+    part_scores = np.take_along_axis(scores, part, axis=1)
+    # Sort by score descending, then by column ascending for stable, reproducible ties.
+    order = np.lexsort((part, -part_scores), axis=1)
+    indices = np.take_along_axis(part, order, axis=1).astype(np.int64)
+    values = np.take_along_axis(part_scores, order, axis=1).astype(np.float32)
+    excluded = ~np.isfinite(values)
+    indices[excluded] = -1
+    values[excluded] = -np.inf
+    return indices, values
