@@ -95,8 +95,8 @@ class Dataset:
         if len(extra_items):
             filler = pd.DataFrame({Columns.ITEM: extra_items})
             catalog = pd.concat([catalog, filler], ignore_index=True)
-            catalog[Columns.TITLE] = catalog[Columns.TITLE].fillna(catalog[Columns.ITEM].astype(str))
-            catalog[Columns.TEXT] = catalog[Columns.TEXT].fillna("")
+            catalog[Columns.TITLE] = _fill_text(catalog[Columns.TITLE], catalog[Columns.ITEM].astype(str))
+            catalog[Columns.TEXT] = _fill_text(catalog[Columns.TEXT], "")
         item_map = IdMap(catalog[Columns.ITEM].to_numpy(), "item")
         user_map = IdMap.from_values(interactions[Columns.USER], "user")
 
@@ -109,7 +109,7 @@ class Dataset:
                 row = int(np.flatnonzero(np.isnan(ratings))[0])
                 raise DataError(
                     f"rating in interaction row {row + 1} is not a number: "
-                    f"{interactions[Columns.RATING].iloc[row]!r}",
+                    f"{_plain(interactions[Columns.RATING].iloc[row])!r}",
                     path=where,
                 )
         if Columns.TIMESTAMP in interactions.columns:
@@ -118,7 +118,7 @@ class Dataset:
                 row = int(np.flatnonzero(timestamps.isna().to_numpy())[0])
                 raise DataError(
                     f"timestamp in interaction row {row + 1} is not a number: "
-                    f"{interactions[Columns.TIMESTAMP].iloc[row]!r}",
+                    f"{_plain(interactions[Columns.TIMESTAMP].iloc[row])!r}",
                     path=where,
                 )
             ts = timestamps.to_numpy(dtype=np.int64)
@@ -269,20 +269,37 @@ class Dataset:
 
 def _normalise_catalog(items: pd.DataFrame | None, where: str | None) -> pd.DataFrame:
     if items is None:
-        return pd.DataFrame({Columns.ITEM: pd.Series([], dtype=object), Columns.TITLE: [], Columns.TEXT: []})
+        empty = pd.Series([], dtype=object)
+        return pd.DataFrame({Columns.ITEM: empty, Columns.TITLE: empty, Columns.TEXT: empty})
     if Columns.ITEM not in items.columns:
         raise DataError(f"items table has no {Columns.ITEM!r} column; it has {list(items.columns)}", path=where)
     duplicated = items[Columns.ITEM].duplicated()
     if duplicated.any():
         row = int(np.flatnonzero(duplicated.to_numpy())[0])
         raise DataError(
-            f"duplicate item id {items[Columns.ITEM].iloc[row]!r} in items row {row + 1}", path=where
+            f"duplicate item id {_plain(items[Columns.ITEM].iloc[row])!r} in items row {row + 1}", path=where
         )
     catalog = items.copy()
     if Columns.TITLE not in catalog.columns:
         catalog[Columns.TITLE] = catalog[Columns.ITEM].astype(str)
-    catalog[Columns.TITLE] = catalog[Columns.TITLE].fillna(catalog[Columns.ITEM].astype(str)).astype(str)
+    catalog[Columns.TITLE] = _fill_text(catalog[Columns.TITLE], catalog[Columns.ITEM].astype(str))
     if Columns.TEXT not in catalog.columns:
         catalog[Columns.TEXT] = ""
-    catalog[Columns.TEXT] = catalog[Columns.TEXT].fillna("").astype(str)
+    catalog[Columns.TEXT] = _fill_text(catalog[Columns.TEXT], "")
     return catalog.reset_index(drop=True)
+
+
+def _fill_text(column: pd.Series, fallback: pd.Series | str) -> pd.Series:
+    """Missing text values replaced by ``fallback``, as plain Python strings (object dtype)."""
+    values = column.astype(object)
+    missing = values.isna()
+    if isinstance(fallback, pd.Series):
+        values[missing] = fallback[missing]
+    else:
+        values[missing] = fallback
+    return values.astype(str).astype(object)
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar as the Python value it holds (for readable messages)."""
+    return value.item() if isinstance(value, np.generic) else value

@@ -119,6 +119,7 @@ class Recommender(ABC, Generic[ConfigT]):
         assert config is not None
         self.config: ConfigT = config
         self.fit_seconds: float | None = None
+        self.trained_on: str | None = None
         self._items: IdMap | None = None
         self._users: IdMap | None = None
         self._seen: sp.csr_matrix | None = None
@@ -165,6 +166,7 @@ class Recommender(ABC, Generic[ConfigT]):
         self._popularity = dataset.item_popularity.astype(np.float32)
         self._fit(dataset)
         self.fit_seconds = time.perf_counter() - start
+        self.trained_on = dataset.source or dataset.name
         return self
 
     @property
@@ -313,6 +315,7 @@ class Recommender(ABC, Generic[ConfigT]):
             "name": self.name,
             **self.spec(),
             "fit_seconds": self.fit_seconds,
+            "trained_on": self.trained_on,
         }
         tmp_meta = directory / "model.json.tmp"
         tmp_meta.write_text(json.dumps(meta, indent=2))
@@ -350,6 +353,7 @@ class Recommender(ABC, Generic[ConfigT]):
         model._user_histories = Histories(state["base.hist_indptr"], state["base.hist_items"], n_items)
         model._popularity = state["base.popularity"]
         model.fit_seconds = meta.get("fit_seconds")
+        model.trained_on = meta.get("trained_on")
         model._set_state({key[6:]: value for key, value in state.items() if key.startswith("model.")})
         return model
 

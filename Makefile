@@ -1,0 +1,33 @@
+# Two commands do all the set-up on a fresh machine (no network needed beyond the package index):
+#   make demo   - create .venv, install recpilot, run `recpilot demo`
+#   make test   - create .venv, install recpilot with its test extras, run the test suite
+PYTHON ?= python3
+VENV ?= .venv
+PIP = $(VENV)/bin/pip install --disable-pip-version-check -q -c constraints.txt
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+.PHONY: demo test install install-test lint typecheck bench
+
+install: $(VENV)/bin/python
+	$(PIP) .
+
+install-test: $(VENV)/bin/python
+	$(PIP) -e ".[test]"
+
+demo: install
+	$(VENV)/bin/recpilot demo
+
+test: install-test
+	$(VENV)/bin/python -m pytest -m "not slow" -q
+
+lint:
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+typecheck:
+	$(VENV)/bin/mypy
+
+bench:
+	$(VENV)/bin/python benchmarks/compare_peers.py

@@ -1,0 +1,481 @@
+"""Compare recpilot's classic recommenders with RecTools on the same split and the same metric code.
+
+For each dataset the script makes one leave-last-out split with recpilot's splitter and writes the train
+interactions and the test users to ``benchmarks/results/work/<dataset>/``. For each model it then runs
+
+- ours: ``benchmarks/run_recpilot.py`` in a fresh process of this interpreter, and
+- the peer: ``benchmarks/peer/run_rectools.py`` in a fresh process of the peer venv's interpreter,
+
+with the same hyper-parameters where the algorithms coincide (read from our config classes), and scores
+both top-k lists with recpilot's NDCG@k and Recall@k over ``split.truth()``. It prints one table and
+writes every figure to a JSON file.
+
+Usage::
+
+    .venv/bin/python benchmarks/compare_peers.py --datasets ml-latest-small,beauty \\
+        --models pop,itemknn,ease,als,bpr,sasrec --peer-python benchmarks/.peer-venv/bin/python
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import shlex
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import scipy.sparse as sp
+
+from recpilot.data.columns import Columns
+from recpilot.data.dataset import Dataset
+from recpilot.data.splits import Split, leave_last_out
+from recpilot.models.registry import model_class
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_ROOT = BENCH_DIR.parent
+DEFAULT_PEER_PYTHON = BENCH_DIR / ".peer-venv" / "bin" / "python"
+DEFAULT_OUTPUT = BENCH_DIR / "results" / "compare_peers.json"
+BEAUTY_PATH = REPO_ROOT.parent / "shared" / "data" / "amazon-beauty" / "Beauty.txt"
+MOVIELENS_DIR = Path("/work/shared/data/ml-latest-small")
+ALL_MODELS = ("pop", "itemknn", "ease", "als", "bpr", "sasrec")
+
+
+# -- datasets ------------------------------------------------------------------------------------------
+
+
+def load_beauty(path: Path = BEAUTY_PATH) -> Dataset:
+    """Amazon Beauty 5-core in the S3-Rec format: one line per user, ``uid item item ...`` in time order."""
+    users: list[int] = []
+    items: list[int] = []
+    positions: list[int] = []
+    with path.open() as handle:
+        for line in handle:
+            fields = line.split()
+            if len(fields) < 2:
+                continue
+            sequence = [int(item) for item in fields[1:]]
+            users.extend([int(fields[0])] * len(sequence))
+            items.extend(sequence)
+            positions.extend(range(len(sequence)))
+    frame = pd.DataFrame({Columns.USER: users, Columns.ITEM: items, Columns.TIMESTAMP: positions})
+    return Dataset.from_frames(frame, name="beauty", source=path)
+
+
+def load_movielens() -> Dataset:
+    """MovieLens latest-small through recpilot's loader, or from the shared CSV files if it is not there yet."""
+    try:
+        from recpilot.data.loaders import load_dataset  # type: ignore[attr-defined]
+    except ImportError:
+        load_dataset = None
+    if load_dataset is not None:
+        return load_dataset("ml-latest-small")
+    ratings = pd.read_csv(MOVIELENS_DIR / "ratings.csv")
+    movies = pd.read_csv(MOVIELENS_DIR / "movies.csv")
+    interactions = ratings.rename(columns={"userId": Columns.USER, "movieId": Columns.ITEM})
+    catalog = movies.rename(columns={"movieId": Columns.ITEM})[[Columns.ITEM, Columns.TITLE]]
+    return Dataset.from_frames(interactions, catalog, name="ml-latest-small", source=MOVIELENS_DIR)
+
+
+DATASETS: dict[str, Callable[[], Dataset]] = {"ml-latest-small": load_movielens, "beauty": load_beauty}
+
+
+@dataclass(frozen=True)
+class ExportedSplit:
+    """A split written to disk for the per-model processes.
+
+    Attributes:
+        train: CSV with ``user_idx, item_idx, weight, timestamp``, rows in time order within each user.
+        test_users: CSV with one ``user_idx`` column (sorted, as :attr:`Split.test_users`).
+        n_items: Size of the item space.
+    """
+
+    train: Path
+    test_users: Path
+    n_items: int
+
+
+def export_split(split: Split, directory: Path) -> ExportedSplit:
+    """Write the train interactions (in recpilot's time order, ties by file order) and the test users."""
+    directory.mkdir(parents=True, exist_ok=True)
+    train = split.train
+    table = train.interactions
+    order = np.lexsort(
+        (
+            np.arange(len(table)),
+            table[Columns.TIMESTAMP].to_numpy(),
+            table[Columns.USER_IDX].to_numpy(),
+        )
+    )
+    ordered = table.iloc[order]
+    train_path = directory / "train.csv"
+    pd.DataFrame(
+        {
+            "user_idx": ordered[Columns.USER_IDX].to_numpy(),
+            "item_idx": ordered[Columns.ITEM_IDX].to_numpy(),
+            "weight": ordered[Columns.RATING].to_numpy(),
+            "timestamp": ordered[Columns.TIMESTAMP].to_numpy(),
+        }
+    ).to_csv(train_path, index=False)
+    users_path = directory / "test_users.csv"
+    pd.DataFrame({"user_idx": split.test_users}).to_csv(users_path, index=False)
+    return ExportedSplit(train_path, users_path, train.n_items)
+
+
+# -- matching hyper-parameters -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PeerSpec:
+    """How to run the RecTools counterpart of one of our models.
+
+    Attributes:
+        params: Hyper-parameters for ``run_rectools.py`` (RecTools or implicit names).
+        binary: Give RecTools weight 1 for every interaction (our model uses the binary matrix).
+        note: What could not be matched, shown in the JSON output.
+    """
+
+    params: dict[str, Any]
+    binary: bool = True
+    note: str = ""
+
+
+def _config(name: str) -> Any:
+    """Our model's default configuration object."""
+    return model_class(name).config_class()
+
+
+def _get(config: Any, *names: str) -> Any:
+    """The first of ``names`` that ``config`` has (config field names differ slightly between models)."""
+    for name in names:
+        if hasattr(config, name):
+            return getattr(config, name)
+    raise AttributeError(f"{type(config).__name__} has none of {names}")
+
+
+def peer_spec(name: str) -> PeerSpec:
+    """RecTools parameters equal to our defaults for model ``name``."""
+    if name == "pop":
+        return PeerSpec({"popularity": "n_users"})
+    config = _config(name)
+    if name == "ease":
+        return PeerSpec({"regularization": float(_get(config, "l2", "regularization"))})
+    if name == "itemknn":
+        return PeerSpec({"K": int(_get(config, "neighbours", "neighbors", "k", "n_neighbours"))})
+    if name == "als":
+        return PeerSpec(
+            {
+                "factors": int(_get(config, "factors", "n_factors")),
+                "regularization": float(_get(config, "regularization", "l2")),
+                "iterations": int(_get(config, "iterations", "epochs")),
+                "alpha": float(_get(config, "alpha")),
+            }
+        )
+    if name == "bpr":
+        return PeerSpec(
+            {
+                "factors": int(_get(config, "factors", "n_factors")),
+                "regularization": float(_get(config, "regularization", "l2")),
+                "iterations": int(_get(config, "iterations", "epochs")),
+                "learning_rate": float(_get(config, "learning_rate", "lr")),
+            }
+        )
+    if name == "sasrec":
+        return PeerSpec(
+            {
+                "n_factors": int(_get(config, "hidden", "n_factors", "hidden_size")),
+                "n_blocks": int(_get(config, "blocks", "n_blocks", "n_layers")),
+                "n_heads": int(_get(config, "heads", "n_heads")),
+                "dropout_rate": float(_get(config, "dropout", "dropout_rate")),
+                "session_max_len": int(_get(config, "max_len", "session_max_len")),
+                "epochs": int(_get(config, "epochs")),
+                "lr": float(_get(config, "lr", "learning_rate")),
+                "batch_size": int(_get(config, "batch_size")),
+                "loss": "softmax",
+            }
+        )
+    raise ValueError(f"no RecTools counterpart for model {name!r}")
+
+
+# -- running one model in one library ------------------------------------------------------------------
+
+
+@dataclass
+class RunResult:
+    """One (dataset, model, library) cell of the table."""
+
+    dataset: str
+    model: str
+    library: str
+    ndcg: float | None = None
+    recall: float | None = None
+    fit_seconds: float | None = None
+    recommend_seconds: float | None = None
+    peak_rss_mb: float | None = None
+    import_rss_mb: float | None = None
+    params: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    note: str = ""
+
+
+def run_child(command: list[str], out_dir: Path, timeout: float) -> dict[str, Any]:
+    """Run one per-model process and return its ``result.json``; raise ``RuntimeError`` with the cause."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"timed out after {timeout:.0f} s") from None
+    except OSError as exc:
+        raise RuntimeError(f"cannot start {command[0]}: {exc.strerror}") from None
+    (out_dir / "stderr.log").write_text(done.stderr)
+    if done.returncode != 0:
+        lines = [line for line in (done.stderr or done.stdout).strip().splitlines() if line.strip()]
+        raise RuntimeError(lines[-1] if lines else f"exit status {done.returncode}")
+    return json.loads((out_dir / "result.json").read_text())
+
+
+def read_ranked(path: Path, users: npt.NDArray[np.int64], k: int) -> npt.NDArray[np.int64]:
+    """Top-k lists from ``recommendations.csv`` as an ``(len(users), k)`` array, padded with -1."""
+    recs = pd.read_csv(path)
+    ranked = np.full((len(users), k), -1, dtype=np.int64)
+    rows = np.searchsorted(users, recs["user_idx"].to_numpy())
+    ranks = recs["rank"].to_numpy() - 1
+    keep = (rows < len(users)) & (ranks < k)
+    keep[keep] &= users[rows[keep]] == recs["user_idx"].to_numpy()[keep]
+    ranked[rows[keep], ranks[keep]] = recs["item_idx"].to_numpy()[keep]
+    return ranked
+
+
+def _inline_metrics(ranked: npt.NDArray[np.int64], truth: sp.csr_matrix, k: int) -> tuple[float, float]:
+    """NDCG@k and Recall@k, used only while ``recpilot.evaluation.metrics`` does not exist yet."""
+    top = ranked[:, :k]
+    rows = np.arange(len(top))[:, None]
+    hits = np.zeros(top.shape, dtype=np.float64)
+    valid = top >= 0
+    hits[valid] = np.asarray(truth[np.broadcast_to(rows, top.shape)[valid], top[valid]]).ravel()
+    n_relevant = np.diff(truth.indptr)
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    dcg = hits @ discounts
+    ideal = np.array([discounts[: min(n, k)].sum() for n in n_relevant])
+    has = n_relevant > 0
+    ndcg = float(np.mean(dcg[has] / ideal[has]))
+    recall = float(np.mean(hits.sum(axis=1)[has] / np.minimum(n_relevant[has], k)))
+    return ndcg, recall
+
+
+def evaluate(ranked: npt.NDArray[np.int64], truth: sp.csr_matrix, k: int) -> tuple[float, float]:
+    """NDCG@k and Recall@k with recpilot's metric code (inline fallback until it lands)."""
+    try:
+        from recpilot.evaluation import metrics  # type: ignore[attr-defined]
+    except ImportError:
+        return _inline_metrics(ranked, truth, k)
+    return float(np.mean(metrics.ndcg(ranked, truth, k))), float(np.mean(metrics.recall(ranked, truth, k)))
+
+
+def run_model(
+    library: str,
+    command: list[str],
+    out_dir: Path,
+    split: Split,
+    args: argparse.Namespace,
+    base: RunResult,
+) -> RunResult:
+    """Run one library's process for one model and score its lists; errors end up in the row."""
+    result = RunResult(**{**asdict(base), "library": library})
+    started = time.perf_counter()
+    try:
+        record = run_child(command, out_dir, args.timeout)
+        ranked = read_ranked(out_dir / "recommendations.csv", split.test_users, args.k)
+        result.ndcg, result.recall = evaluate(ranked, split.truth(), args.k)
+    except Exception as exc:  # noqa: BLE001 - any failure becomes an "error: ..." row; the run goes on
+        result.error = str(exc) or type(exc).__name__
+        print(f"  {library:9s} {base.model:8s} error: {result.error}", flush=True)
+        return result
+    result.fit_seconds = record["fit_seconds"]
+    result.recommend_seconds = record["recommend_seconds"]
+    result.peak_rss_mb = record["peak_rss_mb"]
+    result.import_rss_mb = record.get("import_rss_mb")
+    result.params = record.get("params", {})
+    print(
+        f"  {library:9s} {base.model:8s} ndcg={result.ndcg:.4f} recall={result.recall:.4f} "
+        f"fit={result.fit_seconds:.2f}s rec={result.recommend_seconds:.2f}s "
+        f"peak={result.peak_rss_mb:.0f}MB ({time.perf_counter() - started:.0f}s wall)",
+        flush=True,
+    )
+    return result
+
+
+def compare_dataset(name: str, args: argparse.Namespace) -> list[RunResult]:
+    """Split one dataset, run every model in both libraries and return the rows."""
+    if name not in DATASETS:
+        raise SystemExit(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
+    dataset = DATASETS[name]()
+    split = leave_last_out(dataset)
+    print(
+        f"{name}: {dataset.n_users} users, {dataset.n_items} items, {dataset.n_interactions} interactions; "
+        f"{len(split.test_users)} test users",
+        flush=True,
+    )
+    work = Path(args.workdir) / name
+    exported = export_split(split, work)
+    common = [
+        "--train", str(exported.train),
+        "--test-users", str(exported.test_users),
+        "--n-items", str(exported.n_items),
+        "--k", str(args.k),
+        "--seed", str(args.seed),
+        "--repeat", str(args.repeat),
+    ]  # fmt: skip
+    rows: list[RunResult] = []
+    for model in args.models:
+        base = RunResult(dataset=name, model=model, library="recpilot")
+        ours_dir = work / model / "recpilot"
+        ours = [sys.executable, str(BENCH_DIR / "run_recpilot.py"), "--model", model, *common, "--out", str(ours_dir)]
+        rows.append(run_model("recpilot", ours, ours_dir, split, args, base))
+        if args.skip_peer:
+            continue
+        try:
+            spec = peer_spec(model)
+        except Exception as exc:  # noqa: BLE001 - e.g. our model is missing, so its defaults are unknown
+            rows.append(RunResult(dataset=name, model=model, library="rectools", error=f"no peer params: {exc}"))
+            continue
+        peer_dir = work / model / "rectools"
+        peer = [str(args.peer_python), str(BENCH_DIR / "peer" / "run_rectools.py"), "--model", model]
+        peer += ["--params", json.dumps(spec.params), *common, "--out", str(peer_dir)]
+        if spec.binary:
+            peer.append("--binary-weights")
+        base.note = spec.note
+        rows.append(run_model("rectools", peer, peer_dir, split, args, base))
+    return rows
+
+
+# -- reporting -----------------------------------------------------------------------------------------
+
+
+def _fmt(value: float | None, digits: int) -> str:
+    return "" if value is None or math.isnan(value) else f"{value:.{digits}f}"
+
+
+def _delta(ours: RunResult, peer: RunResult | None) -> str:
+    """``ours/peer - 1`` of NDCG@k in percent, on our row."""
+    if peer is None or ours.ndcg is None or peer.ndcg is None or peer.ndcg == 0:
+        return ""
+    return f"{(ours.ndcg / peer.ndcg - 1) * 100:+.1f}%"
+
+
+def markdown_table(rows: list[RunResult], k: int) -> str:
+    """One markdown table, one line per (dataset, model, library)."""
+    header = [
+        "dataset", "model", "library", f"NDCG@{k}", f"Recall@{k}",
+        "fit s", "recommend-all s", "peak MB", f"NDCG@{k} delta vs peer",
+    ]  # fmt: skip
+    peers = {(r.dataset, r.model): r for r in rows if r.library == "rectools"}
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    for row in rows:
+        if row.error is not None:
+            cells = [row.dataset, row.model, row.library, f"error: {row.error}", "", "", "", "", ""]
+        else:
+            delta = _delta(row, peers.get((row.dataset, row.model))) if row.library == "recpilot" else ""
+            cells = [
+                row.dataset, row.model, row.library, _fmt(row.ndcg, 4), _fmt(row.recall, 4),
+                _fmt(row.fit_seconds, 2), _fmt(row.recommend_seconds, 2), _fmt(row.peak_rss_mb, 0), delta,
+            ]  # fmt: skip
+        lines.append("| " + " | ".join(c.replace("|", "/") for c in cells) + " |")
+    return "\n".join(lines)
+
+
+def reproduce_command(args: argparse.Namespace) -> str:
+    """The command line that repeats this run from the repository root."""
+    python = os.path.relpath(sys.executable, REPO_ROOT) if sys.executable.startswith(str(REPO_ROOT)) else sys.executable
+    parts = [
+        python, "benchmarks/compare_peers.py",
+        "--datasets", ",".join(args.datasets), "--models", ",".join(args.models),
+        "--k", str(args.k), "--seed", str(args.seed), "--repeat", str(args.repeat),
+    ]  # fmt: skip
+    if args.skip_peer:
+        parts.append("--skip-peer")
+    else:
+        parts += ["--peer-python", str(args.peer_python)]
+    return "cd " + shlex.quote(str(REPO_ROOT)) + " && " + shlex.join(parts)
+
+
+# -- command line --------------------------------------------------------------------------------------
+
+
+def _csv_list(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    """Command-line arguments."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--datasets", type=_csv_list, default=list(DATASETS), help="comma-separated")
+    parser.add_argument("--models", type=_csv_list, default=list(ALL_MODELS), help="comma-separated")
+    parser.add_argument("--peer-python", type=Path, default=DEFAULT_PEER_PYTHON, help="the peer venv's python")
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--seed", type=int, default=42, help="seed for the stochastic models (both libraries)")
+    parser.add_argument("--repeat", type=int, default=1, help="report the median of N fit/recommend timings")
+    parser.add_argument("--skip-peer", action="store_true", help="run only recpilot")
+    parser.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed per model process")
+    parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON file with every figure")
+    parser.add_argument("--workdir", type=Path, default=BENCH_DIR / "results" / "work", help="exported splits")
+    args = parser.parse_args(argv)
+    unknown = sorted(set(args.models) - set(ALL_MODELS))
+    if unknown:
+        parser.error(f"unknown model(s) {unknown}; choose from {', '.join(ALL_MODELS)}")
+    if not args.skip_peer and not args.peer_python.exists():
+        parser.error(
+            f"peer python {args.peer_python} not found: run benchmarks/setup_peer_venv.sh "
+            "(or PEER_VENV=/path benchmarks/setup_peer_venv.sh), pass --peer-python, or use --skip-peer"
+        )
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: returns the process exit status."""
+    args = parse_args(argv)
+    started = time.perf_counter()
+    load_before = os.getloadavg()
+    rows: list[RunResult] = []
+    for name in args.datasets:
+        rows.extend(compare_dataset(name, args))
+    table = markdown_table(rows, args.k)
+    print()
+    print(table)
+    print()
+    print(f"Reproduce: {reproduce_command(args)}")
+    machine = {
+        "cpus": os.cpu_count(),
+        "loadavg_before": load_before,
+        "loadavg_after": os.getloadavg(),
+        "wall_seconds": time.perf_counter() - started,
+    }
+    print(
+        f"Machine: {machine['cpus']} CPUs, load average {load_before[0]:.1f} before / "
+        f"{machine['loadavg_after'][0]:.1f} after; {machine['wall_seconds']:.0f} s in all. "
+        f"Timings are the median of {args.repeat} run(s) per model."
+    )
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    payload = {
+        "command": reproduce_command(args),
+        "k": args.k,
+        "machine": machine,
+        "rows": [asdict(row) for row in rows],
+        "table": table,
+    }
+    args.output.write_text(json.dumps(payload, indent=2))
+    print(f"Figures written to {args.output}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,55 @@
+"""Seeded splits: every protocol keeps the id maps and separates train from test."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from recpilot.data import Dataset, leave_last_out, random_holdout, split_dataset, temporal_split
+from recpilot.errors import ConfigError
+
+
+@pytest.fixture
+def data() -> Dataset:
+    rng = np.random.default_rng(3)
+    rows = [(u, int(i), 1.0, int(t)) for u in range(40) for t, i in enumerate(rng.choice(200, size=5 + u % 6, replace=False))]
+    table = pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
+    table["timestamp"] += table["user_id"] * 3  # users active at different times
+    return Dataset.from_frames(table.sample(frac=1.0, random_state=1))  # file order is not time order
+
+
+def test_leave_last_out_holds_out_each_users_latest(data: Dataset) -> None:
+    split = leave_last_out(data)
+    assert len(split.test) == data.n_users
+    full = data.interactions
+    for user in range(data.n_users):
+        last_time = full[full["user_idx"] == user]["timestamp"].max()
+        held = split.test[split.test["user_idx"] == user]
+        assert held["timestamp"].item() == last_time
+    assert split.train.n_interactions + len(split.test) == data.n_interactions
+    assert split.train.items is data.items and split.train.users is data.users
+    assert split.truth().shape == (data.n_users, data.n_items)
+
+
+def test_temporal_split_uses_one_cutoff(data: Dataset) -> None:
+    split = temporal_split(data, test_fraction=0.25)
+    assert split.train.interactions["timestamp"].max() < split.test["timestamp"].min()
+    assert 0.15 < len(split.test) / data.n_interactions < 0.35
+
+
+def test_random_holdout_is_seeded_and_keeps_a_training_item(data: Dataset) -> None:
+    first = random_holdout(data, test_fraction=0.3, seed=7)
+    again = random_holdout(data, test_fraction=0.3, seed=7)
+    other = random_holdout(data, test_fraction=0.3, seed=8)
+    assert first.test.equals(again.test)
+    assert not first.test.equals(other.test)
+    train_counts = np.diff(first.train.matrix().indptr)
+    assert (train_counts >= 1).all()
+
+
+def test_split_dataset_rejects_unknown_protocols_and_fractions(data: Dataset) -> None:
+    with pytest.raises(ConfigError, match="unknown split protocol"):
+        split_dataset(data, "sideways")
+    with pytest.raises(ConfigError, match="between 0 and 1"):
+        random_holdout(data, test_fraction=1.5)
