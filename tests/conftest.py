@@ -26,7 +26,9 @@ def _is_loopback(address: Any) -> bool:
 
 def _guarded_connect(self: socket.socket, address: Any) -> Any:
     if not _is_loopback(address):
-        raise RuntimeError(f"tests must not reach the network: connection to {address!r} refused by the guard")
+        raise RuntimeError(
+            f"tests must not reach the network: connection to {address!r} refused by the guard"
+        )
     return _real_connect(self, address)
 
 
@@ -35,5 +37,3 @@ def _no_network() -> Iterator[None]:
     socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
     yield
     socket.socket.connect = _real_connect  # type: ignore[method-assign]
-
-

@@ -34,7 +34,16 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
 def test_evaluate_json_on_a_csv(capsys: pytest.CaptureFixture[str], small_csv: Path) -> None:
     payload = run_json(
-        capsys, "evaluate", "--dataset", str(small_csv), "--models", "pop,itemknn", "--k", "5", "--bootstrap", "50"
+        capsys,
+        "evaluate",
+        "--dataset",
+        str(small_csv),
+        "--models",
+        "pop,itemknn",
+        "--k",
+        "5",
+        "--bootstrap",
+        "50",
     )
     assert payload["protocol"] == "leave-last-out"
     assert payload["ranking"] == "full-ranking"
@@ -59,7 +68,17 @@ def test_evaluate_human_output_and_per_user_file(
 ) -> None:
     per_user = tmp_path / "per_user.csv"
     code = main(
-        ["evaluate", "-d", str(small_csv), "--models", "pop", "--bootstrap", "20", "--per-user", str(per_user)]
+        [
+            "evaluate",
+            "-d",
+            str(small_csv),
+            "--models",
+            "pop",
+            "--bootstrap",
+            "20",
+            "--per-user",
+            str(per_user),
+        ]
     )
     assert code == 0
     assert "ndcg@10" in capsys.readouterr().out
@@ -78,7 +97,9 @@ def test_evaluate_human_output_and_per_user_file(
         (["recommend", "--user", "999999", "--model", "pop"], "unknown user id"),
     ],
 )
-def test_bad_input_gets_one_clear_line(capsys: pytest.CaptureFixture[str], argv: list[str], message: str) -> None:
+def test_bad_input_gets_one_clear_line(
+    capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+) -> None:
     code = main(argv)
     err = capsys.readouterr().err
     assert code == 2
@@ -90,7 +111,9 @@ def test_recommend_for_user_and_history(capsys: pytest.CaptureFixture[str]) -> N
     payload = run_json(capsys, "recommend", "--user", "1", "--model", "pop", "--k", "5")
     assert len(payload["items"]) == 5
     assert all(row["title"] for row in payload["items"])
-    cold = run_json(capsys, "recommend", "--history", "1,2", "--model", "itemknn", "--k", "3", "--exclude", "3")
+    cold = run_json(
+        capsys, "recommend", "--history", "1,2", "--model", "itemknn", "--k", "3", "--exclude", "3"
+    )
     assert len(cold["items"]) == 3
     assert not {1, 2, 3} & {row["item_id"] for row in cold["items"]}
 
@@ -107,7 +130,16 @@ def test_config_file_and_params(capsys: pytest.CaptureFixture[str], small_csv: P
     config = tmp_path / "models.toml"
     config.write_text('[models.knn]\nclass = "itemknn"\nconfig = { neighbors = 5 }\n')
     payload = run_json(
-        capsys, "evaluate", "-d", str(small_csv), "--models", "knn", "--config", str(config), "--bootstrap", "10"
+        capsys,
+        "evaluate",
+        "-d",
+        str(small_csv),
+        "--models",
+        "knn",
+        "--config",
+        str(config),
+        "--bootstrap",
+        "10",
     )
     assert "knn" in payload["models"]
     assert "error" not in payload["models"]["knn"]
@@ -118,4 +150,5 @@ def test_demo_json_runs_on_the_builtin_data(capsys: pytest.CaptureFixture[str]) 
     assert payload["dataset"]["users"] == 610
     assert payload["best_model"] == "itemknn"
     recs = payload["sample_user"]["recommendations"]
-    assert len(recs) == 10 and all(r["title"] for r in recs)
+    assert len(recs) == 10
+    assert all(r["title"] for r in recs)

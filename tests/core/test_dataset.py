@@ -10,12 +10,16 @@ from recpilot.data import Dataset, IdMap
 from recpilot.errors import DataError, UnknownIdError
 
 
-def frame(rows: list[tuple[object, ...]], columns: tuple[str, ...] = ("user_id", "item_id", "rating", "timestamp")) -> pd.DataFrame:
+def frame(
+    rows: list[tuple[object, ...]], columns: tuple[str, ...] = ("user_id", "item_id", "rating", "timestamp")
+) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(columns))
 
 
 def test_from_frames_maps_ids_and_keeps_catalog_items_without_interactions() -> None:
-    items = pd.DataFrame({"item_id": ["a", "b", "c"], "title": ["A", "B", None], "genres": [["x"], ["y"], []]})
+    items = pd.DataFrame(
+        {"item_id": ["a", "b", "c"], "title": ["A", "B", None], "genres": [["x"], ["y"], []]}
+    )
     data = Dataset.from_frames(frame([("u1", "b", 5, 2), ("u1", "a", 3, 1), ("u2", "d", 1, 7)]), items)
     assert data.n_users == 2
     assert data.items.external_ids.tolist() == ["a", "b", "c", "d"]  # catalog order, then unseen extras

@@ -13,7 +13,11 @@ from recpilot.errors import ConfigError
 @pytest.fixture
 def data() -> Dataset:
     rng = np.random.default_rng(3)
-    rows = [(u, int(i), 1.0, int(t)) for u in range(40) for t, i in enumerate(rng.choice(200, size=5 + u % 6, replace=False))]
+    rows = [
+        (u, int(i), 1.0, int(t))
+        for u in range(40)
+        for t, i in enumerate(rng.choice(200, size=5 + u % 6, replace=False))
+    ]
     table = pd.DataFrame(rows, columns=["user_id", "item_id", "rating", "timestamp"])
     table["timestamp"] += table["user_id"] * 3  # users active at different times
     return Dataset.from_frames(table.sample(frac=1.0, random_state=1))  # file order is not time order
@@ -28,7 +32,8 @@ def test_leave_last_out_holds_out_each_users_latest(data: Dataset) -> None:
         held = split.test[split.test["user_idx"] == user]
         assert held["timestamp"].item() == last_time
     assert split.train.n_interactions + len(split.test) == data.n_interactions
-    assert split.train.items is data.items and split.train.users is data.users
+    assert split.train.items is data.items
+    assert split.train.users is data.users
     assert split.truth().shape == (data.n_users, data.n_items)
 
 

@@ -18,7 +18,10 @@ def test_best_first_with_excluded_entries_padded() -> None:
 
 
 @settings(max_examples=60, deadline=None)
-@given(arrays(np.float32, st.tuples(st.integers(1, 5), st.integers(1, 30)), elements=st.floats(-5, 5, width=32)), st.integers(1, 40))
+@given(
+    arrays(np.float32, st.tuples(st.integers(1, 5), st.integers(1, 30)), elements=st.floats(-5, 5, width=32)),
+    st.integers(1, 40),
+)
 def test_matches_a_full_sort(scores: np.ndarray, k: int) -> None:
     idx, vals = top_k(scores, k)
     expected = -np.sort(-scores, axis=1)[:, : min(k, scores.shape[1])]

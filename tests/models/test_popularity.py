@@ -1,4 +1,4 @@
-from typing import Any
+from typing import Any, ClassVar
 
 from recpilot.models import PopularityRecommender
 from recpilot.testing import RecommenderContract, known_answer_dataset
@@ -6,7 +6,7 @@ from recpilot.testing import RecommenderContract, known_answer_dataset
 
 class TestPopularityContract(RecommenderContract):
     personalised = False
-    invalid_config = {"recent_fraction": 0.0}
+    invalid_config: ClassVar[dict[str, Any]] = {"recent_fraction": 0.0}
 
     def make_model(self, **overrides: Any) -> PopularityRecommender:
         return PopularityRecommender(**overrides)

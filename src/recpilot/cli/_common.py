@@ -75,7 +75,9 @@ def parse_params(params: Sequence[str], model_names: Sequence[str]) -> dict[str,
         targets = [model] if dot else list(model_names)
         for target in targets:
             if target not in overrides:
-                raise ConfigError(f"--param {param!r} names model {target!r}, which is not among {list(model_names)}")
+                raise ConfigError(
+                    f"--param {param!r} names model {target!r}, which is not among {list(model_names)}"
+                )
             overrides[target][field] = parse_value(raw)
     return overrides
 
@@ -88,7 +90,9 @@ def load_config_file(path: Path) -> dict[str, ModelSpec]:
     try:
         data = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
     except (json.JSONDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise ConfigError(f"config file {path} is not valid {path.suffix.lstrip('.').upper() or 'TOML'}: {exc}") from None
+        raise ConfigError(
+            f"config file {path} is not valid {path.suffix.lstrip('.').upper() or 'TOML'}: {exc}"
+        ) from None
     models = data.get("models")
     if not isinstance(models, dict) or not models:
         raise ConfigError(f"config file {path} needs a [models.NAME] table with a 'class' for each model")

@@ -49,7 +49,9 @@ DatasetOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 ParamOpt = Annotated[
     list[str] | None,
-    typer.Option("--param", "-p", help="Model setting MODEL.FIELD=VALUE (or FIELD=VALUE for all); repeatable."),
+    typer.Option(
+        "--param", "-p", help="Model setting MODEL.FIELD=VALUE (or FIELD=VALUE for all); repeatable."
+    ),
 ]
 ConfigOpt = Annotated[
     Path | None, typer.Option("--config", help="TOML/JSON file with [models.NAME] class/config tables.")
@@ -77,21 +79,27 @@ def _root(
 def evaluate(
     dataset: DatasetOpt = "ml-latest-small",
     models: Annotated[str, typer.Option(help="Comma-separated model names.")] = "pop,itemknn,ease,als,bpr",
-    protocol: Annotated[str, typer.Option(help=f"Split protocol: {', '.join(PROTOCOLS)}.")] = "leave-last-out",
+    protocol: Annotated[
+        str, typer.Option(help=f"Split protocol: {', '.join(PROTOCOLS)}.")
+    ] = "leave-last-out",
     k: Annotated[int, typer.Option(help="Cut-off for ranking metrics.")] = 10,
     sampled: Annotated[
-        int, typer.Option(help="Rank among N sampled negatives instead of all items (labelled in the output).")
+        int,
+        typer.Option(help="Rank among N sampled negatives instead of all items (labelled in the output)."),
     ] = 0,
     bootstrap: Annotated[int, typer.Option(help="Bootstrap resamples for confidence intervals.")] = 1000,
     seed: Annotated[int, typer.Option(help="Seed for splits, sampling and bootstrap.")] = 42,
-    test_fraction: Annotated[float, typer.Option(help="Held-out fraction (temporal/random protocols).")] = 0.2,
+    test_fraction: Annotated[
+        float, typer.Option(help="Held-out fraction (temporal/random protocols).")
+    ] = 0.2,
     per_user: Annotated[Path | None, typer.Option(help="Write per-user metrics to this CSV file.")] = None,
     param: ParamOpt = None,
     config: ConfigOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Split a dataset, fit models on the training part and report ranking metrics with confidence intervals."""
-    from recpilot.evaluation import FullRanking, SampledNegatives, evaluate as run_evaluation
+    """Split a dataset, fit models on the training part, report ranking metrics with confidence intervals."""
+    from recpilot.evaluation import FullRanking, SampledNegatives
+    from recpilot.evaluation import evaluate as run_evaluation
 
     if k < 1:
         raise ConfigError(f"--k must be a positive integer, got {k}")
@@ -121,7 +129,10 @@ def evaluate(
 def _print_report(payload: dict[str, Any]) -> None:
     k = payload["k"]
     table = Table(
-        title=f"{payload['dataset']} | {payload['protocol']} | {payload['ranking']} | {payload['n_users']} test users"
+        title=(
+            f"{payload['dataset']} | {payload['protocol']} | {payload['ranking']} | "
+            f"{payload['n_users']} test users"
+        )
     )
     columns = [f"ndcg@{k}", f"recall@{k}", f"mrr@{k}", "coverage", "fit_seconds", "recommend_seconds"]
     table.add_column("model")
@@ -135,7 +146,13 @@ def _print_report(payload: dict[str, Any]) -> None:
         for column in columns:
             value = result.get(column)
             interval = result.get("ci", {}).get(column)
-            text = "-" if value is None else f"{value:.4f}" if column.startswith(("ndcg", "recall", "mrr")) else f"{value:.3g}"
+            text = (
+                "-"
+                if value is None
+                else f"{value:.4f}"
+                if column.startswith(("ndcg", "recall", "mrr"))
+                else f"{value:.3g}"
+            )
             if interval is not None:
                 text += f" [dim]±{(interval[1] - interval[0]) / 2:.4f}[/]"
             cells.append(text)
@@ -168,14 +185,20 @@ def train(
     if json_out:
         print_json(payload)
     else:
-        out_console().print(f"Fitted [bold]{model}[/] on {data.name} in {recommender.fit_seconds:.2f}s -> {path}")
+        out_console().print(
+            f"Fitted [bold]{model}[/] on {data.name} in {recommender.fit_seconds:.2f}s -> {path}"
+        )
 
 
 @app.command()
 def recommend(
     user: Annotated[str | None, typer.Option("--user", "-u", help="A known user id.")] = None,
-    history: Annotated[str | None, typer.Option(help="Comma-separated item ids (a new user's history).")] = None,
-    model: Annotated[str, typer.Option("--model", "-m", help="Model to fit when --model-dir is not given.")] = "ease",
+    history: Annotated[
+        str | None, typer.Option(help="Comma-separated item ids (a new user's history).")
+    ] = None,
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="Model to fit when --model-dir is not given.")
+    ] = "ease",
     model_dir: Annotated[Path | None, typer.Option(help="A model saved by `recpilot train`.")] = None,
     dataset: DatasetOpt = "ml-latest-small",
     k: Annotated[int, typer.Option(help="How many items.")] = 10,
@@ -213,7 +236,9 @@ def recommend(
     if json_out:
         print_json({"user": user, "history": history_ids, "model": recommender.name, "items": rows})
         return
-    table = Table(title=f"Top {k} from {recommender.name} for " + (f"user {user}" if user else "the given history"))
+    table = Table(
+        title=f"Top {k} from {recommender.name} for " + (f"user {user}" if user else "the given history")
+    )
     for column in ("rank", "item_id", "title", "score"):
         table.add_column(column, justify="right" if column in ("rank", "score") else "left")
     for row in rows:

@@ -38,7 +38,9 @@ def run_demo(model_names: Sequence[str], *, sample_user: int = 1, json_out: bool
         if not quiet:
             err_console.print(f"[dim]{message}[/]")
 
-    report = evaluate(models, split, k=10, protocol=FullRanking(), n_bootstrap=200, seed=42, progress=progress)
+    report = evaluate(
+        models, split, k=10, protocol=FullRanking(), n_bootstrap=200, seed=42, progress=progress
+    )
     payload_eval = report.to_dict()
     ranked = [n for n, r in payload_eval["models"].items() if "error" not in r]
     best = max(ranked, key=lambda n: payload_eval["models"][n]["ndcg@10"])

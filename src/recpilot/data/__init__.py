@@ -1,4 +1,4 @@
-"""Datasets: the typed :class:`Dataset`, loaders for common layouts, the built-in MovieLens data and splits."""
+"""Datasets: the typed :class:`Dataset`, loaders, the built-in MovieLens data and splits."""
 
 from recpilot.data.columns import Columns
 from recpilot.data.dataset import Dataset

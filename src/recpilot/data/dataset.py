@@ -97,6 +97,7 @@ class Dataset:
             catalog = pd.concat([catalog, filler], ignore_index=True)
             catalog[Columns.TITLE] = _fill_text(catalog[Columns.TITLE], catalog[Columns.ITEM].astype(str))
             catalog[Columns.TEXT] = _fill_text(catalog[Columns.TEXT], "")
+            _fill_list_columns(catalog)
         item_map = IdMap(catalog[Columns.ITEM].to_numpy(), "item")
         user_map = IdMap.from_values(interactions[Columns.USER], "user")
 
@@ -214,7 +215,10 @@ class Dataset:
 
     @cached_property
     def sequences(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
-        """Each user's items in time order, as ``(indptr, items)``: user ``u`` is ``items[indptr[u]:indptr[u+1]]``."""
+        """Each user's items in time order, as ``(indptr, items)``.
+
+        User ``u``'s sequence is ``items[indptr[u]:indptr[u+1]]``.
+        """
         order = np.lexsort(
             (
                 np.arange(len(self.interactions)),
@@ -272,7 +276,9 @@ def _normalise_catalog(items: pd.DataFrame | None, where: str | None) -> pd.Data
         empty = pd.Series([], dtype=object)
         return pd.DataFrame({Columns.ITEM: empty, Columns.TITLE: empty, Columns.TEXT: empty})
     if Columns.ITEM not in items.columns:
-        raise DataError(f"items table has no {Columns.ITEM!r} column; it has {list(items.columns)}", path=where)
+        raise DataError(
+            f"items table has no {Columns.ITEM!r} column; it has {list(items.columns)}", path=where
+        )
     duplicated = items[Columns.ITEM].duplicated()
     if duplicated.any():
         row = int(np.flatnonzero(duplicated.to_numpy())[0])
@@ -303,3 +309,14 @@ def _fill_text(column: pd.Series, fallback: pd.Series | str) -> pd.Series:
 def _plain(value: Any) -> Any:
     """A numpy scalar as the Python value it holds (for readable messages)."""
     return value.item() if isinstance(value, np.generic) else value
+
+
+def _fill_list_columns(catalog: pd.DataFrame) -> None:
+    """Give items added without metadata an empty list in every list-valued attribute column."""
+    for column in catalog.columns:
+        if column in _RESERVED or catalog[column].dtype != object:
+            continue
+        values = catalog[column]
+        if values.map(lambda v: isinstance(v, list)).any():
+            empty = pd.Series([[] for _ in range(len(values))], index=values.index)
+            catalog[column] = values.where(~values.isna(), empty)

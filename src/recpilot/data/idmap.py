@@ -46,7 +46,9 @@ class IdMap:
         """External ids in internal order."""
         return self._index.to_numpy()
 
-    def to_internal(self, ids: Iterable[Any], *, strict: bool = True, hint: str = "") -> npt.NDArray[np.int64]:
+    def to_internal(
+        self, ids: Iterable[Any], *, strict: bool = True, hint: str = ""
+    ) -> npt.NDArray[np.int64]:
         """Map external ids to internal indices.
 
         Args:

@@ -124,7 +124,8 @@ def membership(ranked: npt.ArrayLike, truth: sp.spmatrix | sp.sparray) -> BoolAr
     keys = rows * n_items + matrix.indices.astype(np.int64)
     queries = np.arange(n_users, dtype=np.int64)[:, None] * n_items + lists
     positions = np.minimum(np.searchsorted(keys, queries), len(keys) - 1)
-    return (keys[positions] == queries) & valid
+    found: BoolArray = (keys[positions] == queries) & valid
+    return found
 
 
 def hit_matrix(ranked: npt.ArrayLike, truth: sp.spmatrix | sp.sparray) -> BoolArray:
@@ -137,23 +138,26 @@ def hit_matrix(ranked: npt.ArrayLike, truth: sp.spmatrix | sp.sparray) -> BoolAr
     Returns:
         ``(n_users, L)`` booleans.
     """
-    return membership(ranked, truth) & first_occurrences(ranked)
+    hits: BoolArray = membership(ranked, truth) & first_occurrences(ranked)
+    return hits
 
 
 def relevant_counts(truth: sp.spmatrix | sp.sparray) -> npt.NDArray[np.int64]:
     """Number of relevant items per row of ``truth`` (explicit zeros and duplicates ignored)."""
-    return np.diff(_canonical_csr(truth).indptr).astype(np.int64)
+    counts: npt.NDArray[np.int64] = np.diff(_canonical_csr(truth).indptr).astype(np.int64)
+    return counts
 
 
 # -- metrics from a hit matrix (shared by the public functions and by ranking_metrics) ------------------
 
 
 def _hits_at(hits: BoolArray, n_relevant: npt.NDArray[np.int64], k: int) -> FloatArray:
-    return hits[:, :k].sum(axis=1).astype(np.float64)
+    counts: FloatArray = np.count_nonzero(hits[:, :k], axis=1).astype(np.float64)
+    return counts
 
 
 def _hit_rate(hits: BoolArray, n_relevant: npt.NDArray[np.int64], k: int) -> FloatArray:
-    return hits[:, :k].any(axis=1).astype(np.float64)
+    return (_hits_at(hits, n_relevant, k) > 0).astype(np.float64)
 
 
 def _recall(hits: BoolArray, n_relevant: npt.NDArray[np.int64], k: int) -> FloatArray:

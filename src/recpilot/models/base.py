@@ -58,7 +58,9 @@ class Histories:
     n_items: int
 
     @classmethod
-    def from_lists(cls, histories: Sequence[Sequence[int] | npt.NDArray[np.integer[Any]]], n_items: int) -> Histories:
+    def from_lists(
+        cls, histories: Sequence[Sequence[int] | npt.NDArray[np.integer[Any]]], n_items: int
+    ) -> Histories:
         """Build from a list of per-row item index sequences."""
         lengths = np.array([len(h) for h in histories], dtype=np.int64)
         indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
@@ -285,14 +287,19 @@ class Recommender(ABC, Generic[ConfigT]):
 
     def spec(self) -> dict[str, Any]:
         """The ``{"class", "config"}`` spec that rebuilds this (unfitted) model."""
-        return {"class": f"{type(self).__module__}.{type(self).__qualname__}", "config": self.config.model_dump()}
+        return {
+            "class": f"{type(self).__module__}.{type(self).__qualname__}",
+            "config": self.config.model_dump(),
+        }
 
     def save(self, path: str | Path) -> Path:
         """Save the fitted model to directory ``path`` (``model.json`` + ``state.npz``; no pickle)."""
         self._require_items()
         directory = Path(path)
         directory.mkdir(parents=True, exist_ok=True)
-        assert self._users is not None and self._seen is not None and self._user_histories is not None
+        assert self._users is not None
+        assert self._seen is not None
+        assert self._user_histories is not None
         state = {f"model.{key}": value for key, value in self._get_state().items()}
         state.update(
             {
@@ -333,9 +340,13 @@ class Recommender(ABC, Generic[ConfigT]):
         try:
             meta = json.loads(meta_path.read_text())
         except json.JSONDecodeError as exc:
-            raise DataError(f"model.json is not valid JSON ({exc.msg})", path=meta_path, line=exc.lineno) from None
+            raise DataError(
+                f"model.json is not valid JSON ({exc.msg})", path=meta_path, line=exc.lineno
+            ) from None
         if meta.get("format") != FORMAT:
-            raise DataError(f"model.json has format {meta.get('format')!r}, expected {FORMAT!r}", path=meta_path)
+            raise DataError(
+                f"model.json has format {meta.get('format')!r}, expected {FORMAT!r}", path=meta_path
+            )
         model_cls = resolve_model_class(str(meta["class"]))
         if not issubclass(model_cls, cls):
             raise DataError(f"saved model is a {model_cls.__name__}, not a {cls.__name__}", path=meta_path)
@@ -348,7 +359,8 @@ class Recommender(ABC, Generic[ConfigT]):
         n_users, n_items = len(model._users), len(items)
         indices = state["base.seen_indices"]
         model._seen = sp.csr_matrix(
-            (np.ones(len(indices), dtype=np.float32), indices, state["base.seen_indptr"]), shape=(n_users, n_items)
+            (np.ones(len(indices), dtype=np.float32), indices, state["base.seen_indptr"]),
+            shape=(n_users, n_items),
         )
         model._user_histories = Histories(state["base.hist_indptr"], state["base.hist_items"], n_items)
         model._popularity = state["base.popularity"]

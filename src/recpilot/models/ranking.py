@@ -6,9 +6,7 @@ import numpy as np
 import numpy.typing as npt
 
 
-def top_k(
-    scores: npt.NDArray[np.float32], k: int
-) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+def top_k(scores: npt.NDArray[np.float32], k: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
     """The best ``k`` columns of each row, best first.
 
     Entries equal to ``-inf`` are never returned: rows with fewer than ``k`` finite scores are padded

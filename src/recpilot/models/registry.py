@@ -50,12 +50,14 @@ def model_class(name_or_path: str) -> type[Recommender[Any]]:
     """The class for a registry name or dotted path."""
     path = MODELS.get(name_or_path.lower(), name_or_path)
     if "." not in path:
-        raise ConfigError(f"unknown model {name_or_path!r}; choose one of {', '.join(MODELS)} or a dotted class path")
+        raise ConfigError(
+            f"unknown model {name_or_path!r}; choose one of {', '.join(MODELS)} or a dotted class path"
+        )
     return resolve_model_class(path)
 
 
 def build_model(spec: str | Mapping[str, Any] | ModelSpec, **overrides: Any) -> Recommender[Any]:
-    """Build an unfitted recommender from a name, a ``{"class", "config"}`` mapping or a :class:`ModelSpec`."""
+    """Build an unfitted recommender from a name, a ``{"class", "config"}`` mapping or a ModelSpec."""
     if isinstance(spec, str):
         spec = ModelSpec(class_=spec)
     elif not isinstance(spec, ModelSpec):

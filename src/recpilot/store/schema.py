@@ -8,9 +8,10 @@ Every attribute value lives in ``item_attributes`` (lists exploded into one row 
 case-folded ``value_key`` for matching and ``value_num`` for numeric values. ``year`` is also copied to
 ``items.year`` because ordering by it is common.
 
-Full text: SQLite gets an external-content FTS5 table ``items_fts`` over ``title`` and ``text``
-(rebuilt after each import); PostgreSQL gets a generated, GIN-indexed ``tsvector`` column
-``items.search_vector``. Both are created by DDL hooks, since neither fits a portable column type.
+Full text: SQLite gets external-content FTS5 tables ``items_fts`` (title and text, for matching),
+``items_title_fts`` and ``items_text_fts`` (for ranking), rebuilt after each import; PostgreSQL gets
+generated ``tsvector`` columns ``search_vector`` (GIN-indexed), ``title_vector`` and ``text_vector``.
+DDL hooks create them, since none fits a portable column type.
 """
 
 from __future__ import annotations
@@ -23,11 +24,18 @@ SCHEMA_VERSION: Final = 1
 """Bumped whenever the tables change shape; a store written by another version is refused."""
 
 FTS_TABLE: Final = "items_fts"
+TITLE_FTS_TABLE: Final = "items_title_fts"
+TEXT_FTS_TABLE: Final = "items_text_fts"
 SEARCH_VECTOR: Final = "search_vector"
+TITLE_VECTOR: Final = "title_vector"
+TEXT_VECTOR: Final = "text_vector"
 TEXT_CONFIG: Final = "english"
 """PostgreSQL text search configuration (stemming and stop words)."""
 
-metadata = sa.MetaData()
+# Named foreign keys, so a bulk load can drop and re-create them (see backend.foreign_keys_deferred).
+metadata = sa.MetaData(
+    naming_convention={"ix": "ix_%(column_0_label)s", "fk": "fk_%(table_name)s_%(column_0_name)s"}
+)
 
 meta = sa.Table(
     "meta",
@@ -95,19 +103,42 @@ interactions = sa.Table(
 # Children before parents: the order rows must be deleted in.
 DELETE_ORDER: Final = (interactions, item_attributes, attributes, users, items, meta)
 
-_SQLITE_FTS = sa.DDL(
+# Each backend keeps three text indexes: title and text together decide what matches, and title
+# alone and text alone are scored separately (each normalised by its own length, as in BM25F) and
+# summed with the title weighted up. A single index cannot rank well here: BM25 and ts_rank divide by
+# the length of the whole row, so the long tag text of "The Matrix" would sink it below "The Matrix
+# Reloaded" for "matrix".
+_TOKENIZER = "tokenize='porter unicode61 remove_diacritics 2'"
+_SQLITE_FTS = sa.DDL(  # type: ignore[no-untyped-call]
     f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5("
-    "title, \"text\", content='items', content_rowid='id', "
-    "tokenize='porter unicode61 remove_diacritics 2')"
+    f"title, \"text\", content='items', content_rowid='id', {_TOKENIZER})"
 )
-# Title weighs more than body text (weight A against B), as in the SQLite bm25() call.
-_POSTGRES_VECTOR = sa.DDL(
-    f"ALTER TABLE %(fullname)s ADD COLUMN {SEARCH_VECTOR} tsvector GENERATED ALWAYS AS ("
-    f"setweight(to_tsvector('{TEXT_CONFIG}', coalesce(title, '')), 'A') || "
-    f"setweight(to_tsvector('{TEXT_CONFIG}', coalesce(\"text\", '')), 'B')) STORED"
+_SQLITE_TITLE_FTS = sa.DDL(  # type: ignore[no-untyped-call]
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {TITLE_FTS_TABLE} USING fts5("
+    f"title, content='items', content_rowid='id', {_TOKENIZER})"
 )
-_POSTGRES_GIN = sa.DDL(f"CREATE INDEX ix_items_{SEARCH_VECTOR} ON %(fullname)s USING gin ({SEARCH_VECTOR})")
+_SQLITE_TEXT_FTS = sa.DDL(  # type: ignore[no-untyped-call]
+    f"CREATE VIRTUAL TABLE IF NOT EXISTS {TEXT_FTS_TABLE} USING fts5("
+    f"\"text\", content='items', content_rowid='id', {_TOKENIZER})"
+)
+_POSTGRES_VECTOR = sa.DDL(  # type: ignore[no-untyped-call]
+    f"ALTER TABLE %(fullname)s "
+    f"ADD COLUMN {SEARCH_VECTOR} tsvector GENERATED ALWAYS AS ("
+    f"to_tsvector('{TEXT_CONFIG}', coalesce(title, '') || ' ' || coalesce(\"text\", ''))) STORED, "
+    f"ADD COLUMN {TITLE_VECTOR} tsvector GENERATED ALWAYS AS ("
+    f"to_tsvector('{TEXT_CONFIG}', coalesce(title, ''))) STORED, "
+    f"ADD COLUMN {TEXT_VECTOR} tsvector GENERATED ALWAYS AS ("
+    f"to_tsvector('{TEXT_CONFIG}', coalesce(\"text\", ''))) STORED"
+)
+_POSTGRES_GIN = sa.DDL(  # type: ignore[no-untyped-call]
+    f"CREATE INDEX ix_items_{SEARCH_VECTOR} ON %(fullname)s USING gin ({SEARCH_VECTOR})"
+)
 
-sa.event.listen(items, "after_create", _SQLITE_FTS.execute_if(dialect="sqlite"))
-sa.event.listen(items, "after_create", _POSTGRES_VECTOR.execute_if(dialect="postgresql"))
-sa.event.listen(items, "after_create", _POSTGRES_GIN.execute_if(dialect="postgresql"))
+for _ddl, _dialect in (
+    (_SQLITE_FTS, "sqlite"),
+    (_SQLITE_TITLE_FTS, "sqlite"),
+    (_SQLITE_TEXT_FTS, "sqlite"),
+    (_POSTGRES_VECTOR, "postgresql"),
+    (_POSTGRES_GIN, "postgresql"),
+):
+    sa.event.listen(items, "after_create", _ddl.execute_if(dialect=_dialect))

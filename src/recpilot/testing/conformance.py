@@ -54,13 +54,17 @@ class RecommenderContract:
 
     def test_known_answer_for_known_users(self, known: KnownAnswer, fitted: Recommender[Any]) -> None:
         if not self.personalised:
-            first = {tuple(fitted.recommend(user, k=1, filter_seen=False).ids()) for user in known.missing_item}
+            first = {
+                tuple(fitted.recommend(user, k=1, filter_seen=False).ids()) for user in known.missing_item
+            }
             assert len(first) == 1, "a non-personalised model gives every user the same list"
             return
         hits = sum(
             fitted.recommend(user, k=1).ids() == [missing] for user, missing in known.missing_item.items()
         )
-        assert hits / len(known.missing_item) >= 0.9, f"{hits}/{len(known.missing_item)} users got their missing item first"
+        assert hits / len(known.missing_item) >= 0.9, (
+            f"{hits}/{len(known.missing_item)} users got their missing item first"
+        )
 
     def test_known_answer_for_adhoc_history(self, known: KnownAnswer, fitted: Recommender[Any]) -> None:
         if not self.personalised:
@@ -97,7 +101,7 @@ class RecommenderContract:
     def test_exclusions_and_candidates(self, known: KnownAnswer, fitted: Recommender[Any]) -> None:
         user = next(iter(known.missing_item))
         first = fitted.recommend(user, k=5).ids()
-        again = fitted.recommend(user, k=5, exclude=first[:2] + ["not-an-item"])
+        again = fitted.recommend(user, k=5, exclude=[*first[:2], "not-an-item"])
         assert not set(first[:2]) & set(again.ids())
         candidates = known.group_items(3)[:4]
         restricted = fitted.recommend(user, k=10, candidates=candidates, filter_seen=False)

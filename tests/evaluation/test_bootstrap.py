@@ -1,0 +1,118 @@
+"""Bootstrap confidence intervals and the paired bootstrap test."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from recpilot.errors import ConfigError
+from recpilot.evaluation import bootstrap
+from recpilot.evaluation.bootstrap import bootstrap_ci, bootstrap_cis, bootstrap_means, paired_bootstrap
+
+
+def per_user_values(n: int, seed: int = 0) -> np.ndarray:
+    """Skewed, bounded per-user values, like a ranking metric."""
+    return np.random.default_rng(seed).beta(0.5, 2.0, size=n)
+
+
+def test_interval_contains_the_mean_and_matches_the_normal_approximation() -> None:
+    values = per_user_values(4000)
+    ci = bootstrap_ci(values, n_resamples=1000, confidence=0.95, seed=1)
+    assert ci.mean == pytest.approx(values.mean())
+    assert ci.low < ci.mean < ci.high
+    # For a mean over many users the percentile interval is close to mean +- 1.96 standard errors.
+    half_width = 1.96 * values.std(ddof=1) / np.sqrt(len(values))
+    assert (ci.high - ci.low) / 2 == pytest.approx(half_width, rel=0.15)
+    assert ci.bounds() == [ci.low, ci.high]
+
+
+def test_interval_narrows_with_more_users() -> None:
+    small = bootstrap_ci(per_user_values(100), seed=0)
+    large = bootstrap_ci(per_user_values(10_000), seed=0)
+    # Width shrinks like 1 / sqrt(n): 100x the users, about a tenth of the width.
+    assert (large.high - large.low) < (small.high - small.low) / 5
+
+
+def test_higher_confidence_gives_a_wider_interval() -> None:
+    values = per_user_values(500)
+    narrow = bootstrap_ci(values, confidence=0.5, seed=0)
+    wide = bootstrap_ci(values, confidence=0.99, seed=0)
+    assert wide.low < narrow.low < narrow.high < wide.high
+
+
+def test_seeded_and_reproducible() -> None:
+    values = per_user_values(300)
+    assert bootstrap_ci(values, seed=5) == bootstrap_ci(values, seed=5)
+    assert bootstrap_ci(values, seed=5) != bootstrap_ci(values, seed=6)
+
+
+def test_shared_resamples_across_metrics_and_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    a, b = per_user_values(257, seed=1), per_user_values(257, seed=2)
+    together = bootstrap_means(np.stack([a, b], axis=1), n_resamples=40, seed=9)
+    np.testing.assert_allclose(together[:, 0], bootstrap_means(a, n_resamples=40, seed=9))
+    np.testing.assert_allclose(together[:, 1], bootstrap_means(b, n_resamples=40, seed=9))
+    monkeypatch.setattr(bootstrap, "_COUNT_BUDGET", 257 * 3)  # blocks of three resamples
+    np.testing.assert_allclose(bootstrap_means(a, n_resamples=40, seed=9), together[:, 0])
+    cis = bootstrap_cis({"a": a, "b": b}, n_resamples=40, seed=9)
+    assert list(cis) == ["a", "b"]
+    alone = bootstrap_ci(a, n_resamples=40, seed=9)
+    assert [cis["a"].mean, cis["a"].low, cis["a"].high] == pytest.approx([alone.mean, alone.low, alone.high])
+
+
+def test_constant_values_give_a_zero_width_interval() -> None:
+    ci = bootstrap_ci(np.full(50, 0.25), n_resamples=200)
+    assert ci.low == pytest.approx(0.25)
+    assert ci.high == pytest.approx(0.25)
+
+
+def test_paired_bootstrap_detects_a_real_difference() -> None:
+    rng = np.random.default_rng(4)
+    base = per_user_values(2000)
+    better = base + 0.03 + rng.normal(0, 0.05, size=len(base))
+    result = paired_bootstrap(better, base, n_resamples=1000, seed=0)
+    assert result.mean_difference == pytest.approx((better - base).mean())
+    assert 0.0 < result.low < 0.03 < result.high
+    assert result.significant()
+    assert result.p_value == pytest.approx(1 / 1001)
+    assert result.n_users == 2000
+
+
+def test_paired_bootstrap_does_not_flag_a_zero_difference() -> None:
+    rng = np.random.default_rng(5)
+    base = per_user_values(2000)
+    # Noise in +-pairs: per-user differences are real, but their mean is exactly zero.
+    noise = np.repeat(rng.normal(0, 0.05, size=1000), 2) * np.tile([1.0, -1.0], 1000)
+    result = paired_bootstrap(base + noise, base, n_resamples=1000, seed=0)
+    assert result.mean_difference == pytest.approx(0.0, abs=1e-12)
+    assert result.low < 0.0 < result.high
+    assert not result.significant()
+    assert result.p_value > 0.5
+    identical = paired_bootstrap(base, base, n_resamples=200)
+    assert identical.p_value == 1.0
+
+
+def test_paired_bootstrap_is_more_sensitive_than_comparing_separate_intervals() -> None:
+    # Two models that differ slightly but consistently: their separate intervals overlap,
+    # the paired test still sees the difference (this is why the pairing matters).
+    base = per_user_values(1000)
+    better = base + 0.004
+    separate_a, separate_b = bootstrap_ci(better), bootstrap_ci(base)
+    assert separate_a.low < separate_b.high
+    assert paired_bootstrap(better, base).significant()
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda: bootstrap_ci(np.ones(5), n_resamples=0), "n_resamples"),
+        (lambda: bootstrap_ci(np.ones(5), confidence=1.0), "confidence"),
+        (lambda: bootstrap_ci(np.array([]), n_resamples=10), "zero users"),
+        (lambda: bootstrap_ci(np.ones((2, 2))), "1-D"),
+        (lambda: paired_bootstrap(np.ones(5), np.ones(4)), "same users"),
+        (lambda: bootstrap_cis({"a": np.ones(3), "b": np.ones(4)}), "equal length"),
+    ],
+)
+def test_invalid_arguments_are_config_errors(call: object, message: str) -> None:
+    assert callable(call)
+    with pytest.raises(ConfigError, match=message):
+        call()
