@@ -268,6 +268,16 @@ def demo(
     run_demo(split_csv(models), sample_user=user, json_out=json_out)
 
 
+def _register_agent_commands() -> None:
+    from recpilot.cli.agent_commands import ask, chat
+
+    app.command()(ask)
+    app.command()(chat)
+
+
+_register_agent_commands()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default: ``sys.argv[1:]``) and return the exit code."""
     args = list(sys.argv[1:] if argv is None else argv)

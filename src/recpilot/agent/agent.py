@@ -1,0 +1,201 @@
+"""The recommender agent: one turn = understand, act through tools, ground, explain, reply, remember."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from recpilot.agent.brain import Act, Brain, Composition, ToolRunner, Turn
+from recpilot.agent.explain import explain
+from recpilot.agent.grounding import ground, resolve_named
+from recpilot.agent.runtime import AgentRuntime
+from recpilot.agent.types import AgentResponse, Reason, RecommendedItem, TraceStep, Usage
+from recpilot.memory.base import DialogueTurn
+from recpilot.memory.condense import condense_dialogue
+from recpilot.tools.context import ToolContext
+from recpilot.tools.dispatcher import ToolDispatcher, ToolPolicy, ToolSpec
+from recpilot.tools.recommender_tools import RECOMMENDER_TOOLS
+
+logger = logging.getLogger("recpilot.agent")
+
+MAX_MESSAGE_CHARS = 10_000
+
+
+class RecommenderAgent:
+    """An agent whose brain drives recommender tools over a real catalog.
+
+    Args:
+        runtime: Catalog, fitted models and memory (see :func:`recpilot.agent.runtime.build_runtime`).
+        brain: The deciding brain; defaults to the offline brain.
+        fallback: The brain that completes a turn when ``brain`` fails (the offline brain).
+        tools: The tools available (defaults to :data:`RECOMMENDER_TOOLS`).
+        policy: Access policy for tool calls.
+        k: Items per answer.
+    """
+
+    def __init__(
+        self,
+        runtime: AgentRuntime,
+        *,
+        brain: Brain | None = None,
+        fallback: Brain | None = None,
+        tools: Sequence[ToolSpec] = RECOMMENDER_TOOLS,
+        policy: ToolPolicy | None = None,
+        k: int = 10,
+    ) -> None:
+        from recpilot.agent.offline import OfflineBrain
+
+        self.runtime = runtime
+        self.fallback = fallback or OfflineBrain()
+        self.brain = brain or self.fallback
+        self.dispatcher = ToolDispatcher(tools, policy) if policy is not None else ToolDispatcher(tools)
+        self.k = k
+
+    def respond(self, user: str | int, message: str, *, session_id: str | None = None) -> AgentResponse:
+        """Answer one message (blocking). See :meth:`arespond`."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return asyncio.run(self.arespond(user, message, session_id=session_id))
+        # Called from inside an event loop (a notebook, a server): run the turn on a private loop.
+        with _ThreadRunner() as runner:
+            return runner.run(self.arespond(user, message, session_id=session_id))
+
+    async def arespond(
+        self, user: str | int, message: str, *, session_id: str | None = None
+    ) -> AgentResponse:
+        """Answer one message: items (grounded, explained), reply text, tool trace and LLM usage."""
+        started = time.perf_counter()
+        user_id = str(user)
+        session = session_id or f"{user_id}:default"
+        text = message.strip() if isinstance(message, str) else ""
+        memory = self.runtime.memory
+        context = ToolContext(self.runtime.catalog, self.runtime.models, memory, user_id)
+        runner = ToolRunner(self.dispatcher, context)
+        if not text or len(text) > MAX_MESSAGE_CHARS:
+            reply = (
+                "Tell me what you are in the mood for: a genre, a period, or a title you liked."
+                if not text
+                else f"Your message has {len(text):,} characters; please keep it under {MAX_MESSAGE_CHARS:,}."
+            )
+            return AgentResponse(user_id=user_id, session_id=session, reply=reply, brain="none")
+        turn = Turn(user_id, session, text, memory.turns(session), memory.profile(user_id))
+
+        act, brain = await self._act(turn, runner)
+        usage = act.usage
+        items: list[RecommendedItem] = []
+        reply = act.reply
+        if reply is None:
+            constraints = act.constraints.merged(context.constraints)
+            grounded = ground(context.catalog, context.candidates.ranked, constraints, runner.trace)
+            explained = [self._item(context, item, score, constraints) for item, score in grounded[: self.k]]
+            composition = await self._compose(brain, turn, act, explained, runner)
+            usage = usage.add(composition.usage)
+            if composition.item_ids is not None:
+                chosen = resolve_named(
+                    context.catalog, composition.item_ids, grounded, constraints, runner.trace
+                )
+                by_id = {str(i.item_id): i for i in explained}
+                explained = [by_id.get(str(i)) or self._item(context, i, s, constraints) for i, s in chosen]
+            for item in explained:
+                note = composition.notes.get(str(item.item_id))
+                if note:
+                    item.reasons.insert(0, _note(note))
+            items = explained
+            reply = composition.reply
+        else:
+            constraints = act.constraints
+        self._remember(session, user_id, text, reply)
+        runner.trace.append(
+            TraceStep(kind="answer", name=brain.name, ms=(time.perf_counter() - started) * 1000)
+        )
+        return AgentResponse(
+            user_id=user_id,
+            session_id=session,
+            reply=reply,
+            items=items,
+            trace=runner.trace,
+            usage=usage,
+            brain=brain.name,
+            degraded=act.degraded or brain is not self.brain,
+            constraints=constraints,
+        )
+
+    async def _act(self, turn: Turn, runner: ToolRunner) -> tuple[Act, Brain]:
+        try:
+            return await self.brain.act(turn, runner), self.brain
+        except Exception as exc:  # any brain failure must degrade to the offline brain, never crash the turn
+            if self.brain is self.fallback:
+                raise
+            logger.warning("brain %s failed (%s); the offline brain completes the turn", self.brain.name, exc)
+            runner.trace.append(
+                TraceStep(kind="fallback", name=self.fallback.name, ok=False, detail=_describe(exc))
+            )
+            runner.context.candidates = type(runner.context.candidates)()
+            act = await self.fallback.act(turn, runner)
+            return act.model_copy(update={"degraded": True}), self.fallback
+
+    async def _compose(
+        self, brain: Brain, turn: Turn, act: Act, items: list[RecommendedItem], runner: ToolRunner
+    ) -> Composition:
+        try:
+            return await brain.compose(turn, act, items, runner)
+        except Exception as exc:  # a failed reply falls back to the offline template, never a traceback
+            if brain is self.fallback:
+                raise
+            logger.warning("brain %s could not compose (%s); using the offline reply", brain.name, exc)
+            runner.trace.append(
+                TraceStep(kind="fallback", name=self.fallback.name, ok=False, detail=_describe(exc))
+            )
+            composition = await self.fallback.compose(turn, act, items, runner)
+            return composition.model_copy(update={"usage": composition.usage.add(Usage(failures=1))})
+
+    def _item(self, context: ToolContext, item: Any, score: float, constraints: Any) -> RecommendedItem:
+        catalog = context.catalog
+        row = catalog.row(item)
+        attributes = {
+            k: v for k, v in row.items() if k not in ("item_id", "title", "text") and v not in (None, [], "")
+        }
+        return RecommendedItem(
+            item_id=item,
+            title=catalog.title(item),
+            score=round(float(score), 6),
+            reasons=explain(context, item, constraints),
+            attributes=attributes,
+        )
+
+    def _remember(self, session: str, user_id: str, message: str, reply: str) -> None:
+        memory = self.runtime.memory
+        memory.append_turn(session, user_id, DialogueTurn(role="user", content=message))
+        memory.append_turn(session, user_id, DialogueTurn(role="assistant", content=reply))
+        turns = memory.turns(session)
+        condensed = condense_dialogue(turns)
+        if condensed is not turns:
+            memory.replace_turns(session, user_id, condensed)
+
+
+def _note(text: str) -> Reason:
+    return Reason(kind="model", text=text, evidence={"source": "brain"})
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+class _ThreadRunner:
+    """Runs a coroutine to completion on a fresh event loop in a worker thread."""
+
+    def __enter__(self) -> _ThreadRunner:
+        import concurrent.futures
+
+        self._pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True)
+
+    def run(self, coroutine: Any) -> Any:
+        return self._pool.submit(asyncio.run, coroutine).result()

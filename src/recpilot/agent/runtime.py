@@ -1,0 +1,118 @@
+"""Assembling what an agent needs: a catalog (dataset + store), fitted models by role, and memory.
+
+Fitted models and the store are cached under a folder (``~/.recpilot/<dataset>`` by default) so a
+second start takes a fraction of a second instead of refitting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from recpilot.data.dataset import Dataset
+from recpilot.errors import DataError, RecpilotError
+from recpilot.memory.base import InMemoryProfileMemory, ProfileMemory
+from recpilot.models.base import Recommender
+from recpilot.models.registry import build_model
+from recpilot.store import CatalogStore
+from recpilot.tools.context import Catalog
+
+logger = logging.getLogger("recpilot.agent")
+
+#: Default model per role: collaborative taste, item content (text/attributes).
+DEFAULT_ROLES: dict[str, str] = {"collaborative": "ease", "content": "content"}
+
+
+@dataclass
+class AgentRuntime:
+    """The parts an agent works with.
+
+    Attributes:
+        catalog: Dataset plus catalog store.
+        models: Fitted recommenders by role (``collaborative``, ``content``, ``sequential``...).
+        memory: Long-term profiles and sessions.
+    """
+
+    catalog: Catalog
+    models: dict[str, Recommender[Any]]
+    memory: ProfileMemory
+
+
+def build_runtime(
+    dataset: Dataset,
+    *,
+    store_url: str = ":memory:",
+    roles: Mapping[str, str] | None = None,
+    cache_dir: str | Path | None = None,
+    memory: ProfileMemory | None = None,
+) -> AgentRuntime:
+    """Build (or load from ``cache_dir``) the store and the role models for ``dataset``.
+
+    Args:
+        dataset: The catalog and interactions.
+        store_url: The catalog store (``:memory:`` SQLite by default; any SQLAlchemy URL).
+        roles: Role -> model name or spec name (defaults to :data:`DEFAULT_ROLES`).
+        cache_dir: Where fitted models are saved and reloaded; None fits every time.
+        memory: The profile memory (defaults to a SQL memory in the store's database when the store
+            is persistent, else in-memory).
+    """
+    roles = dict(roles or DEFAULT_ROLES)
+    store = CatalogStore.open(store_url)
+    info = store.info()
+    if info.n_items != dataset.n_items or info.dataset != dataset.name:
+        store.import_dataset(dataset, replace=info.n_items > 0)
+    models = {role: _fitted(role, name, dataset, cache_dir) for role, name in roles.items()}
+    if memory is None:
+        memory = _default_memory(store, store_url)
+    return AgentRuntime(catalog=Catalog(dataset, store), models=models, memory=memory)
+
+
+def _default_memory(store: CatalogStore, store_url: str) -> ProfileMemory:
+    if store_url == ":memory:":
+        return InMemoryProfileMemory()
+    try:
+        from recpilot.memory.sql import SqlProfileMemory
+    except ImportError:  # pragma: no cover - the SQL memory ships with the package
+        return InMemoryProfileMemory()
+    return SqlProfileMemory(store.engine)
+
+
+def _fitted(role: str, name: str, dataset: Dataset, cache_dir: str | Path | None) -> Recommender[Any]:
+    model = build_model(name)
+    if cache_dir is None:
+        return model.fit(dataset)
+    folder = Path(cache_dir) / f"{role}-{name}-{_fingerprint(dataset, model)}"
+    if (folder / "model.json").is_file():
+        try:
+            return Recommender.load(folder)
+        except (RecpilotError, OSError, ValueError, KeyError) as exc:
+            logger.warning("cached model in %s is unusable (%s); refitting", folder, exc)
+    model.fit(dataset)
+    try:
+        model.save(folder)
+    except OSError as exc:
+        raise DataError(f"cannot save the fitted {name} model: {exc}", path=folder) from None
+    return model
+
+
+def _fingerprint(dataset: Dataset, model: Recommender[Any]) -> str:
+    payload = json.dumps(
+        {"spec": model.spec(), "dataset": dataset.describe(), "source": dataset.source},
+        sort_keys=True,
+        default=str,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+def model_roles(spec: Sequence[str]) -> dict[str, str]:
+    """Parse ``["collaborative=ease", "content=content"]`` into a role map."""
+    roles: dict[str, str] = {}
+    for entry in spec:
+        role, _, name = entry.partition("=")
+        roles[role.strip()] = (name or role).strip()
+    return roles

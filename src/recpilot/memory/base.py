@@ -1,0 +1,172 @@
+"""The memory contract and an in-memory implementation (a test double and the zero-setup default).
+
+:class:`ProfileMemory` is the one interface tools and agents use; the SQL implementation in
+:mod:`recpilot.memory.sql` persists the same records in the catalog's database.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from abc import ABC, abstractmethod
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PreferenceKind = Literal["like_item", "dislike_item", "like_attribute", "dislike_attribute", "constraint"]
+
+
+class Preference(BaseModel):
+    """One remembered preference.
+
+    Attributes:
+        id: Stable id (assigned by the memory).
+        kind: What is remembered.
+        value: The item id (as text), ``attribute=value`` (e.g. ``genres=Horror``) or a constraint text.
+        source: Where it came from (``user`` said it, ``inferred`` from behaviour, ``feedback``).
+        created_at: Unix time.
+        expires_at: Unix time after which it is ignored, if any.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: int = 0
+    kind: PreferenceKind
+    value: str
+    source: str = "user"
+    created_at: float = Field(default_factory=time.time)
+    expires_at: float | None = None
+
+    def active(self, now: float | None = None) -> bool:
+        """Whether the preference has not expired."""
+        return self.expires_at is None or self.expires_at > (now if now is not None else time.time())
+
+
+class UserProfile(BaseModel):
+    """A user's long-term profile as the agent sees it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: str
+    preferences: list[Preference] = Field(default_factory=list)
+    summary: str = ""
+
+    def values(self, kind: PreferenceKind) -> list[str]:
+        """Active preference values of one kind, oldest first."""
+        return [p.value for p in self.preferences if p.kind == kind and p.active()]
+
+
+class DialogueTurn(BaseModel):
+    """One message of a session."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["user", "assistant", "summary"]
+    content: str
+    created_at: float = Field(default_factory=time.time)
+
+
+class ProfileMemory(ABC):
+    """Long-term profiles and per-session dialogue state."""
+
+    @abstractmethod
+    def profile(self, user_id: str) -> UserProfile:
+        """The user's profile (empty for a new user)."""
+
+    @abstractmethod
+    def remember(self, user_id: str, preference: Preference) -> Preference:
+        """Store a preference (an identical active one is not duplicated) and return it with its id."""
+
+    @abstractmethod
+    def forget(self, user_id: str, preference_id: int) -> bool:
+        """Delete one preference; False when there was none with that id."""
+
+    @abstractmethod
+    def set_summary(self, user_id: str, summary: str) -> None:
+        """Replace the natural-language profile summary."""
+
+    @abstractmethod
+    def append_turn(self, session_id: str, user_id: str, turn: DialogueTurn) -> None:
+        """Append a message to a session."""
+
+    @abstractmethod
+    def turns(self, session_id: str) -> list[DialogueTurn]:
+        """A session's messages, oldest first."""
+
+    @abstractmethod
+    def replace_turns(self, session_id: str, user_id: str, turns: list[DialogueTurn]) -> None:
+        """Replace a session's messages (used to condense long dialogues)."""
+
+    @abstractmethod
+    def forget_user(self, user_id: str) -> int:
+        """Delete all of a user's memory (preferences, summary, sessions); returns how many records."""
+
+    @abstractmethod
+    def sessions(self, user_id: str) -> list[str]:
+        """The user's session ids."""
+
+    def forget_matching(self, user_id: str, kind: PreferenceKind | None, value: str) -> int:
+        """Delete active preferences whose value matches (case-insensitive); returns how many."""
+        removed = 0
+        for pref in self.profile(user_id).preferences:
+            if (kind is None or pref.kind == kind) and pref.value.lower() == value.lower():
+                removed += self.forget(user_id, pref.id)
+        return removed
+
+
+class InMemoryProfileMemory(ProfileMemory):
+    """Profiles and sessions in process memory (lost on exit)."""
+
+    def __init__(self) -> None:
+        self._prefs: dict[str, list[Preference]] = {}
+        self._summaries: dict[str, str] = {}
+        self._sessions: dict[str, list[DialogueTurn]] = {}
+        self._owners: dict[str, str] = {}
+        self._ids = itertools.count(1)
+
+    def profile(self, user_id: str) -> UserProfile:
+        prefs = [p for p in self._prefs.get(user_id, []) if p.active()]
+        return UserProfile(user_id=user_id, preferences=prefs, summary=self._summaries.get(user_id, ""))
+
+    def remember(self, user_id: str, preference: Preference) -> Preference:
+        existing = self._prefs.setdefault(user_id, [])
+        for pref in existing:
+            if (
+                pref.kind == preference.kind
+                and pref.value.lower() == preference.value.lower()
+                and pref.active()
+            ):
+                return pref
+        stored = preference.model_copy(update={"id": next(self._ids)})
+        existing.append(stored)
+        return stored
+
+    def forget(self, user_id: str, preference_id: int) -> bool:
+        prefs = self._prefs.get(user_id, [])
+        kept = [p for p in prefs if p.id != preference_id]
+        self._prefs[user_id] = kept
+        return len(kept) != len(prefs)
+
+    def set_summary(self, user_id: str, summary: str) -> None:
+        self._summaries[user_id] = summary
+
+    def append_turn(self, session_id: str, user_id: str, turn: DialogueTurn) -> None:
+        self._owners[session_id] = user_id
+        self._sessions.setdefault(session_id, []).append(turn)
+
+    def turns(self, session_id: str) -> list[DialogueTurn]:
+        return list(self._sessions.get(session_id, []))
+
+    def replace_turns(self, session_id: str, user_id: str, turns: list[DialogueTurn]) -> None:
+        self._owners[session_id] = user_id
+        self._sessions[session_id] = list(turns)
+
+    def forget_user(self, user_id: str) -> int:
+        removed = len(self._prefs.pop(user_id, [])) + int(self._summaries.pop(user_id, None) is not None)
+        for session in self.sessions(user_id):
+            removed += len(self._sessions.pop(session, []))
+            del self._owners[session]
+        return removed
+
+    def sessions(self, user_id: str) -> list[str]:
+        return [session for session, owner in self._owners.items() if owner == user_id]

@@ -1,0 +1,245 @@
+"""The contract every :class:`~recpilot.memory.ProfileMemory` must honour, as a pytest mixin.
+
+Usage in a test module::
+
+    class TestInMemory(ProfileMemoryContract):
+        persistent = False
+
+        @pytest.fixture
+        def memory(self) -> ProfileMemory:
+            return InMemoryProfileMemory()
+
+        def reopen(self, memory: ProfileMemory) -> ProfileMemory:
+            return memory
+
+Expiry is judged against :func:`time.time`, which the expiry test moves forward with ``monkeypatch``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import ClassVar
+
+import pytest
+
+from recpilot.memory.base import DialogueTurn, Preference, PreferenceKind, ProfileMemory
+
+#: Text that trips up encodings, collations and case folding: accents, CJK, emoji, RTL, combining marks.
+UNICODE_SAMPLE = "Ünïcödé ÆØÅ ß 東京物語 🎬🍿 שלום مرحبا e\u0301 ΣΊΣΥΦΟΣ"
+
+
+def _pref(kind: PreferenceKind, value: str, **fields: object) -> Preference:
+    return Preference(kind=kind, value=value, **fields)  # type: ignore[arg-type]
+
+
+class ProfileMemoryContract:
+    """Behaviour shared by all profile memories.
+
+    Subclass it, define a ``memory`` fixture that gives a fresh, empty memory, and implement
+    :meth:`reopen`.
+
+    Class attributes:
+        persistent: Whether :meth:`reopen` reaches the same records through a new instance (a
+            restart). A non-persistent memory lives as long as its object: its ``reopen`` returns
+            that object, and the persistence test checks exactly that instead of being skipped.
+    """
+
+    persistent: ClassVar[bool] = True
+
+    def reopen(self, memory: ProfileMemory) -> ProfileMemory:
+        """What a restart gives: a new instance over the same storage (or ``memory`` if not persistent)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement reopen()")
+
+    # -- preferences --------------------------------------------------------------------------------------
+
+    def test_new_user_has_an_empty_profile(self, memory: ProfileMemory) -> None:
+        profile = memory.profile("nobody")
+        assert profile.user_id == "nobody"
+        assert profile.preferences == []
+        assert profile.summary == ""
+
+    def test_remember_list_forget_round_trip(self, memory: ProfileMemory) -> None:
+        wanted = [
+            _pref("like_item", "42", source="user", created_at=1_000.0),
+            _pref("dislike_attribute", "genres=Horror", source="inferred", created_at=1_001.0),
+            _pref("constraint", "nothing longer than two hours", source="feedback", created_at=1_002.0),
+        ]
+        stored = [memory.remember("ann", pref) for pref in wanted]
+        assert all(s.id > 0 for s in stored)
+        assert len({s.id for s in stored}) == 3, "ids are distinct"
+        for given, got in zip(wanted, stored, strict=True):
+            assert got == given.model_copy(update={"id": got.id}), "everything but the id is kept"
+        assert memory.profile("ann").preferences == stored, "listed oldest first, as stored"
+        assert memory.profile("ann").values("like_item") == ["42"]
+
+        assert memory.forget("ann", stored[1].id) is True
+        assert memory.profile("ann").preferences == [stored[0], stored[2]]
+        assert memory.forget("ann", stored[1].id) is False, "already forgotten"
+        assert memory.forget("ann", max(s.id for s in stored) + 1000) is False, "never existed"
+
+    def test_forgotten_ids_are_not_reused(self, memory: ProfileMemory) -> None:
+        first = memory.remember("ann", _pref("like_item", "1"))
+        memory.forget("ann", first.id)
+        second = memory.remember("ann", _pref("like_item", "2"))
+        assert second.id != first.id
+        assert memory.forget("ann", first.id) is False, "a stale id must not delete the newer preference"
+        assert memory.profile("ann").values("like_item") == ["2"]
+
+    def test_identical_active_preference_is_not_duplicated(self, memory: ProfileMemory) -> None:
+        first = memory.remember("ann", _pref("like_attribute", "genres=Horror"))
+        again = memory.remember("ann", _pref("like_attribute", "GENRES=horror", source="inferred"))
+        assert again == first, "the existing preference comes back unchanged"
+        other_kind = memory.remember("ann", _pref("dislike_attribute", "genres=Horror"))
+        assert other_kind.id != first.id, "the same value under another kind is another preference"
+        assert [p.id for p in memory.profile("ann").preferences] == [first.id, other_kind.id]
+
+    def test_expired_preferences_are_invisible(
+        self, memory: ProfileMemory, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        now = time.time()
+        memory.remember("ann", _pref("like_item", "7", expires_at=now - 1))
+        assert memory.profile("ann").preferences == [], "already expired when remembered"
+        fresh = memory.remember("ann", _pref("like_item", "7"))
+        assert fresh.expires_at is None, "an expired twin does not block a new preference"
+        soon = memory.remember("ann", _pref("like_item", "8", expires_at=now + 3_600))
+        assert [p.id for p in memory.profile("ann").preferences] == [fresh.id, soon.id]
+
+        later = now + 7_200
+        monkeypatch.setattr(time, "time", lambda: later)
+        assert [p.id for p in memory.profile("ann").preferences] == [fresh.id], "expired an hour ago"
+        assert memory.forget_matching("ann", "like_item", "8") == 0, "an expired preference is not active"
+        renewed = memory.remember("ann", _pref("like_item", "8", expires_at=later + 60))
+        assert renewed.id not in (fresh.id, soon.id)
+        assert memory.profile("ann").values("like_item") == ["7", "8"]
+
+    def test_forget_matching(self, memory: ProfileMemory) -> None:
+        memory.remember("ann", _pref("like_attribute", "genres=Comedy"))
+        memory.remember("ann", _pref("dislike_attribute", "Genres=comedy"))
+        kept = memory.remember("ann", _pref("like_attribute", "genres=Drama"))
+        memory.remember("bob", _pref("like_attribute", "genres=Comedy"))
+
+        assert memory.forget_matching("ann", "dislike_attribute", "GENRES=COMEDY") == 1
+        assert memory.profile("ann").values("like_attribute") == ["genres=Comedy", "genres=Drama"]
+        assert memory.forget_matching("ann", None, "genres=comedy") == 1
+        assert memory.profile("ann").preferences == [kept]
+        assert memory.forget_matching("ann", None, "genres=comedy") == 0
+        assert memory.profile("bob").values("like_attribute") == ["genres=Comedy"], "other users untouched"
+
+    def test_users_are_isolated(self, memory: ProfileMemory) -> None:
+        ann = memory.remember("ann", _pref("like_item", "1"))
+        bob = memory.remember("bob", _pref("like_item", "1"))
+        assert bob.id != ann.id, "the same preference of two users is two records"
+        memory.set_summary("ann", "likes comedies")
+        assert memory.forget("bob", ann.id) is False, "a user cannot forget another user's preference"
+        assert memory.profile("ann").preferences == [ann]
+        assert memory.profile("bob").preferences == [bob]
+        assert memory.profile("bob").summary == ""
+
+    # -- summaries ----------------------------------------------------------------------------------------
+
+    def test_summary_is_set_and_replaced(self, memory: ProfileMemory) -> None:
+        memory.remember("ann", _pref("like_item", "1"))
+        memory.set_summary("ann", "likes 90s action")
+        assert memory.profile("ann").summary == "likes 90s action"
+        memory.set_summary("ann", "now into documentaries")
+        profile = memory.profile("ann")
+        assert profile.summary == "now into documentaries"
+        assert profile.values("like_item") == ["1"], "setting the summary keeps the preferences"
+        memory.set_summary("ann", "")
+        assert memory.profile("ann").summary == ""
+
+    # -- sessions -----------------------------------------------------------------------------------------
+
+    def test_turns_keep_their_order_and_content(self, memory: ProfileMemory) -> None:
+        sent = [
+            DialogueTurn(role="summary", content="earlier: wanted comedies", created_at=10.0),
+            DialogueTurn(role="user", content="something funny", created_at=11.5),
+            DialogueTurn(role="assistant", content="Try Airplane!", created_at=11.25),
+            DialogueTurn(role="user", content="", created_at=12.0),
+        ]
+        for turn in sent:
+            memory.append_turn("s1", "ann", turn)
+        assert memory.turns("s1") == sent, "order of appending, not of timestamps"
+        assert memory.turns("never-started") == []
+
+    def test_sessions_are_isolated(self, memory: ProfileMemory) -> None:
+        for i in range(3):
+            memory.append_turn("s1", "ann", DialogueTurn(role="user", content=f"one-{i}"))
+            memory.append_turn("s2", "ann", DialogueTurn(role="user", content=f"two-{i}"))
+            memory.append_turn("s3", "bob", DialogueTurn(role="user", content=f"three-{i}"))
+        assert [t.content for t in memory.turns("s1")] == ["one-0", "one-1", "one-2"]
+        assert [t.content for t in memory.turns("s2")] == ["two-0", "two-1", "two-2"]
+        memory.replace_turns("s2", "ann", [])
+        assert memory.turns("s2") == []
+        assert [t.content for t in memory.turns("s1")] == ["one-0", "one-1", "one-2"]
+        assert [t.content for t in memory.turns("s3")] == ["three-0", "three-1", "three-2"]
+
+    def test_replace_turns(self, memory: ProfileMemory) -> None:
+        for i in range(6):
+            memory.append_turn("s1", "ann", DialogueTurn(role="user", content=f"turn {i}"))
+        condensed = [DialogueTurn(role="summary", content="asked for six things"), *memory.turns("s1")[-2:]]
+        memory.replace_turns("s1", "ann", condensed)
+        assert memory.turns("s1") == condensed
+        memory.append_turn("s1", "ann", DialogueTurn(role="assistant", content="after"))
+        assert [t.content for t in memory.turns("s1")] == [
+            "asked for six things",
+            "turn 4",
+            "turn 5",
+            "after",
+        ]
+
+    def test_returned_and_given_lists_are_not_shared(self, memory: ProfileMemory) -> None:
+        memory.append_turn("s1", "ann", DialogueTurn(role="user", content="hello"))
+        memory.turns("s1").append(DialogueTurn(role="user", content="smuggled"))
+        given = [DialogueTurn(role="user", content="replaced")]
+        memory.replace_turns("s1", "ann", given)
+        given.append(DialogueTurn(role="user", content="smuggled"))
+        assert [t.content for t in memory.turns("s1")] == ["replaced"]
+        memory.remember("ann", _pref("like_item", "1"))
+        memory.profile("ann").preferences.clear()
+        assert memory.profile("ann").values("like_item") == ["1"]
+
+    # -- content and persistence ---------------------------------------------------------------------------
+
+    def test_unicode_and_long_values(self, memory: ProfileMemory) -> None:
+        long_text = (UNICODE_SAMPLE + " ") * (10_000 // (len(UNICODE_SAMPLE) + 1) + 1)
+        long_text = long_text[:10_000]
+        stored = memory.remember("ünï-🎬", _pref("constraint", long_text))
+        # lower() is idempotent where upper() is not ("ß".upper() is "SS"): case-insensitive means lower().
+        assert memory.remember("ünï-🎬", _pref("constraint", long_text.lower())).id == stored.id
+        memory.remember("ünï-🎬", _pref("like_attribute", "genres=Ästhetik"))
+        assert (
+            memory.remember("ünï-🎬", _pref("like_attribute", "GENRES=ÄSTHETIK")).value == "genres=Ästhetik"
+        )
+        memory.set_summary("ünï-🎬", long_text)
+        memory.append_turn("sess-東京", "ünï-🎬", DialogueTurn(role="user", content=long_text))
+        profile = memory.profile("ünï-🎬")
+        assert profile.values("constraint") == [long_text]
+        assert len(profile.preferences) == 2
+        assert profile.summary == long_text
+        assert memory.turns("sess-東京")[0].content == long_text
+        assert memory.forget_matching("ünï-🎬", "constraint", long_text.lower()) == 1
+
+    def test_persistence_across_instances(self, memory: ProfileMemory) -> None:
+        pref = memory.remember(
+            "ann", _pref("like_attribute", "genres=Horror", expires_at=time.time() + 3_600)
+        )
+        memory.set_summary("ann", "likes horror")
+        turns = [
+            DialogueTurn(role="user", content="scare me"),
+            DialogueTurn(role="assistant", content="Alien"),
+        ]
+        for turn in turns:
+            memory.append_turn("s1", "ann", turn)
+
+        reopened = self.reopen(memory)
+        if not self.persistent:
+            assert reopened is memory, "a memory that does not persist lives as long as its object"
+        else:
+            assert reopened is not memory, "reopen() must give a new instance to test a restart"
+        assert reopened.profile("ann").preferences == [pref]
+        assert reopened.profile("ann").summary == "likes horror"
+        assert reopened.turns("s1") == turns
+        assert reopened.remember("ann", _pref("like_attribute", "genres=horror")) == pref, "no duplicate"
+        reopened.append_turn("s1", "ann", DialogueTurn(role="user", content="another"))
+        assert [t.content for t in reopened.turns("s1")] == ["scare me", "Alien", "another"]

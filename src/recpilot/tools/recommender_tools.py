@@ -1,0 +1,320 @@
+"""The agent's tools over the catalog and the recommender models.
+
+Each is a typed function whose signature and docstring are its schema. Tools read and write the turn's
+:class:`~recpilot.tools.context.CandidateSet`, so a chain such as search -> similar -> rank passes no
+item list through the brain; they return short summaries.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+
+from recpilot.agent.types import HardConstraints, ItemId, NumericRange, Reason
+from recpilot.errors import ConfigError
+from recpilot.memory.base import Preference, PreferenceKind
+from recpilot.store import CatalogQuery
+from recpilot.tools.context import ToolContext
+from recpilot.tools.dispatcher import ToolOutput, ToolSpec, tool
+
+RankingModel = Literal["collaborative", "sequential", "content", "popularity", "top_rated"]
+_PREVIEW = 5
+
+
+@tool()
+def search_catalog(
+    ctx: ToolContext,
+    attributes: dict[str, list[str]] | None = None,
+    exclude_attributes: dict[str, list[str]] | None = None,
+    numeric: dict[str, NumericRange] | None = None,
+    keywords: str | None = None,
+    limit: int = 5000,
+) -> ToolOutput:
+    """Find catalog items that satisfy hard constraints; they become (or narrow) the turn's candidates.
+
+    Args:
+        attributes: Attribute -> accepted values; an item needs one of them per attribute,
+            e.g. {"genres": ["Comedy"]}.
+        exclude_attributes: Attribute -> values an item must not have, e.g. {"genres": ["Horror"]}.
+        numeric: Attribute -> inclusive range, e.g. {"year": {"min": 1990, "max": 1999}}.
+        keywords: Free-text keywords matched against titles and descriptions.
+        limit: The most candidates to keep (1 to 10000).
+    """
+    wanted = HardConstraints(
+        attributes=attributes or {},
+        exclude_attributes=exclude_attributes or {},
+        numeric=numeric or {},
+        keywords=keywords or None,
+    )
+    query = CatalogQuery(
+        text=wanted.keywords,
+        match="any" if wanted.keywords else "all",
+        attributes={k: list(v) for k, v in wanted.attributes.items() if v},
+        exclude_attributes={k: list(v) for k, v in wanted.exclude_attributes.items() if v},
+        numeric={k: (r.min, r.max) for k, r in wanted.numeric.items()},
+        item_ids=ctx.candidates.ids,
+        limit=max(1, min(limit, 10_000)),
+        order_by="relevance" if wanted.keywords else "popularity",
+    )
+    hits = ctx.catalog.store.search(query)
+    ids = [ctx.catalog.coerce_item_id(hit.item_id) for hit in hits]
+    ctx.candidates.restrict(ids)
+    if wanted.keywords:
+        # Text relevance is a soft signal for the ranking step; constraints stay hard.
+        top = max((h.score for h in hits), default=0.0) or 1.0
+        ctx.candidates.scores = {i: h.score / top for i, h in zip(ids, hits, strict=True)}
+    ctx.constraints = ctx.constraints.merged(wanted.model_copy(update={"keywords": None}))
+    preview = ", ".join(h.title for h in hits[:_PREVIEW])
+    return ToolOutput(
+        summary=f"{len(ids)} items match" + (f", e.g. {preview}" if preview else ""),
+        data={"count": len(ids), "preview": [h.title for h in hits[:_PREVIEW]]},
+    )
+
+
+@tool()
+def similar_items(
+    ctx: ToolContext, items: list[str], k: int = 300, content_weight: float = 0.4
+) -> ToolOutput:
+    """Score items by similarity to the referenced ones ("like X"); narrows no constraint.
+
+    Args:
+        items: Titles or ids of the reference items, e.g. ["Toy Story"].
+        k: With no candidates yet, how many of the most similar items become candidates.
+        content_weight: Weight of content similarity versus collaborative similarity (0 to 1).
+    """
+    refs: list[ItemId] = []
+    missing: list[str] = []
+    for reference in items:
+        found = ctx.catalog.resolve(reference)
+        (refs.extend(found) if found else missing.append(reference))
+    if not refs:
+        return ToolOutput(
+            summary=f"no catalog item matches {missing}", data={"resolved": [], "missing": missing}
+        )
+    ctx.referenced.extend(r for r in refs if r not in ctx.referenced)
+    weight = float(np.clip(content_weight, 0.0, 1.0))
+    pool = ctx.candidates.ids
+    size = len(pool) if pool is not None else max(k, 1) * 3
+    blended: dict[ItemId, float] = {}
+    for role, role_weight in (("collaborative", 1.0 - weight), ("content", weight)):
+        model = ctx.models.get(role)
+        if model is None or role_weight == 0.0:
+            continue
+        listed = model.recommend(history=refs, k=max(1, size), candidates=pool, filter_seen=True)
+        for item, score in _normalised(listed.ids(), listed.scores).items():
+            blended[item] = blended.get(item, 0.0) + role_weight * score
+    ranked = sorted(blended.items(), key=lambda kv: -kv[1])
+    if pool is None:
+        ranked = ranked[:k]
+        ctx.candidates.restrict([item for item, _ in ranked])
+    ctx.candidates.scores = dict(ranked)
+    names = [ctx.catalog.title(r) for r in refs]
+    reason = Reason(kind="similar_to", text=f"similar to {' and '.join(names)}", evidence={"items": refs})
+    for item, _ in ranked[:100]:
+        ctx.candidates.add_reason(item, reason)
+    preview = [ctx.catalog.title(item) for item, _ in ranked[:_PREVIEW]]
+    return ToolOutput(
+        summary=f"scored {len(ranked)} items by similarity to {', '.join(names)}; "
+        f"most similar: {', '.join(preview)}"
+        + (f"; not found: {missing}" if missing else ""),
+        data={"resolved": refs, "missing": missing, "count": len(ranked), "preview": preview},
+    )
+
+
+@tool()
+def rank_candidates(
+    ctx: ToolContext, model: RankingModel = "collaborative", k: int = 10, similarity_weight: float = 0.6
+) -> ToolOutput:
+    """Rank the current candidates for this user and keep the best k as the answer.
+
+    Args:
+        model: collaborative (taste from history), sequential (recent history), content (item text),
+            popularity, or top_rated (Bayesian-average rating).
+        k: How many items to return (1 to 100).
+        similarity_weight: When a similarity or keyword step scored the candidates, its weight against
+            the model's score (0 to 1).
+    """
+    k = max(1, min(k, 100))
+    catalog = ctx.catalog
+    pool = ctx.candidates.ids
+    excluded = {str(i) for i in [*ctx.referenced, *ctx.disliked_items(), *ctx.constraints.exclude_items]}
+    personal = _model_scores(ctx, model, pool, need=max(k * 30, 300))
+    soft = ctx.candidates.scores
+    if soft:
+        weight = float(np.clip(similarity_weight, 0.0, 1.0))
+        keys = set(soft) | set(personal)
+        scores = {i: weight * soft.get(i, 0.0) + (1.0 - weight) * personal.get(i, 0.0) for i in keys}
+    else:
+        scores = personal
+    if pool is not None:
+        allowed = set(pool)
+        scores = {i: s for i, s in scores.items() if i in allowed}
+    ranked = [(i, s) for i, s in sorted(scores.items(), key=lambda kv: -kv[1]) if str(i) not in excluded][:k]
+    ctx.candidates.ranked = ranked
+    ctx.candidates.ranked_by = model
+    titles = [catalog.title(i) for i, _ in ranked]
+    return ToolOutput(
+        summary=f"ranked {len(scores)} candidates with the {model} model; "
+        f"top: {', '.join(titles[:_PREVIEW])}",
+        data={
+            "items": [
+                {"item_id": i, "title": t, "score": s} for (i, s), t in zip(ranked, titles, strict=True)
+            ]
+        },
+    )
+
+
+@tool()
+def item_details(ctx: ToolContext, items: list[str]) -> ToolOutput:
+    """Look up catalog facts (title, year, genres, tags...) about items given by title or id.
+
+    Args:
+        items: Titles or ids.
+    """
+    found: list[dict[str, Any]] = []
+    missing: list[str] = []
+    for reference in items[:20]:
+        ids = ctx.catalog.resolve(reference)
+        if not ids:
+            missing.append(reference)
+            continue
+        row = ctx.catalog.row(ids[0])
+        found.append({k: v for k, v in row.items() if k != "text"})
+    lines = [
+        f"{r.get('title')}: " + ", ".join(f"{k}={_short(v)}" for k, v in r.items() if k != "title")
+        for r in found
+    ]
+    return ToolOutput(
+        summary="; ".join(lines) or f"not found: {missing}", data={"items": found, "missing": missing}
+    )
+
+
+@tool()
+def user_profile(ctx: ToolContext) -> ToolOutput:
+    """The user's remembered preferences, profile summary and history size."""
+    profile = ctx.memory.profile(ctx.user_id)
+    history = 0
+    if ctx.dataset_user is not None:
+        history = len(ctx.catalog.dataset.user_sequence(ctx.catalog.dataset.users.index_of(ctx.dataset_user)))
+    prefs = [{"id": p.id, "kind": p.kind, "value": _display(ctx, p)} for p in profile.preferences]
+    summary = profile.summary or "no summary yet"
+    return ToolOutput(
+        summary=f"{len(prefs)} remembered preferences; {history} items in history; {summary}",
+        data={"preferences": prefs, "history_size": history, "summary": profile.summary},
+    )
+
+
+@tool(privilege="write")
+def remember_preference(
+    ctx: ToolContext, kind: PreferenceKind, value: str, ttl_days: float | None = None
+) -> ToolOutput:
+    """Remember a preference in the user's long-term profile.
+
+    Args:
+        kind: like_item, dislike_item, like_attribute, dislike_attribute or constraint.
+        value: An item title or id (item kinds), "attribute=value" such as "genres=Horror" (attribute
+            kinds), or a short constraint text.
+        ttl_days: Forget it after this many days (None keeps it).
+    """
+    stored_value = value.strip()
+    if not stored_value:
+        raise ConfigError("remember_preference needs a non-empty value")
+    if kind in ("like_item", "dislike_item"):
+        ids = ctx.catalog.resolve(stored_value)
+        if not ids:
+            raise ConfigError(f"no catalog item matches {value!r}; nothing was remembered")
+        stored_value = str(ids[0])
+    elif kind in ("like_attribute", "dislike_attribute") and "=" not in stored_value:
+        raise ConfigError(f"attribute preferences look like 'genres=Horror', got {value!r}")
+    expires = None
+    if ttl_days is not None:
+        import time
+
+        expires = time.time() + max(ttl_days, 0.0) * 86_400
+    pref = ctx.memory.remember(ctx.user_id, Preference(kind=kind, value=stored_value, expires_at=expires))
+    return ToolOutput(summary=f"remembered {kind}: {_display(ctx, pref)}", data={"id": pref.id})
+
+
+@tool(privilege="write")
+def forget_preference(
+    ctx: ToolContext, preference_id: int | None = None, value: str | None = None
+) -> ToolOutput:
+    """Delete a remembered preference by its id, or every preference with the given value.
+
+    Args:
+        preference_id: The id shown by user_profile.
+        value: A remembered value (item title or id, or "attribute=value").
+    """
+    if preference_id is None and not value:
+        raise ConfigError("forget_preference needs a preference_id or a value")
+    removed = 0
+    if preference_id is not None:
+        removed += int(ctx.memory.forget(ctx.user_id, preference_id))
+    if value:
+        resolved = ctx.catalog.resolve(value) if "=" not in value else []
+        for candidate in {value, *(str(i) for i in resolved)}:
+            removed += ctx.memory.forget_matching(ctx.user_id, None, candidate)
+    return ToolOutput(summary=f"forgot {removed} preference(s)", data={"removed": removed})
+
+
+RECOMMENDER_TOOLS: tuple[ToolSpec, ...] = (
+    search_catalog,
+    similar_items,
+    rank_candidates,
+    item_details,
+    user_profile,
+    remember_preference,
+    forget_preference,
+)
+
+
+def _model_scores(
+    ctx: ToolContext, role: RankingModel, pool: list[ItemId] | None, *, need: int
+) -> dict[ItemId, float]:
+    catalog = ctx.catalog
+    if role in ("popularity", "top_rated"):
+        values = catalog.popularity if role == "popularity" else catalog.rating_score
+        if pool is None:
+            order = np.argsort(-values, kind="stable")[:need]
+            ids = catalog.dataset.items.to_external(order).tolist()
+            return _normalised(ids, values[order])
+        index = catalog.dataset.items.to_internal(pool)
+        return _normalised(list(pool), values[index])
+    model = ctx.models.get(role)
+    if model is None:
+        raise ConfigError(
+            f"no {role} model is loaded; available: {sorted(ctx.models)} or popularity/top_rated"
+        )
+    size = len(pool) if pool is not None else need
+    if size == 0:
+        return {}
+    if ctx.dataset_user is not None:
+        listed = model.recommend(ctx.dataset_user, k=size, candidates=pool)
+    else:
+        listed = model.recommend(history=ctx.liked_items(), k=size, candidates=pool)
+    return _normalised(listed.ids(), listed.scores)
+
+
+def _normalised(ids: list[Any], scores: Any) -> dict[ItemId, float]:
+    """Min-max scale to [0, 1] so scores of different models can be blended."""
+    values = np.asarray(scores, dtype=np.float64)
+    if len(values) == 0:
+        return {}
+    finite = np.isfinite(values)
+    lo, hi = (values[finite].min(), values[finite].max()) if finite.any() else (0.0, 0.0)
+    span = hi - lo
+    scaled = (values - lo) / span if span > 0 else np.ones_like(values)
+    return {item: float(s) for item, s, ok in zip(ids, scaled, finite, strict=True) if ok}
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, list):
+        return "/".join(str(v) for v in value[:6]) + ("/..." if len(value) > 6 else "")
+    return str(value)
+
+
+def _display(ctx: ToolContext, pref: Preference) -> str:
+    if pref.kind in ("like_item", "dislike_item") and ctx.catalog.has_item(pref.value):
+        return f"{ctx.catalog.title(pref.value)} (id {pref.value})"
+    return pref.value

@@ -1,0 +1,307 @@
+"""The memory contract over every implementation, and what only the SQL memory promises.
+
+The SQL memory runs on a SQLite file and on PostgreSQL (a fresh schema per test, through the memory's
+``schema`` option, dropped afterwards); PostgreSQL tests skip only when the server is unreachable.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from recpilot.errors import ConfigError
+from recpilot.memory import DialogueTurn, InMemoryProfileMemory, Preference, ProfileMemory
+from recpilot.memory.sql import SqlProfileMemory
+from recpilot.store import CatalogStore
+from recpilot.store.backend import create_engine, normalise_url
+from recpilot.testing.memory import ProfileMemoryContract
+
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[sa.Engine]:
+    """An engine on the test database; skips the test when the server cannot be reached."""
+    engine = sa.create_engine(POSTGRES_URL)
+    try:
+        with engine.connect():
+            pass
+    except sa.exc.OperationalError as err:
+        engine.dispose()
+        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {err.orig}")
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_schema(postgres_admin: sa.Engine) -> Iterator[str]:
+    """The name of a schema that does not exist yet; dropped (if created) after the test."""
+    name = f"recpilot_memory_{uuid.uuid4().hex[:12]}"
+    yield name
+    with postgres_admin.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+
+
+def _sqlite_engine(path: Path) -> sa.Engine:
+    """A store-style SQLite engine without fsync: commits stay atomic and locked, only not durable
+    across a power cut, which no test checks, and 20 times faster on a virtual disk."""
+    engine = create_engine(normalise_url(path))
+
+    @sa.event.listens_for(engine, "connect")
+    def _no_fsync(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.execute("PRAGMA synchronous = OFF")
+
+    return engine
+
+
+class _Reopening:
+    """Reopens a SQL memory through a brand-new engine on the same URL, as a restarted process would."""
+
+    def reopen(self, memory: ProfileMemory) -> ProfileMemory:
+        assert isinstance(memory, SqlProfileMemory)
+        url = memory.engine.url
+        engine = (
+            _sqlite_engine(Path(url.database or ""))
+            if url.get_backend_name() == "sqlite"
+            else create_engine(url)
+        )
+        self.engines.append(engine)
+        return SqlProfileMemory(engine, schema=memory.schema)
+
+    @pytest.fixture(autouse=True)
+    def _dispose_engines(self) -> Iterator[None]:
+        self.engines: list[sa.Engine] = []
+        yield
+        for engine in self.engines:
+            engine.dispose()
+
+
+class TestInMemoryContract(ProfileMemoryContract):
+    persistent = False
+
+    @pytest.fixture
+    def memory(self) -> ProfileMemory:
+        return InMemoryProfileMemory()
+
+    def reopen(self, memory: ProfileMemory) -> ProfileMemory:
+        return memory
+
+
+class TestSqliteContract(_Reopening, ProfileMemoryContract):
+    @pytest.fixture
+    def memory(self, tmp_path: Path) -> Iterator[ProfileMemory]:
+        engine = _sqlite_engine(tmp_path / "memory.db")
+        yield SqlProfileMemory(engine)
+        engine.dispose()
+
+
+@pytest.mark.postgres
+class TestPostgresContract(_Reopening, ProfileMemoryContract):
+    @pytest.fixture
+    def memory(self, postgres_admin: sa.Engine, pg_schema: str) -> ProfileMemory:
+        return SqlProfileMemory(postgres_admin, schema=pg_schema)
+
+
+# -- SQL only -----------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=BACKENDS)
+def sql_memory(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[SqlProfileMemory]:
+    """An empty SQL memory on each backend."""
+    if request.param == "sqlite":
+        engine = _sqlite_engine(tmp_path / "memory.db")
+        yield SqlProfileMemory(engine)
+        engine.dispose()
+    else:
+        yield SqlProfileMemory(
+            request.getfixturevalue("postgres_admin"), schema=request.getfixturevalue("pg_schema")
+        )
+
+
+def _count(memory: SqlProfileMemory, table: str, where: str = "", *, what: str = "*", **params: Any) -> int:
+    schema = f"{memory.schema}." if memory.schema else ""
+    with memory.engine.connect() as conn:
+        query = f"SELECT count({what}) FROM {schema}{table}" + (f" WHERE {where}" if where else "")
+        return int(conn.execute(sa.text(query), params).scalar_one())
+
+
+def _in_threads(n_threads: int, work: Callable[[int], None]) -> None:
+    """Run ``work(i)`` in ``n_threads`` threads released at the same moment; re-raise the first error."""
+    barrier = threading.Barrier(n_threads)
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait()
+            work(i)
+        except BaseException as exc:  # collected and re-raised in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(n_threads)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
+def test_concurrent_remember_never_duplicates_nor_loses(sql_memory: SqlProfileMemory) -> None:
+    n_threads, rounds = 4, 5
+    shared_ids: dict[int, set[int]] = {r: set() for r in range(rounds)}
+
+    def work(i: int) -> None:
+        for r in range(rounds):
+            # Every thread remembers the same value (in its own casing) and one of its own.
+            value = f"genres=Shared{r}" if i % 2 else f"GENRES=shared{r}"
+            shared_ids[r].add(sql_memory.remember("ann", Preference(kind="like_attribute", value=value)).id)
+            sql_memory.remember("ann", Preference(kind="like_attribute", value=f"genres=own-{i}-{r}"))
+
+    _in_threads(n_threads, work)
+    values = [v.lower() for v in sql_memory.profile("ann").values("like_attribute")]
+    assert len(values) == len(set(values)), "no duplicates"
+    assert set(values) == {f"genres=shared{r}" for r in range(rounds)} | {
+        f"genres=own-{i}-{r}" for i in range(n_threads) for r in range(rounds)
+    }, "nothing lost"
+    assert all(len(ids) == 1 for ids in shared_ids.values()), "every thread got the one stored preference"
+
+
+def test_concurrent_appends_keep_positions_unique(sql_memory: SqlProfileMemory) -> None:
+    n_threads, per_thread = 4, 6
+
+    def work(i: int) -> None:
+        for j in range(per_thread):
+            sql_memory.append_turn("s1", "ann", DialogueTurn(role="user", content=f"{i}:{j}"))
+
+    _in_threads(n_threads, work)
+    contents = [t.content for t in sql_memory.turns("s1")]
+    assert sorted(contents) == sorted(f"{i}:{j}" for i in range(n_threads) for j in range(per_thread))
+    for i in range(n_threads):
+        mine = [c for c in contents if c.startswith(f"{i}:")]
+        assert mine == [f"{i}:{j}" for j in range(per_thread)], "each writer's turns stay in its order"
+    n_positions = _count(sql_memory, "memory_turns", what="DISTINCT position")
+    assert n_positions == n_threads * per_thread
+
+
+def test_replace_turns_is_atomic(sql_memory: SqlProfileMemory) -> None:
+    before = [DialogueTurn(role="user", content=f"turn {i}") for i in range(4)]
+    for turn in before:
+        sql_memory.append_turn("s1", "ann", turn)
+
+    def fail_on_insert(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO") and "memory_turns" in statement:
+            raise RuntimeError("disk full")
+
+    sa.event.listen(sql_memory.engine, "before_cursor_execute", fail_on_insert)
+    try:
+        with pytest.raises(RuntimeError, match="disk full"):
+            sql_memory.replace_turns("s1", "ann", [DialogueTurn(role="summary", content="condensed")])
+    finally:
+        sa.event.remove(sql_memory.engine, "before_cursor_execute", fail_on_insert)
+    assert sql_memory.turns("s1") == before, "the delete was rolled back with the failed insert"
+
+
+def test_expired_preferences_are_cleaned_lazily(sql_memory: SqlProfileMemory) -> None:
+    past = time.time() - 60
+    sql_memory.remember("ann", Preference(kind="like_item", value="1", expires_at=past))
+    sql_memory.remember("bob", Preference(kind="like_item", value="1", expires_at=past))
+    assert _count(sql_memory, "memory_preferences") == 2, "invisible, not yet deleted"
+    sql_memory.remember("ann", Preference(kind="like_item", value="2"))
+    assert _count(sql_memory, "memory_preferences", "user_id = :u AND value = '1'", u="ann") == 0
+    assert _count(sql_memory, "memory_preferences", "user_id = :u", u="bob") == 1, "only the writer's rows"
+    assert sql_memory.purge_expired() == 1
+    assert _count(sql_memory, "memory_preferences") == 1
+
+
+def test_forget_user_deletes_everything(sql_memory: SqlProfileMemory) -> None:
+    for user in ("ann", "bob"):
+        sql_memory.remember(user, Preference(kind="like_item", value="1"))
+        sql_memory.remember(user, Preference(kind="constraint", value="short films"))
+        sql_memory.set_summary(user, f"{user} likes short films")
+        for session in (f"{user}-a", f"{user}-b"):
+            sql_memory.append_turn(session, user, DialogueTurn(role="user", content="hi"))
+    assert sql_memory.sessions("ann") == ["ann-a", "ann-b"]
+
+    assert sql_memory.forget_user("ann") == 2 + 1 + 2
+    assert sql_memory.profile("ann").preferences == []
+    assert sql_memory.profile("ann").summary == ""
+    assert sql_memory.sessions("ann") == []
+    assert sql_memory.turns("ann-a") == []
+    for table in ("memory_preferences", "memory_profiles", "memory_turns"):
+        assert _count(sql_memory, table, "user_id = :u", u="ann") == 0
+    assert len(sql_memory.profile("bob").preferences) == 2, "other users keep their memory"
+    assert sql_memory.sessions("bob") == ["bob-a", "bob-b"]
+    assert sql_memory.forget_user("ann") == 0
+
+
+def test_nul_characters_are_stored_as_replacement(sql_memory: SqlProfileMemory) -> None:
+    stored = sql_memory.remember("ann", Preference(kind="constraint", value="a\x00b"))
+    sql_memory.append_turn("s1", "ann", DialogueTurn(role="user", content="x\x00"))
+    assert stored.value == "a\ufffdb"
+    assert sql_memory.turns("s1")[0].content == "x\ufffd"
+    assert sql_memory.forget_matching("ann", "constraint", "A\x00B") == 1
+
+
+def test_shares_the_catalog_store_database(tmp_path: Path) -> None:
+    """The runtime's path: memory tables beside the catalog's, and a restart through a new store."""
+    url = f"sqlite:///{tmp_path / 'catalog.db'}"
+    with CatalogStore(url) as store:
+        SqlProfileMemory(store.engine).remember("ann", Preference(kind="like_item", value="1"))
+        assert store.info().n_items == 0, "the catalog store still opens and reads"
+    with CatalogStore(url) as store:
+        assert SqlProfileMemory(store.engine).profile("ann").values("like_item") == ["1"]
+        assert {"items", "memory_preferences", "memory_profiles", "memory_turns"} <= set(
+            sa.inspect(store.engine).get_table_names()
+        )
+
+
+@pytest.mark.postgres
+def test_postgres_store_search_path_and_schema_option(postgres_admin: sa.Engine, pg_schema: str) -> None:
+    with postgres_admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {pg_schema}")
+    url = f"{POSTGRES_URL}?options=-csearch_path%3D{pg_schema}"
+    with CatalogStore(url) as store:
+        SqlProfileMemory(store.engine).set_summary("ann", "via the store")
+    assert SqlProfileMemory(postgres_admin, schema=pg_schema).profile("ann").summary == "via the store"
+    assert sa.inspect(postgres_admin).has_table("memory_profiles", schema=pg_schema)
+
+
+def test_plain_sqlite_engine_is_safe_too(tmp_path: Path) -> None:
+    """An engine made without the store's transaction hook (pysqlite's own implicit BEGIN)."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'plain.db'}")
+    memory = SqlProfileMemory(engine)
+
+    def work(i: int) -> None:
+        memory.remember("ann", Preference(kind="like_item", value="1"))
+        memory.append_turn("s", "ann", DialogueTurn(role="user", content=str(i)))
+
+    try:
+        _in_threads(3, work)
+        assert len(memory.profile("ann").preferences) == 1
+        assert sorted(t.content for t in memory.turns("s")) == ["0", "1", "2"]
+    finally:
+        engine.dispose()
+
+
+def test_unsupported_database_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    engine = sa.create_engine("sqlite://")
+    monkeypatch.setattr(engine.dialect, "name", "mysql")
+    with pytest.raises(ConfigError, match=r"supports sqlite, postgresql, not 'mysql'"):
+        SqlProfileMemory(engine)
+
+
+def test_unreachable_database_is_a_config_error() -> None:
+    engine = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:1/test")
+    try:
+        with pytest.raises(ConfigError, match=r"cannot create the memory tables in postgresql"):
+            SqlProfileMemory(engine)
+    finally:
+        engine.dispose()
