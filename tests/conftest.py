@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from recpilot.llm.models import override_allow_remote_requests
+
 _real_connect = socket.socket.connect
 
 
@@ -37,3 +39,10 @@ def _no_network() -> Iterator[None]:
     socket.socket.connect = _guarded_connect  # type: ignore[method-assign]
     yield
     socket.socket.connect = _real_connect  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_remote_llm() -> Iterator[None]:
+    """No test may send a request to a real LLM provider: only loopback endpoints are allowed."""
+    with override_allow_remote_requests(False):
+        yield

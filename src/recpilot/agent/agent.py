@@ -13,6 +13,7 @@ from recpilot.agent.explain import explain
 from recpilot.agent.grounding import ground, resolve_named
 from recpilot.agent.runtime import AgentRuntime
 from recpilot.agent.types import AgentResponse, Reason, RecommendedItem, TraceStep, Usage
+from recpilot.llm.errors import LLM_UNAVAILABLE_NOTE
 from recpilot.memory.base import DialogueTurn
 from recpilot.memory.condense import condense_dialogue
 from recpilot.tools.context import ToolContext
@@ -88,6 +89,7 @@ class RecommenderAgent:
         usage = act.usage
         items: list[RecommendedItem] = []
         reply = act.reply
+        degraded = act.degraded or brain is not self.brain
         if reply is None:
             constraints = act.constraints.merged(context.constraints)
             grounded = ground(context.catalog, context.candidates.ranked, constraints, runner.trace)
@@ -106,8 +108,11 @@ class RecommenderAgent:
                     item.reasons.insert(0, _note(note))
             items = explained
             reply = composition.reply
+            degraded = degraded or composition.degraded
         else:
             constraints = act.constraints
+        if degraded:
+            reply = f"{reply} {LLM_UNAVAILABLE_NOTE}"
         self._remember(session, user_id, text, reply)
         runner.trace.append(
             TraceStep(kind="answer", name=brain.name, ms=(time.perf_counter() - started) * 1000)
@@ -120,7 +125,7 @@ class RecommenderAgent:
             trace=runner.trace,
             usage=usage,
             brain=brain.name,
-            degraded=act.degraded or brain is not self.brain,
+            degraded=degraded,
             constraints=constraints,
         )
 
@@ -134,9 +139,15 @@ class RecommenderAgent:
             runner.trace.append(
                 TraceStep(kind="fallback", name=self.fallback.name, ok=False, detail=_describe(exc))
             )
-            runner.context.candidates = type(runner.context.candidates)()
+            # A half-run plan must not leak candidates or constraints into the offline answer.
+            context = runner.context
+            context.candidates = type(context.candidates)()
+            context.constraints = type(context.constraints)()
+            context.referenced.clear()
             act = await self.fallback.act(turn, runner)
-            return act.model_copy(update={"degraded": True}), self.fallback
+            return act.model_copy(
+                update={"degraded": True, "usage": _spent(exc).add(act.usage)}
+            ), self.fallback
 
     async def _compose(
         self, brain: Brain, turn: Turn, act: Act, items: list[RecommendedItem], runner: ToolRunner
@@ -151,7 +162,10 @@ class RecommenderAgent:
                 TraceStep(kind="fallback", name=self.fallback.name, ok=False, detail=_describe(exc))
             )
             composition = await self.fallback.compose(turn, act, items, runner)
-            return composition.model_copy(update={"usage": composition.usage.add(Usage(failures=1))})
+            spent = _spent(exc)
+            if spent.failures == 0:
+                spent = spent.add(Usage(failures=1))
+            return composition.model_copy(update={"usage": composition.usage.add(spent), "degraded": True})
 
     def _item(self, context: ToolContext, item: Any, score: float, constraints: Any) -> RecommendedItem:
         catalog = context.catalog
@@ -179,6 +193,16 @@ class RecommenderAgent:
 
 def _note(text: str) -> Reason:
     return Reason(kind="model", text=text, evidence={"source": "brain"})
+
+
+def _fallback_step(name: str, exc: BaseException) -> TraceStep:
+    return TraceStep(kind="fallback", name=name, ok=False, detail=_describe(exc))
+
+
+def _spent(exc: BaseException) -> Usage:
+    """LLM usage a failed brain step reports on its exception (zero when it reports none)."""
+    usage = getattr(exc, "usage", None)
+    return usage if isinstance(usage, Usage) else Usage()
 
 
 def _describe(exc: BaseException) -> str:

@@ -70,6 +70,7 @@ class Composition(BaseModel):
             resolved by the agent); None keeps the grounded order.
         notes: Extra per-item explanation text, by item id.
         usage: LLM usage of this step.
+        degraded: The reply comes from a fallback, not from the brain asked.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -78,6 +79,7 @@ class Composition(BaseModel):
     item_ids: list[ItemId] | None = None
     notes: dict[str, str] = Field(default_factory=dict)
     usage: Usage = Field(default_factory=Usage)
+    degraded: bool = False
 
 
 @dataclass

@@ -8,10 +8,11 @@ import typer
 from rich.table import Table
 
 from recpilot.cli._common import err_console, out_console, print_json, status
+from recpilot.llm.settings import LLM_OPTION_HELP
 
 LlmOpt = Annotated[
     str | None,
-    typer.Option("--llm", help="OpenAI-compatible model, e.g. URL@MODEL (default: the offline brain)."),
+    typer.Option("--llm", help=LLM_OPTION_HELP),
 ]
 DatasetOpt = Annotated[str, typer.Option("--dataset", "-d", help="Built-in name or dataset path.")]
 

@@ -261,11 +261,12 @@ def demo(
     json_out: JsonOpt = False,
     models: Annotated[str, typer.Option(help="Comma-separated model names.")] = "pop,itemknn,ease,als,bpr",
     user: Annotated[int, typer.Option(help="The sample user to recommend for.")] = 1,
+    converse: Annotated[bool, typer.Option(help="Hold a short conversation with the offline agent.")] = True,
 ) -> None:
     """The main job on the embedded default: built-in MovieLens, train, evaluate, recommend. No network."""
     from recpilot.cli.demo import run_demo
 
-    run_demo(split_csv(models), sample_user=user, json_out=json_out)
+    run_demo(split_csv(models), sample_user=user, json_out=json_out, converse=converse)
 
 
 def _register_agent_commands() -> None:

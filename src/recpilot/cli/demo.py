@@ -10,12 +10,15 @@ from rich.table import Table
 
 from recpilot.cli._common import err_console, out_console, print_json, status
 from recpilot.data.builtin import load_builtin
+from recpilot.data.dataset import Dataset
 from recpilot.data.splits import leave_last_out
 from recpilot.evaluation import FullRanking, evaluate
 from recpilot.models.registry import build_model
 
 
-def run_demo(model_names: Sequence[str], *, sample_user: int = 1, json_out: bool = False) -> dict[str, Any]:
+def run_demo(
+    model_names: Sequence[str], *, sample_user: int = 1, json_out: bool = False, converse: bool = True
+) -> dict[str, Any]:
     """Load MovieLens latest-small, evaluate the models leave-last-out, and recommend for a sample user.
 
     Returns the JSON payload it printed (or would print with ``json_out``).
@@ -66,6 +69,7 @@ def run_demo(model_names: Sequence[str], *, sample_user: int = 1, json_out: bool
                 for e, t in zip(recs, rec_titles, strict=True)
             ],
         },
+        "conversation": run_conversation(data, sample_user, quiet=quiet) if converse else [],
         "wall_seconds": time.perf_counter() - start,
     }
     if json_out:
@@ -99,5 +103,48 @@ def run_demo(model_names: Sequence[str], *, sample_user: int = 1, json_out: bool
     for row in payload["sample_user"]["recommendations"]:
         recs_table.add_row(str(row["rank"]), row["title"], f"{row['score']:.3f}")
     console.print(recs_table)
+    _print_conversation(payload["conversation"])
     console.print(f"[dim]demo finished in {payload['wall_seconds']:.1f}s[/]")
     return payload
+
+
+#: The scripted conversation the demo holds with the offline brain.
+DEMO_CONVERSATION = (
+    "a 90s comedy",
+    "something like Toy Story but not animated",
+    "no horror; I liked Heat and Se7en",
+)
+
+
+def run_conversation(data: Dataset, user: int, *, quiet: bool) -> list[dict[str, Any]]:
+    """Hold :data:`DEMO_CONVERSATION` with the offline-brain agent and return each turn's summary."""
+    from recpilot.agent import RecommenderAgent, build_runtime
+
+    with status("Starting the offline agent...", quiet=quiet):
+        agent = RecommenderAgent(build_runtime(data))
+    turns = []
+    for message in DEMO_CONVERSATION:
+        response = agent.respond(user, message, session_id="demo")
+        turns.append(
+            {
+                "message": message,
+                "reply": response.reply,
+                "items": [
+                    {"item_id": i.item_id, "title": i.title, "why": [r.text for r in i.reasons[:2]]}
+                    for i in response.items[:5]
+                ],
+                "tool_calls": [t.name for t in response.trace if t.kind == "tool_call"],
+            }
+        )
+    return turns
+
+
+def _print_conversation(turns: list[dict[str, Any]]) -> None:
+    console = out_console()
+    console.print("\n[bold]A short conversation with the offline agent[/] (no LLM):")
+    for turn in turns:
+        console.print(f"\n[bold cyan]you>[/] {turn['message']}")
+        console.print(f"[bold green]recpilot>[/] {turn['reply']}")
+        for item in turn["items"]:
+            console.print(f"   • {item['title']}  [dim]{'; '.join(item['why'])}[/]")
+        console.print(f"   [dim]tools: {' -> '.join(turn['tool_calls'])}[/]")

@@ -12,12 +12,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from recpilot.agent.types import HardConstraints, ItemId, Reason
 from recpilot.data.columns import Columns
 from recpilot.data.dataset import Dataset
 from recpilot.memory.base import ProfileMemory
 from recpilot.models.base import Recommender
 from recpilot.store import CatalogQuery, CatalogStore
+from recpilot.types import HardConstraints, ItemId, Reason
 
 _YEAR_SUFFIX = re.compile(r"\s*\((\d{4})(?:[-–]\d{0,4})?\)\s*$")
 _ARTICLE_SUFFIX = re.compile(

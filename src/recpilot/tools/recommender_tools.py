@@ -11,12 +11,12 @@ from typing import Any, Literal
 
 import numpy as np
 
-from recpilot.agent.types import HardConstraints, ItemId, NumericRange, Reason
 from recpilot.errors import ConfigError
 from recpilot.memory.base import Preference, PreferenceKind
 from recpilot.store import CatalogQuery
 from recpilot.tools.context import ToolContext
 from recpilot.tools.dispatcher import ToolOutput, ToolSpec, tool
+from recpilot.types import HardConstraints, ItemId, NumericRange, Reason
 
 RankingModel = Literal["collaborative", "sequential", "content", "popularity", "top_rated"]
 _PREVIEW = 5
@@ -116,8 +116,7 @@ def similar_items(
     preview = [ctx.catalog.title(item) for item, _ in ranked[:_PREVIEW]]
     return ToolOutput(
         summary=f"scored {len(ranked)} items by similarity to {', '.join(names)}; "
-        f"most similar: {', '.join(preview)}"
-        + (f"; not found: {missing}" if missing else ""),
+        f"most similar: {', '.join(preview)}" + (f"; not found: {missing}" if missing else ""),
         data={"resolved": refs, "missing": missing, "count": len(ranked), "preview": preview},
     )
 

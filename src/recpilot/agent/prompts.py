@@ -1,0 +1,285 @@
+"""The LLM brain's instructions, the typed answers it expects, the context of each call, reply checks.
+
+Kept small on purpose: the tools' JSON schemas and the catalog's vocabulary carry the detail, and
+every call sees only what it needs (the planner: tools, catalog, profile, dialogue; the writer: the
+grounded items and what the tools found).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from recpilot.agent.types import HardConstraints, Intent, RecommendedItem, TraceStep
+from recpilot.memory.base import DialogueTurn, UserProfile
+from recpilot.tools.context import Catalog, normalise_title
+from recpilot.tools.dispatcher import ToolSpec
+
+PLAN_INSTRUCTIONS = """\
+You plan the actions of a recommender over a real catalog. Answer by calling final_result with a plan:
+- intent: what the user wants;
+- steps: tool calls run in order. They share one candidate set: search_catalog narrows it by hard
+  constraints, similar_items scores it by similarity to named items, rank_candidates ranks it and keeps
+  the answer. A recommend plan ends with rank_candidates. Use item_details for facts, user_profile to
+  show the profile, remember_preference / forget_preference to change it; chitchat and refuse need no steps;
+- constraints: the hard constraints the user stated (the same ones you pass to search_catalog);
+- note: one short sentence on why.
+Use only the catalog's attribute names and values listed below. Never invent items, ids or values."""
+
+STEPS_INSTRUCTIONS = """\
+You serve a recommender's user by calling its tools one at a time; each tool answers with a summary.
+Tools share one candidate set: search_catalog narrows it, similar_items scores it, rank_candidates
+ranks it and keeps the answer (a recommendation must end with rank_candidates). When done, call
+final_result with the intent, the hard constraints the user stated and a short note.
+Use only the catalog's attribute names and values listed below. Never invent items, ids or values."""
+
+COMPOSE_INSTRUCTIONS = """\
+You write the recommender's reply. Answer by calling final_result with:
+- reply: a short, friendly answer to the user's message (2 to 5 sentences). Mention only the items
+  listed below, by their exact titles; never mention any other title and never invent facts;
+- item_ids: the ids of the listed items to show, best first (all of them if they all fit);
+- notes: optionally, one short sentence per item id saying why it fits this user.
+If no item is listed, say so plainly and suggest how to broaden the request, or answer from the
+tool results."""
+
+CRITIC_INSTRUCTIONS = """\
+You check a recommender's draft reply before it is sent. It must answer the user's message, respect
+the user's constraints, and mention only the listed items with their true facts. Answer by calling
+final_result: ok=true if the draft is faithful; otherwise ok=false, the problems, a corrected reply,
+and the ids of listed items that break the constraints (drop_item_ids)."""
+
+
+class _Output(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ComposedReply(_Output):
+    """The writer's answer.
+
+    Attributes:
+        reply: The text for the user.
+        item_ids: Ids of the listed items to show, best first (titles are resolved by the agent).
+        notes: One short sentence per item id on why it fits.
+    """
+
+    reply: str = Field(min_length=1)
+    item_ids: list[int | str] = Field(default_factory=list)
+    notes: dict[str, str] = Field(default_factory=dict)
+
+
+class Critique(_Output):
+    """The critic's verdict on a draft reply.
+
+    Attributes:
+        ok: The draft is faithful to the request, the constraints and the items.
+        problems: What is wrong, in words.
+        reply: A corrected reply (when not ok).
+        drop_item_ids: Listed items that break the constraints.
+    """
+
+    ok: bool
+    problems: list[str] = Field(default_factory=list)
+    reply: str | None = None
+    drop_item_ids: list[int | str] = Field(default_factory=list)
+
+
+class StepOutcome(_Output):
+    """How a step-by-step run ends.
+
+    Attributes:
+        intent: What the user wanted.
+        constraints: The hard constraints the user stated.
+        note: A short rationale for the trace.
+    """
+
+    intent: Intent = "recommend"
+    constraints: HardConstraints = Field(default_factory=HardConstraints)
+    note: str = ""
+
+
+_MAX_VALUES = 25
+_DIALOGUE_TURNS = 8
+_TURN_CHARS = 300
+
+
+def catalog_overview(catalog: Catalog) -> str:
+    """The catalog's name, size, attributes and their common values (numeric ones as a range)."""
+    store = catalog.store
+    n_items = catalog.dataset.n_items
+    lines = [f"Catalog {catalog.name!r}: {n_items:,} items. Attributes:"]
+    for name, info in store.attributes().items():
+        if name.endswith("_id") or info.n_values >= 0.9 * n_items:
+            continue  # identifiers: nothing a user asks for
+        vocabulary = store.vocabulary(name)
+        if info.value_type in ("int", "float"):
+            numbers = [float(v) for v in vocabulary if isinstance(v, int | float)]
+            if numbers:
+                lines.append(f"- {name} (number): {min(numbers):g} to {max(numbers):g}")
+            continue
+        values = [str(v) for v in list(vocabulary)[:_MAX_VALUES]]
+        more = f" (and {info.n_values - len(values)} more)" if info.n_values > len(values) else ""
+        lines.append(
+            f"- {name}{' (several per item)' if info.multivalued else ''}: {', '.join(values)}{more}"
+        )
+    return "\n".join(lines)
+
+
+def tool_catalog(specs: Iterable[ToolSpec]) -> str:
+    """Each tool with its description and the JSON schema of its arguments."""
+    return "\n".join(
+        f"- {spec.name}: {spec.description} Arguments: {_compact(lean_schema(spec.json_schema()))}"
+        for spec in specs
+    )
+
+
+def lean_schema(schema: Any) -> Any:
+    """A JSON schema without the keys that only repeat names (``title``, ``additionalProperties: false``)."""
+    if isinstance(schema, dict):
+        return {
+            key: lean_schema(value)
+            for key, value in schema.items()
+            if not (key == "title" and isinstance(value, str))
+            and not (key == "additionalProperties" and value is False)
+        }
+    if isinstance(schema, list):
+        return [lean_schema(value) for value in schema]
+    return schema
+
+
+def profile_summary(profile: UserProfile | None, catalog: Catalog) -> str:
+    """The user's remembered preferences and summary, items shown by title."""
+    if profile is None or not (profile.preferences or profile.summary):
+        return "Nothing remembered about this user yet."
+    lines = [f"Summary: {profile.summary}"] if profile.summary else []
+    for pref in profile.preferences:
+        if not pref.active():
+            continue
+        value = pref.value
+        if pref.kind in ("like_item", "dislike_item") and catalog.has_item(value):
+            value = f"{catalog.title(value)} (id {value})"
+        lines.append(f"- {pref.kind}: {value}")
+    return "\n".join(lines)
+
+
+def dialogue_text(dialogue: Sequence[DialogueTurn]) -> str:
+    """The recent dialogue (a condensed summary first, if any), each message shortened."""
+    if not dialogue:
+        return "(no earlier messages)"
+    recent = list(dialogue[-_DIALOGUE_TURNS:])
+    if dialogue[0].role == "summary" and dialogue[0] not in recent:
+        recent.insert(0, dialogue[0])
+    return "\n".join(f"{turn.role}: {_shorten(turn.content)}" for turn in recent)
+
+
+def plan_prompt(message: str, catalog: str, tools: str, profile: str, dialogue: str) -> str:
+    """The planner's user prompt."""
+    return (
+        f"{catalog}\n\nTools:\n{tools}\n\nUser profile:\n{profile}\n\n"
+        f"Dialogue so far:\n{dialogue}\n\nUser message: {message}"
+    )
+
+
+def steps_prompt(base: str, failure: str) -> str:
+    """The step-by-step prompt: the planner's context plus why the plan failed."""
+    return f"{base}\n\nA one-shot plan failed ({failure}). Call the tools step by step instead."
+
+
+def compose_prompt(
+    message: str,
+    intent: str,
+    constraints: HardConstraints,
+    items: Sequence[RecommendedItem],
+    trace: Sequence[TraceStep],
+) -> str:
+    """The writer's user prompt: the request, the grounded items and what the tools reported."""
+    lines = [f"User message: {message}", f"Intent: {intent}"]
+    if not constraints.is_empty():
+        lines.append(f"Constraints: {_compact(constraints.model_dump(exclude_defaults=True))}")
+    findings = [f"- {s.name}: {_shorten(s.detail)}" for s in trace if s.kind == "tool_call"]
+    if findings:
+        lines += ["Tool results:", *findings]
+    if items:
+        lines.append("Items (id | title | facts | why):")
+        lines += [item_line(item) for item in items]
+    else:
+        lines.append("Items: none matched.")
+    return "\n".join(lines)
+
+
+def critic_prompt(compose: str, reply: str, item_ids: Sequence[Any]) -> str:
+    """The critic's user prompt: the writer's context and its draft."""
+    return f"{compose}\n\nDraft reply: {reply}\nDraft item_ids: {_compact(list(item_ids))}"
+
+
+def item_line(item: RecommendedItem) -> str:
+    """One grounded item for the writer: id, title, a few facts and its reasons."""
+    facts = ", ".join(f"{k}={_short_value(v)}" for k, v in item.attributes.items() if k in ("year", "genres"))
+    why = "; ".join(r.text for r in item.reasons[:3])
+    return f"- {item.item_id} | {item.title} | {facts} | {why}"
+
+
+_MENTION_YEAR = re.compile(r"\((\d{4})\)")
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+_WORD = re.compile(r"[^\s()]+")
+
+
+def ground_reply(reply: str, allowed_titles: Sequence[str], trace: list[TraceStep]) -> str:
+    """The reply without sentences that mention a ``Title (Year)`` not among ``allowed_titles``.
+
+    The item list is grounded by the agent; this keeps the text from naming items that are not shown
+    (an invented "The Room 2 (2031)", or a real title the constraints ruled out). Mentions without a
+    year cannot be told from ordinary words and are left to the instructions.
+    """
+    allowed = {normalise_title(t) for t in allowed_titles}
+    kept: list[str] = []
+    for sentence in _SENTENCE_END.split(reply.strip()):
+        unknown = [
+            m for m in _MENTION_YEAR.finditer(sentence) if not _names_allowed(sentence[: m.start()], allowed)
+        ]
+        if unknown:
+            mention = sentence[: unknown[0].end()].strip()[-80:]
+            trace.append(
+                TraceStep(
+                    kind="grounding",
+                    name="reply_mention",
+                    args={"mention": mention},
+                    ok=False,
+                    detail="not a shown item; sentence dropped",
+                )
+            )
+            continue
+        kept.append(sentence)
+    return " ".join(s for s in kept if s.strip())
+
+
+def _names_allowed(before: str, allowed: set[str]) -> bool:
+    words = _WORD.findall(before)[-12:]
+    return any(
+        normalise_title(" ".join(words[start:]).strip("*_\"'“”")) in allowed for start in range(len(words))
+    )
+
+
+def plain_reply(items: Sequence[RecommendedItem]) -> str:
+    """A neutral reply for when the model's text had nothing left after grounding."""
+    if not items:
+        return "I could not find anything that matches; try loosening a constraint."
+    return f"Here are {len(items)} suggestions that match your request."
+
+
+def _short_value(value: Any) -> str:
+    if isinstance(value, list):
+        return "/".join(str(v) for v in value[:5])
+    return str(value)
+
+
+def _shorten(text: str, limit: int = _TURN_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _compact(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), default=str)

@@ -1,0 +1,261 @@
+"""pydantic-ai models for an OpenAI-compatible endpoint, with recpilot's own retry policy and a request guard.
+
+Retrying lives in one HTTP transport (:class:`RetryingTransport`) so it is the same for every server:
+timeouts, connection errors, HTTP 408, 429 and 5xx are retried with jittered exponential backoff, a
+``Retry-After`` is honoured up to a cap, other 4xx fail at once. The OpenAI SDK's own retries are
+switched off so attempts never multiply. The transport also counts attempts for the turn's
+books (:func:`recording_attempts`) and refuses non-loopback endpoints while
+:data:`ALLOW_REMOTE_LLM_REQUESTS` is False (tests switch it off globally).
+"""
+
+from __future__ import annotations
+
+import email.utils
+import ipaddress
+import logging
+import math
+import random
+import time
+import urllib.request
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
+
+import anyio
+import httpx2
+from openai import AsyncOpenAI
+from pydantic_ai.models.openai import OpenAIChatModel
+from pydantic_ai.providers.openai import OpenAIProvider
+from pydantic_ai.providers.openai_compatible import OpenAICompatibleProvider
+from pydantic_ai.settings import ModelSettings
+
+from recpilot.llm.errors import LLMRequestRefusedError
+from recpilot.llm.settings import LLMSettings
+
+logger = logging.getLogger("recpilot.llm")
+
+ALLOW_REMOTE_LLM_REQUESTS = True
+"""Whether LLM requests may leave the machine. Tests set it to False; loopback endpoints always work."""
+
+_NOT_RETRIED_5XX = frozenset({501, 505})  # "not implemented" answers will not change on a retry
+
+
+@contextmanager
+def override_allow_remote_requests(allowed: bool) -> Iterator[None]:
+    """Temporarily allow or forbid non-loopback LLM requests (see :data:`ALLOW_REMOTE_LLM_REQUESTS`)."""
+    global ALLOW_REMOTE_LLM_REQUESTS
+    previous = ALLOW_REMOTE_LLM_REQUESTS
+    ALLOW_REMOTE_LLM_REQUESTS = allowed
+    try:
+        yield
+    finally:
+        ALLOW_REMOTE_LLM_REQUESTS = previous
+
+
+def is_loopback_host(host: str) -> bool:
+    """Whether ``host`` names this machine (``localhost``, ``127.0.0.0/8``, ``::1``)."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+@dataclass
+class AttemptLog:
+    """HTTP attempts made while recording (see :func:`recording_attempts`).
+
+    Attributes:
+        attempts: Requests sent to the endpoint, retries included (an attempt that got no usable
+            answer is a call without a response in pydantic-ai's usage).
+        refused: Requests the remote guard refused (never sent).
+    """
+
+    attempts: int = 0
+    refused: int = 0
+
+
+_attempt_log: ContextVar[AttemptLog | None] = ContextVar("recpilot_llm_attempts", default=None)
+
+
+@contextmanager
+def recording_attempts() -> Iterator[AttemptLog]:
+    """Count the HTTP attempts made in this context (tasks started inside share the log)."""
+    log = AttemptLog()
+    token = _attempt_log.set(log)
+    try:
+        yield log
+    finally:
+        _attempt_log.reset(token)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """When and how long to wait before trying a request again.
+
+    Attributes:
+        max_retries: Extra attempts after the first.
+        backoff_s: The first delay; it doubles per retry.
+        backoff_max_s: The longest delay.
+        retry_after_max_s: The longest ``Retry-After`` honoured; longer ones are not retried.
+        jitter: The delay is reduced by a random fraction up to this (spreads synchronized clients).
+    """
+
+    max_retries: int = 2
+    backoff_s: float = 0.5
+    backoff_max_s: float = 8.0
+    retry_after_max_s: float = 30.0
+    jitter: float = 0.25
+
+    @classmethod
+    def from_settings(cls, settings: LLMSettings) -> RetryPolicy:
+        """The policy configured in ``settings``."""
+        return cls(
+            settings.max_retries, settings.backoff_s, settings.backoff_max_s, settings.retry_after_max_s
+        )
+
+    @staticmethod
+    def retryable(status: int) -> bool:
+        """Whether an HTTP status is worth another attempt (408, 429, 5xx)."""
+        return status in (408, 429) or (status >= 500 and status not in _NOT_RETRIED_5XX)
+
+    def backoff(self, retry: int) -> float:
+        """The jittered delay before retry number ``retry`` (0-based)."""
+        base = min(self.backoff_max_s, self.backoff_s * 2.0**retry)
+        return base * (1.0 - self.jitter * random.random())
+
+    def delay(self, retry: int, headers: httpx2.Headers | None) -> float | None:
+        """Seconds to wait before retry ``retry``, or None when the server asks for more than the cap."""
+        asked = retry_after_seconds(headers) if headers is not None else None
+        if asked is None:
+            return self.backoff(retry)
+        if asked > self.retry_after_max_s:
+            return None
+        return max(asked, 0.0)
+
+
+def retry_after_seconds(headers: httpx2.Headers) -> float | None:
+    """The wait a response asks for (``retry-after-ms``, ``retry-after`` seconds or HTTP date), if any."""
+    for name, scale in (("retry-after-ms", 0.001), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value is None:
+            continue
+        try:
+            seconds = float(value) * scale
+        except ValueError:
+            parsed = email.utils.parsedate_tz(value) if scale == 1.0 else None
+            if parsed is None:
+                continue
+            seconds = email.utils.mktime_tz(parsed) - time.time()
+        if math.isfinite(seconds):
+            return seconds
+    return None
+
+
+class RetryingTransport(httpx2.AsyncBaseTransport):
+    """An HTTP transport that retries transient failures under a :class:`RetryPolicy` and guards the endpoint.
+
+    Args:
+        inner: The transport that sends requests.
+        policy: When to retry and how long to wait.
+    """
+
+    def __init__(self, inner: httpx2.AsyncBaseTransport, policy: RetryPolicy) -> None:
+        self._inner = inner
+        self._policy = policy
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        """Send ``request``, retrying timeouts, connection drops, 408, 429 and 5xx within the policy."""
+        log = _attempt_log.get() or AttemptLog()
+        host = request.url.host
+        if not ALLOW_REMOTE_LLM_REQUESTS and not is_loopback_host(host):
+            log.refused += 1
+            raise LLMRequestRefusedError(f"{request.url.scheme}://{host}{request.url.path}")
+        await request.aread()  # the body must be replayable for retries
+        last = self._policy.max_retries
+        for retry in range(last + 1):
+            log.attempts += 1
+            try:
+                response = await self._inner.handle_async_request(request)
+            except (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError) as exc:
+                if retry == last:
+                    raise
+                wait = self._policy.backoff(retry)
+                logger.warning(
+                    "LLM request %s (%s); retry %d in %.2fs", type(exc).__name__, host, retry + 1, wait
+                )
+                await anyio.sleep(wait)
+                continue
+            if response.status_code < 400:
+                return response
+            if retry == last or not self._policy.retryable(response.status_code):
+                return response
+            wait_or_none = self._policy.delay(retry, response.headers)
+            if wait_or_none is None:
+                logger.warning("LLM endpoint asked to wait longer than the cap; not retrying")
+                return response
+            await response.aread()
+            await response.aclose()
+            logger.warning(
+                "LLM request got HTTP %d; retry %d in %.2fs", response.status_code, retry + 1, wait_or_none
+            )
+            await anyio.sleep(wait_or_none)
+        raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
+
+    async def aclose(self) -> None:
+        """Close the inner transport."""
+        await self._inner.aclose()
+
+
+def model_settings(settings: LLMSettings) -> ModelSettings:
+    """pydantic-ai request settings for ``settings`` (timeout per attempt; SDK retries off)."""
+    result = ModelSettings(timeout=settings.timeout_s, max_retries=0)
+    if settings.temperature is not None:
+        result["temperature"] = settings.temperature
+    if settings.max_output_tokens is not None:
+        result["max_tokens"] = settings.max_output_tokens
+    return result
+
+
+def build_chat_model(settings: LLMSettings, http_client: httpx2.AsyncClient) -> OpenAIChatModel:
+    """A pydantic-ai chat model for the endpoint in ``settings`` that sends through ``http_client``."""
+    client = AsyncOpenAI(
+        base_url=settings.endpoint,
+        api_key=settings.resolved_api_key() or "not-needed",
+        http_client=http_client,
+        max_retries=0,
+        timeout=settings.timeout_s,
+    )
+    provider: OpenAIProvider | OpenAICompatibleProvider
+    if settings.is_openai:
+        provider = OpenAIProvider(openai_client=client)
+    else:
+        provider = OpenAICompatibleProvider("openai-compatible", openai_client=client)
+    return OpenAIChatModel(settings.model, provider=provider, settings=model_settings(settings))
+
+
+@asynccontextmanager
+async def open_chat_model(settings: LLMSettings) -> AsyncIterator[OpenAIChatModel]:
+    """A chat model with its own HTTP client, closed on exit.
+
+    One client per use keeps connections from outliving the event loop they were opened on (each
+    blocking agent turn runs its own loop).
+    """
+    transport = RetryingTransport(
+        httpx2.AsyncHTTPTransport(proxy=_environment_proxy(settings.endpoint)),
+        RetryPolicy.from_settings(settings),
+    )
+    timeout = httpx2.Timeout(settings.timeout_s, connect=min(settings.timeout_s, 5.0))
+    async with httpx2.AsyncClient(transport=transport, timeout=timeout) as http_client:
+        yield build_chat_model(settings, http_client)
+
+
+def _environment_proxy(url: str) -> str | None:
+    # A custom transport turns off httpx's reading of HTTP(S)_PROXY, so honour it here.
+    host = httpx2.URL(url).host
+    if urllib.request.proxy_bypass_environment(host):  # type: ignore[attr-defined]
+        return None
+    proxies = urllib.request.getproxies_environment()
+    return proxies.get(httpx2.URL(url).scheme) or proxies.get("all")
