@@ -1,4 +1,4 @@
-"""The SASRec network and its training loop (imports torch; loaded only through :mod:`recpilot.models.sasrec`).
+"""The SASRec network and its training loop (imports torch; used only via :mod:`recpilot.models.sasrec`).
 
 Sequences arrive as ``(batch, max_len)`` int64 tensors of item indices shifted by +1, left-padded with 0 and
 right-aligned, so the newest item always sits in the last column (as in Kang & McAuley 2018).
@@ -38,11 +38,14 @@ class SASRecNet(nn.Module):
         dropout: Dropout rate on embeddings, attention and feed-forward layers.
     """
 
+    causal: torch.Tensor
+
     def __init__(
         self, n_items: int, max_len: int, hidden: int, n_blocks: int, n_heads: int, dropout: float
     ) -> None:
         super().__init__()
         self.n_heads = n_heads
+        self.max_len = max_len
         self.scale = math.sqrt(hidden)
         self.item_embedding = nn.Embedding(n_items + 1, hidden, padding_idx=0)
         # N(0, 1/hidden) rather than torch's N(0, 1): the scaled input then has unit variance, and the tied
@@ -64,19 +67,24 @@ class SASRecNet(nn.Module):
             for _ in range(n_blocks)
         )
         self.final_norm = nn.LayerNorm(hidden)
-        self.register_buffer("positions", torch.arange(max_len), persistent=False)
-        self.register_buffer("causal", torch.triu(torch.ones(max_len, max_len, dtype=torch.bool), 1), persistent=False)
+        self.register_buffer(
+            "causal", torch.ones(max_len, max_len, dtype=torch.bool).triu(1), persistent=False
+        )
 
     def forward(self, sequences: torch.Tensor) -> torch.Tensor:
-        """Hidden states ``(batch, max_len, hidden)`` for padded sequences ``(batch, max_len)``."""
-        keep = (sequences > 0).unsqueeze(-1)
-        x = self.item_embedding(sequences) * self.scale + self.position_embedding(self.positions)
-        x = self.embedding_dropout(x) * keep
+        """Hidden states ``(batch, width, hidden)`` for right-aligned sequences ``(batch, width)``.
+
+        ``width`` may be less than ``max_len`` (leading all-padding columns dropped): padding is fully
+        masked, so the hidden states of real items do not depend on it.
+        """
+        width = sequences.shape[1]
+        positions = self.position_embedding.weight[self.max_len - width :]
+        x = self.embedding_dropout(self.item_embedding(sequences) * self.scale + positions)
         mask = self._attention_mask(sequences)
         for block in self.blocks:
-            # Re-zero padding after every block so it carries no signal into the next one.
-            x = block(x, src_mask=mask) * keep
-        return self.final_norm(x)
+            x = block(x, src_mask=mask)
+        hidden: torch.Tensor = self.final_norm(x)
+        return hidden
 
     @property
     def item_weights(self) -> torch.Tensor:
@@ -84,18 +92,22 @@ class SASRecNet(nn.Module):
         return self.item_embedding.weight[1:]
 
     def _attention_mask(self, sequences: torch.Tensor) -> torch.Tensor:
-        """Boolean ``(batch * heads, L, L)`` mask (True = blocked): causal, and padding keys blocked."""
-        blocked = self.causal.unsqueeze(0) | (sequences == 0).unsqueeze(1)
-        # A padding query sees only padding keys; letting every position see itself avoids all-blocked
-        # rows (NaN softmax). Real positions are unaffected: their own key is never padding.
-        blocked = blocked & ~torch.eye(sequences.shape[1], dtype=torch.bool, device=sequences.device)
+        """Boolean ``(batch * heads, width, width)`` mask, True = blocked: future and padding keys."""
+        width = sequences.shape[1]
+        padding_key = (sequences == 0).unsqueeze(1)
+        # Every position may see itself: a padding query would otherwise have no key at all (NaN softmax).
+        # Real queries are unaffected, and padding queries see only themselves, so nothing leaks.
+        padding_key = padding_key & ~torch.eye(width, dtype=torch.bool, device=sequences.device)
+        blocked = self.causal[:width, :width] | padding_key
         return blocked.repeat_interleave(self.n_heads, dim=0)
 
 
 def resolve_device(name: str) -> torch.device:
     """The torch device for a config value; ``"cuda"`` without a GPU is a configuration error."""
     if name == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("sasrec: device 'cuda' was requested but no CUDA GPU is available; use device='cpu'")
+        raise ConfigError(
+            "sasrec: device 'cuda' was requested but no CUDA GPU is available; use device='cpu'"
+        )
     return torch.device(name)
 
 
@@ -153,46 +165,81 @@ def _train(
     optimizer = torch.optim.Adam(net.parameters(), lr=config.lr, betas=(0.9, 0.98))
     all_inputs = torch.from_numpy(inputs)
     all_targets = torch.from_numpy(targets)
-    n_items = net.item_weights.shape[0]
+    widths = torch.from_numpy((inputs > 0).sum(axis=1))
     losses: list[float] = []
     net.train()
     for epoch in range(1, config.epochs + 1):
-        order = torch.randperm(len(all_inputs), generator=generator)
-        total, steps = 0.0, 0
-        for start in range(0, len(order), config.batch_size):
-            rows = order[start : start + config.batch_size]
-            batch_targets = all_targets[rows].to(device)
-            hidden = net(all_inputs[rows].to(device))
+        total = 0.0
+        batches = _length_bucketed_batches(widths, config.batch_size, generator)
+        for rows in batches:
+            # Right-aligned rows: dropping the leading columns that are padding in the whole batch
+            # changes nothing for real items and saves most of the work on short-history data.
+            width = int(widths[rows].max())
+            batch_targets = all_targets[rows, -width:].to(device)
+            hidden = net(all_inputs[rows, -width:].to(device))
             valid = batch_targets > 0
-            # Only real positions reach the output layer: padding would waste most of a full softmax.
-            states = hidden[valid]
-            positives = batch_targets[valid]
-            if config.loss == "softmax":
-                value = functional.cross_entropy(states @ net.item_weights.T, positives - 1)
-            else:
-                value = _bce_loss(net, states, positives, n_items, generator)
+            value = batch_loss(net, hidden[valid], batch_targets[valid], config, generator)
             optimizer.zero_grad(set_to_none=True)
-            value.backward()
+            torch.autograd.backward(value)
             optimizer.step()
             total += float(value.detach())
-            steps += 1
-        losses.append(total / max(steps, 1))
+        losses.append(total / max(len(batches), 1))
         logger.info("sasrec epoch %d/%d: loss %.4f", epoch, config.epochs, losses[-1])
     return losses
 
 
-def _bce_loss(
-    net: SASRecNet, states: torch.Tensor, positives: torch.Tensor, n_items: int, generator: torch.Generator
-) -> torch.Tensor:
-    """The original SASRec objective: one uniformly sampled negative per position.
+def _length_bucketed_batches(
+    widths: torch.Tensor, batch_size: int, generator: torch.Generator
+) -> list[torch.Tensor]:
+    """Shuffled batches of row indices whose rows have similar lengths.
 
-    The original rejects negatives from the whole user history; rejecting only the positive keeps sampling
-    vectorised and differs on a negligible fraction of draws when the catalog is large.
+    Rows are shuffled, sorted by length within pools of 64 batches, cut into batches, and the batches
+    shuffled again: batches stay random in content and order while their padding stays small.
     """
+    order = torch.randperm(len(widths), generator=generator)
+    pool = batch_size * 64
+    batches: list[torch.Tensor] = []
+    for start in range(0, len(order), pool):
+        part = order[start : start + pool]
+        part = part[torch.argsort(widths[part], stable=True)]
+        batches.extend(torch.split(part, batch_size))
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator).tolist()]
+
+
+def batch_loss(
+    net: SASRecNet,
+    states: torch.Tensor,
+    positives: torch.Tensor,
+    config: SASRecConfig,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """The configured loss of hidden ``states`` ``(n, hidden)`` against shifted ``positives`` ``(n,)``."""
+    n_items = net.item_weights.shape[0]
+    # Sampling as many negatives as there are items costs as much as the exact softmax, so use that.
+    if config.loss == "softmax" or (config.loss == "sampled_softmax" and config.n_negatives >= n_items):
+        return functional.cross_entropy(states @ net.item_weights.T, positives - 1)
+    weights = net.item_embedding.weight
+    if config.loss == "sampled_softmax":
+        # One shared set of uniform negatives per batch: a single (n, n_negatives) matmul instead of
+        # (n, n_items). Uniform sampling needs no logQ correction; a negative that happens to be the
+        # positive is masked out.
+        negatives = torch.randint(1, n_items + 1, (config.n_negatives,), generator=generator).to(
+            states.device
+        )
+        pos_logits = (states * weights[positives]).sum(-1, keepdim=True)
+        neg_logits = (states @ weights[negatives].T).masked_fill(
+            negatives == positives.unsqueeze(1), -torch.inf
+        )
+        logits = torch.cat([pos_logits, neg_logits], dim=1)
+        return functional.cross_entropy(
+            logits, torch.zeros(len(logits), dtype=torch.long, device=states.device)
+        )
+    # The original objective, one uniform negative per position. The original rejects negatives from the
+    # whole user history; rejecting only the positive keeps sampling vectorised and differs on a
+    # negligible fraction of draws when the catalog is large.
     negatives = torch.randint(1, n_items + 1, positives.shape, generator=generator).to(positives.device)
     clash = negatives == positives
     negatives[clash] = negatives[clash] % n_items + 1
-    weights = net.item_embedding.weight
     pos_logits = (states * weights[positives]).sum(-1)
     neg_logits = (states * weights[negatives]).sum(-1)
     return functional.binary_cross_entropy_with_logits(
@@ -203,13 +250,20 @@ def _bce_loss(
 def score_sequences(
     net: SASRecNet, sequences: npt.NDArray[np.int64], *, num_threads: int | None, batch_size: int = 1024
 ) -> npt.NDArray[np.float32]:
-    """Scores ``(n, n_items)``: the newest position's hidden state against every item embedding."""
+    """Scores ``(n, n_items)``: the newest position's hidden state against every item embedding.
+
+    Rows are processed in order of length so that each batch can drop its all-padding columns.
+    """
+    widths = (sequences > 0).sum(axis=1)
+    order = np.argsort(widths, kind="stable")
     device = net.item_weights.device
-    weights = net.item_weights
-    scores = np.empty((len(sequences), weights.shape[0]), dtype=np.float32)
+    scores = np.empty((len(sequences), net.item_weights.shape[0]), dtype=np.float32)
     with limited_threads(num_threads), torch.inference_mode():
-        for start in range(0, len(sequences), batch_size):
-            batch = torch.from_numpy(sequences[start : start + batch_size]).to(device)
+        weights = net.item_weights
+        for start in range(0, len(order), batch_size):
+            rows = order[start : start + batch_size]
+            width = max(int(widths[rows].max()), 1)
+            batch = torch.from_numpy(np.ascontiguousarray(sequences[rows, -width:])).to(device)
             block = net(batch)[:, -1, :] @ weights.T
-            scores[start : start + len(batch)] = block.float().cpu().numpy()
+            scores[rows] = block.float().cpu().numpy()
     return scores

@@ -14,7 +14,7 @@ import numpy.typing as npt
 from pydantic import Field, model_validator
 
 from recpilot.data.dataset import Dataset
-from recpilot.errors import ConfigError
+from recpilot.errors import ConfigError, DataError
 from recpilot.models.base import Histories, Recommender, RecommenderConfig
 
 if TYPE_CHECKING:
@@ -33,9 +33,14 @@ class SASRecConfig(RecommenderConfig):
         epochs: Passes over the training sequences.
         batch_size: Sequences per optimisation step.
         lr: Adam learning rate.
-        loss: ``"softmax"``: cross-entropy over all items at every position (best for full-ranking
-            evaluation); ``"bce"``: the original objective, binary cross-entropy against one sampled
-            negative per position.
+        loss: ``"sampled_softmax"`` (default): cross-entropy over the positive and ``n_negatives`` uniformly
+            sampled items shared by the batch; ``"softmax"``: cross-entropy over all items, better per epoch
+            but several times slower per epoch on a catalog of ~10k items on CPU (worth it on a GPU);
+            ``"bce"``: the original objective, binary cross-entropy against one sampled negative per
+            position. On Amazon Beauty with 2 CPU cores, sampled softmax reaches NDCG@10 ~0.05 in the
+            time full softmax needs to reach ~0.03.
+        n_negatives: Negatives per batch for ``"sampled_softmax"``; catalogs of at most this many items use
+            the exact softmax.
         seed: Seeds weight initialisation, dropout, shuffling and negative sampling.
         num_threads: Torch CPU threads for fitting and scoring; None keeps torch's default (all cores).
         device: ``"cpu"``, or ``"cuda"`` when a GPU is available.
@@ -46,10 +51,11 @@ class SASRecConfig(RecommenderConfig):
     n_blocks: int = Field(default=2, ge=1)
     n_heads: int = Field(default=1, ge=1)
     dropout: float = Field(default=0.2, ge=0.0, lt=1.0)
-    epochs: int = Field(default=30, ge=1)
+    epochs: int = Field(default=20, ge=1)
     batch_size: int = Field(default=128, ge=1)
-    lr: float = Field(default=1e-3, gt=0.0)
-    loss: Literal["bce", "softmax"] = "softmax"
+    lr: float = Field(default=2e-3, gt=0.0)
+    loss: Literal["softmax", "sampled_softmax", "bce"] = "sampled_softmax"
+    n_negatives: int = Field(default=1024, ge=1)
     seed: int = 42
     num_threads: int | None = Field(default=None, ge=1)
     device: Literal["cpu", "cuda"] = "cpu"
@@ -87,7 +93,7 @@ class SASRecRecommender(Recommender[SASRecConfig]):
 
         inputs, targets = training_pairs(*dataset.sequences, self.config.max_len)
         if len(inputs) == 0:
-            raise ConfigError(
+            raise DataError(
                 f"sasrec cannot learn from dataset {dataset.name!r}: no user has two or more interactions"
             )
         self._net, self.epoch_losses = fit_network(self.config, dataset.n_items, inputs, targets)
@@ -108,7 +114,8 @@ class SASRecRecommender(Recommender[SASRecConfig]):
             vectors = self._require_net().item_weights.detach().cpu().numpy().astype(np.float32)
             norms = np.linalg.norm(vectors, axis=1, keepdims=True)
             self._item_unit = vectors / np.maximum(norms, 1e-12)
-        return self._item_unit @ self._item_unit[item]
+        similarity: npt.NDArray[np.float32] = self._item_unit @ self._item_unit[item]
+        return similarity
 
     def _get_state(self) -> dict[str, npt.NDArray[Any]]:
         state = self._require_net().state_dict()
