@@ -153,3 +153,34 @@ def test_demo_json_runs_on_the_builtin_data(capsys: pytest.CaptureFixture[str]) 
     recs = payload["sample_user"]["recommendations"]
     assert len(recs) == 10
     assert all(r["title"] for r in recs)
+
+
+def test_ask_json_answers_the_acceptance_command(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECPILOT_HOME", str(tmp_path / "home"))
+    payload = run_json(capsys, "ask", "a 90s comedy", "--user", "1")
+    assert payload["items"]
+    for item in payload["items"]:
+        assert {"item_id", "title", "score", "reasons"} <= set(item)
+        assert "Comedy" in item["attributes"]["genres"]
+        assert 1990 <= item["attributes"]["year"] <= 1999
+    assert payload["reply"]
+    assert any(step["kind"] == "tool_call" for step in payload["trace"])
+    assert payload["usage"]["llm_calls"] == 0
+    # A second start reuses the persisted store and cached models under the home folder.
+    assert list((tmp_path / "home").rglob("model.json"))
+    again = run_json(capsys, "ask", "what do you know about me", "--user", "1")
+    assert again["reply"]
+
+
+def test_chat_reads_lines_until_quit(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECPILOT_HOME", str(tmp_path / "home"))
+    lines = iter(["a film noir", "", "quit"])
+    monkeypatch.setattr("builtins.input", lambda prompt="": next(lines))
+    assert main(["chat", "--user", "7"]) == 0
+    out = capsys.readouterr().out
+    assert "recpilot>" in out
+    assert "Film-Noir" in out or "noir" in out.lower()

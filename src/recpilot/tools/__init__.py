@@ -1,6 +1,7 @@
 """Agent tools: typed functions over the catalog, the models and the user's memory, and their dispatcher."""
 
 from recpilot.tools.context import CandidateSet, Catalog, ToolContext, normalise_title
+from recpilot.tools.discovery_tools import DISCOVERY_TOOLS, exclude_seen, match_description
 from recpilot.tools.dispatcher import (
     AllowAll,
     ToolCall,
@@ -11,9 +12,11 @@ from recpilot.tools.dispatcher import (
     ToolSpec,
     tool,
 )
-from recpilot.tools.recommender_tools import RECOMMENDER_TOOLS
+from recpilot.tools.recommender_tools import CORE_TOOLS, RECOMMENDER_TOOLS
 
 __all__ = [
+    "CORE_TOOLS",
+    "DISCOVERY_TOOLS",
     "RECOMMENDER_TOOLS",
     "AllowAll",
     "CandidateSet",
@@ -25,6 +28,8 @@ __all__ = [
     "ToolOutput",
     "ToolPolicy",
     "ToolSpec",
+    "exclude_seen",
+    "match_description",
     "normalise_title",
     "tool",
 ]

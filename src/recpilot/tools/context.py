@@ -61,8 +61,7 @@ class Catalog:
 
     def coerce_item_id(self, item_id: ItemId) -> ItemId:
         """Match the dataset's id type (``"1"`` -> ``1`` when item ids are integers)."""
-        ids = self.dataset.items.external_ids
-        if isinstance(item_id, str) and ids.dtype.kind in "iu" and item_id.strip().lstrip("-").isdigit():
+        if isinstance(item_id, str) and self._integer_ids and item_id.strip().lstrip("-").isdigit():
             return int(item_id)
         return item_id
 
@@ -78,6 +77,10 @@ class Catalog:
         """All catalog fields of an item (lists stay lists; missing scalars become None)."""
         record = self.dataset.catalog.iloc[self.index(item_id)].to_dict()
         return {key: _plain(value) for key, value in record.items()}
+
+    @cached_property
+    def _integer_ids(self) -> bool:
+        return bool(self.dataset.items.external_ids.dtype.kind in "iu")
 
     @cached_property
     def _normalised_titles(self) -> dict[str, list[int]]:
@@ -215,6 +218,15 @@ class ToolContext:
             except ValueError:
                 return None
         return key if key in users else None
+
+    def seen_items(self) -> list[ItemId]:
+        """Items in the user's training history (empty for users the models have not seen)."""
+        if self.dataset_user is None:
+            return []
+        data = self.catalog.dataset
+        return list(
+            data.items.to_external(data.user_sequence(data.users.index_of(self.dataset_user))).tolist()
+        )
 
     def liked_items(self) -> list[ItemId]:
         """Items the user said they like (from memory), oldest first, that exist in the catalog."""

@@ -15,6 +15,7 @@ from recpilot.errors import ConfigError
 from recpilot.memory.base import Preference, PreferenceKind
 from recpilot.store import CatalogQuery
 from recpilot.tools.context import ToolContext
+from recpilot.tools.discovery_tools import DISCOVERY_TOOLS
 from recpilot.tools.dispatcher import ToolOutput, ToolSpec, tool
 from recpilot.types import HardConstraints, ItemId, NumericRange, Reason
 
@@ -138,6 +139,9 @@ def rank_candidates(
     catalog = ctx.catalog
     pool = ctx.candidates.ids
     excluded = {str(i) for i in [*ctx.referenced, *ctx.disliked_items(), *ctx.constraints.exclude_items]}
+    if ctx.dataset_user is not None and model not in ("popularity", "top_rated"):
+        # Blending can bring back items the personal model filtered as seen: drop them explicitly.
+        excluded |= {str(i) for i in ctx.seen_items()}
     personal = _model_scores(ctx, model, pool, need=max(k * 30, 300))
     soft = ctx.candidates.scores
     if soft:
@@ -257,7 +261,7 @@ def forget_preference(
     return ToolOutput(summary=f"forgot {removed} preference(s)", data={"removed": removed})
 
 
-RECOMMENDER_TOOLS: tuple[ToolSpec, ...] = (
+CORE_TOOLS: tuple[ToolSpec, ...] = (
     search_catalog,
     similar_items,
     rank_candidates,
@@ -266,6 +270,9 @@ RECOMMENDER_TOOLS: tuple[ToolSpec, ...] = (
     remember_preference,
     forget_preference,
 )
+
+#: Every tool the agent offers by default.
+RECOMMENDER_TOOLS: tuple[ToolSpec, ...] = (*CORE_TOOLS, *DISCOVERY_TOOLS)
 
 
 def _model_scores(

@@ -1,0 +1,355 @@
+"""The offline brain: the catalog's vocabulary instead of an LLM, the same tools and the same typed result.
+
+:meth:`OfflineBrain.act` parses the message (:mod:`~recpilot.agent.offline.parser`), turns it into a
+:class:`~recpilot.agent.types.Plan` (search -> describe -> similar -> rank), runs it through the tool
+runner, and relaxes only soft parts (a description nothing matches) when they leave nothing; hard
+constraints are never dropped, and when they match nothing the reply says which one to drop.
+:meth:`OfflineBrain.compose` writes a template reply that states what was understood.
+"""
+
+from __future__ import annotations
+
+import re
+import weakref
+from collections import OrderedDict
+from typing import Any
+
+from recpilot.agent.brain import Act, Brain, Composition, ToolRunner, Turn
+from recpilot.agent.offline.parser import parse_request, refine
+from recpilot.agent.offline.plans import (
+    Attempt,
+    PlanSettings,
+    describe_first,
+    in_words,
+    recommendation_plan,
+)
+from recpilot.agent.offline.replies import (
+    CHITCHAT_REPLY,
+    REFUSALS,
+    Outcome,
+    genre_label,
+    recommendation_reply,
+)
+from recpilot.agent.offline.request import ItemReference, ParsedRequest
+from recpilot.agent.offline.services import ServiceReplies
+from recpilot.agent.offline.vocabulary import YEAR_ATTRIBUTE, CatalogVocabulary, pretty_title
+from recpilot.agent.types import HardConstraints, ItemId, Plan, RecommendedItem
+from recpilot.tools.context import CandidateSet, Catalog, ToolContext
+
+_DEFAULT_COUNT = 10
+_MAX_RANKED = 100
+_PENDING = 256
+_LISTED_ITEM = re.compile(r"^\s*\d+\.\s+(?P<title>.+?)(?:\s+—\s+.*)?$", re.MULTILINE)
+
+
+class OfflineBrain(Brain):
+    """The embedded brain: understands requests from the catalog's own vocabulary and drives the tools.
+
+    No model is called; a turn is a parse plus a few tool calls. Unknown users get the tools'
+    cold-start path. The discovery tools (:data:`recpilot.tools.DISCOVERY_TOOLS`, registered by
+    default) give it text similarity on vague requests and leave seen items out of non-personal
+    rankings; without them the brain falls back to keyword search and says less.
+
+    Args:
+        description_pool: How many of the best text matches a description ("uplifting") keeps as
+            candidates before ranking.
+        description_weight: Weight of text-match scores against the ranking model's (0 to 1).
+        similarity_weight: Weight of similarity to the items referred to ("like Heat") against the
+            ranking model's (0 to 1): the request is about them, taste breaks ties.
+        content_weight: In similarity to referred items, the weight of content (genres, tags, text)
+            against co-watching (0 to 1).
+    """
+
+    name = "offline"
+
+    def __init__(
+        self,
+        *,
+        description_pool: int = 60,
+        description_weight: float = 0.7,
+        similarity_weight: float = 0.9,
+        content_weight: float = 0.5,
+    ) -> None:
+        self.settings = PlanSettings(description_pool, description_weight, similarity_weight, content_weight)
+        self._vocabularies: weakref.WeakKeyDictionary[Catalog, CatalogVocabulary] = (
+            weakref.WeakKeyDictionary()
+        )
+        # Outcomes of act() waiting for compose(), by tool runner (one per turn).
+        self._pending: OrderedDict[int, Outcome] = OrderedDict()
+
+    def vocabulary(self, catalog: Catalog) -> CatalogVocabulary:
+        """The catalog's vocabulary, built on first use and kept while the catalog lives."""
+        vocabulary = self._vocabularies.get(catalog)
+        if vocabulary is None:
+            vocabulary = CatalogVocabulary.from_catalog(catalog)
+            self._vocabularies[catalog] = vocabulary
+        return vocabulary
+
+    def understand(self, turn: Turn, catalog: Catalog) -> ParsedRequest:
+        """Parse the turn's message, folding in the session's earlier requests when it refines them."""
+        vocabulary = self.vocabulary(catalog)
+        parsed = parse_request(turn.message, vocabulary)
+        if parsed.intent != "recommend" or parsed.refinement == "new":
+            return parsed
+        previous: ParsedRequest | None = None
+        for earlier in turn.dialogue:
+            if earlier.role != "user":
+                continue
+            request = parse_request(earlier.content, vocabulary)
+            if request.intent != "recommend":
+                continue
+            previous = (
+                refine(previous, request) if previous is not None and request.refinement != "new" else request
+            )
+        if previous is None:
+            return parsed
+        merged = refine(previous, parsed)
+        if parsed.refinement == "more":
+            shown = _shown_items(turn, vocabulary)
+            merged.constraints.exclude_items = list(
+                dict.fromkeys([*merged.constraints.exclude_items, *shown])
+            )
+        return merged
+
+    async def act(self, turn: Turn, tools: ToolRunner) -> Act:
+        """Understand the message and run the tools (see the module docstring)."""
+        self._pending.pop(id(tools), None)
+        parsed = self.understand(turn, tools.context.catalog)
+        services = ServiceReplies(tools, self.vocabulary(tools.context.catalog))
+        match parsed.intent:
+            case "recommend":
+                return self._recommend(tools, parsed)
+            case "details":
+                return Act(intent="details", reply=services.details(parsed), note="details")
+            case "profile":
+                return Act(intent="profile", reply=services.profile(), note="profile")
+            case "forget":
+                return Act(intent="forget", reply=services.forget(parsed), note="forget")
+            case "remember":
+                return Act(intent="remember", reply=services.remember(parsed), note="remember")
+            case "refuse":
+                tools.run_plan(Plan(intent="refuse", note=f"refused: {parsed.refusal}"))
+                return Act(
+                    intent="refuse",
+                    reply=REFUSALS.get(parsed.refusal or "", REFUSALS["instructions"]),
+                    note="refused",
+                )
+            case _:
+                return Act(intent="chitchat", reply=CHITCHAT_REPLY, note="chitchat")
+
+    async def compose(
+        self, turn: Turn, act: Act, items: list[RecommendedItem], tools: ToolRunner
+    ) -> Composition:
+        """A template reply naming what was understood, relaxed or not found, then the items."""
+        outcome = self._pending.pop(id(tools), None) or _outcome_from(
+            act, tools.context, self.vocabulary(tools.context.catalog)
+        )
+        shown = items[: outcome.count] if outcome.count else items
+        item_ids: list[ItemId] | None = [i.item_id for i in shown] if len(shown) != len(items) else None
+        return Composition(reply=recommendation_reply(outcome, shown), item_ids=item_ids)
+
+    # -- recommending ------------------------------------------------------------------------------------
+
+    def _recommend(self, tools: ToolRunner, parsed: ParsedRequest) -> Act:
+        ctx = tools.context
+        vocabulary = self.vocabulary(ctx.catalog)
+        outcome = Outcome(
+            noun=vocabulary.noun,
+            count=parsed.count,
+            topics=[t for t in (*parsed.topics, parsed.leftover) if t],
+            period=parsed.period,
+        )
+        services = ServiceReplies(tools, vocabulary)
+        outcome.notes.extend(services.remember_stated(parsed))
+        constraints = self._with_remembered_dislikes(ctx, parsed, outcome)
+        outcome.groups = [g.values for g in parsed.required_groups()]
+        outcome.excluded = [
+            (a, v) for a, values in parsed.constraints.exclude_attributes.items() for v in values
+        ]
+        outcome.year = constraints.numeric.get(YEAR_ATTRIBUTE)
+        outcome.personalised = ctx.dataset_user is not None or bool(ctx.liked_items())
+        outcome.model = self._ranking_model(ctx, parsed, outcome)
+        if parsed.unresolved:
+            names = ", ".join(f"“{u}”" for u in parsed.unresolved)
+            outcome.notes.append(f"I couldn't find {names} in the catalog, so I left it out.")
+        outcome.notes.extend(f"({w[0].upper()}{w[1:]}.)" for w in parsed.warnings)
+        liked = [ref for ref in parsed.liked if ref.item_id is not None]
+        outcome.similar_to = [pretty_title(ref.title or ref.text) for ref in liked]
+        self._run(tools, parsed, constraints, liked, outcome)
+        self._remember_outcome(tools, outcome)
+        note = f"parsed {parsed.model_dump(exclude_defaults=True, exclude={'remember'})}"
+        return Act(intent="recommend", constraints=constraints, note=note[:500])
+
+    def _run(
+        self,
+        tools: ToolRunner,
+        parsed: ParsedRequest,
+        constraints: HardConstraints,
+        liked: list[ItemReference],
+        outcome: Outcome,
+    ) -> None:
+        """Run the plan, then again without a soft part that left nothing (at most a few times)."""
+        ctx = tools.context
+        description = parsed.description
+        skip_seen = False
+        # "Like X" first narrows to what is similar to X (fast, and similarity stays the main signal);
+        # when the hard constraints leave too little of that, similarity is computed over their matches.
+        similar_first = bool(liked)
+        wanted = parsed.count or _DEFAULT_COUNT
+        k = min(_MAX_RANKED, max(wanted, _DEFAULT_COUNT) + 10 + len(constraints.exclude_items))
+        for tries in range(4):
+            if tries:
+                ctx.candidates, ctx.constraints, ctx.referenced = CandidateSet(), HardConstraints(), []
+            seen = (
+                outcome.personalised and not skip_seen and tools.dispatcher.spec("exclude_seen") is not None
+            )
+            seen = seen and (
+                outcome.model not in ("collaborative", "sequential") or bool(description or liked)
+            )
+            attempt = Attempt(description, liked, similar_first, seen, k, wanted)
+            plan = recommendation_plan(tools, parsed, constraints, outcome.model, attempt, self.settings)
+            # By tool name: the last search is the one that narrowed the candidates most.
+            records = {r.name: r for r in tools.run_plan(plan)}
+            failed = [r for r in records.values() if not r.ok]
+            if failed and failed[0].name == "match_description" and description:
+                description = ""  # a content model without text similarity: rank without the description
+                continue
+            if failed:
+                outcome.notes.append(f"Something went wrong on my side ({failed[0].error}).")
+                break
+            ranked = len(ctx.candidates.ranked)
+            if similar_first and ranked < min(wanted, 5) and not constraints.is_empty():
+                similar_first = False
+                continue
+            searched = records.get("search_catalog")
+            matched = _data(records.get("match_description"), "matched")
+            if searched is not None and _data(searched, "count") == 0:
+                if matched is not None and describe_first(parsed, constraints):
+                    matched = 0  # the exclusions removed every text match: retry without the description
+                else:
+                    outcome.suggestion = self._suggest(tools, parsed, constraints)
+                    break
+            label = in_words(parsed) or description
+            # Keyword search (without the text tool) is a hard filter: a handful of hits is too few.
+            keyword_miss = description and "match_description" not in records and ranked < min(wanted, 5)
+            if description and (matched == 0 or keyword_miss):
+                few = ", ".join(ctx.catalog.title(i) for i, _ in ctx.candidates.ranked[:3])
+                hits = ranked if keyword_miss else 0
+                found = (
+                    f"Only {hits} titles matched “{label}” ({few})" if hits else f"Nothing matched “{label}”"
+                )
+                outcome.notes.append(f"{found}, so I left that out.")
+                outcome.topics, description = [], ""
+                continue
+            if matched is not None and 0 < matched < wanted:
+                outcome.notes.append(
+                    f"Only {matched} of them match “{label}” closely; the rest are the best of the others."
+                )
+            if seen and not ranked:
+                outcome.notes.append(
+                    "You have already rated every title that matches, so these include ones you've seen."
+                )
+                skip_seen = True
+                continue
+            outcome.seen_filtered = seen
+            outcome.blended = bool(description or liked)
+            break
+        outcome.topics = outcome.topics if description else []
+
+    def _ranking_model(self, ctx: ToolContext, parsed: ParsedRequest, outcome: Outcome) -> str:
+        model = parsed.ranking or "collaborative"
+        if model in ("sequential", "content") and model not in ctx.models:
+            outcome.notes.append(f"(No {model} model is loaded, so I ranked by taste instead.)")
+            model = "collaborative"
+        if model == "sequential" and ctx.dataset_user is None:
+            model = "collaborative"
+        if model == "collaborative" and model not in ctx.models:
+            model = "popularity"  # a runtime without a taste model still answers
+        return model
+
+    def _with_remembered_dislikes(
+        self, ctx: ToolContext, parsed: ParsedRequest, outcome: Outcome
+    ) -> HardConstraints:
+        """The request's constraints plus the genres the user told us they dislike (unless asked now)."""
+        constraints = parsed.constraints.model_copy(deep=True)
+        wanted = {v.lower() for g in parsed.required_groups() for v in g.values}
+        stated = {n.value for n in parsed.remember}
+        applied: list[str] = []
+        for value in ctx.memory.profile(ctx.user_id).values("dislike_attribute"):
+            attribute, _, disliked = value.partition("=")
+            if not disliked or disliked.lower() in wanted or value in stated:
+                continue
+            current = constraints.exclude_attributes.setdefault(attribute, [])
+            if disliked not in current:
+                current.append(disliked)
+                applied.append(disliked)
+        if applied:
+            outcome.notes.append(f"I left out {', '.join(applied)}, which you told me you don't like.")
+        return constraints
+
+    def _suggest(self, tools: ToolRunner, parsed: ParsedRequest, constraints: HardConstraints) -> str:
+        """When hard constraints match nothing: how many items dropping one of them would give."""
+        ctx = tools.context
+        groups = [(g.attribute, g.values) for g in parsed.required_groups()]
+        excluded = dict(constraints.exclude_attributes)
+        numeric = {n: r.model_dump() for n, r in constraints.numeric.items()}
+        options: list[tuple[str, list[tuple[str, list[str]]], dict[str, Any], dict[str, Any]]] = []
+        if numeric:
+            options.append(("the period", groups, excluded, {}))
+        if excluded:
+            options.append(("the exclusions", groups, {}, numeric))
+        for position, (_, values) in enumerate(groups):
+            label = " or ".join(genre_label(v) for v in values)
+            options.append((f"“{label}”", groups[:position] + groups[position + 1 :], excluded, numeric))
+        best: tuple[int, str] | None = None
+        for label, kept, without, years in options:
+            ctx.candidates = CandidateSet()
+            searches = [{"attributes": {a: v}} for a, v in kept] or [{}]
+            searches[0] = {**searches[0], "exclude_attributes": without, "numeric": years}
+            for args in searches:
+                tools.call("search_catalog", {**args, "limit": 10_000})
+            count = max(len(ctx.candidates), 0)
+            if count and (best is None or count > best[0]):
+                best = (count, label)
+        ctx.candidates, ctx.constraints = CandidateSet(), HardConstraints()
+        if best is None:
+            return "Try asking with fewer conditions."
+        return f"Without {best[1]} there would be {best[0]}; ask again without it if that works for you."
+
+    def _remember_outcome(self, tools: ToolRunner, outcome: Outcome) -> None:
+        self._pending[id(tools)] = outcome
+        while len(self._pending) > _PENDING:
+            self._pending.popitem(last=False)
+
+
+def _data(record: Any, key: str) -> Any:
+    if record is None or not record.ok or record.output is None:
+        return None
+    return record.output.data.get(key)
+
+
+def _shown_items(turn: Turn, vocabulary: CatalogVocabulary) -> list[ItemId]:
+    """Items listed in the assistant's earlier replies of the session (for "show me more")."""
+    shown: list[ItemId] = []
+    for earlier in turn.dialogue:
+        if earlier.role != "assistant":
+            continue
+        for match in _LISTED_ITEM.finditer(earlier.content):
+            index = vocabulary.find_display_title(match.group("title").strip())
+            if index is not None:
+                shown.append(vocabulary.items[index])
+    return shown
+
+
+def _outcome_from(act: Act, ctx: ToolContext, vocabulary: CatalogVocabulary) -> Outcome:
+    """An outcome rebuilt from the act alone, when another brain acted (the LLM brain's fallback)."""
+    constraints = act.constraints.merged(ctx.constraints)
+    return Outcome(
+        groups=[list(v) for v in constraints.attributes.values()],
+        excluded=[(a, v) for a, values in constraints.exclude_attributes.items() for v in values],
+        year=constraints.numeric.get(YEAR_ATTRIBUTE),
+        similar_to=[pretty_title(ctx.catalog.title(i)) for i in ctx.referenced if ctx.catalog.has_item(i)],
+        model=ctx.candidates.ranked_by or "collaborative",
+        personalised=ctx.dataset_user is not None or bool(ctx.liked_items()),
+        noun=vocabulary.noun,
+    )
