@@ -1,6 +1,6 @@
 # Two commands do all the set-up on a fresh machine (no network needed beyond the package index):
 #   make demo   - create .venv, install recpilot, run `recpilot demo`
-#   make test   - create .venv, install recpilot with its test extras, run the test suite
+#   make test   - create .venv, install recpilot with its test extras, lint, type-check, run the tests
 PYTHON ?= python3
 VENV ?= .venv
 PIP = $(VENV)/bin/pip install --disable-pip-version-check -q -c constraints.txt
@@ -20,6 +20,8 @@ demo: install
 	$(VENV)/bin/recpilot demo
 
 test: install-test
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest -m "not slow" -q
 
 lint:

@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 
 from recpilot.cli import main
-from recpilot.cli.demo import DEMO_CONVERSATION
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:

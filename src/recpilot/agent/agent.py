@@ -63,7 +63,8 @@ class RecommenderAgent:
             return asyncio.run(self.arespond(user, message, session_id=session_id))
         # Called from inside an event loop (a notebook, a server): run the turn on a private loop.
         with _ThreadRunner() as runner:
-            return runner.run(self.arespond(user, message, session_id=session_id))
+            response: AgentResponse = runner.run(self.arespond(user, message, session_id=session_id))
+            return response
 
     async def arespond(
         self, user: str | int, message: str, *, session_id: str | None = None
@@ -77,18 +78,18 @@ class RecommenderAgent:
         context = ToolContext(self.runtime.catalog, self.runtime.models, memory, user_id)
         runner = ToolRunner(self.dispatcher, context)
         if not text or len(text) > MAX_MESSAGE_CHARS:
-            reply = (
+            refusal = (
                 "Tell me what you are in the mood for: a genre, a period, or a title you liked."
                 if not text
                 else f"Your message has {len(text):,} characters; please keep it under {MAX_MESSAGE_CHARS:,}."
             )
-            return AgentResponse(user_id=user_id, session_id=session, reply=reply, brain="none")
+            return AgentResponse(user_id=user_id, session_id=session, reply=refusal, brain="none")
         turn = Turn(user_id, session, text, memory.turns(session), memory.profile(user_id))
 
         act, brain = await self._act(turn, runner)
         usage = act.usage
         items: list[RecommendedItem] = []
-        reply = act.reply
+        reply: str | None = act.reply
         degraded = act.degraded or brain is not self.brain
         if reply is None:
             constraints = act.constraints.merged(context.constraints)

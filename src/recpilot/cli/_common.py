@@ -117,7 +117,7 @@ def build_models(
     overrides = parse_params(params, names)
     models: dict[str, Recommender[Any]] = {}
     for name in names:
-        spec = specs.get(name, ModelSpec(class_=name))
+        spec = specs.get(name) or ModelSpec.model_validate({"class": name})
         models[name] = build_model(spec, **overrides[name])
     return models
 

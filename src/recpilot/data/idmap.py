@@ -44,7 +44,7 @@ class IdMap:
     @property
     def external_ids(self) -> npt.NDArray[Any]:
         """External ids in internal order."""
-        return self._index.to_numpy()
+        return np.asarray(self._index.to_numpy())
 
     def to_internal(
         self, ids: Iterable[Any], *, strict: bool = True, hint: str = ""
@@ -61,7 +61,7 @@ class IdMap:
         if strict and (positions < 0).any():
             missing = [v for v, p in zip(list(values), positions, strict=True) if p < 0]
             raise UnknownIdError(self.kind, missing, hint)
-        return positions
+        return np.asarray(positions, dtype=np.int64)
 
     def index_of(self, external_id: object, *, hint: str = "") -> int:
         """The internal index of one external id (raises :class:`UnknownIdError` when unknown)."""
@@ -69,11 +69,11 @@ class IdMap:
             position = self._index.get_loc(external_id)
         except (KeyError, TypeError):
             raise UnknownIdError(self.kind, [external_id], hint) from None
-        return int(position)  # type: ignore[arg-type]
+        return int(position)
 
     def to_external(self, indices: npt.ArrayLike) -> npt.NDArray[Any]:
         """Map internal indices to external ids."""
-        return self._index.to_numpy()[np.asarray(indices, dtype=np.int64)]
+        return np.asarray(self._index.to_numpy()[np.asarray(indices, dtype=np.int64)])
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, IdMap) and self.kind == other.kind and self._index.equals(other._index)

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from recpilot.types import Usage
 from recpilot.errors import RecpilotError
+from recpilot.types import Usage
 
 #: What the user is told when the offline recommender answered instead of the language model.
 LLM_UNAVAILABLE_NOTE = "(The language model was unavailable; this answer comes from the offline recommender.)"

@@ -144,7 +144,10 @@ class Recommender(ABC, Generic[ConfigT]):
 
     def _similar_items(self, item: int) -> npt.NDArray[np.float32]:
         """Scores ``(n_items,)`` of every item's similarity to ``item``."""
-        return self._score_histories(Histories.from_lists([[item]], self.n_items))[0]
+        scores: npt.NDArray[np.float32] = self._score_histories(Histories.from_lists([[item]], self.n_items))[
+            0
+        ]
+        return scores
 
     def _get_state(self) -> dict[str, npt.NDArray[Any]]:
         """The learned arrays, for :meth:`save`."""
@@ -315,7 +318,7 @@ class Recommender(ABC, Generic[ConfigT]):
         # Write to temporary names first so an interrupted save never leaves a half-written model.
         tmp_state = directory / "state.npz.tmp"
         with tmp_state.open("wb") as handle:
-            np.savez(handle, **state)
+            np.savez(handle, **state)  # type: ignore[arg-type]
         meta = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
@@ -350,7 +353,7 @@ class Recommender(ABC, Generic[ConfigT]):
         model_cls = resolve_model_class(str(meta["class"]))
         if not issubclass(model_cls, cls):
             raise DataError(f"saved model is a {model_cls.__name__}, not a {cls.__name__}", path=meta_path)
-        model = model_cls(model_cls.config_class(**meta["config"]))
+        model = model_cls(None, **meta["config"])
         with np.load(directory / "state.npz", allow_pickle=False) as data:
             state = {key: data[key] for key in data.files}
         items = IdMap(state["base.item_ids"], "item")

@@ -59,7 +59,7 @@ def model_class(name_or_path: str) -> type[Recommender[Any]]:
 def build_model(spec: str | Mapping[str, Any] | ModelSpec, **overrides: Any) -> Recommender[Any]:
     """Build an unfitted recommender from a name, a ``{"class", "config"}`` mapping or a ModelSpec."""
     if isinstance(spec, str):
-        spec = ModelSpec(class_=spec)
+        spec = ModelSpec.model_validate({"class": spec})
     elif not isinstance(spec, ModelSpec):
         unknown = set(spec) - {"class", "class_", "config"}
         if unknown:

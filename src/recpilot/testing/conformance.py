@@ -84,7 +84,7 @@ class RecommenderContract:
         assert item not in similar.ids()
         assert len(similar) == 3
         if self.personalised:
-            assert {known.group_of_item[i] for i in similar.ids()} == {0}
+            assert {known.group_of_item[int(str(i))] for i in similar.ids()} == {0}
 
     def test_filters_seen_and_respects_k(self, known: KnownAnswer, fitted: Recommender[Any]) -> None:
         user = next(iter(known.missing_item))

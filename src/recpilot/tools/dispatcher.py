@@ -131,7 +131,7 @@ def tool(privilege: Privilege = "read") -> Callable[[Callable[..., ToolOutput]],
                 continue  # the ToolContext
             default = ... if param.default is inspect.Parameter.empty else param.default
             fields[name] = (hints[name], Field(default=default, description=arg_docs.get(name)))
-        args_model = create_model(  # type: ignore[call-overload]
+        args_model = create_model(
             f"{function.__name__}_args", __config__=ConfigDict(extra="forbid"), **fields
         )
         return ToolSpec(function.__name__, summary, args_model, function, privilege)
