@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -13,6 +14,7 @@ from recpilot.agent.brain import Act, ToolRunner, Turn
 from recpilot.agent.offline import OfflineBrain
 from recpilot.agent.runtime import AgentRuntime
 from recpilot.agent.types import AgentResponse, HardConstraints, NumericRange
+from recpilot.memory import InMemoryProfileMemory
 from recpilot.tools.context import ToolContext
 from recpilot.tools.dispatcher import ToolDispatcher
 from recpilot.tools.recommender_tools import CORE_TOOLS, RECOMMENDER_TOOLS
@@ -222,3 +224,13 @@ def test_the_content_model_in_the_runtime_serves_descriptions(runtime: AgentRunt
     assert scripted.texts
     assert "heartwarming" in scripted.texts[0]
     assert response.items[0].item_id == 1
+
+
+def test_a_known_users_profile_summary_is_built_from_history_and_kept(runtime: AgentRuntime) -> None:
+    memory = InMemoryProfileMemory()
+    agent = RecommenderAgent(replace(runtime, memory=memory))
+    agent.respond(1, "a 90s comedy")
+    summary = memory.profile("1").summary
+    assert "Rated 232" in summary
+    response = agent.respond(1, "what do you know about me")
+    assert "232" in response.reply

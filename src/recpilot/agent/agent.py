@@ -16,6 +16,7 @@ from recpilot.agent.types import AgentResponse, Reason, RecommendedItem, TraceSt
 from recpilot.llm.errors import LLM_UNAVAILABLE_NOTE
 from recpilot.memory.base import DialogueTurn
 from recpilot.memory.condense import condense_dialogue
+from recpilot.memory.summary import build_profile_summary
 from recpilot.tools.context import ToolContext
 from recpilot.tools.dispatcher import ToolDispatcher, ToolPolicy, ToolSpec
 from recpilot.tools.recommender_tools import RECOMMENDER_TOOLS
@@ -84,7 +85,12 @@ class RecommenderAgent:
                 else f"Your message has {len(text):,} characters; please keep it under {MAX_MESSAGE_CHARS:,}."
             )
             return AgentResponse(user_id=user_id, session_id=session, reply=refusal, brain="none")
-        turn = Turn(user_id, session, text, memory.turns(session), memory.profile(user_id))
+        profile = memory.profile(user_id)
+        if not profile.summary and context.dataset_user is not None:
+            # Built once from the user's history, then kept (and shown) as part of the long-term profile.
+            memory.set_summary(user_id, build_profile_summary(context.catalog.dataset, context.dataset_user))
+            profile = memory.profile(user_id)
+        turn = Turn(user_id, session, text, memory.turns(session), profile)
 
         act, brain = await self._act(turn, runner)
         usage = act.usage

@@ -1,0 +1,159 @@
+"""Agent latency benchmark (issue 3 targets), printed as a table.
+
+Measures, after models are fitted:
+- the tool chain search_catalog -> similar_items -> rank_candidates through the dispatcher, on the
+  built-in MovieLens catalog and on a generated 100,000-item catalog;
+- an offline-brain turn end to end (``RecommenderAgent.respond``) over the acceptance requests;
+- the agent's own overhead per turn (the turn minus time spent inside tool calls).
+
+Run: ``.venv/bin/python benchmarks/agent_latency.py [--repeat 5] [--big-items 100000]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+
+import numpy as np
+import pandas as pd
+
+from recpilot.agent import RecommenderAgent, build_runtime
+from recpilot.agent.acceptance import ACCEPTANCE_CASES
+from recpilot.agent.runtime import AgentRuntime
+from recpilot.data import Dataset
+from recpilot.data.builtin import load_builtin
+from recpilot.memory import InMemoryProfileMemory
+from recpilot.tools import RECOMMENDER_TOOLS, ToolContext, ToolDispatcher
+
+GENRES = ["Action", "Comedy", "Drama", "Horror", "Romance", "Sci-Fi", "Thriller", "Animation", "Documentary"]
+
+
+def percentile(values: list[float], q: float) -> float:
+    """The q-th percentile of ``values``."""
+    return float(np.percentile(values, q))
+
+
+def chain_latency(runtime: AgentRuntime, chains: list[dict[str, object]], repeat: int) -> list[float]:
+    """Milliseconds per search -> similar -> rank chain."""
+    dispatcher = ToolDispatcher(RECOMMENDER_TOOLS)
+    timings = []
+    for _ in range(repeat):
+        for chain in chains:
+            context = ToolContext(runtime.catalog, runtime.models, runtime.memory, str(chain["user"]))
+            start = time.perf_counter()
+            for name, args in chain["steps"]:  # type: ignore[attr-defined]
+                record = dispatcher.call(name, args, context)
+                if not record.ok:
+                    raise RuntimeError(f"{name} failed: {record.error}")
+            timings.append((time.perf_counter() - start) * 1000)
+    return timings
+
+
+def generated_catalog(n_items: int, n_users: int, per_user: int, seed: int = 0) -> Dataset:
+    """A synthetic catalog with genres, years and Zipf-like popularity."""
+    rng = np.random.default_rng(seed)
+    items = pd.DataFrame(
+        {
+            "item_id": np.arange(1, n_items + 1),
+            "title": [f"Title {i} ({1950 + i % 70})" for i in range(1, n_items + 1)],
+            "year": 1950 + np.arange(1, n_items + 1) % 70,
+            "genres": [
+                list(rng.choice(GENRES, size=rng.integers(1, 3), replace=False)) for _ in range(n_items)
+            ],
+        }
+    )
+    items["text"] = items["genres"].map(" ".join)
+    weights = 1.0 / np.arange(1, n_items + 1) ** 0.8
+    weights /= weights.sum()
+    chosen = rng.choice(n_items, size=(n_users, per_user), p=weights) + 1
+    users = np.repeat(np.arange(1, n_users + 1), per_user)
+    interactions = pd.DataFrame(
+        {"user_id": users, "item_id": chosen.ravel(), "timestamp": np.tile(np.arange(per_user), n_users)}
+    )
+    return Dataset.from_frames(
+        interactions.drop_duplicates(["user_id", "item_id"]), items, name=f"generated-{n_items}"
+    )
+
+
+def main() -> None:
+    """Run the benchmark and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--big-items", type=int, default=100_000)
+    args = parser.parse_args()
+
+    rows: list[tuple[str, list[float]]] = []
+    builtin = build_runtime(load_builtin(), memory=InMemoryProfileMemory())
+    chains = [
+        {
+            "user": user,
+            "steps": [
+                (
+                    "search_catalog",
+                    {"attributes": {"genres": [genre]}, "numeric": {"year": {"min": lo, "max": hi}}},
+                ),
+                ("similar_items", {"items": [ref]}),
+                ("rank_candidates", {"model": "collaborative", "k": 10}),
+            ],
+        }
+        for user, genre, lo, hi, ref in [
+            (1, "Comedy", 1990, 1999, "Toy Story"),
+            (414, "Action", 1980, 2000, "Heat"),
+            ("new-user", "Drama", 2000, 2018, "The Matrix"),
+            (7, "Sci-Fi", 1970, 2018, "Alien"),
+        ]
+    ]
+    rows.append(("tool chain, ml-latest-small (9,742 items)", chain_latency(builtin, chains, args.repeat)))
+
+    agent = RecommenderAgent(builtin)
+    turns: list[float] = []
+    overhead: list[float] = []
+    for _ in range(args.repeat):
+        for case in ACCEPTANCE_CASES:
+            agent.runtime.memory = InMemoryProfileMemory()
+            start = time.perf_counter()
+            response = agent.respond(case.user, case.message)
+            total = (time.perf_counter() - start) * 1000
+            turns.append(total)
+            overhead.append(total - sum(step.ms for step in response.trace if step.kind == "tool_call"))
+    rows.append(("offline turn end to end", turns))
+    rows.append(("agent overhead per turn (excl. tools, no LLM)", overhead))
+
+    start = time.perf_counter()
+    big = generated_catalog(args.big_items, n_users=20_000, per_user=30)
+    big_runtime = build_runtime(
+        big, roles={"collaborative": "itemknn", "content": "content"}, memory=InMemoryProfileMemory()
+    )
+    setup = time.perf_counter() - start
+    big_chains = [
+        {
+            "user": user,
+            "steps": [
+                (
+                    "search_catalog",
+                    {"attributes": {"genres": [genre]}, "numeric": {"year": {"min": 1990, "max": 1999}}},
+                ),
+                ("similar_items", {"items": [ref]}),
+                ("rank_candidates", {"model": "collaborative", "k": 10}),
+            ],
+        }
+        for user, genre, ref in [(1, "Comedy", "1"), (2, "Horror", "17"), ("new-user", "Drama", "5")]
+    ]
+    rows.append(
+        (
+            f"tool chain, generated {args.big_items:,} items",
+            chain_latency(big_runtime, big_chains, args.repeat),
+        )
+    )
+
+    print("| measurement | n | p50 ms | p95 ms | max ms |\n|---|---|---|---|---|")
+    for name, values in rows:
+        p50, p95 = statistics.median(values), percentile(values, 95)
+        print(f"| {name} | {len(values)} | {p50:.1f} | {p95:.1f} | {max(values):.1f} |")
+    command = f"python benchmarks/agent_latency.py --repeat {args.repeat}"
+    print(f"\n(generated catalog setup: {setup:.1f}s; command: {command})")
+
+
+if __name__ == "__main__":
+    main()
