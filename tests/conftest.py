@@ -8,8 +8,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 
 from recpilot.llm.models import override_allow_remote_requests
+from recpilot.testing.backends import postgres_admin_engine
 
 _real_connect = socket.socket.connect
 
@@ -46,3 +48,9 @@ def _no_remote_llm() -> Iterator[None]:
     """No test may send a request to a real LLM provider: only loopback endpoints are allowed."""
     with override_allow_remote_requests(False):
         yield
+
+
+@pytest.fixture(scope="session")
+def postgres_admin() -> Iterator[sa.Engine]:
+    """An engine on the PostgreSQL test database (skips the test when the server is unreachable)."""
+    yield from postgres_admin_engine()

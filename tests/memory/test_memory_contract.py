@@ -21,24 +21,8 @@ from recpilot.memory import DialogueTurn, InMemoryProfileMemory, Preference, Pro
 from recpilot.memory.sql import SqlProfileMemory
 from recpilot.store import CatalogStore
 from recpilot.store.backend import create_engine, normalise_url
+from recpilot.testing.backends import BACKENDS, POSTGRES_ADMIN_URL
 from recpilot.testing.memory import ProfileMemoryContract
-
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
-
-@pytest.fixture(scope="session")
-def postgres_admin() -> Iterator[sa.Engine]:
-    """An engine on the test database; skips the test when the server cannot be reached."""
-    engine = sa.create_engine(POSTGRES_URL)
-    try:
-        with engine.connect():
-            pass
-    except sa.exc.OperationalError as err:
-        engine.dispose()
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {err.orig}")
-    yield engine
-    engine.dispose()
 
 
 @pytest.fixture
@@ -267,7 +251,7 @@ def test_shares_the_catalog_store_database(tmp_path: Path) -> None:
 def test_postgres_store_search_path_and_schema_option(postgres_admin: sa.Engine, pg_schema: str) -> None:
     with postgres_admin.begin() as conn:
         conn.exec_driver_sql(f"CREATE SCHEMA {pg_schema}")
-    url = f"{POSTGRES_URL}?options=-csearch_path%3D{pg_schema}"
+    url = f"{POSTGRES_ADMIN_URL}?options=-csearch_path%3D{pg_schema}"
     with CatalogStore(url) as store:
         SqlProfileMemory(store.engine).set_summary("ann", "via the store")
     assert SqlProfileMemory(postgres_admin, schema=pg_schema).profile("ann").summary == "via the store"

@@ -17,25 +17,9 @@ import sqlalchemy as sa
 
 from recpilot.data.dataset import Dataset
 from recpilot.store import CatalogStore
+from recpilot.testing.backends import BACKENDS, POSTGRES_ADMIN_URL, shared_data_dir
 
-POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-MOVIELENS = Path("/work/shared/data/ml-latest-small")
-
-BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
-
-@pytest.fixture(scope="session")
-def postgres_admin() -> Iterator[sa.Engine]:
-    """An engine on the test database; skips the test when the server cannot be reached."""
-    engine = sa.create_engine(POSTGRES_ADMIN_URL)
-    try:
-        with engine.connect():
-            pass
-    except sa.exc.OperationalError as err:
-        engine.dispose()
-        pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {err.orig}")
-    yield engine
-    engine.dispose()
+MOVIELENS = shared_data_dir() / "ml-latest-small"
 
 
 @contextmanager

@@ -23,27 +23,11 @@ def ground(
             continue
         seen.add(key)
         if not catalog.has_item(item):
-            trace.append(
-                TraceStep(
-                    kind="grounding",
-                    name="dropped",
-                    args={"item_id": item},
-                    ok=False,
-                    detail="not in the catalog",
-                )
-            )
+            _drop(trace, "dropped", {"item_id": item}, "not in the catalog")
             continue
         problems = catalog.violations(item, constraints)
         if problems:
-            trace.append(
-                TraceStep(
-                    kind="grounding",
-                    name="dropped",
-                    args={"item_id": item},
-                    ok=False,
-                    detail="; ".join(problems),
-                )
-            )
+            _drop(trace, "dropped", {"item_id": item}, "; ".join(problems))
             continue
         kept.append((catalog.coerce_item_id(item), score))
     return kept
@@ -77,30 +61,14 @@ def resolve_named(
             continue
         matches = catalog.resolve(name)
         if not matches:
-            trace.append(
-                TraceStep(
-                    kind="grounding",
-                    name="unresolved",
-                    args={"named": name},
-                    ok=False,
-                    detail="not in the catalog; dropped",
-                )
-            )
+            _drop(trace, "unresolved", {"named": name}, "not in the catalog; dropped")
             continue
         item = matches[0]
         if str(item) in used:
             continue
         problems = catalog.violations(item, constraints)
         if problems:
-            trace.append(
-                TraceStep(
-                    kind="grounding",
-                    name="dropped",
-                    args={"named": name, "item_id": item},
-                    ok=False,
-                    detail="; ".join(problems),
-                )
-            )
+            _drop(trace, "dropped", {"named": name, "item_id": item}, "; ".join(problems))
             continue
         used.add(str(item))
         chosen.append(scores.get(str(item), (item, 0.0)))
@@ -113,3 +81,7 @@ def resolve_named(
             )
         )
     return chosen
+
+
+def _drop(trace: list[TraceStep], name: str, args: dict[str, object], detail: str) -> None:
+    trace.append(TraceStep(kind="grounding", name=name, args=args, ok=False, detail=detail))

@@ -231,9 +231,10 @@ class CatalogStore:
         statement = build_search(query, self._engine.dialect.name)
         if statement is None:
             return []
+        # Rows come from our own typed columns, so hits are built without re-validation (hot path).
         with self._engine.connect() as conn:
             return [
-                SearchHit(
+                SearchHit.model_construct(
                     item_id=ingest.decode_id(row.external_id, row.external_type),
                     title=row.title,
                     score=float(row.score),

@@ -311,7 +311,7 @@ def _normalised(ids: list[Any], scores: Any) -> dict[ItemId, float]:
     lo, hi = (values[finite].min(), values[finite].max()) if finite.any() else (0.0, 0.0)
     span = hi - lo
     scaled = (values - lo) / span if span > 0 else np.ones_like(values)
-    return {item: float(s) for item, s, ok in zip(ids, scaled, finite, strict=True) if ok}
+    return {item: s for item, s, ok in zip(ids, scaled.tolist(), finite.tolist(), strict=True) if ok}
 
 
 def _short(value: Any) -> str:
