@@ -38,15 +38,17 @@ import scipy.sparse as sp
 
 from recpilot.data.columns import Columns
 from recpilot.data.dataset import Dataset
+from recpilot.data.loaders import load_dataset, load_sequences
 from recpilot.data.splits import Split, leave_last_out
+from recpilot.evaluation import metrics
 from recpilot.models.registry import model_class
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_ROOT = BENCH_DIR.parent
-DEFAULT_PEER_PYTHON = BENCH_DIR / ".peer-venv" / "bin" / "python"
+DEFAULT_PEER_VENV = BENCH_DIR / ".peer-venv"
 DEFAULT_OUTPUT = BENCH_DIR / "results" / "compare_peers.json"
+DEFAULT_WORKDIR = BENCH_DIR / "results" / "work"
 BEAUTY_PATH = REPO_ROOT.parent / "shared" / "data" / "amazon-beauty" / "Beauty.txt"
-MOVIELENS_DIR = Path("/work/shared/data/ml-latest-small")
 ALL_MODELS = ("pop", "itemknn", "ease", "als", "bpr", "sasrec")
 
 
@@ -54,36 +56,13 @@ ALL_MODELS = ("pop", "itemknn", "ease", "als", "bpr", "sasrec")
 
 
 def load_beauty(path: Path = BEAUTY_PATH) -> Dataset:
-    """Amazon Beauty 5-core in the S3-Rec format: one line per user, ``uid item item ...`` in time order."""
-    users: list[int] = []
-    items: list[int] = []
-    positions: list[int] = []
-    with path.open() as handle:
-        for line in handle:
-            fields = line.split()
-            if len(fields) < 2:
-                continue
-            sequence = [int(item) for item in fields[1:]]
-            users.extend([int(fields[0])] * len(sequence))
-            items.extend(sequence)
-            positions.extend(range(len(sequence)))
-    frame = pd.DataFrame({Columns.USER: users, Columns.ITEM: items, Columns.TIMESTAMP: positions})
-    return Dataset.from_frames(frame, name="beauty", source=path)
+    """Amazon Beauty 5-core (S3-Rec format: one line per user, ``uid item item ...`` in time order)."""
+    return load_sequences(path, name="beauty")
 
 
 def load_movielens() -> Dataset:
-    """MovieLens latest-small through recpilot's loader, or from the shared CSV files if it is not there yet."""
-    try:
-        from recpilot.data.loaders import load_dataset  # type: ignore[attr-defined]
-    except ImportError:
-        load_dataset = None
-    if load_dataset is not None:
-        return load_dataset("ml-latest-small")
-    ratings = pd.read_csv(MOVIELENS_DIR / "ratings.csv")
-    movies = pd.read_csv(MOVIELENS_DIR / "movies.csv")
-    interactions = ratings.rename(columns={"userId": Columns.USER, "movieId": Columns.ITEM})
-    catalog = movies.rename(columns={"movieId": Columns.ITEM})[[Columns.ITEM, Columns.TITLE]]
-    return Dataset.from_frames(interactions, catalog, name="ml-latest-small", source=MOVIELENS_DIR)
+    """MovieLens latest-small, recpilot's built-in dataset."""
+    return load_dataset("ml-latest-small")
 
 
 DATASETS: dict[str, Callable[[], Dataset]] = {"ml-latest-small": load_movielens, "beauty": load_beauty}
@@ -149,9 +128,9 @@ class PeerSpec:
     note: str = ""
 
 
-def _config(name: str) -> Any:
-    """Our model's default configuration object."""
-    return model_class(name).config_class()
+def _config(name: str, overrides: dict[str, Any]) -> Any:
+    """Our model's configuration: its defaults with ``overrides``."""
+    return model_class(name).config_class(**overrides)
 
 
 def _get(config: Any, *names: str) -> Any:
@@ -162,15 +141,19 @@ def _get(config: Any, *names: str) -> Any:
     raise AttributeError(f"{type(config).__name__} has none of {names}")
 
 
-def peer_spec(name: str) -> PeerSpec:
-    """RecTools parameters equal to our defaults for model ``name``."""
+def peer_spec(name: str, overrides: dict[str, Any] | None = None) -> PeerSpec:
+    """RecTools parameters equal to our configuration of model ``name`` (defaults plus ``overrides``)."""
     if name == "pop":
         return PeerSpec({"popularity": "n_users"})
-    config = _config(name)
+    config = _config(name, overrides or {})
     if name == "ease":
         return PeerSpec({"regularization": float(_get(config, "l2", "regularization"))})
     if name == "itemknn":
-        return PeerSpec({"K": int(_get(config, "neighbours", "neighbors", "k", "n_neighbours"))})
+        if float(_get(config, "shrinkage")) != 0.0 or _get(config, "values") != "binary":
+            raise ValueError("implicit's CosineRecommender has no shrinkage and here gets binary values")
+        # implicit counts the item itself among its K neighbours (self-similarity 1); we do not.
+        neighbours = int(_get(config, "neighbors", "neighbours"))
+        return PeerSpec({"K": neighbours + 1}, note=f"K = {neighbours} neighbours + the item itself")
     if name == "als":
         return PeerSpec(
             {
@@ -190,6 +173,12 @@ def peer_spec(name: str) -> PeerSpec:
             }
         )
     if name == "sasrec":
+        loss = str(_get(config, "loss"))
+        losses: dict[str, dict[str, Any]] = {
+            "softmax": {},
+            "sampled_softmax": {"n_negatives": int(_get(config, "n_negatives"))},
+            "bce": {"loss": "BCE", "n_negatives": 1},
+        }
         return PeerSpec(
             {
                 "n_factors": int(_get(config, "hidden", "n_factors", "hidden_size")),
@@ -200,7 +189,8 @@ def peer_spec(name: str) -> PeerSpec:
                 "epochs": int(_get(config, "epochs")),
                 "lr": float(_get(config, "lr", "learning_rate")),
                 "batch_size": int(_get(config, "batch_size")),
-                "loss": "softmax",
+                "loss": loss,
+                **losses[loss],
             }
         )
     raise ValueError(f"no RecTools counterpart for model {name!r}")
@@ -240,7 +230,14 @@ def run_child(command: list[str], out_dir: Path, timeout: float) -> dict[str, An
     if done.returncode != 0:
         lines = [line for line in (done.stderr or done.stdout).strip().splitlines() if line.strip()]
         raise RuntimeError(lines[-1] if lines else f"exit status {done.returncode}")
-    return json.loads((out_dir / "result.json").read_text())
+    record: dict[str, Any] = json.loads((out_dir / "result.json").read_text())
+    return record
+
+
+def _one_line(text: str, limit: int = 160) -> str:
+    """An error message fit for one table cell."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
 
 
 def read_ranked(path: Path, users: npt.NDArray[np.int64], k: int) -> npt.NDArray[np.int64]:
@@ -255,50 +252,23 @@ def read_ranked(path: Path, users: npt.NDArray[np.int64], k: int) -> npt.NDArray
     return ranked
 
 
-def _inline_metrics(ranked: npt.NDArray[np.int64], truth: sp.csr_matrix, k: int) -> tuple[float, float]:
-    """NDCG@k and Recall@k, used only while ``recpilot.evaluation.metrics`` does not exist yet."""
-    top = ranked[:, :k]
-    rows = np.arange(len(top))[:, None]
-    hits = np.zeros(top.shape, dtype=np.float64)
-    valid = top >= 0
-    hits[valid] = np.asarray(truth[np.broadcast_to(rows, top.shape)[valid], top[valid]]).ravel()
-    n_relevant = np.diff(truth.indptr)
-    discounts = 1.0 / np.log2(np.arange(2, k + 2))
-    dcg = hits @ discounts
-    ideal = np.array([discounts[: min(n, k)].sum() for n in n_relevant])
-    has = n_relevant > 0
-    ndcg = float(np.mean(dcg[has] / ideal[has]))
-    recall = float(np.mean(hits.sum(axis=1)[has] / np.minimum(n_relevant[has], k)))
-    return ndcg, recall
-
-
 def evaluate(ranked: npt.NDArray[np.int64], truth: sp.csr_matrix, k: int) -> tuple[float, float]:
-    """NDCG@k and Recall@k with recpilot's metric code (inline fallback until it lands)."""
-    try:
-        from recpilot.evaluation import metrics  # type: ignore[attr-defined]
-    except ImportError:
-        return _inline_metrics(ranked, truth, k)
+    """Mean NDCG@k and Recall@k over the test users, with recpilot's metric code."""
     return float(np.mean(metrics.ndcg(ranked, truth, k))), float(np.mean(metrics.recall(ranked, truth, k)))
 
 
 def run_model(
-    library: str,
-    command: list[str],
-    out_dir: Path,
-    split: Split,
-    args: argparse.Namespace,
-    base: RunResult,
+    result: RunResult, command: list[str], out_dir: Path, split: Split, args: argparse.Namespace
 ) -> RunResult:
-    """Run one library's process for one model and score its lists; errors end up in the row."""
-    result = RunResult(**{**asdict(base), "library": library})
+    """Run one library's process for one model, score its lists and fill ``result`` (errors included)."""
     started = time.perf_counter()
     try:
         record = run_child(command, out_dir, args.timeout)
         ranked = read_ranked(out_dir / "recommendations.csv", split.test_users, args.k)
         result.ndcg, result.recall = evaluate(ranked, split.truth(), args.k)
-    except Exception as exc:  # noqa: BLE001 - any failure becomes an "error: ..." row; the run goes on
-        result.error = str(exc) or type(exc).__name__
-        print(f"  {library:9s} {base.model:8s} error: {result.error}", flush=True)
+    except Exception as exc:  # any failure becomes an "error: ..." row; the run goes on
+        result.error = _one_line(str(exc) or type(exc).__name__)
+        print(f"  {result.library:9s} {result.model:8s} error: {result.error}", flush=True)
         return result
     result.fit_seconds = record["fit_seconds"]
     result.recommend_seconds = record["recommend_seconds"]
@@ -306,7 +276,7 @@ def run_model(
     result.import_rss_mb = record.get("import_rss_mb")
     result.params = record.get("params", {})
     print(
-        f"  {library:9s} {base.model:8s} ndcg={result.ndcg:.4f} recall={result.recall:.4f} "
+        f"  {result.library:9s} {result.model:8s} ndcg={result.ndcg:.4f} recall={result.recall:.4f} "
         f"fit={result.fit_seconds:.2f}s rec={result.recommend_seconds:.2f}s "
         f"peak={result.peak_rss_mb:.0f}MB ({time.perf_counter() - started:.0f}s wall)",
         flush=True,
@@ -337,24 +307,25 @@ def compare_dataset(name: str, args: argparse.Namespace) -> list[RunResult]:
     ]  # fmt: skip
     rows: list[RunResult] = []
     for model in args.models:
-        base = RunResult(dataset=name, model=model, library="recpilot")
         ours_dir = work / model / "recpilot"
-        ours = [sys.executable, str(BENCH_DIR / "run_recpilot.py"), "--model", model, *common, "--out", str(ours_dir)]
-        rows.append(run_model("recpilot", ours, ours_dir, split, args, base))
+        ours = [sys.executable, str(BENCH_DIR / "run_recpilot.py"), "--model", model, *common]
+        ours += ["--params", json.dumps(args.overrides.get(model, {})), "--out", str(ours_dir)]
+        rows.append(run_model(RunResult(name, model, "recpilot"), ours, ours_dir, split, args))
         if args.skip_peer:
             continue
         try:
-            spec = peer_spec(model)
-        except Exception as exc:  # noqa: BLE001 - e.g. our model is missing, so its defaults are unknown
-            rows.append(RunResult(dataset=name, model=model, library="rectools", error=f"no peer params: {exc}"))
+            spec = peer_spec(model, args.overrides.get(model, {}))
+        except Exception as exc:  # e.g. our model is missing, so its defaults are unknown
+            error = _one_line(f"no peer params: {exc}")
+            rows.append(RunResult(name, model, "rectools", error=error))
             continue
         peer_dir = work / model / "rectools"
         peer = [str(args.peer_python), str(BENCH_DIR / "peer" / "run_rectools.py"), "--model", model]
         peer += ["--params", json.dumps(spec.params), *common, "--out", str(peer_dir)]
         if spec.binary:
             peer.append("--binary-weights")
-        base.note = spec.note
-        rows.append(run_model("rectools", peer, peer_dir, split, args, base))
+        peer_row = RunResult(name, model, "rectools", note=spec.note)
+        rows.append(run_model(peer_row, peer, peer_dir, split, args))
     return rows
 
 
@@ -395,12 +366,16 @@ def markdown_table(rows: list[RunResult], k: int) -> str:
 
 def reproduce_command(args: argparse.Namespace) -> str:
     """The command line that repeats this run from the repository root."""
-    python = os.path.relpath(sys.executable, REPO_ROOT) if sys.executable.startswith(str(REPO_ROOT)) else sys.executable
+    python = sys.executable
+    if python.startswith(str(REPO_ROOT)):
+        python = os.path.relpath(python, REPO_ROOT)
     parts = [
         python, "benchmarks/compare_peers.py",
         "--datasets", ",".join(args.datasets), "--models", ",".join(args.models),
         "--k", str(args.k), "--seed", str(args.seed), "--repeat", str(args.repeat),
     ]  # fmt: skip
+    for assignment in args.assignments:
+        parts += ["--set", assignment]
     if args.skip_peer:
         parts.append("--skip-peer")
     else:
@@ -415,20 +390,50 @@ def _csv_list(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
 
+def _overrides(assignments: list[str]) -> dict[str, dict[str, Any]]:
+    """``["sasrec.epochs=3"]`` -> ``{"sasrec": {"epochs": 3}}`` (values parsed as JSON, else kept as text)."""
+    result: dict[str, dict[str, Any]] = {}
+    for assignment in assignments:
+        target, sep, raw = assignment.partition("=")
+        model, dot, key = target.partition(".")
+        if not sep or not dot or not key:
+            raise SystemExit(f"--set expects MODEL.FIELD=VALUE, got {assignment!r}")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        result.setdefault(model.strip(), {})[key.strip()] = value
+    return result
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line arguments."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--datasets", type=_csv_list, default=list(DATASETS), help="comma-separated")
     parser.add_argument("--models", type=_csv_list, default=list(ALL_MODELS), help="comma-separated")
-    parser.add_argument("--peer-python", type=Path, default=DEFAULT_PEER_PYTHON, help="the peer venv's python")
+    parser.add_argument(
+        "--peer-python",
+        type=Path,
+        default=Path(os.environ.get("PEER_VENV", DEFAULT_PEER_VENV)) / "bin" / "python",
+        help="the peer venv's python (default: $PEER_VENV/bin/python, else benchmarks/.peer-venv/bin/python)",
+    )
     parser.add_argument("--k", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=42, help="seed for the stochastic models (both libraries)")
+    parser.add_argument("--seed", type=int, default=42, help="seed of the stochastic models")
     parser.add_argument("--repeat", type=int, default=1, help="report the median of N fit/recommend timings")
     parser.add_argument("--skip-peer", action="store_true", help="run only recpilot")
+    parser.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="MODEL.FIELD=VALUE",
+        help="set one of our config fields, e.g. sasrec.epochs=3; the peer gets the same value (repeatable)",
+    )
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed per model process")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON file with every figure")
-    parser.add_argument("--workdir", type=Path, default=BENCH_DIR / "results" / "work", help="exported splits")
+    parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="where the splits are written")
     args = parser.parse_args(argv)
+    args.overrides = _overrides(args.assignments)
     unknown = sorted(set(args.models) - set(ALL_MODELS))
     if unknown:
         parser.error(f"unknown model(s) {unknown}; choose from {', '.join(ALL_MODELS)}")
@@ -453,15 +458,17 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     print()
     print(f"Reproduce: {reproduce_command(args)}")
+    load_after = os.getloadavg()
+    wall_seconds = time.perf_counter() - started
     machine = {
         "cpus": os.cpu_count(),
         "loadavg_before": load_before,
-        "loadavg_after": os.getloadavg(),
-        "wall_seconds": time.perf_counter() - started,
+        "loadavg_after": load_after,
+        "wall_seconds": wall_seconds,
     }
     print(
         f"Machine: {machine['cpus']} CPUs, load average {load_before[0]:.1f} before / "
-        f"{machine['loadavg_after'][0]:.1f} after; {machine['wall_seconds']:.0f} s in all. "
+        f"{load_after[0]:.1f} after; {wall_seconds:.0f} s in all. "
         f"Timings are the median of {args.repeat} run(s) per model."
     )
     args.output.parent.mkdir(parents=True, exist_ok=True)

@@ -54,15 +54,16 @@ def read_train(path: Path, n_items: int) -> Dataset:
 
 
 def make_model(name: str, params: dict[str, Any], seed: int) -> Recommender[Any]:
-    """Our model with its default configuration, ``params`` overrides and the benchmark seed (if it has one)."""
+    """Our model with its default config, ``params`` overrides and the benchmark seed (if it takes one)."""
     fields = model_class(name).config_class.model_fields
-    seeded = {key: seed for key in ("seed", "random_state") if key in fields and key not in params}
+    seeded: dict[str, Any] = {k: seed for k in ("seed", "random_state") if k in fields and k not in params}
     return build_model(name, **{**seeded, **params})
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Fit, recommend, write the outputs and return the result record."""
     params: dict[str, Any] = json.loads(args.params)
+    model_class(args.model)  # import the model's module before the baseline memory reading
     baseline_mb = _rss_mb()
     train = read_train(Path(args.train), args.n_items)
     test_users = pd.read_csv(args.test_users)["user_idx"].to_numpy(np.int64)

@@ -127,6 +127,7 @@ def _sasrec(params: dict[str, Any], seed: int) -> Any:
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
     """Fit, recommend, write the outputs and return the result record."""
+    import rectools.models  # imported before the baseline memory reading: it pulls in torch
     from rectools.dataset import Dataset
 
     params: dict[str, Any] = json.loads(args.params)
