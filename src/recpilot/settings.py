@@ -14,7 +14,8 @@ class Settings(BaseSettings):
     Attributes:
         home: Folder for recpilot's files (models, the default store).
         cache_dir: Folder for downloaded datasets.
-        store_url: SQLAlchemy URL of the catalog store; defaults to a SQLite file under ``home``.
+        store_url: SQLAlchemy URL of the catalog store; defaults to a SQLite file per dataset under
+            ``home``.
         dataset: The dataset commands use when none is given.
     """
 
@@ -24,10 +25,6 @@ class Settings(BaseSettings):
     cache_dir: Path = Field(default_factory=lambda: Path.home() / ".cache" / "recpilot")
     store_url: str | None = None
     dataset: str = "ml-latest-small"
-
-    def resolved_store_url(self) -> str:
-        """The store URL, defaulting to ``sqlite:///<home>/recpilot.db``."""
-        return self.store_url or f"sqlite:///{self.home / 'recpilot.db'}"
 
 
 def get_settings() -> Settings:

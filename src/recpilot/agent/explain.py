@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from recpilot.agent.types import HardConstraints, ItemId, Reason
-from recpilot.tools.context import ToolContext
+from recpilot.tools.context import ToolContext, as_list
 
 _MODEL_WORDS = {
     "collaborative": "people with similar taste rated it highly",
@@ -24,7 +24,7 @@ def explain(ctx: ToolContext, item: ItemId, constraints: HardConstraints) -> lis
     row = catalog.row(item)
     reasons: list[Reason] = []
     for name, accepted in constraints.attributes.items():
-        have = [v for v in _as_list(row.get(name)) if str(v).lower() in {a.lower() for a in accepted}]
+        have = [v for v in as_list(row.get(name)) if str(v).lower() in {a.lower() for a in accepted}]
         if have:
             reasons.append(
                 Reason(
@@ -90,12 +90,6 @@ def _closest_history_item(ctx: ToolContext, item: ItemId) -> ItemId | None:
     scores = model.score(history, history=[item])
     best = int(np.argmax(scores))
     return history[best] if np.isfinite(scores[best]) and scores[best] > 0 else None
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list | tuple) else [value]
 
 
 def _fmt(value: float | None) -> str:

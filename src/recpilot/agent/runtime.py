@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,12 +107,3 @@ def _fingerprint(dataset: Dataset, model: Recommender[Any]) -> str:
         default=str,
     )
     return hashlib.sha256(payload.encode()).hexdigest()[:12]
-
-
-def model_roles(spec: Sequence[str]) -> dict[str, str]:
-    """Parse ``["collaborative=ease", "content=content"]`` into a role map."""
-    roles: dict[str, str] = {}
-    for entry in spec:
-        role, _, name = entry.partition("=")
-        roles[role.strip()] = (name or role).strip()
-    return roles

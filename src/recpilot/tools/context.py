@@ -130,11 +130,11 @@ class Catalog:
         row = self.row(item_id)
         problems: list[str] = []
         for name, accepted in constraints.attributes.items():
-            have = {str(v).lower() for v in _as_list(row.get(name))}
+            have = {str(v).lower() for v in as_list(row.get(name))}
             if not have & {a.lower() for a in accepted}:
                 problems.append(f"{name} is not one of {accepted}")
         for name, rejected in constraints.exclude_attributes.items():
-            have = {str(v).lower() for v in _as_list(row.get(name))}
+            have = {str(v).lower() for v in as_list(row.get(name))}
             bad = have & {r.lower() for r in rejected}
             if bad:
                 problems.append(f"{name} includes excluded {sorted(bad)}")
@@ -239,7 +239,8 @@ class ToolContext:
         return [self.catalog.coerce_item_id(v) for v in disliked if self.catalog.has_item(v)]
 
 
-def _as_list(value: Any) -> list[Any]:
+def as_list(value: Any) -> list[Any]:
+    """An attribute value as a list (scalars wrapped, missing values empty)."""
     if value is None:
         return []
     if isinstance(value, list | tuple | np.ndarray):
