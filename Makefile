@@ -8,7 +8,7 @@ PIP = $(VENV)/bin/pip install --disable-pip-version-check -q -c constraints.txt
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
-.PHONY: demo test install install-test lint typecheck bench
+.PHONY: demo test install install-test browser lint typecheck bench
 
 install: $(VENV)/bin/python
 	$(PIP) .
@@ -19,7 +19,10 @@ install-test: $(VENV)/bin/python
 demo: install
 	$(VENV)/bin/recpilot demo
 
-test: install-test
+browser:
+	bash scripts/install-browser.sh
+
+test: install-test browser
 	$(VENV)/bin/ruff check src tests benchmarks
 	$(VENV)/bin/mypy
 	$(VENV)/bin/python -m pytest -m "not slow" -q
