@@ -269,14 +269,15 @@ def demo(
     run_demo(split_csv(models), sample_user=user, json_out=json_out, converse=converse)
 
 
-def _register_agent_commands() -> None:
+def _register_commands() -> None:
+    """Commands that live in their own modules (one module per paradigm or interface)."""
     from recpilot.cli.agent_commands import ask, chat
 
     app.command()(ask)
     app.command()(chat)
 
 
-_register_agent_commands()
+_register_commands()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
