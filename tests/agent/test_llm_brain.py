@@ -14,8 +14,7 @@ from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models.function import AgentInfo
 from pydantic_ai.usage import RequestUsage
 
-import recpilot.llm
-from recpilot.agent.agent import RecommenderAgent
+from recpilot.agent.agent import DEFAULT_TOOLS, RecommenderAgent
 from recpilot.agent.brain import ToolRunner, Turn
 from recpilot.agent.llm_brain import LLMBrain, build_llm_brain
 from recpilot.agent.prompts import ground_reply
@@ -196,7 +195,7 @@ def test_failed_plan_falls_back_to_step_by_step_tool_calls(runtime: AgentRuntime
     assert response.usage.llm_calls == 5
     assert response.usage.failures == 1  # the unusable plan
     assert "launch_missiles" in model.calls[1].prompt
-    assert set(model.calls[1].tool_names) == {tool.name for tool in RECOMMENDER_TOOLS}
+    assert set(model.calls[1].tool_names) == {tool.name for tool in DEFAULT_TOOLS}
     names = [(s.kind, s.name, s.ok) for s in response.trace]
     assert ("tool_call", "launch_missiles", False) in names
     fallback = names.index(("fallback", "step_by_step", False))
@@ -325,7 +324,7 @@ def test_build_llm_brain_needs_a_key_only_for_openai(monkeypatch: pytest.MonkeyP
     with pytest.raises(ConfigError, match="API key"):
         build_llm_brain()
     monkeypatch.setenv("RECPILOT_LLM_BASE_URL", "http://127.0.0.1:9/v1")
-    brain = recpilot.llm.build_llm_brain(reflect=True)
+    brain = build_llm_brain(reflect=True)
     assert isinstance(brain.model, LLMSettings)
     assert brain.model.base_url == "http://127.0.0.1:9/v1"
     assert brain.reflect

@@ -17,7 +17,15 @@ import pytest
 import sqlalchemy as sa
 
 from recpilot.errors import ConfigError
-from recpilot.memory import DialogueTurn, InMemoryProfileMemory, Preference, ProfileMemory
+from recpilot.memory import (
+    AttributeTarget,
+    DialogueState,
+    DialogueTurn,
+    FeedRule,
+    InMemoryProfileMemory,
+    Preference,
+    ProfileMemory,
+)
 from recpilot.memory.sql import SqlProfileMemory
 from recpilot.store import CatalogStore
 from recpilot.store.backend import create_engine, normalise_url
@@ -219,7 +227,13 @@ def test_forget_user_deletes_everything(sql_memory: SqlProfileMemory) -> None:
     assert sql_memory.profile("ann").summary == ""
     assert sql_memory.sessions("ann") == []
     assert sql_memory.turns("ann-a") == []
-    for table in ("memory_preferences", "memory_profiles", "memory_turns"):
+    for table in (
+        "memory_preferences",
+        "memory_profiles",
+        "memory_turns",
+        "memory_dialogue_states",
+        "memory_feed_rules",
+    ):
         assert _count(sql_memory, table, "user_id = :u", u="ann") == 0
     assert len(sql_memory.profile("bob").preferences) == 2, "other users keep their memory"
     assert sql_memory.sessions("bob") == ["bob-a", "bob-b"]
@@ -289,3 +303,43 @@ def test_unreachable_database_is_a_config_error() -> None:
             SqlProfileMemory(engine)
     finally:
         engine.dispose()
+
+
+def test_concurrent_feed_rules_never_duplicate_nor_lose(sql_memory: SqlProfileMemory) -> None:
+    n_threads, rounds = 4, 4
+    shared_ids: dict[int, set[int]] = {r: set() for r in range(rounds)}
+
+    def rule(value: str) -> FeedRule:
+        return FeedRule(
+            user_id="ann", effect="exclude", target=AttributeTarget(attribute="genres", value=value)
+        )
+
+    def work(i: int) -> None:
+        for r in range(rounds):
+            shared_ids[r].add(sql_memory.add_feed_rule("ann", rule(f"Shared{r}")).id)
+            sql_memory.add_feed_rule("ann", rule(f"own-{i}-{r}"))
+
+    _in_threads(n_threads, work)
+    rules = sql_memory.feed_rules("ann")
+    values = [r.target.value for r in rules if isinstance(r.target, AttributeTarget)]
+    assert len(values) == len(set(values)), "no duplicates"
+    assert set(values) == {f"Shared{r}" for r in range(rounds)} | {
+        f"own-{i}-{r}" for i in range(n_threads) for r in range(rounds)
+    }, "nothing lost"
+    assert all(len(ids) == 1 for ids in shared_ids.values()), "every writer got the one stored rule"
+
+
+def test_concurrent_state_saves_keep_one_whole_state(sql_memory: SqlProfileMemory) -> None:
+    def work(i: int) -> None:
+        for turn in range(5):
+            sql_memory.save_dialogue_state(
+                DialogueState(session_id="s1", user_id="ann", turn=turn, shown=[[str(i)] * (turn + 1)])
+            )
+
+    _in_threads(4, work)
+    state = sql_memory.dialogue_state("s1")
+    assert state is not None
+    assert state.turn == 4, "each writer's last save is turn 4; one of them wins whole"
+    assert len(state.shown[0]) == 5
+    assert len(set(state.shown[0])) == 1, "never a mix of two writers' states"
+    assert _count(sql_memory, "memory_dialogue_states") == 1

@@ -13,9 +13,14 @@ from recpilot.agent.explain import explain
 from recpilot.agent.grounding import ground, resolve_named
 from recpilot.agent.runtime import AgentRuntime
 from recpilot.agent.types import AgentResponse, Reason, RecommendedItem, TraceStep, Usage
+from recpilot.conversation.critiques import critique_adjuster
+from recpilot.conversation.feed import apply_feed_rules, feed_adjuster
+from recpilot.conversation.tools import CONVERSATION_TOOLS
 from recpilot.llm.errors import LLM_UNAVAILABLE_NOTE
 from recpilot.memory.base import DialogueTurn
 from recpilot.memory.condense import condense_dialogue
+from recpilot.memory.dialogue import DialogueState
+from recpilot.memory.feed_rules import FeedRule
 from recpilot.memory.summary import build_profile_summary
 from recpilot.tools.context import ToolContext
 from recpilot.tools.dispatcher import ToolDispatcher, ToolPolicy, ToolSpec
@@ -24,6 +29,9 @@ from recpilot.tools.recommender_tools import RECOMMENDER_TOOLS
 logger = logging.getLogger("recpilot.agent")
 
 MAX_MESSAGE_CHARS = 10_000
+#: The agent's default tools: the recommender tools plus critiques and feed rules.
+DEFAULT_TOOLS: tuple[ToolSpec, ...] = (*RECOMMENDER_TOOLS, *CONVERSATION_TOOLS)
+_RULES_NOTE = "(Your feed rules are in force and may leave nothing; say “what are my rules?” to see them.)"
 
 
 class RecommenderAgent:
@@ -33,7 +41,8 @@ class RecommenderAgent:
         runtime: Catalog, fitted models and memory (see :func:`recpilot.agent.runtime.build_runtime`).
         brain: The deciding brain; defaults to the offline brain.
         fallback: The brain that completes a turn when ``brain`` fails (the offline brain).
-        tools: The tools available (defaults to :data:`RECOMMENDER_TOOLS`).
+        tools: The tools available (defaults to :data:`DEFAULT_TOOLS`: the recommender tools, critiques
+            and feed rules).
         policy: Access policy for tool calls.
         k: Items per answer.
     """
@@ -44,7 +53,7 @@ class RecommenderAgent:
         *,
         brain: Brain | None = None,
         fallback: Brain | None = None,
-        tools: Sequence[ToolSpec] = RECOMMENDER_TOOLS,
+        tools: Sequence[ToolSpec] = DEFAULT_TOOLS,
         policy: ToolPolicy | None = None,
         k: int = 10,
     ) -> None:
@@ -91,8 +100,11 @@ class RecommenderAgent:
             memory.set_summary(user_id, build_profile_summary(context.catalog.dataset, context.dataset_user))
             profile = memory.profile(user_id)
         turn = Turn(user_id, session, text, memory.turns(session), profile)
+        state = memory.dialogue_state(session) or DialogueState(session_id=session, user_id=user_id)
+        rules = memory.feed_rules(user_id)
+        _install(context, state.model_copy(deep=True), rules)
 
-        act, brain = await self._act(turn, runner)
+        act, brain = await self._act(turn, runner, state, rules)
         usage = act.usage
         items: list[RecommendedItem] = []
         reply: str | None = act.reply
@@ -113,14 +125,17 @@ class RecommenderAgent:
                 note = composition.notes.get(str(item.item_id))
                 if note:
                     item.reasons.insert(0, _note(note))
-            items = explained
+            items = _obeying(rules, explained, context, runner)
             reply = composition.reply
+            if rules and not items:
+                reply = f"{reply} {_RULES_NOTE}"
             degraded = degraded or composition.degraded
         else:
             constraints = act.constraints
         if degraded:
             reply = f"{reply} {LLM_UNAVAILABLE_NOTE}"
         self._remember(session, user_id, text, reply)
+        self._save_state(context, act, items)
         runner.trace.append(
             TraceStep(kind="answer", name=brain.name, ms=(time.perf_counter() - started) * 1000)
         )
@@ -136,7 +151,9 @@ class RecommenderAgent:
             constraints=constraints,
         )
 
-    async def _act(self, turn: Turn, runner: ToolRunner) -> tuple[Act, Brain]:
+    async def _act(
+        self, turn: Turn, runner: ToolRunner, state: DialogueState, rules: list[FeedRule]
+    ) -> tuple[Act, Brain]:
         try:
             return await self.brain.act(turn, runner), self.brain
         except Exception as exc:  # any brain failure must degrade to the offline brain, never crash the turn
@@ -151,6 +168,7 @@ class RecommenderAgent:
             context.candidates = type(context.candidates)()
             context.constraints = type(context.constraints)()
             context.referenced.clear()
+            _install(context, state.model_copy(deep=True), rules)  # nor half-recorded critiques
             act = await self.fallback.act(turn, runner)
             return act.model_copy(
                 update={"degraded": True, "usage": _spent(exc).add(act.usage)}
@@ -188,6 +206,21 @@ class RecommenderAgent:
             attributes=attributes,
         )
 
+    def _save_state(self, context: ToolContext, act: Act, items: list[RecommendedItem]) -> None:
+        """Record the turn in the session's dialogue state (shown list, last action) and store it."""
+        state = context.dialogue
+        if state is None or act.keep_state:
+            return
+        state.turn += 1
+        if items:
+            state.record_shown([str(i.item_id) for i in items])
+        elif act.intent == "ask":
+            state.last_action = "ask"
+        else:
+            state.last_action = "answer"
+        state.updated_at = time.time()
+        self.runtime.memory.save_dialogue_state(state)
+
     def _remember(self, session: str, user_id: str, message: str, reply: str) -> None:
         memory = self.runtime.memory
         memory.append_turn(session, user_id, DialogueTurn(role="user", content=message))
@@ -196,6 +229,31 @@ class RecommenderAgent:
         condensed = condense_dialogue(turns)
         if condensed is not turns:
             memory.replace_turns(session, user_id, condensed)
+
+
+def _install(context: ToolContext, state: DialogueState, rules: list[FeedRule]) -> None:
+    """Give the turn's tools the session state, and make the ranking obey feed rules and critiques."""
+    context.dialogue = state
+    context.score_adjusters = (
+        [feed_adjuster(rules), critique_adjuster(state)] if rules else [critique_adjuster(state)]
+    )
+
+
+def _obeying(
+    rules: list[FeedRule], items: list[RecommendedItem], context: ToolContext, runner: ToolRunner
+) -> list[RecommendedItem]:
+    """The final items without any a feed rule forbids (items a brain named bypass the ranking tool)."""
+    if not rules:
+        return items
+    allowed = {
+        str(i)
+        for i, _ in apply_feed_rules(rules, [(i.item_id, i.score) for i in items], context.catalog.dataset)
+    }
+    kept = [i for i in items if str(i.item_id) in allowed]
+    if len(kept) != len(items):
+        dropped = [i.title for i in items if str(i.item_id) not in allowed]
+        runner.trace.append(TraceStep(kind="grounding", name="feed_rules", detail=f"dropped {dropped}"))
+    return kept
 
 
 def _note(text: str) -> Reason:

@@ -49,6 +49,8 @@ class Act(BaseModel):
         usage: LLM usage so far.
         note: A short rationale for the trace.
         degraded: The brain could not do its job and a fallback completed the step.
+        keep_state: The turn leaves the dialogue state as it was (an off-topic message, a reference
+            to an item that was not shown): not even the turn counter moves.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -59,6 +61,7 @@ class Act(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     note: str = ""
     degraded: bool = False
+    keep_state: bool = False
 
 
 class Composition(BaseModel):

@@ -223,6 +223,7 @@ class LLMBrain(Brain):
             prompts.tool_catalog(tools.dispatcher.specs),
             prompts.profile_summary(turn.profile, catalog),
             prompts.dialogue_text(turn.dialogue),
+            _shown(tools.context),
         )
 
     @asynccontextmanager
@@ -284,6 +285,14 @@ def build_llm_brain(settings: LLMSettings | None = None, *, reflect: bool = Fals
 _overviews: weakref.WeakKeyDictionary[Catalog, str] = weakref.WeakKeyDictionary()
 
 
+def _shown(context: ToolContext) -> str:
+    """The list shown last in this session, numbered ("1. Heat (1995) (id 6)"), or empty."""
+    state = context.dialogue
+    catalog = context.catalog
+    items = [i for i in (state.last_shown if state is not None else []) if catalog.has_item(i)]
+    return "\n".join(f"{n}. {catalog.title(i)} (id {i})" for n, i in enumerate(items, start=1))
+
+
 def _overview(catalog: Catalog) -> str:
     # The vocabulary costs a few SQL queries; a catalog's does not change while it is in use.
     overview = _overviews.get(catalog)
@@ -343,7 +352,7 @@ def _plan_failure(records: Sequence[Any]) -> str | None:
 
 def _finish_ranking(intent: Intent, tools: ToolRunner) -> None:
     """A recommendation needs a ranking; add the missing last step instead of asking the model again."""
-    if intent == "recommend" and not tools.context.candidates.ranked:
+    if intent in ("recommend", "critique") and not tools.context.candidates.ranked:
         tools.call("rank_candidates", {})
 
 

@@ -25,7 +25,11 @@ You plan the actions of a recommender over a real catalog. Answer by calling fin
 - steps: tool calls run in order. They share one candidate set: search_catalog narrows it by hard
   constraints, similar_items scores it by similarity to named items, rank_candidates ranks it and keeps
   the answer. A recommend plan ends with rank_candidates. Use item_details for facts, user_profile to
-  show the profile, remember_preference / forget_preference to change it; chitchat and refuse need no steps;
+  show the profile, remember_preference / forget_preference to change it; chitchat and refuse need no steps.
+  A critique of the list shown last ("not the second one", "less violent", "older", "something else") is
+  intent critique: critique_shown, then the search and rank steps again. A standing instruction ("no
+  more horror this week", "stop recommending sequels") is intent feed: add_feed_rule; "what are my
+  rules?" list_feed_rules; "remove rule 2" / "allow horror again" remove_feed_rule;
 - constraints: the hard constraints the user stated (the same ones you pass to search_catalog);
 - note: one short sentence on why.
 Use only the catalog's attribute names and values listed below. Never invent items, ids or values."""
@@ -175,11 +179,12 @@ def dialogue_text(dialogue: Sequence[DialogueTurn]) -> str:
     return "\n".join(f"{turn.role}: {_shorten(turn.content)}" for turn in recent)
 
 
-def plan_prompt(message: str, catalog: str, tools: str, profile: str, dialogue: str) -> str:
-    """The planner's user prompt."""
+def plan_prompt(message: str, catalog: str, tools: str, profile: str, dialogue: str, shown: str = "") -> str:
+    """The planner's user prompt (``shown``: the list shown last, numbered, for critiques)."""
+    listed = f"\n\nShown last (positions for critique_shown):\n{shown}" if shown else ""
     return (
         f"{catalog}\n\nTools:\n{tools}\n\nUser profile:\n{profile}\n\n"
-        f"Dialogue so far:\n{dialogue}\n\nUser message: {message}"
+        f"Dialogue so far:\n{dialogue}{listed}\n\nUser message: {message}"
     )
 
 

@@ -36,7 +36,9 @@ class PlanStep(_Model):
     args: dict[str, Any] = Field(default_factory=dict)
 
 
-Intent = Literal["recommend", "details", "profile", "remember", "forget", "chitchat", "refuse"]
+Intent = Literal[
+    "recommend", "details", "profile", "remember", "forget", "chitchat", "refuse", "ask", "critique", "feed"
+]
 
 
 class Plan(_Model):

@@ -1,14 +1,26 @@
-"""``recpilot ask`` and ``recpilot chat``: talk to the recommender agent."""
+"""``recpilot ask``, ``recpilot chat`` and ``recpilot rules``: talk to the recommender agent and inspect
+the standing feed rules it keeps per user (the same memory database serves all three and
+``recpilot recommend --user``)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from recpilot.cli._common import err_console, out_console, print_json, status
+from recpilot.errors import ConfigError
 from recpilot.llm.settings import LLM_OPTION_HELP
+
+if TYPE_CHECKING:
+    from recpilot.data.dataset import Dataset
+    from recpilot.memory import FeedRule, ProfileMemory
+    from recpilot.models.base import Recommender
+    from recpilot.types import ItemList
 
 LlmOpt = Annotated[
     str | None,
@@ -28,14 +40,121 @@ def build_agent(dataset: str, llm: str | None, *, quiet: bool) -> Any:
         data = load_dataset(dataset)
         home = settings.home / _slug(data.name)
         home.mkdir(parents=True, exist_ok=True)
-        store_url = settings.store_url or f"sqlite:///{home / 'recpilot.db'}"
-        runtime = build_runtime(data, store_url=store_url, cache_dir=home / "models")
+        runtime = build_runtime(data, store_url=agent_store_url(data.name), cache_dir=home / "models")
     brain = None
     if llm is not None:
-        from recpilot.llm import LLMSettings, build_llm_brain
+        from recpilot.agent.llm_brain import build_llm_brain
+        from recpilot.llm import LLMSettings
 
         brain = build_llm_brain(LLMSettings.from_cli(llm))
     return RecommenderAgent(runtime, brain=brain)
+
+
+def agent_store_url(dataset_name: str) -> str:
+    """The database of the agent's catalog store and memory for a dataset (``RECPILOT_STORE_URL`` wins)."""
+    from recpilot.settings import get_settings
+
+    settings = get_settings()
+    return settings.store_url or f"sqlite:///{settings.home / _slug(dataset_name) / 'recpilot.db'}"
+
+
+def agent_memory(dataset_name: str, *, create: bool) -> ProfileMemory | None:
+    """The agent's persistent memory for a dataset; None when it does not exist and ``create`` is False."""
+    from recpilot.memory.sql import SqlProfileMemory
+    from recpilot.store.backend import create_engine, normalise_url
+
+    url = agent_store_url(dataset_name)
+    if url.startswith("sqlite:///"):
+        path = Path(url.removeprefix("sqlite:///"))
+        if not path.is_file():
+            if not create:
+                return None
+            path.parent.mkdir(parents=True, exist_ok=True)
+    return SqlProfileMemory(create_engine(normalise_url(url)))
+
+
+def recommend_obeying_rules(
+    recommender: Recommender[Any],
+    data: Dataset,
+    user: str,
+    user_key: object,
+    *,
+    k: int,
+    exclude: list[object],
+    quiet: bool,
+) -> ItemList:
+    """``recommender.recommend`` for a known user, with the user's feed rules (from the agent's memory)
+    applied by :func:`recpilot.conversation.feed.apply_feed_rules`."""
+    from recpilot.conversation.feed import apply_feed_rules
+
+    memory = agent_memory(data.name, create=False)
+    rules = memory.feed_rules(user) if memory is not None else []
+    if not rules:
+        return recommender.recommend(user_key, k=k, exclude=exclude)
+    # Rules may drop most of a short list: rank the whole catalog, then keep k of what they allow.
+    ranked = recommender.recommend(user_key, k=max(len(recommender.item_map), 1), exclude=exclude)
+    if not quiet:
+        err_console.print(f"applying {len(rules)} feed rule(s) of user {user} (see `recpilot rules`)")
+    return apply_feed_rules(rules, ranked, data, k=k)
+
+
+def rules(
+    user: Annotated[str, typer.Option("--user", "-u", help="User id.")],
+    remove: Annotated[
+        list[int] | None, typer.Option("--remove", help="Id of a rule to delete (repeatable).")
+    ] = None,
+    dataset: DatasetOpt = "ml-latest-small",
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
+) -> None:
+    """List a user's feed rules (active and expired) or remove some by id."""
+    from recpilot.conversation.feed_store import remove_feed_rules
+    from recpilot.data.loaders import load_dataset
+
+    with status(f"Opening the memory of {dataset}...", quiet=json_out):
+        name = load_dataset(dataset).name
+        memory = agent_memory(name, create=False)
+    removed: list[FeedRule] = []
+    if remove:
+        if memory is None:
+            raise ConfigError(
+                f"user {user!r} has no rule {', '.join(f'#{i}' for i in remove)}: no memory yet"
+            )
+        change = remove_feed_rules(memory, user, ids=remove)
+        if change.missing:
+            raise ConfigError(
+                f"user {user!r} has no rule {' or '.join(change.missing)}; "
+                f"`recpilot rules --user {user}` lists them"
+            )
+        removed = change.removed
+    listed = memory.feed_rules(user, include_expired=True) if memory is not None else []
+    now = time.time()
+    if json_out:
+        print_json(
+            {
+                "user": user,
+                "removed": [r.model_dump(mode="json") for r in removed],
+                "rules": [{**r.model_dump(mode="json"), "active": r.active(now)} for r in listed],
+            }
+        )
+        return
+    console = out_console()
+    for rule in removed:
+        console.print(f"removed {rule.describe(now)}")
+    if not listed:
+        console.print(f"user {user} has no feed rules")
+        return
+    table = Table(title=f"Feed rules of user {user}")
+    for column in ("id", "effect", "target", "until", "status", "text"):
+        table.add_column(column)
+    for rule in listed:
+        until = "removed by the user" if rule.expires_at is None else _stamp(rule.expires_at)
+        state = "active" if rule.active(now) else "expired"
+        table.add_row(str(rule.id), rule.effect, rule.target.describe(), until, state, rule.text)
+    console.print(table)
+
+
+def _stamp(at: float) -> str:
+    return datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 def _slug(name: str) -> str:

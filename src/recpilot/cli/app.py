@@ -227,7 +227,14 @@ def recommend(
         [_coerce_id(i, items.external_ids) for i in split_csv(history)] if history is not None else None
     )
     excluded = [_coerce_id(i, items.external_ids) for i in split_csv(exclude)]
-    recs = recommender.recommend(user_key, history=history_ids, k=k, exclude=excluded)
+    if user is not None:  # a known user's feed rules ("no more horror") apply here too
+        from recpilot.cli.agent_commands import recommend_obeying_rules
+
+        recs = recommend_obeying_rules(
+            recommender, data, user, user_key, k=k, exclude=excluded, quiet=json_out
+        )
+    else:
+        recs = recommender.recommend(user_key, history=history_ids, k=k, exclude=excluded)
     titles = data.titles(data.items.to_internal(recs.ids()))
     rows = [
         {"rank": entry.rank, "item_id": entry.item_id, "title": title, "score": entry.score}
@@ -271,10 +278,27 @@ def demo(
 
 def _register_commands() -> None:
     """Commands that live in their own modules (one module per paradigm or interface)."""
-    from recpilot.cli.agent_commands import ask, chat
+    from recpilot.cli.agent_commands import ask, chat, rules
+    from recpilot.cli.crs_commands import crs_eval
 
     app.command()(ask)
     app.command()(chat)
+    app.command()(rules)
+    app.command(name="crs-eval")(crs_eval)
+
+    from recpilot.cli.convsim_commands import crs_chat_eval
+
+    app.command("crs-chat-eval")(crs_chat_eval)
+
+    from recpilot.cli.serve_commands import keys_app, mcp, serve
+
+    app.command()(serve)
+    app.command()(mcp)
+    app.add_typer(keys_app, name="keys")
+
+    from recpilot.cli.simulate_commands import simulate
+
+    app.command()(simulate)
 
 
 _register_commands()
@@ -286,7 +310,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         app(args=args, prog_name="recpilot", standalone_mode=False)
     except RecpilotError as exc:
-        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 2
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)

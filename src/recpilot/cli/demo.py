@@ -9,6 +9,7 @@ from typing import Any
 from rich.table import Table
 
 from recpilot.cli._common import err_console, out_console, print_json, status
+from recpilot.cli.simulate_commands import demo_simulation, print_demo_simulation
 from recpilot.data.builtin import load_builtin
 from recpilot.data.dataset import Dataset
 from recpilot.data.splits import leave_last_out
@@ -70,6 +71,7 @@ def run_demo(
             ],
         },
         "conversation": run_conversation(data, sample_user, quiet=quiet) if converse else [],
+        "simulation": demo_simulation(data, quiet=quiet, split=split, fitted=models, truth_model=final),
         "wall_seconds": time.perf_counter() - start,
     }
     if json_out:
@@ -104,6 +106,7 @@ def run_demo(
         recs_table.add_row(str(row["rank"]), row["title"], f"{row['score']:.3f}")
     console.print(recs_table)
     _print_conversation(payload["conversation"])
+    print_demo_simulation(payload["simulation"])
     console.print(f"[dim]demo finished in {payload['wall_seconds']:.1f}s[/]")
     return payload
 

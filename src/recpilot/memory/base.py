@@ -7,11 +7,15 @@
 from __future__ import annotations
 
 import itertools
+import threading
 import time
 from abc import ABC, abstractmethod
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from recpilot.memory.dialogue import DialogueState
+from recpilot.memory.feed_rules import FeedRule
 
 PreferenceKind = Literal["like_item", "dislike_item", "like_attribute", "dislike_attribute", "constraint"]
 
@@ -67,7 +71,7 @@ class DialogueTurn(BaseModel):
 
 
 class ProfileMemory(ABC):
-    """Long-term profiles and per-session dialogue state."""
+    """Long-term profiles, feed rules, dialogue messages and the typed state of each dialogue."""
 
     @abstractmethod
     def profile(self, user_id: str) -> UserProfile:
@@ -99,11 +103,37 @@ class ProfileMemory(ABC):
 
     @abstractmethod
     def forget_user(self, user_id: str) -> int:
-        """Delete all of a user's memory (preferences, summary, sessions); returns how many records."""
+        """Delete all of a user's memory (preferences, summary, sessions, dialogue states, feed rules);
+        returns how many records."""
 
     @abstractmethod
     def sessions(self, user_id: str) -> list[str]:
         """The user's session ids."""
+
+    @abstractmethod
+    def save_dialogue_state(self, state: DialogueState) -> None:
+        """Store a session's dialogue state, replacing the previous one (the latest write wins)."""
+
+    @abstractmethod
+    def dialogue_state(self, session_id: str) -> DialogueState | None:
+        """A session's stored dialogue state, or None before the first save."""
+
+    @abstractmethod
+    def add_feed_rule(self, user_id: str, rule: FeedRule) -> FeedRule:
+        """Store a feed rule for ``user_id`` and return it with its id.
+
+        An active rule with the same effect and target is not duplicated: it is kept (its id too),
+        with the later of both expiry times (None, "until removed", is the latest) and the new text.
+        """
+
+    @abstractmethod
+    def feed_rules(self, user_id: str, *, include_expired: bool = False) -> list[FeedRule]:
+        """The user's feed rules, oldest first; expired ones only when asked (they are never deleted
+        silently, so a listing can report them as expired)."""
+
+    @abstractmethod
+    def remove_feed_rule(self, user_id: str, rule_id: int) -> bool:
+        """Delete one of the user's feed rules; False when the user has no rule with that id."""
 
     def forget_matching(self, user_id: str, kind: PreferenceKind | None, value: str) -> int:
         """Delete active preferences whose value matches (case-insensitive); returns how many."""
@@ -123,6 +153,10 @@ class InMemoryProfileMemory(ProfileMemory):
         self._sessions: dict[str, list[DialogueTurn]] = {}
         self._owners: dict[str, str] = {}
         self._ids = itertools.count(1)
+        self._states: dict[str, str] = {}  # session -> JSON, so callers never share the stored object
+        self._rules: dict[str, list[FeedRule]] = {}
+        self._rule_ids = itertools.count(1)
+        self._lock = threading.Lock()
 
     def profile(self, user_id: str) -> UserProfile:
         prefs = [p for p in self._prefs.get(user_id, []) if p.active()]
@@ -166,7 +200,51 @@ class InMemoryProfileMemory(ProfileMemory):
         for session in self.sessions(user_id):
             removed += len(self._sessions.pop(session, []))
             del self._owners[session]
-        return removed
+        for session, text in list(self._states.items()):
+            if DialogueState.model_validate_json(text).user_id == user_id:
+                del self._states[session]
+                removed += 1
+        return removed + len(self._rules.pop(user_id, []))
 
     def sessions(self, user_id: str) -> list[str]:
         return [session for session, owner in self._owners.items() if owner == user_id]
+
+    def save_dialogue_state(self, state: DialogueState) -> None:
+        self._states[state.session_id] = state.model_dump_json()
+
+    def dialogue_state(self, session_id: str) -> DialogueState | None:
+        text = self._states.get(session_id)
+        return None if text is None else DialogueState.model_validate_json(text)
+
+    def add_feed_rule(self, user_id: str, rule: FeedRule) -> FeedRule:
+        with self._lock:
+            rules = self._rules.setdefault(user_id, [])
+            for position, existing in enumerate(rules):
+                if existing.active() and existing.same_instruction(rule):
+                    merged = merge_feed_rule(existing, rule)
+                    rules[position] = merged
+                    return merged
+            stored = rule.model_copy(update={"id": next(self._rule_ids), "user_id": user_id})
+            rules.append(stored)
+            return stored
+
+    def feed_rules(self, user_id: str, *, include_expired: bool = False) -> list[FeedRule]:
+        now = time.time()
+        return [r for r in self._rules.get(user_id, []) if include_expired or r.active(now)]
+
+    def remove_feed_rule(self, user_id: str, rule_id: int) -> bool:
+        with self._lock:
+            rules = self._rules.get(user_id, [])
+            kept = [r for r in rules if r.id != rule_id]
+            self._rules[user_id] = kept
+            return len(kept) != len(rules)
+
+
+def merge_feed_rule(existing: FeedRule, new: FeedRule) -> FeedRule:
+    """An active rule restated: the same id, the new wording, and the later expiry (None is latest)."""
+    expires = (
+        None
+        if existing.expires_at is None or new.expires_at is None
+        else max(existing.expires_at, new.expires_at)
+    )
+    return existing.model_copy(update={"text": new.text or existing.text, "expires_at": expires})

@@ -1,7 +1,9 @@
 """Profile memory in a SQL database (SQLite or PostgreSQL), usually the catalog store's own.
 
-Three tables, created when missing: ``memory_preferences`` (one row per remembered preference),
-``memory_profiles`` (the summary) and ``memory_turns`` (dialogue messages, numbered per session).
+Five tables, created when missing: ``memory_preferences`` (one row per remembered preference),
+``memory_profiles`` (the summary), ``memory_turns`` (dialogue messages, numbered per session),
+``memory_dialogue_states`` (one JSON :class:`DialogueState` per session, upserted) and
+``memory_feed_rules`` (one row per feed rule, its target as JSON).
 
 Concurrency: every write is one short transaction. Duplicates are impossible because a unique
 constraint covers ``(user_id, kind, value_key)``, where ``value_key`` is a hash of the lower-cased
@@ -10,11 +12,12 @@ Expired rows are deleted before each insert, so the constraint only ever sees ac
 Turn positions come from ``max(position) + 1`` inside the insert; PostgreSQL serialises the writers
 of one session with a transaction-scoped advisory lock, SQLite with its database write lock (every
 write transaction here starts with a write, so SQLite's busy timeout applies instead of a deadlock).
+Feed rules are merged with an active twin (same effect and target, keyed by a hash) under the same
+scheme: an UPDATE first (SQLite's lock), a per-user advisory lock on PostgreSQL, then the INSERT.
 """
 
 from __future__ import annotations
 
-import hashlib
 import time
 from collections.abc import Callable
 from typing import Any, Final
@@ -24,10 +27,10 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from recpilot.errors import ConfigError
 from recpilot.memory.base import DialogueTurn, Preference, PreferenceKind, ProfileMemory, UserProfile
+from recpilot.memory.sql_conversation import ConversationRecords, dialogue_states, feed_rules_table
+from recpilot.memory.sql_schema import lock_key, metadata, storable, value_key
 
 SUPPORTED_DIALECTS: Final = ("sqlite", "postgresql")
-
-metadata = sa.MetaData()
 
 preferences = sa.Table(
     "memory_preferences",
@@ -66,7 +69,7 @@ turns_table = sa.Table(
 )
 
 
-class SqlProfileMemory(ProfileMemory):
+class SqlProfileMemory(ConversationRecords, ProfileMemory):
     """Profiles and sessions in SQLite or PostgreSQL; a new instance over the same database sees everything.
 
     Safe to share between threads and processes: concurrent writers never duplicate a preference,
@@ -137,14 +140,14 @@ class SqlProfileMemory(ProfileMemory):
         )
 
     def remember(self, user_id: str, preference: Preference) -> Preference:
-        value = _storable(preference.value)
-        key = _value_key(value)
+        value = storable(preference.value)
+        key = value_key(value)
         row = {
             "user_id": user_id,
             "kind": preference.kind,
             "value": value,
             "value_key": key,
-            "source": _storable(preference.source),
+            "source": storable(preference.source),
             "created_at": preference.created_at,
             "expires_at": preference.expires_at,
         }
@@ -174,7 +177,7 @@ class SqlProfileMemory(ProfileMemory):
     def forget_matching(self, user_id: str, kind: PreferenceKind | None, value: str) -> int:
         """Delete active preferences whose value matches (case-insensitive); returns how many."""
         condition = sa.and_(
-            preferences.c.user_id == user_id, preferences.c.value_key == _value_key(_storable(value))
+            preferences.c.user_id == user_id, preferences.c.value_key == value_key(storable(value))
         )
         if kind is not None:
             condition = sa.and_(condition, preferences.c.kind == kind)
@@ -189,7 +192,7 @@ class SqlProfileMemory(ProfileMemory):
             return self._delete_expired(conn, None, time.time())
 
     def set_summary(self, user_id: str, summary: str) -> None:
-        values = {"user_id": user_id, "summary": _storable(summary), "updated_at": time.time()}
+        values = {"user_id": user_id, "summary": storable(summary), "updated_at": time.time()}
         statement = self._insert(profiles).values(values)
         upsert = statement.on_conflict_do_update(
             index_elements=[profiles.c.user_id],
@@ -206,7 +209,7 @@ class SqlProfileMemory(ProfileMemory):
             sa.func.coalesce(sa.func.max(turns_table.c.position), -1) + 1,
             sa.literal(user_id, sa.Text),
             sa.literal(turn.role, sa.String),
-            sa.literal(_storable(turn.content), sa.Text),
+            sa.literal(storable(turn.content), sa.Text),
             sa.literal(turn.created_at, sa.Double),
         ).where(turns_table.c.session_id == session_id)
         columns = ["session_id", "position", "user_id", "role", "content", "created_at"]
@@ -231,7 +234,7 @@ class SqlProfileMemory(ProfileMemory):
                 "position": position,
                 "user_id": user_id,
                 "role": turn.role,
-                "content": _storable(turn.content),
+                "content": storable(turn.content),
                 "created_at": turn.created_at,
             }
             for position, turn in enumerate(turns)
@@ -256,15 +259,16 @@ class SqlProfileMemory(ProfileMemory):
     # -- the user's right to be forgotten ---------------------------------------------------------------
 
     def forget_user(self, user_id: str) -> int:
-        """Delete everything remembered about a user: preferences, summary and sessions.
+        """Delete everything remembered about a user: preferences, summary, sessions and feed rules.
 
         Returns:
-            How many records were deleted (preferences, the summary and dialogue turns).
+            How many records were deleted (preferences, the summary, dialogue turns, dialogue states
+            and feed rules).
         """
         with self._db.begin() as conn:
             return sum(
                 conn.execute(table.delete().where(table.c.user_id == user_id)).rowcount
-                for table in (preferences, profiles, turns_table)
+                for table in (preferences, profiles, turns_table, dialogue_states, feed_rules_table)
             )
 
     # -- internals -------------------------------------------------------------------------------------
@@ -309,7 +313,7 @@ class SqlProfileMemory(ProfileMemory):
         # SQLite allows one writer at a time anyway; PostgreSQL needs the lock, or two appends could
         # both read the same max(position).
         if conn.dialect.name == "postgresql":
-            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key("memory_turns", session_id))))
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_key("memory_turns", session_id))))
 
 
 def _preference(row: sa.Row[Any]) -> Preference:
@@ -321,18 +325,3 @@ def _preference(row: sa.Row[Any]) -> Preference:
         created_at=row.created_at,
         expires_at=row.expires_at,
     )
-
-
-def _storable(text: str) -> str:
-    return text.replace("\x00", "\ufffd")
-
-
-def _value_key(value: str) -> str:
-    """The unique key of a preference value: case-insensitive, a fixed 64 characters whatever its length."""
-    return hashlib.sha256(value.lower().encode("utf-8")).hexdigest()
-
-
-def _lock_key(namespace: str, name: str) -> int:
-    """A 64-bit advisory lock key for ``name`` (hash collisions only make two writers wait)."""
-    digest = hashlib.sha256(f"recpilot.{namespace}\x1f{name}".encode()).digest()
-    return int.from_bytes(digest[:8], "big", signed=True)

@@ -286,6 +286,53 @@ class Recommender(ABC, Generic[ConfigT]):
             out_scores[start : start + len(block), : vals.shape[1]] = vals
         return out_items, out_scores
 
+    def recommend_histories(
+        self,
+        histories: Histories,
+        k: int = 10,
+        *,
+        exclude: Histories | None = None,
+        filter_seen: bool = True,
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float32]]:
+        """Batch top-``k`` for ad-hoc histories: :meth:`recommend` with ``history`` for many rows at once.
+
+        Args:
+            histories: One history per row, internal item indices, oldest first; an empty row gets
+                the cold-start (popularity) ranking, as in :meth:`recommend`.
+            k: List length.
+            exclude: Internal item indices never to return, one row per history.
+            filter_seen: Mask each row's history items.
+
+        Returns:
+            ``(items, scores)``, each ``(rows, k)``, padded with -1 / -inf.
+        """
+        _check_k(k)
+        n_items = self.n_items
+        if histories.n_items != n_items or (exclude is not None and len(exclude) != len(histories)):
+            raise ConfigError(
+                f"histories must index this model's {n_items} items and exclusions must have one row "
+                f"per history (got {histories.n_items} items, {len(histories)} rows)"
+            )
+        chunk = max(1, _SCORE_BUDGET // max(1, n_items))
+        out_items = np.full((len(histories), min(k, n_items)), -1, dtype=np.int64)
+        out_scores = np.full(out_items.shape, -np.inf, dtype=np.float32)
+        for start in range(0, len(histories), chunk):
+            rows = range(start, min(start + chunk, len(histories)))
+            block = Histories.from_lists([histories.sequence(r) for r in rows], n_items)
+            scores = self._cold_scores(len(block))
+            filled = np.flatnonzero(block.lengths > 0)
+            if len(filled):
+                subset = Histories.from_lists([block.sequence(int(r)) for r in filled], n_items)
+                scores[filled] = self._score_histories(subset)
+            if filter_seen:
+                _mask_csr(scores, block.csr)
+            if exclude is not None:
+                _mask_csr(scores, Histories.from_lists([exclude.sequence(r) for r in rows], n_items).csr)
+            idx, vals = top_k(scores, k)
+            out_items[start : start + len(block), : idx.shape[1]] = idx
+            out_scores[start : start + len(block), : vals.shape[1]] = vals
+        return out_items, out_scores
+
     # -- persistence -------------------------------------------------------------------------------------
 
     def spec(self) -> dict[str, Any]:

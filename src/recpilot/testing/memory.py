@@ -23,6 +23,14 @@ from typing import ClassVar
 import pytest
 
 from recpilot.memory.base import DialogueTurn, Preference, PreferenceKind, ProfileMemory
+from recpilot.memory.dialogue import Critique, DialogueState
+from recpilot.memory.feed_rules import (
+    AttributeTarget,
+    FeedEffect,
+    FeedRule,
+    NumericTarget,
+    TitlePatternTarget,
+)
 
 #: Text that trips up encodings, collations and case folding: accents, CJK, emoji, RTL, combining marks.
 UNICODE_SAMPLE = "Ünïcödé ÆØÅ ß 東京物語 🎬🍿 שלום مرحبا e\u0301 ΣΊΣΥΦΟΣ"
@@ -243,3 +251,108 @@ class ProfileMemoryContract:
         assert reopened.remember("ann", _pref("like_attribute", "genres=horror")) == pref, "no duplicate"
         reopened.append_turn("s1", "ann", DialogueTurn(role="user", content="another"))
         assert [t.content for t in reopened.turns("s1")] == ["scare me", "Alien", "another"]
+
+    # -- dialogue states ----------------------------------------------------------------------------------
+
+    def test_dialogue_state_round_trip(self, memory: ProfileMemory) -> None:
+        assert memory.dialogue_state("s1") is None, "no state before the first save"
+        state = DialogueState(session_id="s1", user_id="ann", turn=2, shown=[["1", "2"], ["3"]])
+        state.reject_item("2")
+        state.accept_attribute("genres=Comedy")
+        state.critiques.append(Critique(kind="less", attribute="genres=Horror", text="less scary", turn=1))
+        state.attribute_weights["genres=Horror"] = -0.5
+        state.numeric_bounds["year"] = (None, 1995.0)
+        memory.save_dialogue_state(state)
+        assert memory.dialogue_state("s1") == state
+        state.turn = 3
+        state.record_shown(["4"])
+        memory.save_dialogue_state(state)
+        assert memory.dialogue_state("s1") == state, "the latest save replaces the state"
+        loaded = memory.dialogue_state("s1")
+        assert loaded is not None
+        loaded.shown.clear()
+        assert memory.dialogue_state("s1") == state, "a loaded state is a copy"
+        assert memory.dialogue_state("s2") is None, "sessions are isolated"
+
+    # -- feed rules ---------------------------------------------------------------------------------------
+
+    def test_feed_rules_add_list_remove(self, memory: ProfileMemory) -> None:
+        horror = _rule("exclude", AttributeTarget(attribute="genres", value="Horror"), "no horror")
+        sequels = _rule("exclude", TitlePatternTarget(pattern="sequel"), "stop recommending sequels")
+        recent = _rule("require", NumericTarget(attribute="year", min=2001), "only after 2000")
+        stored = [memory.add_feed_rule("ann", rule) for rule in (horror, sequels, recent)]
+        assert len({r.id for r in stored}) == 3
+        assert all(r.id > 0 for r in stored)
+        for given, got in zip((horror, sequels, recent), stored, strict=True):
+            assert got == given.model_copy(update={"id": got.id}), "everything but the id is kept"
+        assert memory.feed_rules("ann") == stored
+        assert memory.feed_rules("bob") == [], "other users have none"
+        assert memory.remove_feed_rule("bob", stored[0].id) is False, "a user cannot remove another's rule"
+        assert memory.remove_feed_rule("ann", stored[0].id) is True
+        assert memory.remove_feed_rule("ann", stored[0].id) is False, "already removed"
+        assert memory.remove_feed_rule("ann", max(r.id for r in stored) + 1000) is False, "never existed"
+        assert memory.feed_rules("ann") == stored[1:]
+        again = memory.add_feed_rule("ann", horror)
+        assert again.id not in {r.id for r in stored}, "ids are never reused"
+
+    def test_restated_feed_rule_is_merged(self, memory: ProfileMemory) -> None:
+        now = time.time()
+        target = AttributeTarget(attribute="genres", value="Horror")
+        week = memory.add_feed_rule("ann", _rule("exclude", target, "no horror this week", now + 7 * 86_400))
+        day = memory.add_feed_rule("ann", _rule("exclude", target, "no horror today", now + 86_400))
+        assert day.id == week.id
+        assert day.expires_at == week.expires_at, "the later expiry is kept"
+        assert day.text == "no horror today"
+        forever = memory.add_feed_rule("ann", _rule("exclude", target, "never horror", None))
+        assert forever.id == week.id
+        assert forever.expires_at is None
+        boost = memory.add_feed_rule("ann", _rule("boost", target, "more horror"))
+        assert boost.id != week.id, "another effect is another rule"
+        assert [r.id for r in memory.feed_rules("ann")] == [week.id, boost.id]
+
+    def test_expired_feed_rules_are_kept_and_reported(
+        self, memory: ProfileMemory, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        now = time.time()
+        target = AttributeTarget(attribute="genres", value="Horror")
+        short = memory.add_feed_rule("ann", _rule("exclude", target, "no horror today", now + 60))
+        lasting = memory.add_feed_rule("ann", _rule("boost", TitlePatternTarget(pattern="sequel"), "x"))
+        monkeypatch.setattr(time, "time", lambda: now + 3_600)
+        assert memory.feed_rules("ann") == [lasting], "an expired rule no longer applies"
+        listed = memory.feed_rules("ann", include_expired=True)
+        assert listed == [short, lasting], "expired rules are reported, not silently deleted"
+        assert not listed[0].active()
+        renewed = memory.add_feed_rule("ann", _rule("exclude", target, "no horror again", now + 7_200))
+        assert renewed.id != short.id, "an expired twin is not revived"
+        assert memory.remove_feed_rule("ann", short.id) is True, "expired rules can be removed"
+
+    def test_forget_user_removes_states_and_rules(self, memory: ProfileMemory) -> None:
+        for user in ("ann", "bob"):
+            memory.save_dialogue_state(DialogueState(session_id=f"{user}-s", user_id=user))
+            memory.add_feed_rule(user, _rule("exclude", TitlePatternTarget(pattern="sequel"), "no sequels"))
+        assert memory.forget_user("ann") >= 2
+        assert memory.dialogue_state("ann-s") is None
+        assert memory.feed_rules("ann", include_expired=True) == []
+        assert memory.dialogue_state("bob-s") is not None, "other users keep theirs"
+        assert len(memory.feed_rules("bob")) == 1
+
+    def test_states_and_rules_persist(self, memory: ProfileMemory) -> None:
+        state = DialogueState(session_id="s1", user_id="ann", shown=[["1"]], item_weights={"1": -1.0})
+        memory.save_dialogue_state(state)
+        rule = memory.add_feed_rule(
+            "ann", _rule("exclude", TitlePatternTarget(pattern="sequel"), "no sequels")
+        )
+        reopened = self.reopen(memory)
+        assert reopened.dialogue_state("s1") == state
+        assert reopened.feed_rules("ann") == [rule]
+
+
+def _rule(
+    effect: FeedEffect,
+    target: AttributeTarget | TitlePatternTarget | NumericTarget,
+    text: str = "",
+    expires_at: float | None = None,
+) -> FeedRule:
+    return FeedRule(
+        user_id="ann", effect=effect, target=target, text=text, created_at=1_000.0, expires_at=expires_at
+    )

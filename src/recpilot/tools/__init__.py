@@ -1,6 +1,6 @@
 """Agent tools: typed functions over the catalog, the models and the user's memory, and their dispatcher."""
 
-from recpilot.tools.context import CandidateSet, Catalog, ToolContext, normalise_title
+from recpilot.tools.context import CandidateSet, Catalog, ScoreAdjuster, ToolContext, normalise_title
 from recpilot.tools.discovery_tools import DISCOVERY_TOOLS, exclude_seen, match_description
 from recpilot.tools.dispatcher import (
     AllowAll,
@@ -21,6 +21,7 @@ __all__ = [
     "AllowAll",
     "CandidateSet",
     "Catalog",
+    "ScoreAdjuster",
     "ToolCall",
     "ToolContext",
     "ToolDeniedError",

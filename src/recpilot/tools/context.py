@@ -6,7 +6,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +15,7 @@ import pandas as pd
 from recpilot.data.columns import Columns
 from recpilot.data.dataset import Dataset
 from recpilot.memory.base import ProfileMemory
+from recpilot.memory.dialogue import DialogueState
 from recpilot.models.base import Recommender
 from recpilot.store import CatalogQuery, CatalogStore
 from recpilot.types import HardConstraints, ItemId, Reason
@@ -185,6 +186,16 @@ class CandidateSet:
         return -1 if self.ids is None else len(self.ids)
 
 
+class ScoreAdjuster(Protocol):
+    """Changes a ranking's scores before the ranking tool keeps its top k: drops items (a value left
+    out of the result) and moves others. The agent installs the user's feed rules and the session's
+    critiques this way (:mod:`recpilot.conversation.feed`, :mod:`recpilot.conversation.critiques`)."""
+
+    def __call__(self, ctx: ToolContext, scores: dict[ItemId, float], /) -> dict[ItemId, float]:
+        """The adjusted scores (item id -> score; higher is better)."""
+        ...
+
+
 @dataclass
 class ToolContext:
     """Dependencies and per-turn state every tool receives as its first argument.
@@ -197,6 +208,10 @@ class ToolContext:
         candidates: The shared candidate set.
         constraints: Hard constraints gathered from search calls this turn (grounding checks them).
         referenced: Items the user referred to ("like X"), never recommended back.
+        dialogue: The session's dialogue state, when the agent keeps one (tools that record
+            critiques or answers update it; the agent saves it after the turn).
+        score_adjusters: Applied in order by the ranking tool to the scores of every candidate before
+            it keeps its top k (feed rules, critiques).
     """
 
     catalog: Catalog
@@ -206,6 +221,8 @@ class ToolContext:
     candidates: CandidateSet = field(default_factory=CandidateSet)
     constraints: HardConstraints = field(default_factory=HardConstraints)
     referenced: list[ItemId] = field(default_factory=list)
+    dialogue: DialogueState | None = None
+    score_adjusters: list[ScoreAdjuster] = field(default_factory=list)
 
     @cached_property
     def dataset_user(self) -> object | None:

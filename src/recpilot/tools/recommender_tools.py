@@ -142,7 +142,9 @@ def rank_candidates(
     if ctx.dataset_user is not None and model not in ("popularity", "top_rated"):
         # Blending can bring back items the personal model filtered as seen: drop them explicitly.
         excluded |= {str(i) for i in ctx.seen_items()}
-    personal = _model_scores(ctx, model, pool, need=max(k * 30, 300))
+    # Adjusters (feed rules, critiques) may drop many items: let them see the whole catalog.
+    need = catalog.dataset.n_items if ctx.score_adjusters else max(k * 30, 300)
+    personal = _model_scores(ctx, model, pool, need=need)
     soft = ctx.candidates.scores
     if soft:
         weight = float(np.clip(similarity_weight, 0.0, 1.0))
@@ -153,6 +155,8 @@ def rank_candidates(
     if pool is not None:
         allowed = set(pool)
         scores = {i: s for i, s in scores.items() if i in allowed}
+    for adjust in ctx.score_adjusters:
+        scores = adjust(ctx, scores)
     ranked = [(i, s) for i, s in sorted(scores.items(), key=lambda kv: -kv[1]) if str(i) not in excluded][:k]
     ctx.candidates.ranked = ranked
     ctx.candidates.ranked_by = model

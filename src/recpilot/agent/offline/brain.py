@@ -12,9 +12,11 @@ from __future__ import annotations
 import re
 import weakref
 from collections import OrderedDict
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from recpilot.agent.brain import Act, Brain, Composition, ToolRunner, Turn
+from recpilot.agent.offline.conversation import OfflineConversation, reconcile_answers
 from recpilot.agent.offline.parser import parse_request, refine
 from recpilot.agent.offline.plans import (
     Attempt,
@@ -35,6 +37,9 @@ from recpilot.agent.offline.services import ServiceReplies
 from recpilot.agent.offline.vocabulary import YEAR_ATTRIBUTE, CatalogVocabulary, pretty_title
 from recpilot.agent.types import HardConstraints, ItemId, Plan, RecommendedItem
 from recpilot.tools.context import CandidateSet, Catalog, ToolContext
+
+if TYPE_CHECKING:
+    from recpilot.conversation.policy import ConversationPolicy
 
 _DEFAULT_COUNT = 10
 _MAX_RANKED = 100
@@ -58,6 +63,9 @@ class OfflineBrain(Brain):
             ranking model's (0 to 1): the request is about them, taste breaks ties.
         content_weight: In similarity to referred items, the weight of content (genres, tags, text)
             against co-watching (0 to 1).
+        clarify_policy: An ask-or-recommend policy (instance or registry name such as
+            ``"preference-weighted"``): a vague first request of a user without history ("something to
+            watch tonight") then gets one attribute question instead of a blind list. None never asks.
     """
 
     name = "offline"
@@ -69,8 +77,14 @@ class OfflineBrain(Brain):
         description_weight: float = 0.7,
         similarity_weight: float = 0.9,
         content_weight: float = 0.5,
+        clarify_policy: ConversationPolicy[Any] | str | None = None,
     ) -> None:
         self.settings = PlanSettings(description_pool, description_weight, similarity_weight, content_weight)
+        if isinstance(clarify_policy, str):
+            from recpilot.conversation.policy import build_policy
+
+            clarify_policy = build_policy(clarify_policy)
+        self.conversation = OfflineConversation(clarify_policy)
         self._vocabularies: weakref.WeakKeyDictionary[Catalog, CatalogVocabulary] = (
             weakref.WeakKeyDictionary()
         )
@@ -91,16 +105,7 @@ class OfflineBrain(Brain):
         parsed = parse_request(turn.message, vocabulary)
         if parsed.intent != "recommend" or parsed.refinement == "new":
             return parsed
-        previous: ParsedRequest | None = None
-        for earlier in turn.dialogue:
-            if earlier.role != "user":
-                continue
-            request = parse_request(earlier.content, vocabulary)
-            if request.intent != "recommend":
-                continue
-            previous = (
-                refine(previous, request) if previous is not None and request.refinement != "new" else request
-            )
+        previous = self.previous_request(turn, catalog)
         if previous is None:
             return parsed
         merged = refine(previous, parsed)
@@ -111,14 +116,43 @@ class OfflineBrain(Brain):
             )
         return merged
 
+    def previous_request(self, turn: Turn, catalog: Catalog) -> ParsedRequest | None:
+        """The session's recommendation request so far: earlier requests folded together (feed
+        commands, critiques, picks and answers are not requests and are skipped)."""
+        vocabulary = self.vocabulary(catalog)
+        previous: ParsedRequest | None = None
+        for earlier in turn.dialogue:
+            if earlier.role != "user" or self.conversation.is_command(earlier.content, catalog):
+                continue
+            request = parse_request(earlier.content, vocabulary)
+            if request.intent != "recommend":
+                continue
+            previous = (
+                refine(previous, request) if previous is not None and request.refinement != "new" else request
+            )
+        return previous
+
     async def act(self, turn: Turn, tools: ToolRunner) -> Act:
         """Understand the message and run the tools (see the module docstring)."""
         self._pending.pop(id(tools), None)
-        parsed = self.understand(turn, tools.context.catalog)
-        services = ServiceReplies(tools, self.vocabulary(tools.context.catalog))
+        catalog = tools.context.catalog
+        handled = self.conversation.handle(turn, tools, self.previous_request(turn, catalog))
+        if handled is not None and handled.act is not None:
+            return handled.act
+        if handled is not None and handled.request is not None:
+            return self._recommend(tools, handled.request, handled.notes)
+        parsed = self.understand(turn, catalog)
+        services = ServiceReplies(tools, self.vocabulary(catalog))
+        if parsed.intent == "recommend":
+            early = self.conversation.off_topic(turn.message, parsed) or self.conversation.clarify(
+                turn, tools, parsed
+            )
+            if early is not None:
+                return early
         match parsed.intent:
             case "recommend":
-                return self._recommend(tools, parsed)
+                notes = reconcile_answers(tools.context.dialogue, parsed)
+                return self._recommend(tools, parsed, notes)
             case "details":
                 return Act(intent="details", reply=services.details(parsed), note="details")
             case "profile":
@@ -150,7 +184,7 @@ class OfflineBrain(Brain):
 
     # -- recommending ------------------------------------------------------------------------------------
 
-    def _recommend(self, tools: ToolRunner, parsed: ParsedRequest) -> Act:
+    def _recommend(self, tools: ToolRunner, parsed: ParsedRequest, notes: Sequence[str] = ()) -> Act:
         ctx = tools.context
         vocabulary = self.vocabulary(ctx.catalog)
         outcome = Outcome(
@@ -158,6 +192,7 @@ class OfflineBrain(Brain):
             count=parsed.count,
             topics=[t for t in (*parsed.topics, parsed.leftover) if t],
             period=parsed.period,
+            notes=list(notes),
         )
         services = ServiceReplies(tools, vocabulary)
         outcome.notes.extend(services.remember_stated(parsed))

@@ -1,0 +1,452 @@
+"""``recpilot simulate``: how simulated users react to a recommender over sessions."""
+
+from __future__ import annotations
+
+import functools
+import tempfile
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.table import Table
+
+from recpilot.cli._common import err_console, out_console, print_json, status
+from recpilot.errors import ConfigError
+
+if TYPE_CHECKING:
+    from recpilot.simulation.runner import SimulationRun
+    from recpilot.simulation.types import SimulationResult
+
+#: What the two session-end rates in the ``--json`` output mean.
+RATE_DEFINITIONS = {
+    "exit_rate": "share of sessions the user left early, before the last page",
+    "completion_rate": "share of sessions in which the user reached the last page (1 - exit_rate)",
+}
+
+
+def simulate(
+    recommender: Annotated[
+        str,
+        typer.Option(
+            "--recommender", "-r", help="Model name (ease, als, pop, ...), 'agent', or an http(s) URL."
+        ),
+    ] = "ease",
+    users: Annotated[
+        int, typer.Option("--users", help="Simulated users (personas repeat beyond the real ones).")
+    ] = 100,
+    sessions: Annotated[int, typer.Option("--sessions", help="Sessions per user.")] = 1,
+    pages: Annotated[int, typer.Option("--pages", help="Pages per session at most.")] = 10,
+    page_size: Annotated[int, typer.Option("--page-size", help="Items per page.")] = 10,
+    engine: Annotated[str, typer.Option("--engine", help="offline (calibrated, fast) or llm.")] = "offline",
+    llm: Annotated[str | None, typer.Option("--llm", help="URL#MODEL for --engine llm.")] = None,
+    dataset: Annotated[str, typer.Option("--dataset", "-d", help="Built-in name or a dataset path.")] = (
+        "ml-latest-small"
+    ),
+    seed: Annotated[int, typer.Option("--seed", help="Run seed (same seed, same results).")] = 42,
+    output: Annotated[
+        str | None, typer.Option("--output", help="Folder for Parquet results and the journal.")
+    ] = None,
+    resume: Annotated[bool, typer.Option("--resume", help="Continue the run found in --output.")] = False,
+    rerank: Annotated[
+        bool, typer.Option("--rerank", help="Re-rank every page with the session's clicks.")
+    ] = False,
+    explore: Annotated[
+        str | None,
+        typer.Option("--explore", help="Wrap the recommender: thompson, epsilon:0.1 or linucb."),
+    ] = None,
+    rounds: Annotated[
+        int | None,
+        typer.Option("--rounds", help="Retrain the model on the simulated clicks between R rounds."),
+    ] = None,
+    backend: Annotated[str, typer.Option("--backend", help="local (one process) or ray.")] = "local",
+    workers: Annotated[
+        int | None, typer.Option("--workers", help="Ray tasks (default: the cluster's CPUs).")
+    ] = None,
+    concurrency: Annotated[
+        int,
+        typer.Option("--concurrency", help="Users simulated at once (async path), LLM requests in flight."),
+    ] = 16,
+    rate: Annotated[
+        float | None, typer.Option("--rate", help="LLM requests per second at most (default: no limit).")
+    ] = None,
+    llm_cache: Annotated[
+        str | None, typer.Option("--llm-cache", help="SQLite file recording (and replaying) LLM answers.")
+    ] = None,
+    llm_cache_mode: Annotated[
+        str,
+        typer.Option("--llm-cache-mode", help="record, replay, record-or-replay or off."),
+    ] = "record-or-replay",
+    chunk_users: Annotated[
+        int, typer.Option("--chunk-users", help="Users per checkpointed chunk (the unit of --resume).")
+    ] = 500,
+    validate: Annotated[
+        bool, typer.Option("--validate", help="Check the offline engine's fidelity on held-out data instead.")
+    ] = False,
+    report: Annotated[
+        str | None,
+        typer.Option("--report", help="Write an HTML report of the run to this file (.html)."),
+    ] = None,
+    max_users: Annotated[
+        int | None, typer.Option("--max-users", help="--validate on at most N test users.")
+    ] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
+) -> None:
+    """Simulate users meeting a recommender page by page; print CTR, ratings, session length, exits.
+
+    ``exit_rate`` is the share of sessions the user left before the last page; ``completion_rate``
+    the share in which the user reached the last page (they sum to 1). ``--rounds`` prints coverage
+    and entropy of the recommended items per retraining round instead.
+    """
+    from recpilot.simulation.types import SimulationConfig
+
+    if validate:
+        _validate(dataset, seed, max_users, json_out)
+        return
+    if resume and not output:
+        raise ConfigError("--resume needs --output DIR (the folder of the run to continue)")
+    if engine not in ("offline", "llm"):
+        raise ConfigError(f"--engine {engine!r} is not known; use 'offline' or 'llm'")
+    _check_execution(backend, workers, rounds, explore, resume)
+    try:
+        config = SimulationConfig(
+            dataset=dataset,
+            users=users,
+            sessions=sessions,
+            pages=pages,
+            page_size=page_size,
+            seed=seed,
+            engine=engine,  # type: ignore[arg-type]  # checked above
+            llm=llm,
+            recommender=recommender,
+            rerank=rerank,
+            explore=explore,
+            concurrency=concurrency,
+            rate=rate,
+            llm_cache=llm_cache,
+            llm_cache_mode=llm_cache_mode,  # type: ignore[arg-type]  # validated by the model
+            chunk_users=chunk_users,
+            output_dir=output,
+        )
+    except ValueError as exc:
+        raise ConfigError(f"simulate {_first_error(exc)}") from None
+    if rounds is not None:
+        # the report reads the rounds' tables: without --output keep them in a folder meanwhile
+        with tempfile.TemporaryDirectory(prefix="recpilot-rounds-") as folder:
+            keep = output or (folder if report is not None else None)
+            payload = run_retraining(config.model_copy(update={"output_dir": keep}), rounds, quiet=json_out)
+            if report is not None and keep is not None:
+                payload["report"] = write_run_report(keep, report)
+        if output:
+            payload["output_dir"] = output
+        if json_out:
+            print_json(payload)
+        else:
+            _print_rounds(payload)
+        return
+    run = functools.partial(run_simulation, backend=backend, workers=workers)
+    if report is None:
+        payload = run(config, resume=resume, quiet=json_out)
+    elif output:
+        payload = run(config, resume=resume, quiet=json_out)
+        payload["report"] = write_run_report(output, report)
+    else:  # the report reads the result tables: keep them in a folder for the time it takes
+        with tempfile.TemporaryDirectory(prefix="recpilot-sim-") as folder:
+            payload = run(config.model_copy(update={"output_dir": folder}), quiet=json_out)
+            payload.pop("output_dir", None)
+            payload["report"] = write_run_report(folder, report)
+    if json_out:
+        print_json(payload)
+        return
+    _print_result(payload)
+
+
+def _check_execution(
+    backend: str, workers: int | None, rounds: int | None, explore: str | None, resume: bool
+) -> None:
+    """Reject combinations of execution options that cannot work, naming the options."""
+    if backend not in ("local", "ray"):
+        raise ConfigError(f"--backend {backend!r} is not known; use 'local' or 'ray'")
+    if workers is not None and (backend != "ray" or workers < 1):
+        raise ConfigError("--workers N (N >= 1) applies to --backend ray only")
+    if rounds is not None:
+        if rounds < 1:
+            raise ConfigError(f"--rounds must be at least 1, got {rounds}")
+        clashes = {"--resume": resume, "--backend ray": backend == "ray", "--explore": explore is not None}
+        for option, given in clashes.items():
+            if given:
+                raise ConfigError(f"--rounds cannot be combined with {option}")
+    if backend == "ray" and resume:
+        raise ConfigError("--backend ray recomputes the whole run; --resume needs --backend local")
+
+
+def _first_error(exc: ValueError) -> str:
+    """The first problem of a config validation error, named by its option, without pydantic's links."""
+    errors = getattr(exc, "errors", None)
+    if callable(errors):
+        first = errors()[0]
+        option = "--" + "-".join(str(part).replace("_", "-") for part in first["loc"])
+        return f"{option}: {str(first['msg']).removeprefix('Value error, ')}"
+    return str(exc)
+
+
+def run_simulation(
+    config: Any,
+    *,
+    resume: bool = False,
+    quiet: bool = False,
+    backend: str = "local",
+    workers: int | None = None,
+) -> dict[str, Any]:
+    """Assemble and run one simulation (in this process, or on Ray); return the summary dictionary."""
+    from recpilot.simulation.assembly import build_simulation
+    from recpilot.simulation.runner import SimulationRunner
+
+    def step(message: str) -> None:
+        if not quiet:
+            err_console.print(f"[dim]{message}...[/]")
+
+    if backend == "ray":
+        from recpilot.simulation.ray_backend import require_ray
+
+        require_ray()  # fail before the slow preparation
+    with status("Preparing the simulation...", quiet=quiet):
+        run = build_simulation(config, step=step)
+
+    def progress(done: int, total: int) -> None:
+        step(f"{done}/{total} users simulated")
+
+    try:
+        if backend == "ray":
+            result = _run_on_ray(run, workers, quiet)
+        else:
+            result = SimulationRunner(run, resume=resume, progress=progress).run_sync()
+    finally:
+        closer = getattr(run.recommender, "aclose", None)
+        if closer is not None:
+            import asyncio
+
+            asyncio.run(closer())
+    payload = result.to_dict()
+    payload["definitions"] = RATE_DEFINITIONS
+    if config.output_dir:
+        payload["output_dir"] = config.output_dir
+    return payload
+
+
+def _run_on_ray(run: SimulationRun, workers: int | None, quiet: bool) -> SimulationResult:
+    """Run on a local Ray cluster started (and stopped) here, or on the one already connected."""
+    from pathlib import Path
+
+    from recpilot.simulation.journal import Journal
+    from recpilot.simulation.ray_backend import require_ray, run_on_ray
+
+    ray = require_ray()
+    if run.config.output_dir:  # refuses a folder that holds another run, like the local runner
+        Journal(Path(run.config.output_dir), run.config, resume=False)
+    started_here = not ray.is_initialized()
+    if started_here:
+        ray.init(include_dashboard=False, num_cpus=workers, log_to_driver=False)
+    try:
+        with status("Simulating on Ray...", quiet=quiet):
+            return run_on_ray(run, shards=workers)
+    finally:
+        if started_here:
+            ray.shutdown()
+
+
+def run_retraining(config: Any, rounds: int, *, quiet: bool = False) -> dict[str, Any]:
+    """Simulate ``rounds`` rounds with retraining in between; return the per-round table as a dictionary.
+
+    Per-round results go to ``config.output_dir`` when it is set (see
+    :func:`recpilot.simulation.rounds.run_rounds`).
+    """
+    import math
+
+    from recpilot.simulation.rounds import run_rounds
+
+    with status(f"Simulating {rounds} rounds of {config.users} users with retraining...", quiet=quiet):
+        table = run_rounds(config, rounds)
+    rows = [
+        {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in row.items()}
+        for row in table.to_dict(orient="records")
+    ]
+    return {"recommender": config.recommender, "engine": config.engine, "rounds": rows}
+
+
+def _print_rounds(payload: dict[str, Any]) -> None:
+    table = Table(title=f"Retraining {payload['recommender']} on simulated clicks, round by round")
+    columns = ("round", "coverage", "entropy", "ctr", "mean_rating", "exit_rate", "new_interactions")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for row in payload["rounds"]:
+        table.add_row(*(_cell(row[c]) for c in columns))
+    console = out_console()
+    console.print(table)
+    console.print("[dim]coverage: share of the catalog shown; entropy: evenness of exposure (0 to 1)[/]")
+    if payload.get("report"):
+        console.print(f"report written to {payload['report']}")
+
+
+def _cell(value: Any) -> str:
+    return "-" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def write_run_report(results_dir: str, out_path: str) -> str:
+    """Render the HTML report of the run in ``results_dir`` (the report module loads only when asked)."""
+    try:
+        from recpilot.simulation.report import write_report
+    except ImportError as exc:
+        raise ConfigError(f"--report is not available in this installation ({exc})") from None
+    return str(write_report(results_dir, out_path))
+
+
+def _validate(dataset: str, seed: int, max_users: int | None, json_out: bool) -> None:
+    from recpilot.data.loaders import load_dataset
+    from recpilot.simulation.fidelity import validate
+
+    with status("Calibrating on training data and validating on held-out data...", quiet=json_out):
+        report = validate(load_dataset(dataset), seed=seed, max_users=max_users)
+    payload = report.to_dict()
+    if json_out:
+        print_json(payload)
+        return
+    table = Table(title=f"1:m like/dislike discrimination on {payload['users']} users (held-out items)")
+    for column in ("m", "precision", "recall", "F1", "chance F1"):
+        table.add_column(column, justify="right")
+    for row in payload["discrimination"]:
+        table.add_row(
+            str(row["m"]),
+            f"{row['precision']:.3f}",
+            f"{row['recall']:.3f}",
+            f"{row['f1']:.3f}",
+            f"{row['chance_f1']:.3f}",
+        )
+    console = out_console()
+    console.print(table)
+    console.print(
+        f"held-out item clicked on {payload['heldout_click_rate']:.1%} of pages; share of clicks "
+        f"{payload['heldout_click_share']:.1%} (chance {payload['chance_click_share']:.0%})"
+    )
+    if payload["ratings"]:
+        r = payload["ratings"]
+        console.print(
+            f"ratings: Wasserstein {r['wasserstein']:.3f}, KL {r['kl']:.3f}, "
+            f"mean {r['simulated_mean']:.2f} vs {r['real_mean']:.2f}"
+        )
+    p = payload["popularity"]
+    console.print(
+        f"popularity percentile of likes: Wasserstein {p['wasserstein']:.3f}, "
+        f"mean {p['simulated_mean']:.2f} vs {p['real_mean']:.2f}"
+    )
+
+
+def _print_result(payload: dict[str, Any]) -> None:
+    table = Table(
+        title=f"Simulation {payload['run_id']}: {payload['recommender']} with the {payload['engine']} engine"
+    )
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for key in (
+        "user_sessions",
+        "ctr",
+        "mean_rating",
+        "mean_session_length",
+        "exit_rate",
+        "completion_rate",
+        "coverage",
+        "diversity",
+        "errors",
+        "wall_time_s",
+        "sessions_per_minute",
+    ):
+        table.add_row(key, _cell(payload[key]))
+    console = out_console()
+    console.print(table)
+    stats = payload.get("engine_stats")
+    if stats:
+        console.print(
+            f"engine: {stats['requests']} answers for {stats['pages']} pages, "
+            f"{stats['malformed']} malformed, {stats['failed']} pages fell back, "
+            f"{stats['retries']} HTTP retries, tokens {stats['input_tokens']} in / "
+            f"{stats['output_tokens']} out, {stats['cache_hits']} cache hits"
+        )
+    console.print("[dim]exit_rate: left before the last page; completion_rate: reached the last page[/]")
+    if payload.get("report"):
+        console.print(f"report written to {payload['report']}")
+
+
+#: The recommenders the demo's short simulation compares.
+DEMO_RECOMMENDERS = ("pop", "als")
+
+
+def demo_simulation(
+    data: Any,
+    *,
+    quiet: bool,
+    split: Any = None,
+    fitted: Mapping[str, Any] | None = None,
+    truth_model: Any = None,
+    users: int = 200,
+    sessions: int = 2,
+) -> dict[str, Any]:
+    """The demo's short simulation: the same simulated users meet two recommenders (offline engine).
+
+    The demo has already fitted most of what a simulation needs, so it passes them in and nothing is
+    fitted twice: ``split`` (personas and recommenders come from its training part), ``fitted`` (models
+    fitted on ``split.train``, used as the recommenders under test) and ``truth_model`` (a model fitted
+    on all of ``data``; adopted as the engine's ground-truth preferences when it is an EASE with the
+    engine's ``l2``). Whatever is missing is fitted here.
+
+    Returns ``{recommender: summary}`` for :data:`DEMO_RECOMMENDERS`.
+    """
+    from recpilot.models.ease import EaseRecommender
+    from recpilot.simulation.assembly import build_recommender, split_for_simulation
+    from recpilot.simulation.environment import ModelRecommender
+    from recpilot.simulation.offline_engine import OfflineEngine
+    from recpilot.simulation.persona import build_personas, sample_population
+    from recpilot.simulation.runner import SimulationRun, SimulationRunner
+    from recpilot.simulation.types import SimulationConfig
+
+    config = SimulationConfig(users=users, sessions=sessions, pages=10, page_size=10, seed=42)
+    if split is None:
+        split = split_for_simulation(data, config.seed)
+    with status("Calibrating simulated users on the training data...", quiet=quiet):
+        engine = OfflineEngine(seed=config.seed)
+        reusable = isinstance(truth_model, EaseRecommender) and truth_model.config.l2 == engine.l2
+        engine.fit(split.train, truth=data, truth_model=truth_model if reusable else None)
+        population = sample_population(build_personas(split.train), data, users, config.seed)
+    results: dict[str, Any] = {}
+    for name in DEMO_RECOMMENDERS:
+        spec = config.model_copy(update={"recommender": name})
+        with status(f"Simulating {users} users x {sessions} sessions with {name}...", quiet=quiet):
+            model = (fitted or {}).get(name)
+            if model is not None and model.is_fitted and model.item_map == split.train.items:
+                recommender: Any = ModelRecommender(model)
+            else:
+                recommender, _ = build_recommender(spec, split)
+            run = SimulationRun(spec, data, population, engine, recommender, name)
+            results[name] = SimulationRunner(run).run_sync().to_dict()
+    return results
+
+
+def print_demo_simulation(results: dict[str, Any]) -> None:
+    """Print the demo simulation's comparison table."""
+    if not results:
+        return
+    first = next(iter(results.values()))
+    table = Table(
+        title=f"Simulated users ({first['user_sessions']} sessions, 10 pages x 10 items, offline engine)"
+    )
+    for column in ("recommender", "CTR", "mean rating", "pages/session", "left early", "coverage"):
+        table.add_column(column, justify="left" if column == "recommender" else "right")
+    for name, r in results.items():
+        rating = "-" if r["mean_rating"] is None else f"{r['mean_rating']:.2f}"
+        table.add_row(
+            name,
+            f"{r['ctr']:.3f}",
+            rating,
+            f"{r['mean_session_length']:.2f}",
+            f"{r['exit_rate']:.2f}",
+            f"{r['coverage']:.3f}",
+        )
+    out_console().print(table)

@@ -1,0 +1,121 @@
+"""Keeping a user's feed rules: add (the latest instruction wins), list (expired ones marked) and remove.
+
+Shared by the offline brain, the LLM brain's feed tools and ``recpilot rules``, so every interface
+words and resolves rules the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from recpilot.memory.base import ProfileMemory
+from recpilot.memory.feed_rules import FeedRule, FeedTarget
+
+
+@dataclass
+class RuleChange:
+    """What a change to the rules did.
+
+    Attributes:
+        stored: Rules added (or restated: the same id comes back).
+        removed: Rules deleted.
+        missing: Rule ids or targets the user named that match none of their rules.
+    """
+
+    stored: list[FeedRule] = field(default_factory=list)
+    removed: list[FeedRule] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+
+
+def add_feed_rules(memory: ProfileMemory, user_id: str, rules: Sequence[FeedRule]) -> RuleChange:
+    """Store rules for a user; an active rule with the same target and another effect is removed first
+    ("no more horror" after "show me more horror": the latest instruction wins)."""
+    change = RuleChange()
+    for rule in rules:
+        for existing in memory.feed_rules(user_id):
+            conflicting = same_target(existing.target, rule.target) and existing.effect != rule.effect
+            if conflicting and memory.remove_feed_rule(user_id, existing.id):
+                change.removed.append(existing)
+        change.stored.append(memory.add_feed_rule(user_id, rule.model_copy(update={"user_id": user_id})))
+    return change
+
+
+def remove_feed_rules(
+    memory: ProfileMemory, user_id: str, *, ids: Sequence[int] = (), targets: Sequence[FeedTarget] = ()
+) -> RuleChange:
+    """Remove rules by id, or every rule (active or expired) about a target ("allow horror again").
+
+    An id or target that matches none of the user's rules is reported in :attr:`RuleChange.missing`;
+    nothing else is touched.
+    """
+    change = RuleChange()
+    known = {rule.id: rule for rule in memory.feed_rules(user_id, include_expired=True)}
+    for rule_id in ids:
+        rule = known.get(rule_id)
+        if rule is not None and memory.remove_feed_rule(user_id, rule_id):
+            change.removed.append(rule)
+        else:
+            change.missing.append(f"#{rule_id}")
+    for target in targets:
+        matching = [rule for rule in known.values() if same_target(rule.target, target)]
+        removed = [rule for rule in matching if memory.remove_feed_rule(user_id, rule.id)]
+        change.removed.extend(removed)
+        if not removed:
+            change.missing.append(target.describe())
+    return change
+
+
+def same_target(a: FeedTarget, b: FeedTarget) -> bool:
+    """Whether two targets name the same items (attribute values compare case-insensitively, as they
+    match)."""
+    return a.model_dump_json().lower() == b.model_dump_json().lower()
+
+
+def describe_rules(rules: Sequence[FeedRule], *, now: float | None = None) -> str:
+    """A listing for the chat: active rules first, then the expired ones, each with its id."""
+    now = time.time() if now is None else now
+    if not rules:
+        return "You have no feed rules. Say e.g. “no more horror this week” or “stop recommending sequels”."
+    active = [r for r in rules if r.active(now)]
+    expired = [r for r in rules if not r.active(now)]
+    lines: list[str] = []
+    if active:
+        lines.append("Your feed rules: " + "; ".join(f"{r.describe(now)} — “{r.text}”" for r in active) + ".")
+    if expired:
+        lines.append("Expired (no longer applied): " + "; ".join(r.describe(now) for r in expired) + ".")
+    lines.append("Say “remove rule N” to delete one.")
+    return " ".join(lines)
+
+
+def describe_change(change: RuleChange, *, until: str = "", unknown: Sequence[str] = ()) -> str:
+    """A confirmation for the chat: what was stored, replaced, removed, or could not be applied."""
+    parts: list[str] = []
+    if change.stored:
+        what = "; ".join(f"{_effect_words(r)} (rule #{r.id})" for r in change.stored)
+        parts.append(f"Got it: {what}, {until or 'until you remove it'}.")
+    replaced = [r for r in change.removed if change.stored]
+    if replaced:
+        parts.append("That replaces " + ", ".join(f"rule #{r.id} ({r.effect})" for r in replaced) + ".")
+    elif change.removed:
+        parts.append(
+            "Removed "
+            + ", ".join(f"rule #{r.id} ({r.effect} {r.target.describe()})" for r in change.removed)
+            + "."
+        )
+    if change.missing:
+        parts.append(
+            "You have no rule " + " or ".join(change.missing) + "; say “what are my rules?” to see them."
+        )
+    if unknown:
+        names = ", ".join(f"“{u}”" for u in unknown)
+        parts.append(f"I can't filter on {names}: this catalog has no such genre, tag or attribute.")
+    if change.stored:
+        parts.append("Say “what are my rules?” to see them.")
+    return " ".join(parts) or "Nothing changed."
+
+
+def _effect_words(rule: FeedRule) -> str:
+    verb = {"exclude": "no more", "boost": "more", "require": "only"}[rule.effect]
+    return f"{verb} {rule.target.describe()}"

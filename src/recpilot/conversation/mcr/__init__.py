@@ -1,0 +1,37 @@
+"""The multi-round conversational recommendation (MCR) benchmark: LastFM*, simulated user, metrics."""
+
+from recpilot.conversation.mcr.data import MCRData, load_lastfm_star
+from recpilot.conversation.mcr.harness import (
+    ConversationOutcome,
+    MCRConfig,
+    MCRReport,
+    converse,
+    make_policy,
+    run_mcr,
+    select_pairs,
+)
+from recpilot.conversation.mcr.metrics import average_turns, hdcg, hdcg_per_conversation, success_rate
+from recpilot.conversation.mcr.prior import CollaborativePrior
+from recpilot.conversation.mcr.settings import ENVIRONMENTS, CandidateSet, Environment
+from recpilot.conversation.mcr.user import SimulatedUser
+
+__all__ = [
+    "ENVIRONMENTS",
+    "CandidateSet",
+    "CollaborativePrior",
+    "ConversationOutcome",
+    "Environment",
+    "MCRConfig",
+    "MCRData",
+    "MCRReport",
+    "SimulatedUser",
+    "average_turns",
+    "converse",
+    "hdcg",
+    "hdcg_per_conversation",
+    "load_lastfm_star",
+    "make_policy",
+    "run_mcr",
+    "select_pairs",
+    "success_rate",
+]

@@ -1,0 +1,241 @@
+"""The MCR evaluation harness: simulated conversations over (user, target item) pairs.
+
+Protocol of SCPR / UNICORN / MCMIPL: for each pair the simulated user holds the target, opens by stating
+one of its attributes (seeded), answers questions truthfully and rejects lists that miss the target. As
+in UNICORN's ``RL/RL_evaluate.py``, the opening uses the first of ``max_turns`` turns, so the system acts
+at most ``max_turns - 1`` times; a success on the system's ``T``-th action counts turn ``T`` for SR@k,
+AT and hDCG, and a failure counts ``max_turns`` in AT. A question and a recommendation each take a turn.
+
+The environment keeps the candidate set by one of two rule sets (``MCRConfig.environment``): ``ours``
+drops every item inconsistent with an answer; ``paper`` follows the published simulators (a rejected
+attribute leaves the binary candidates unchanged, a rejected list leaves them while 10 or fewer remain,
+MCMIPL's union rule for multiple-choice answers). :mod:`recpilot.conversation.mcr.settings` documents
+both with their sources.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field
+
+from recpilot.conversation.mcr.data import MCRData
+from recpilot.conversation.mcr.metrics import average_turns, hdcg, success_rate
+from recpilot.conversation.mcr.prior import CollaborativePrior
+from recpilot.conversation.mcr.settings import CandidateSet, Environment
+from recpilot.conversation.mcr.user import SimulatedUser
+from recpilot.conversation.policy.base import Ask, ConversationPolicy
+from recpilot.conversation.policy.registry import build_policy
+from recpilot.conversation.policy.space import AttributeSpace
+from recpilot.conversation.state import DialogueState
+from recpilot.errors import ConfigError
+
+Setting = Literal["binary", "multiple-choice"]
+
+_RULES: dict[str, str] = {
+    "ours": "candidates drop items with a rejected attribute and every rejected list",
+    "paper": (
+        "published candidate rules (UNICORN binary: a rejected attribute keeps the candidates; "
+        "MCMIPL multiple choice: union of accepted, minus rejected; "
+        "rejected lists leave only while >k remain)"
+    ),
+}
+
+
+class MCRConfig(BaseModel):
+    """How the benchmark is run.
+
+    Attributes:
+        max_turns: Turns per conversation, the user's opening included (15 in the literature).
+        k: Items per recommendation (10 in the literature).
+        setting: ``binary`` (yes/no questions on one attribute: SCPR, UNICORN) or ``multiple-choice``
+            (several attributes per question, the user picks all that apply: MCMIPL-style).
+        choices: Attributes offered per multiple-choice question.
+        seed: Seed of the users' openings and of the user sample.
+        max_users: Converse with the test pairs of at most this many users (a seeded sample).
+        model: The recpilot model fitted on the train split for the collaborative prior.
+        exclude_history: Rank the user's training items last in the prior (they are known already).
+        environment: Candidate rules: ``ours`` (consistent with every answer) or ``paper`` (the
+            published UNICORN / MCMIPL simulators; see :mod:`recpilot.conversation.mcr.settings`).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_turns: int = Field(default=15, ge=2)
+    k: int = Field(default=10, ge=1)
+    setting: Setting = "binary"
+    choices: int = Field(default=5, ge=2)
+    seed: int = 0
+    max_users: int | None = Field(default=None, ge=1)
+    model: str = "ease"
+    exclude_history: bool = True
+    environment: Environment = "ours"
+
+    @property
+    def question_size(self) -> int:
+        """Attributes per question in this setting."""
+        return 1 if self.setting == "binary" else self.choices
+
+
+@dataclass(frozen=True)
+class ConversationOutcome:
+    """One simulated conversation.
+
+    Attributes:
+        user: The user id.
+        target: The target item id.
+        turn: System turn of the success (1-based), 0 for a failure.
+        rank: The target's position in the successful list, 0 for a failure.
+        questions: Questions asked.
+        recommendations: Lists shown.
+    """
+
+    user: str
+    target: str
+    turn: int
+    rank: int
+    questions: int
+    recommendations: int
+
+
+class MCRReport(BaseModel):
+    """Aggregated results of one policy on one dataset."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    policy: str
+    dataset: str
+    setting: str
+    n_conversations: int
+    n_users: int
+    sr5: float
+    sr10: float
+    sr15: float
+    avg_turns: float
+    hdcg: float
+    avg_questions: float
+    prior_model: str
+    fit_seconds: float
+    wall_seconds: float
+    fallbacks: int = 0
+    protocol: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON the CLI prints (``sr@5`` etc. spelled as in the papers)."""
+        data = self.model_dump()
+        for k in (5, 10, 15):
+            data[f"sr@{k}"] = data.pop(f"sr{k}")
+        return data
+
+
+def make_policy(name: str, config: MCRConfig, **overrides: Any) -> ConversationPolicy[Any]:
+    """The policy ``name`` configured for the benchmark's ``k``, question size and seed."""
+    settings: dict[str, Any] = {"k": config.k, "question_size": config.question_size, "seed": config.seed}
+    return build_policy(name, **{**settings, **overrides})
+
+
+def select_pairs(pairs: Sequence[tuple[str, str]], max_users: int | None, seed: int) -> list[tuple[str, str]]:
+    """All pairs, or those of a seeded sample of ``max_users`` users (file order kept)."""
+    if max_users is None:
+        return list(pairs)
+    users = sorted({user for user, _ in pairs})
+    chosen = set(np.random.default_rng(seed).permutation(users)[:max_users].tolist())
+    return [pair for pair in pairs if pair[0] in chosen]
+
+
+def converse(
+    policy: ConversationPolicy[Any],
+    space: AttributeSpace,
+    user_id: str,
+    target: str,
+    scores: np.ndarray[Any, Any] | None,
+    config: MCRConfig,
+    rng: np.random.Generator,
+) -> ConversationOutcome:
+    """One conversation between ``policy`` and a simulated user holding ``target``."""
+    user = SimulatedUser(space, target, rng)
+    state = DialogueState(session_id=f"{user_id}:{target}", user_id=user_id)
+    candidates = CandidateSet(space, config.environment, k=config.k)
+    opening = user.opening()
+    if opening is not None:
+        state.accept_attribute(opening)
+        candidates.answer([opening], [])
+    policy.reset()
+    questions = recommendations = 0
+    for turn in range(1, config.max_turns):
+        action = policy.decide(
+            state, space, scores, turns_left=config.max_turns - turn, candidates=candidates.mask
+        )
+        state.turn = turn
+        rank = user.respond(action, state)
+        if isinstance(action, Ask):
+            questions += 1
+            accepted, rejected = user.answer(action)
+            candidates.answer(accepted, rejected, multiple_choice=action.multiple_choice)
+            continue
+        recommendations += 1
+        if rank:
+            return ConversationOutcome(user_id, target, turn, rank, questions, recommendations)
+        candidates.reject_list(action.item_ids)
+    return ConversationOutcome(user_id, target, 0, 0, questions, recommendations)
+
+
+def run_mcr(
+    policy: ConversationPolicy[Any],
+    data: MCRData,
+    config: MCRConfig,
+    *,
+    prior: CollaborativePrior | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> tuple[MCRReport, list[ConversationOutcome]]:
+    """Run every selected conversation and aggregate SR@5/10/15, AT and hDCG.
+
+    Args:
+        policy: The policy under test (its ``k`` and question size must match ``config``).
+        data: The benchmark data.
+        config: Protocol settings.
+        prior: A fitted collaborative prior (fitted here on ``data.train`` when None).
+        progress: Called with (done, total) every few hundred conversations.
+    """
+    if policy.config.k != config.k or policy.config.question_size != config.question_size:
+        raise ConfigError(
+            f"policy {policy.name!r} has k={policy.config.k}, question_size={policy.config.question_size}; "
+            f"the {config.setting} setting needs k={config.k}, question_size={config.question_size}"
+        )
+    start = time.perf_counter()
+    prior = prior or CollaborativePrior.fit(data, config.model, exclude_history=config.exclude_history)
+    pairs = select_pairs(data.pairs, config.max_users, config.seed)
+    outcomes: list[ConversationOutcome] = []
+    for index, (user_id, target) in enumerate(pairs):
+        rng = np.random.default_rng([config.seed, index])
+        outcomes.append(converse(policy, data.space, user_id, target, prior.scores(user_id), config, rng))
+        if progress is not None and (index + 1) % 500 == 0:
+            progress(index + 1, len(pairs))
+    turns = np.array([o.turn for o in outcomes], dtype=np.int64)
+    ranks = np.array([o.rank for o in outcomes], dtype=np.int64)
+    report = MCRReport(
+        policy=policy.name,
+        dataset=data.name,
+        setting=f"{config.setting}, single target, {config.environment} environment",
+        n_conversations=len(outcomes),
+        n_users=len({o.user for o in outcomes}),
+        sr5=success_rate(turns, 5),
+        sr10=success_rate(turns, 10),
+        sr15=success_rate(turns, config.max_turns),
+        avg_turns=average_turns(turns, config.max_turns),
+        hdcg=hdcg(turns, ranks),
+        avg_questions=float(np.mean([o.questions for o in outcomes])) if outcomes else 0.0,
+        prior_model=config.model,
+        fit_seconds=prior.fit_seconds,
+        wall_seconds=time.perf_counter() - start,
+        fallbacks=len(getattr(policy, "fallbacks", [])),
+        protocol=(
+            f"UNICORN protocol: {config.max_turns} turns incl. the user's opening attribute, "
+            f"top-{config.k} lists, truthful user; {_RULES[config.environment]}"
+        ),
+    )
+    return report, outcomes

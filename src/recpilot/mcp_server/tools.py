@@ -1,0 +1,174 @@
+"""The tools the MCP server adds to the agent's: one-shot ``recommend`` and ``explain``, and the policy.
+
+Both call the service layer (:class:`~recpilot.service.recommend.Recommendations`), the one ranking
+implementation behind ``POST /v1/recommend`` and ``recpilot serve``'s MCP endpoint, so the same request
+gets the same items over HTTP and MCP.
+
+Both are ordinary recpilot tools (typed functions over a :class:`~recpilot.tools.ToolContext`), so they
+pass the same :class:`~recpilot.tools.ToolDispatcher` as the agent's own tools: argument validation,
+the privilege policy, timing and logging happen in one place for every MCP call.
+"""
+
+from __future__ import annotations
+
+import weakref
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from recpilot.agent.types import HardConstraints, ItemId, Reason
+from recpilot.errors import ConfigError
+from recpilot.service.recommend import Recommendations
+from recpilot.service.schemas import RecommendRequest
+from recpilot.tools import ToolContext, ToolDeniedError, ToolOutput, ToolSpec, tool
+from recpilot.tools.context import Catalog
+from recpilot.tools.recommender_tools import RankingModel
+
+MAX_K = 100
+
+
+class PrivilegePolicy:
+    """Read-only tools always run; tools that write the user's memory only when ``allow_write`` is set.
+
+    Args:
+        allow_write: Whether tools with ``privilege="write"`` (remember/forget preferences) may run.
+    """
+
+    def __init__(self, *, allow_write: bool = False) -> None:
+        self.allow_write = allow_write
+
+    def permits(self, spec: ToolSpec) -> bool:
+        """Whether calls to ``spec`` are allowed at all (used to decide what the server lists)."""
+        return spec.privilege == "read" or self.allow_write
+
+    def authorize(self, spec: ToolSpec, args: BaseModel, context: ToolContext) -> None:
+        """Refuse a writing tool unless writes were enabled."""
+        if not self.permits(spec):
+            raise ToolDeniedError(
+                f"tool {spec.name} writes to the user's memory, which this server does not allow; "
+                "start it with --allow-write to enable writing tools"
+            )
+
+
+@dataclass
+class ServiceToolContext(ToolContext):
+    """A tool context that also carries the service's ranking, so MCP answers what HTTP answers.
+
+    Attributes:
+        recommendations: The service's :class:`~recpilot.service.recommend.Recommendations` (its
+            cache shared with the HTTP API when both are served together).
+    """
+
+    recommendations: Recommendations | None = None
+
+
+_SHARED: weakref.WeakKeyDictionary[Catalog, Recommendations] = weakref.WeakKeyDictionary()
+
+
+def recommendations_for(ctx: ToolContext) -> Recommendations:
+    """The ranking a call uses: the service's when the server has one, else one per catalog."""
+    if isinstance(ctx, ServiceToolContext) and ctx.recommendations is not None:
+        return ctx.recommendations
+    found = _SHARED.get(ctx.catalog)
+    if found is None:
+        found = _SHARED[ctx.catalog] = Recommendations(ctx.catalog, dict(ctx.models))
+    return found
+
+
+@tool()
+def recommend(
+    ctx: ToolContext,
+    user_id: str | None = None,
+    history: list[str] | None = None,
+    k: int = 10,
+    constraints: HardConstraints | None = None,
+    exclude: list[str] | None = None,
+    model: RankingModel = "collaborative",
+) -> ToolOutput:
+    """Recommend catalog items for a user or an ad-hoc history, each with its evidence-based explanation.
+
+    The same ranking as ``POST /v1/recommend``: the user's own history, remembered likes and
+    dislikes and active feed rules apply.
+
+    Args:
+        user_id: A user id; a user the models have not seen gets their remembered likes or popular items.
+        history: Item ids or titles the user liked, oldest first (added to the user's own history).
+        k: How many items (1 to 100).
+        constraints: Hard constraints every item must satisfy: attributes such as
+            {"genres": ["Comedy"]}, exclude_attributes, numeric ranges such as {"year": {"min": 1990}},
+            exclude_items, keywords.
+        exclude: Item ids never to return.
+        model: The ranking model: collaborative, sequential, content, popularity or top_rated.
+    """
+    if not 1 <= k <= MAX_K:
+        raise ConfigError(f"k must be between 1 and {MAX_K}, got {k}")
+    refs: list[ItemId] = []
+    for reference in history or []:
+        found = ctx.catalog.resolve(reference)
+        if not found:
+            raise ConfigError(f"history item {reference!r} is not in the catalog")
+        refs.append(found[0])
+    request = RecommendRequest(
+        user_id=ctx.user_id,
+        history=refs or None,
+        k=k,
+        constraints=constraints,
+        exclude=list(exclude or []),
+        model=model,
+    )
+    memory = ctx.memory
+    answer = recommendations_for(ctx).recommend(
+        request, MAX_K, profile=memory.profile(ctx.user_id), rules=memory.feed_rules(ctx.user_id)
+    )
+    items = [item.model_dump(mode="json") for item in answer.items]
+    titles = ", ".join(str(entry["title"]) for entry in items[:5])
+    return ToolOutput(
+        summary=f"{len(items)} items ranked by {answer.model}"
+        + (f": {titles}" if titles else "; nothing satisfies the constraints"),
+        data={"user_id": ctx.user_id, "model": answer.model, "items": items},
+    )
+
+
+@tool()
+def explain(ctx: ToolContext, user_id: str, item: str) -> ToolOutput:
+    """Explain why an item suits a user: the user's history it resembles, and how the model ranks it.
+
+    Args:
+        user_id: The user.
+        item: The item's id or title.
+    """
+    found = ctx.catalog.resolve(item)
+    if not found:
+        raise ConfigError(f"item {item!r} is not in the catalog; pass an id or a title from search_catalog")
+    item_id = found[0]
+    recommendations = recommendations_for(ctx)
+    answer = recommendations.explain(ctx.user_id, item_id, ctx.memory.profile(ctx.user_id))
+    reasons = list(answer.reasons)
+    seen = {str(i) for i in ctx.seen_items()}
+    data: dict[str, Any] = {
+        "user_id": ctx.user_id,
+        "item_id": item_id,
+        "title": answer.title,
+        "already_seen": str(item_id) in seen,
+    }
+    model = recommendations.model
+    history = ctx.liked_items() if ctx.dataset_user is None else None
+    scores = model.score(list(model.item_map.external_ids), ctx.dataset_user, history=history)
+    position = int((scores > scores[model.item_map.index_of(item_id)]).sum()) + 1
+    data.update(rank=position, n_items=len(scores), model=model.name)
+    reasons.append(
+        Reason(
+            kind="model",
+            text=f"{model.name} ranks it #{position} of {len(scores)} for this user",
+            evidence={"rank": position, "model": model.name},
+        )
+    )
+    data["reasons"] = [r.model_dump(mode="json") for r in reasons]
+    explanation = "; ".join(r.text for r in reasons) or "no evidence links this item to the user"
+    data["explanation"] = explanation
+    return ToolOutput(summary=f"{data['title']}: {explanation}", data=data)
+
+
+#: The tools the MCP server offers beyond the agent's own.
+SERVICE_TOOLS: tuple[ToolSpec, ...] = (recommend, explain)

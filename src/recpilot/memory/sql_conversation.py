@@ -1,0 +1,161 @@
+"""The SQL memory's conversational records: one dialogue state per session and the users' feed rules.
+
+:class:`ConversationRecords` is a mixin of :class:`~recpilot.memory.sql.SqlProfileMemory`; its tables
+share that memory's metadata, so they are created with the others.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import sqlalchemy as sa
+
+from recpilot.memory.dialogue import DialogueState
+from recpilot.memory.feed_rules import FeedRule
+from recpilot.memory.sql_schema import lock_key, metadata, storable, value_key
+
+dialogue_states = sa.Table(
+    "memory_dialogue_states",
+    metadata,
+    sa.Column("session_id", sa.Text, primary_key=True),
+    sa.Column("user_id", sa.Text, nullable=False),
+    sa.Column("state", sa.Text, nullable=False),
+    sa.Column("updated_at", sa.Double, nullable=False),
+    sa.Index("ix_memory_dialogue_states_user", "user_id"),
+)
+
+feed_rules_table = sa.Table(
+    "memory_feed_rules",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Text, nullable=False),
+    sa.Column("effect", sa.String(16), nullable=False),
+    sa.Column("target", sa.Text, nullable=False),
+    sa.Column("target_key", sa.String(64), nullable=False),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Double, nullable=False),
+    sa.Column("expires_at", sa.Double, nullable=True),
+    sa.Index("ix_memory_feed_rules_user_key", "user_id", "target_key"),
+    sqlite_autoincrement=True,  # a removed rule's id is never given to a new one
+)
+
+
+class ConversationRecords:
+    """Dialogue states and feed rules over ``self._db`` (set by the memory that mixes this in)."""
+
+    _db: sa.Engine
+    _insert: Callable[[sa.Table], Any]
+
+    # -- dialogue states -----------------------------------------------------------------------------------
+
+    def save_dialogue_state(self, state: DialogueState) -> None:
+        values = {
+            "session_id": state.session_id,
+            "user_id": state.user_id,
+            "state": storable(state.model_dump_json()),
+            "updated_at": time.time(),
+        }
+        statement = self._insert(dialogue_states).values(values)
+        upsert = statement.on_conflict_do_update(
+            index_elements=[dialogue_states.c.session_id],
+            set_={
+                "user_id": statement.excluded.user_id,
+                "state": statement.excluded.state,
+                "updated_at": statement.excluded.updated_at,
+            },
+        )
+        with self._db.begin() as conn:
+            conn.execute(upsert)
+
+    def dialogue_state(self, session_id: str) -> DialogueState | None:
+        query = sa.select(dialogue_states.c.state).where(dialogue_states.c.session_id == session_id)
+        with self._db.connect() as conn:
+            text = conn.execute(query).scalar()
+        return None if text is None else DialogueState.model_validate_json(text)
+
+    # -- feed rules ----------------------------------------------------------------------------------------
+
+    def add_feed_rule(self, user_id: str, rule: FeedRule) -> FeedRule:
+        target = rule.target.model_dump_json()
+        key = value_key(f"{rule.effect}\x1f{target}")
+        now = time.time()
+        twin = sa.and_(
+            feed_rules_table.c.user_id == user_id,
+            feed_rules_table.c.target_key == key,
+            sa.or_(feed_rules_table.c.expires_at.is_(None), feed_rules_table.c.expires_at > now),
+        )
+        expires: Any = (
+            None
+            if rule.expires_at is None
+            else sa.case(
+                (feed_rules_table.c.expires_at.is_(None), None),
+                (feed_rules_table.c.expires_at > rule.expires_at, feed_rules_table.c.expires_at),
+                else_=rule.expires_at,
+            )
+        )
+        text = storable(rule.text)
+        with self._db.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_key("memory_feed_rules", user_id))))
+            # The UPDATE is the transaction's first statement: on SQLite it takes the write lock, so
+            # two writers cannot both miss the twin and insert it twice.
+            updates: dict[str, Any] = {"expires_at": expires}
+            if text:
+                updates["text"] = text
+            merged = conn.execute(feed_rules_table.update().where(twin).values(**updates)).rowcount
+            if not merged:
+                conn.execute(
+                    feed_rules_table.insert().values(
+                        user_id=user_id,
+                        effect=rule.effect,
+                        target=target,
+                        target_key=key,
+                        text=text,
+                        created_at=rule.created_at,
+                        expires_at=rule.expires_at,
+                    )
+                )
+            row = conn.execute(
+                sa.select(feed_rules_table)
+                .where(feed_rules_table.c.user_id == user_id, feed_rules_table.c.target_key == key)
+                .order_by(feed_rules_table.c.id.desc())
+                .limit(1)
+            ).one()
+        return _feed_rule(row)
+
+    def feed_rules(self, user_id: str, *, include_expired: bool = False) -> list[FeedRule]:
+        query = sa.select(feed_rules_table).where(feed_rules_table.c.user_id == user_id)
+        if not include_expired:
+            now = time.time()
+            query = query.where(
+                sa.or_(feed_rules_table.c.expires_at.is_(None), feed_rules_table.c.expires_at > now)
+            )
+        with self._db.connect() as conn:
+            rows = conn.execute(query.order_by(feed_rules_table.c.id)).all()
+        return [_feed_rule(row) for row in rows]
+
+    def remove_feed_rule(self, user_id: str, rule_id: int) -> bool:
+        with self._db.begin() as conn:
+            result = conn.execute(
+                feed_rules_table.delete().where(
+                    feed_rules_table.c.id == rule_id, feed_rules_table.c.user_id == user_id
+                )
+            )
+        return result.rowcount > 0
+
+
+def _feed_rule(row: sa.Row[Any]) -> FeedRule:
+    return FeedRule.model_validate(
+        {
+            "id": row.id,
+            "user_id": row.user_id,
+            "effect": row.effect,
+            "target": json.loads(row.target),
+            "text": row.text,
+            "created_at": row.created_at,
+            "expires_at": row.expires_at,
+        }
+    )

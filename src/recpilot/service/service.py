@@ -1,0 +1,393 @@
+"""The transport-free recommender service: what the HTTP API and the MCP server both call.
+
+One :class:`RecommenderService` holds the loaded runtime (catalog, fitted models, shared memory) and
+the service tables; each operation takes the caller's tenant id and touches only that tenant's users,
+sessions, memories and feedback (see :mod:`recpilot.service.tenancy`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import anyio.to_thread
+import sqlalchemy as sa
+
+from recpilot.agent.agent import RecommenderAgent
+from recpilot.agent.brain import Brain
+from recpilot.agent.runtime import AgentRuntime, build_runtime
+from recpilot.agent.types import AgentResponse
+from recpilot.memory.base import Preference, PreferenceKind, UserProfile
+from recpilot.memory.feed_rules import FeedRule
+from recpilot.service.caching import LruCache, UserSnapshot
+from recpilot.service.config import LimitsConfig, ServiceConfig
+from recpilot.service.errors import InvalidRequestError, NotFoundError
+from recpilot.service.keys import IssuedKey, KeyRing, Principal
+from recpilot.service.recommend import Recommendations
+from recpilot.service.schemas import (
+    ChatReply,
+    Deleted,
+    ExplanationOut,
+    FeedbackIn,
+    FeedbackReceipt,
+    ItemOut,
+    MessageIn,
+    MessageOut,
+    ProfileOut,
+    Readiness,
+    RecommendRequest,
+    RecommendResponse,
+    SessionCreate,
+    SessionHistory,
+    SessionOut,
+)
+from recpilot.service.simulations import SimulationJobs
+from recpilot.service.storage import ServiceStore
+from recpilot.service.tenancy import TenantMemory
+from recpilot.types import ItemId
+
+logger = logging.getLogger("recpilot.service")
+
+
+@dataclass(frozen=True)
+class ChatEvent:
+    """One server-sent event of a streamed chat turn: ``step``, ``item``, ``reply`` or ``done``."""
+
+    event: str
+    data: str
+
+
+class RecommenderService:
+    """Recommendations, chat sessions, feedback and profiles for many tenants over one runtime.
+
+    Args:
+        runtime: Catalog, fitted models and the shared memory (SQL memory for persistence).
+        brain: The agent's brain (None: the offline brain).
+        limits: Request limits (``max_k``, simulation users and jobs...).
+        cache_size: Rankings kept per history (see :mod:`recpilot.service.caching`); 0 turns the
+            ranking and user-profile caches off.
+        llm: ``URL#MODEL`` of the server's LLM, offered to simulation jobs (None: offline engine only).
+    """
+
+    def __init__(
+        self,
+        runtime: AgentRuntime,
+        *,
+        brain: Brain | None = None,
+        limits: LimitsConfig | None = None,
+        cache_size: int = 4096,
+        llm: str | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.brain = brain
+        self.limits = limits or LimitsConfig()
+        self.state = ServiceStore(runtime.catalog.store.engine)
+        self.keys = KeyRing(self.state)
+        self.recommendations = Recommendations(runtime.catalog, runtime.models, cache_size=cache_size)
+        #: Simulation jobs (``POST /v1/simulations``) on the served dataset.
+        self.simulations = SimulationJobs(self.state.engine, runtime.catalog.dataset, self.limits, llm)
+        #: Called with the seconds of every agent turn (each app serving the service adds its metric).
+        self.turn_observers: list[Callable[[float], None]] = []
+        self._agents: dict[str, RecommenderAgent] = {}
+        self._snapshots: LruCache[tuple[str, str], UserSnapshot] = LruCache(65_536 if cache_size else 0)
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_config(cls, config: ServiceConfig, *, brain: Brain | None = None) -> RecommenderService:
+        """Load the dataset, open the store and load (or fit once and cache) the models of ``config``."""
+        from recpilot.data.loaders import load_dataset
+
+        data = load_dataset(config.dataset)
+        home = config.dataset_home(data.name)
+        home.mkdir(parents=True, exist_ok=True)
+        runtime = build_runtime(
+            data,
+            store_url=config.resolved_store_url(data.name),
+            roles=config.roles,
+            cache_dir=home / "models",
+        )
+        if brain is None and config.llm:
+            from recpilot.agent.llm_brain import build_llm_brain
+            from recpilot.llm import LLMSettings
+
+            brain = build_llm_brain(LLMSettings.from_cli(config.llm))
+        return cls(
+            runtime, brain=brain, limits=config.limits, llm=config.llm, cache_size=config.ranking_cache
+        )
+
+    def close(self) -> None:
+        """Stop the simulation jobs (running ones are abandoned) and release the database connections."""
+        self.simulations.close()
+        self.runtime.catalog.store.close()
+
+    # -- tenants and keys -------------------------------------------------------------------------------
+
+    def create_tenant(self, tenant_id: str, name: str | None = None) -> str:
+        """Create a tenant (idempotent); see :meth:`KeyRing.create_tenant`."""
+        return self.keys.create_tenant(tenant_id, name)
+
+    def create_api_key(self, tenant_id: str = "default", *, name: str = "") -> IssuedKey:
+        """Issue an API key for a tenant, creating the tenant when it does not exist."""
+        return self.keys.create_key(tenant_id, name=name)
+
+    def revoke_api_key(self, key_id: str) -> bool:
+        """Revoke a key; False when there is no such active key."""
+        return self.keys.revoke(key_id)
+
+    def authenticate(self, key: str) -> Principal:
+        """The caller behind an API key.
+
+        Raises:
+            AuthenticationError: The key is malformed, unknown or revoked.
+        """
+        return self.keys.authenticate(key)
+
+    # -- recommendations --------------------------------------------------------------------------------
+
+    def recommend(self, tenant: str, request: RecommendRequest) -> RecommendResponse:
+        """Top-k items for a user or an ad-hoc history, each with its evidence."""
+        if request.user_id is None:
+            return self.recommendations.recommend(request, self.limits.max_k)
+        snapshot = self.snapshot(tenant, request.user_id)
+        return self.recommendations.recommend(
+            request, self.limits.max_k, profile=snapshot.profile, rules=snapshot.rules
+        )
+
+    def snapshot(self, tenant: str, user_id: str) -> UserSnapshot:
+        """The user's preferences and feed rules, re-read only when their version in the store moved."""
+        version = self.state.user_version(tenant, user_id)
+        cached = self._snapshots.get((tenant, user_id))
+        if cached is not None and cached.version == version:
+            return cached
+        memory = self.memory(tenant)
+        fresh = UserSnapshot(
+            version, memory.stored_profile(user_id), tuple(memory.stored_feed_rules(user_id))
+        )
+        return self._snapshots.put((tenant, user_id), fresh)
+
+    def explain(self, tenant: str, user_id: str, item_id: ItemId) -> ExplanationOut:
+        """Why ``item_id`` suits the user (their history and remembered likes under the ranking model).
+
+        Raises:
+            NotFoundError: The item is not in the catalog.
+        """
+        return self.recommendations.explain(user_id, item_id, self.snapshot(tenant, user_id).profile)
+
+    # -- chat -------------------------------------------------------------------------------------------
+
+    def create_session(self, tenant: str, request: SessionCreate) -> SessionOut:
+        """A new chat session for one of the tenant's users."""
+        session_id, created = self.state.create_session(tenant, request.user_id)
+        return SessionOut(session_id=session_id, user_id=request.user_id, created_at=created)
+
+    def session_user(self, tenant: str, session_id: str) -> str:
+        """The user of one of the tenant's sessions.
+
+        Raises:
+            NotFoundError: The tenant has no such session.
+        """
+        found = self.state.session(tenant, session_id)
+        if found is None:
+            raise NotFoundError(f"session {session_id!r} not found")
+        return found[0]
+
+    def history(self, tenant: str, session_id: str) -> SessionHistory:
+        """A session's stored messages, oldest first."""
+        user_id = self.session_user(tenant, session_id)
+        turns = self.memory(tenant).turns(session_id)
+        messages = [MessageOut(role=t.role, content=t.content, created_at=t.created_at) for t in turns]
+        return SessionHistory(session_id=session_id, user_id=user_id, messages=messages)
+
+    def send(self, tenant: str, session_id: str, message: MessageIn) -> ChatReply:
+        """One chat turn (blocking): the agent answers, and both messages are stored with the session."""
+        user_id = self.session_user(tenant, session_id)
+        started = time.perf_counter()
+        response = self._agent(tenant).respond(user_id, message.content, session_id=session_id)
+        for observe in list(self.turn_observers):
+            observe(time.perf_counter() - started)
+        return self._reply(tenant, response)
+
+    async def asend(self, tenant: str, session_id: str, message: MessageIn) -> ChatReply:
+        """One chat turn in a worker thread, so the event loop keeps serving other requests.
+
+        Once started, the turn runs to completion and is stored even if the caller is cancelled.
+        """
+        return await anyio.to_thread.run_sync(self.send, tenant, session_id, message)
+
+    async def stream(self, tenant: str, session_id: str, message: MessageIn) -> AsyncIterator[ChatEvent]:
+        """One chat turn as events: ``step`` per trace step, ``item`` per item, ``reply``, ``done``.
+
+        The session is checked before anything runs; the turn itself completes (and is stored) as a
+        whole, so a client leaving mid-stream never leaves half a turn behind.
+        """
+        self.session_user(tenant, session_id)
+        reply = await self.asend(tenant, session_id, message)
+        for step in reply.trace:
+            yield ChatEvent("step", step.model_dump_json())
+        for item in reply.items:
+            yield ChatEvent("item", item.model_dump_json())
+        body = reply.model_dump(
+            mode="json", include={"session_id", "reply", "degraded", "brain", "feed_rules"}
+        )
+        yield ChatEvent("reply", _json(body))
+        yield ChatEvent("done", _json({"session_id": session_id}))
+
+    # -- feedback and profiles --------------------------------------------------------------------------
+
+    def feedback(self, tenant: str, event: FeedbackIn) -> FeedbackReceipt:
+        """Store one feedback event; likes and dislikes also update the user's profile.
+
+        Raises:
+            InvalidRequestError: The item is unknown, or a rating carries no value.
+            NotFoundError: ``session_id`` is not one of the tenant's sessions.
+        """
+        catalog = self.runtime.catalog
+        if not catalog.has_item(event.item_id):
+            raise InvalidRequestError(
+                f"item_id: unknown item id {event.item_id!r}; ids come from the catalog"
+            )
+        if event.event == "rating" and event.value is None:
+            raise InvalidRequestError("value: a 'rating' event needs a numeric value")
+        if event.session_id is not None:
+            self.session_user(tenant, event.session_id)
+        item = catalog.coerce_item_id(event.item_id)
+        row = event.model_dump(include={"user_id", "event", "value", "session_id", "event_id"})
+        event_id, created = self.state.add_feedback(tenant, {**row, "item_id": str(item)})
+        if created and event.event in ("like", "dislike"):
+            memory = self.memory(tenant)
+            kind: PreferenceKind = "like_item" if event.event == "like" else "dislike_item"
+            opposite: PreferenceKind = "dislike_item" if event.event == "like" else "like_item"
+            memory.forget_matching(event.user_id, opposite, str(item))
+            memory.remember(event.user_id, Preference(kind=kind, value=str(item), source="feedback"))
+        return FeedbackReceipt(id=event_id, duplicate=not created)
+
+    def feedback_events(self, tenant: str, user_id: str) -> list[dict[str, Any]]:
+        """The user's stored feedback events, oldest first."""
+        return self.state.feedback_events(tenant, user_id)
+
+    def profile(self, tenant: str, user_id: str) -> ProfileOut:
+        """What the tenant's memory holds about a user (empty for a user it never saw)."""
+        memory = self.memory(tenant)
+        stored = memory.profile(user_id)
+        rules = memory.feed_rules(user_id)
+        return ProfileOut(
+            user_id=user_id, preferences=stored.preferences, summary=stored.summary, feed_rules=rules
+        )
+
+    def delete_preference(self, tenant: str, user_id: str, preference_id: int) -> Deleted:
+        """Forget one preference.
+
+        Raises:
+            NotFoundError: The user has no such preference in this tenant.
+        """
+        if not self.memory(tenant).forget(user_id, preference_id):
+            raise NotFoundError(f"user {user_id!r} has no preference {preference_id}")
+        return Deleted(deleted=1)
+
+    def delete_feed_rule(self, tenant: str, user_id: str, rule_id: int) -> Deleted:
+        """Remove one feed rule.
+
+        Raises:
+            NotFoundError: The user has no such rule in this tenant.
+        """
+        if not self.memory(tenant).remove_feed_rule(user_id, rule_id):
+            raise NotFoundError(f"user {user_id!r} has no feed rule {rule_id}")
+        return Deleted(deleted=1)
+
+    def forget_user(self, tenant: str, user_id: str) -> Deleted:
+        """Delete everything the tenant holds about a user: memory, sessions and feedback."""
+        removed = self.memory(tenant).forget_user(user_id) + self.state.delete_user(tenant, user_id)
+        return Deleted(deleted=removed)
+
+    # -- health -----------------------------------------------------------------------------------------
+
+    def readiness(self) -> Readiness:
+        """Whether the store answers and the models are loaded."""
+        store_ok, detail = True, ""
+        try:
+            with self.state.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except sa.exc.DBAPIError as err:
+            store_ok, detail = False, f"store unreachable: {err.orig}"
+        models = [role for role, model in self.runtime.models.items() if model.is_fitted]
+        ready = store_ok and bool(models)
+        if store_ok and not models:
+            detail = "no fitted model loaded"
+        return Readiness(
+            ready=ready, store=store_ok, models=models, dataset=self.runtime.catalog.name, detail=detail
+        )
+
+    # -- internals --------------------------------------------------------------------------------------
+
+    def memory(self, tenant: str) -> TenantMemory:
+        """The tenant's view of the shared memory."""
+        agent = self._agent(tenant)
+        memory = agent.runtime.memory
+        assert isinstance(memory, TenantMemory)
+        return memory
+
+    def _agent(self, tenant: str) -> RecommenderAgent:
+        agent = self._agents.get(tenant)
+        if agent is None:
+            with self._lock:
+                agent = self._agents.get(tenant)
+                if agent is None:
+                    runtime = self.runtime
+                    memory = TenantMemory(
+                        runtime.memory, tenant, self._changed(tenant), self._snapshot_reader(tenant)
+                    )
+                    scoped = AgentRuntime(runtime.catalog, runtime.models, memory)
+                    agent = RecommenderAgent(scoped, brain=self.brain)
+                    self._agents[tenant] = agent
+        return agent
+
+    def _snapshot_reader(self, tenant: str) -> Callable[[str], tuple[UserProfile, Sequence[FeedRule]]] | None:
+        if self._snapshots.size == 0:
+            return None
+
+        def read(user_id: str) -> tuple[UserProfile, Sequence[FeedRule]]:
+            found = self.snapshot(tenant, user_id)
+            return found.profile, found.rules
+
+        return read
+
+    def _changed(self, tenant: str) -> Callable[[str], None]:
+        def bump(user_id: str) -> None:
+            self.state.bump_user_version(tenant, user_id)
+
+        return bump
+
+    def _reply(self, tenant: str, response: AgentResponse) -> ChatReply:
+        recs = self.recommendations
+        catalog = self.runtime.catalog
+        items = [
+            ItemOut(
+                item_id=item.item_id,
+                title=item.title,
+                score=item.score,
+                attributes=recs.attributes(catalog.index(item.item_id)),
+                explanation="; ".join(reason.text for reason in item.reasons),
+                reasons=item.reasons,
+            )
+            for item in response.items
+        ]
+        rules = self.memory(tenant).feed_rules(response.user_id)
+        return ChatReply(
+            session_id=response.session_id,
+            reply=response.reply,
+            items=items,
+            degraded=response.degraded,
+            brain=response.brain,
+            feed_rules=rules or None,
+            trace=response.trace,
+        )
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, separators=(",", ":"), default=str)

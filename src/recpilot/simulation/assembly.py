@@ -1,0 +1,161 @@
+"""Assemble a simulation run from a :class:`SimulationConfig`: data, split, personas, engine, recommender.
+
+The dataset is split per user (seeded random 20% holdout). The recommender under test and the
+engine's calibration see only the training part; the engine's ground-truth preferences are fitted on
+all of each user's data, so the held-out items are true preferences the recommender never saw.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from recpilot.data.columns import Columns
+from recpilot.data.dataset import Dataset
+from recpilot.data.splits import Split, random_holdout
+from recpilot.errors import ConfigError
+from recpilot.simulation.engine import DecisionEngine
+from recpilot.simulation.environment import (
+    AgentRecommender,
+    HttpRecommender,
+    ModelRecommender,
+    RecommenderUnderTest,
+)
+from recpilot.simulation.offline_engine import OfflineEngine
+from recpilot.simulation.persona import build_personas, sample_population
+from recpilot.simulation.runner import SimulationRun
+from recpilot.simulation.types import SimulationConfig, parse_explore
+
+Step = Callable[[str], None]
+
+
+def split_for_simulation(dataset: Dataset, seed: int) -> Split:
+    """The per-user random holdout (20%) every simulation and validation uses."""
+    return random_holdout(dataset, test_fraction=0.2, seed=seed)
+
+
+def rating_range(dataset: Dataset) -> tuple[float, float] | None:
+    """The lowest and highest rating of an explicit dataset (``None`` for implicit or constant ratings)."""
+    if dataset.implicit or not dataset.n_interactions:
+        return None
+    ratings = dataset.interactions[Columns.RATING]
+    low, high = float(ratings.min()), float(ratings.max())
+    return (low, high) if low < high else None
+
+
+def build_engine(config: SimulationConfig, split: Split, dataset: Dataset) -> DecisionEngine:
+    """The configured engine: the calibrated offline one, or the LLM engine (imported lazily).
+
+    The LLM engine gets the dataset's rating scale, the run's rate limits (``concurrency`` requests
+    in flight, ``rate`` per second) and record/replay cache, and the catalog's titles and genres for
+    the memory lines of its prompts.
+    """
+    if config.engine == "offline":
+        return OfflineEngine(seed=config.seed).fit(split.train, truth=dataset)
+    if not config.llm:
+        raise ConfigError("--engine llm needs --llm URL#MODEL (an OpenAI-compatible endpoint and model)")
+    try:
+        from recpilot.simulation.llm_cache import LLMCacheConfig
+        from recpilot.simulation.llm_engine import LLMDecisionEngine, LLMEngineConfig
+        from recpilot.simulation.llm_prompts import catalog_items
+        from recpilot.simulation.ratelimit import RateLimitConfig
+    except ImportError as exc:
+        raise ConfigError(
+            f"the LLM simulation engine is not available in this installation ({exc})"
+        ) from None
+    from recpilot.llm.settings import parse_llm_option
+
+    settings = parse_llm_option(config.llm)
+    fields: dict[str, Any] = {
+        "rate": RateLimitConfig(max_concurrency=config.concurrency, requests_per_s=config.rate)
+    }
+    scale = rating_range(dataset)
+    if scale is not None:
+        fields["rating_min"], fields["rating_max"] = scale
+    if config.llm_cache_mode == "replay" and not config.llm_cache:
+        raise ConfigError("--llm-cache-mode replay needs --llm-cache PATH (the recorded cache file)")
+    if config.llm_cache and config.llm_cache_mode != "off":
+        mode = "auto" if config.llm_cache_mode == "record-or-replay" else config.llm_cache_mode
+        fields["cache"] = LLMCacheConfig(path=config.llm_cache, mode=mode)
+    return LLMDecisionEngine(settings, LLMEngineConfig(**fields), catalog=catalog_items(dataset, ["genres"]))
+
+
+def build_recommender(config: SimulationConfig, split: Split) -> tuple[RecommenderUnderTest, str]:
+    """The recommender under test, fitted on the training part when it is a model.
+
+    With ``config.explore`` it is wrapped in the exploration strategy, named e.g. ``thompson(ease)``.
+    """
+    base, name = _base_recommender(config, split)
+    if config.explore is None:
+        return base, name
+    return explore(base, config.explore, split.train, seed=config.seed), f"{config.explore}({name})"
+
+
+def explore(base: RecommenderUnderTest, spec: str, data: Dataset, *, seed: int) -> RecommenderUnderTest:
+    """``base`` wrapped in the strategy ``spec`` names (``thompson``, ``linucb``, ``epsilon[:p]``).
+
+    LinUCB's item features are the catalog's genres (one-hot).
+
+    Raises:
+        ConfigError: An unknown strategy, or LinUCB on a catalog without genres.
+    """
+    from recpilot.simulation.exploration import EpsilonGreedy, LinUCB, ThompsonSampling, genre_features
+
+    try:
+        name, parameter = parse_explore(spec)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    if name == "thompson":
+        return ThompsonSampling(base, seed=seed)
+    if name == "linucb":
+        features = genre_features(data)
+        if not any(vector.any() for vector in features.values()):
+            raise ConfigError(f"--explore linucb needs item genres; the catalog of {data.name!r} has none")
+        return LinUCB(base, features, seed=seed)
+    return EpsilonGreedy(base, 0.1 if parameter is None else parameter, seed=seed)
+
+
+def _base_recommender(config: SimulationConfig, split: Split) -> tuple[RecommenderUnderTest, str]:
+    spec = config.recommender
+    if spec.startswith(("http://", "https://")):
+        return HttpRecommender(spec, timeout_s=config.timeout_s), spec
+    if spec == "agent":
+        from recpilot.agent import RecommenderAgent, build_runtime
+
+        return AgentRecommender(RecommenderAgent(build_runtime(split.train))), "agent"
+    from recpilot.models.registry import build_model
+
+    model = build_model(spec, **config.recommender_config).fit(split.train)
+    return ModelRecommender(model, use_history=config.rerank), spec
+
+
+def build_simulation(
+    config: SimulationConfig,
+    *,
+    dataset: Dataset | None = None,
+    engine: DecisionEngine | None = None,
+    step: Step | None = None,
+) -> SimulationRun:
+    """Load, split, ground personas, fit the engine (unless given) and the recommender.
+
+    Args:
+        config: The run's settings.
+        dataset: An already loaded dataset (default: load ``config.dataset``).
+        engine: An already fitted engine (reuse one across recommenders).
+        step: Called with a short description before each slow step.
+    """
+    say = step or (lambda _: None)
+    if dataset is None:
+        from recpilot.data.loaders import load_dataset
+
+        say(f"loading {config.dataset}")
+        dataset = load_dataset(config.dataset)
+    split = split_for_simulation(dataset, config.seed)
+    personas = build_personas(split.train)
+    population = sample_population(personas, dataset, config.users, config.seed)
+    if engine is None:
+        say(f"calibrating the {config.engine} engine")
+        engine = build_engine(config, split, dataset)
+    say(f"fitting the recommender {config.recommender}")
+    recommender, name = build_recommender(config, split)
+    return SimulationRun(config, dataset, population, engine, recommender, name)

@@ -1,0 +1,265 @@
+"""Result tables, the checkpoint journal and summary metrics.
+
+Completed chunks of users are committed to ``<output>/journal/chunk-NNNNNN/`` (``items.parquet`` and
+``sessions.parquet``): both files are written into a temporary folder that is then renamed, which is
+atomic on POSIX, so a run killed at any point leaves only whole chunks behind. A resumed run skips
+committed chunks and removes half-written temporary folders; since every user-session's randomness
+derives from the run seed, the recomputed chunks equal those of an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from recpilot.errors import ConfigError
+from recpilot.simulation.persona import string_index
+from recpilot.simulation.types import (
+    ITEM_TABLE_COLUMNS,
+    SESSION_TABLE_COLUMNS,
+    SessionRecord,
+    SimColumns,
+    SimulationConfig,
+)
+
+C = SimColumns
+# How a run is executed, not what it computes: a resumed run may change these (e.g. replay a recording).
+_IGNORED_FOR_IDENTITY = {"output_dir", "concurrency", "timeout_s", "rate", "llm_cache", "llm_cache_mode"}
+
+
+def run_identity(config: SimulationConfig) -> dict[str, Any]:
+    """The config fields that determine a run's results (what a resumed run must match).
+
+    Of ``llm`` only the model counts: the same model served at another address (a new loopback port,
+    a mirror) continues a run, as it replays from the LLM cache.
+    """
+    identity = {k: v for k, v in config.model_dump().items() if k not in _IGNORED_FOR_IDENTITY}
+    if config.llm and "://" in config.llm and "#" in config.llm:
+        identity["llm"] = config.llm.partition("#")[2]
+    return identity
+
+
+def records_to_frames(
+    run_id: str, records: list[tuple[str, SessionRecord]]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The two result tables for ``(persona user id, record)`` pairs."""
+    rows: list[tuple[Any, ...]] = []
+    sessions: list[tuple[Any, ...]] = []
+    for persona_id, record in records:
+        for page, decision in zip(record.pages, record.decisions, strict=True):
+            outcome: dict[str, tuple[str, float]] = {}
+            for action in decision.actions:
+                if action.item_id is None:
+                    continue
+                kind, rating = outcome.get(action.item_id, ("skip", float("nan")))
+                if action.kind == "rate" and action.rating is not None:
+                    rating = float(action.rating)
+                elif action.kind == "click" or (action.kind == "view" and kind == "skip"):
+                    kind = action.kind
+                elif action.kind == "rate":
+                    kind = "click"
+                outcome[action.item_id] = (kind, rating)
+            for shown in page.items:
+                kind, rating = outcome.get(shown.item_id, ("skip", float("nan")))
+                rows.append(
+                    (
+                        run_id,
+                        record.user_id,
+                        record.session,
+                        page.index,
+                        shown.position,
+                        shown.item_id,
+                        kind,
+                        rating,
+                        decision.satisfaction,
+                        decision.fatigue if decision.fatigue is not None else float("nan"),
+                        decision.leave and record.exit_page == page.index,
+                    )
+                )
+        interview = record.interview
+        satisfaction = (
+            interview.satisfaction
+            if interview
+            else (record.decisions[-1].satisfaction if record.decisions else float("nan"))
+        )
+        sessions.append(
+            (
+                run_id,
+                record.user_id,
+                persona_id,
+                record.session,
+                len(record.pages),
+                record.exit_page,
+                record.exit_page is None,
+                interview.reason if interview else "",
+                satisfaction,
+                list(interview.liked) if interview else [],
+                list(interview.disliked) if interview else [],
+                list(record.errors),
+            )
+        )
+    return items_frame(rows), sessions_frame(sessions)
+
+
+def items_frame(rows: list[tuple[Any, ...]] | dict[str, Any]) -> pd.DataFrame:
+    """The per-shown-item table with its column types."""
+    frame = (
+        pd.DataFrame(rows, columns=list(ITEM_TABLE_COLUMNS)) if isinstance(rows, list) else pd.DataFrame(rows)
+    )
+    return frame.astype(
+        {
+            C.SESSION: "int32",
+            C.PAGE: "int32",
+            C.POSITION: "int32",
+            C.RATING: "float64",
+            C.SATISFACTION: "float64",
+            C.FATIGUE: "float64",
+            C.LEFT: "bool",
+        }
+    )[list(ITEM_TABLE_COLUMNS)]
+
+
+def sessions_frame(rows: list[tuple[Any, ...]] | dict[str, Any]) -> pd.DataFrame:
+    """The per-session table with its column types."""
+    frame = (
+        pd.DataFrame(rows, columns=list(SESSION_TABLE_COLUMNS))
+        if isinstance(rows, list)
+        else pd.DataFrame(rows)
+    )
+    frame[C.EXIT_PAGE] = pd.array(frame[C.EXIT_PAGE].tolist(), dtype="Int32")
+    return frame.astype({C.SESSION: "int32", C.PAGES_SEEN: "int32", C.STAYED: "bool"})[
+        list(SESSION_TABLE_COLUMNS)
+    ]
+
+
+class Journal:
+    """Committed chunks of a run, on disk (``root`` given) or in memory.
+
+    Args:
+        root: The run's output folder, or ``None`` to keep results in memory.
+        config: The run's config (saved beside the journal; a resume must match it).
+        resume: Continue a run found in ``root``; without it an existing journal is an error.
+    """
+
+    def __init__(self, root: Path | None, config: SimulationConfig, *, resume: bool) -> None:
+        self.root = root
+        self._memory: dict[int, tuple[pd.DataFrame, pd.DataFrame]] = {}
+        if root is None:
+            return
+        self.dir = root / "journal"
+        identity = run_identity(config)
+        saved = root / "config.json"
+        if saved.exists():
+            if not resume:
+                raise ConfigError(
+                    f"{root} already holds a simulation run; pass --resume or choose another --output"
+                )
+            previous = json.loads(saved.read_text(encoding="utf-8"))
+            if previous != json.loads(json.dumps(identity, default=str)):
+                raise ConfigError(
+                    f"{root} holds a run with other settings ({_diff(previous, identity)}); "
+                    "resume with the same settings or choose another --output"
+                )
+        self.dir.mkdir(parents=True, exist_ok=True)
+        _atomic_write(saved, json.dumps(identity, indent=2, default=str))
+        for leftover in self.dir.glob("*.tmp"):
+            shutil.rmtree(leftover, ignore_errors=True)
+
+    def done(self) -> set[int]:
+        """Ids of committed chunks."""
+        if self.root is None:
+            return set(self._memory)
+        return {int(p.name.split("-")[1]) for p in self.dir.glob("chunk-*") if p.is_dir() and not p.suffix}
+
+    def commit(self, chunk: int, items: pd.DataFrame, sessions: pd.DataFrame) -> None:
+        """Store one finished chunk atomically."""
+        if self.root is None:
+            self._memory[chunk] = (items, sessions)
+            return
+        final = self.dir / f"chunk-{chunk:06d}"
+        tmp = self.dir / f"chunk-{chunk:06d}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        items.to_parquet(tmp / "items.parquet", index=False)
+        sessions.to_parquet(tmp / "sessions.parquet", index=False)
+        os.rename(tmp, final)
+
+    def tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """All committed chunks in chunk order, as the two result tables."""
+        if self.root is None:
+            parts = [self._memory[c] for c in sorted(self._memory)]
+        else:
+            parts = [
+                (pd.read_parquet(d / "items.parquet"), pd.read_parquet(d / "sessions.parquet"))
+                for d in sorted(p for p in self.dir.glob("chunk-*") if not p.suffix)
+            ]
+        if not parts:
+            return items_frame([]), sessions_frame([])
+        items = pd.concat([p[0] for p in parts], ignore_index=True)
+        sessions = pd.concat([p[1] for p in parts], ignore_index=True)
+        return items, sessions
+
+    def finalize(self, items: pd.DataFrame, sessions: pd.DataFrame, summary: dict[str, Any]) -> None:
+        """Write ``items.parquet``, ``sessions.parquet`` and ``summary.json`` into the output folder."""
+        if self.root is None:
+            return
+        for name, frame in (("items.parquet", items), ("sessions.parquet", sessions)):
+            tmp = self.root / f".{name}.tmp"
+            frame.to_parquet(tmp, index=False)
+            os.replace(tmp, self.root / name)
+        _atomic_write(self.root / "summary.json", json.dumps(summary, indent=2))
+
+
+def summary_metrics(
+    items: pd.DataFrame, sessions: pd.DataFrame, catalog_ids: np.ndarray[Any, Any], genres: sp.csr_matrix
+) -> dict[str, Any]:
+    """Click-through rate, mean rating, session length, exit and completion rates, coverage, diversity.
+
+    A session is an exit when the user left before its last page (``exit_page`` set); otherwise it is
+    complete, whether or not the user would have left after the last page: the two rates sum to 1.
+    """
+    clicks = items[C.ACTION] == "click"
+    ratings = items.loc[clicks, C.RATING].dropna()
+    diversity = 0.0
+    if genres.shape[1] > 1 and len(items):
+        index = string_index(catalog_ids)
+        item_idx = items[C.ITEM].map(index).to_numpy()
+        keys = items[C.USER].astype(str) + "|" + items[C.SESSION].astype(str)
+        codes, _ = pd.factorize(keys)
+        incidence = sp.csr_matrix(
+            (np.ones(len(items)), (codes, item_idx)), shape=(codes.max() + 1, len(catalog_ids))
+        )
+        counts = np.asarray((incidence @ genres).todense(), dtype=np.float64)
+        totals = counts.sum(axis=1, keepdims=True)
+        share = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+        logs = np.log(share, out=np.zeros_like(share), where=share > 0)
+        diversity = float(np.mean(-(share * logs).sum(axis=1) / np.log(genres.shape[1])))
+    return {
+        "user_sessions": len(sessions),
+        "ctr": float(clicks.mean()) if len(items) else 0.0,
+        "mean_rating": float(ratings.mean()) if len(ratings) else None,
+        "mean_session_length": float(sessions[C.PAGES_SEEN].mean()) if len(sessions) else 0.0,
+        "exit_rate": float(sessions[C.EXIT_PAGE].notna().mean()) if len(sessions) else 0.0,
+        "completion_rate": float(sessions[C.STAYED].mean()) if len(sessions) else 0.0,
+        "coverage": float(items[C.ITEM].nunique() / max(1, len(catalog_ids))),
+        "diversity": diversity,
+        "errors": int((sessions[C.ERRORS].map(len) > 0).sum()) if len(sessions) else 0,
+    }
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _diff(previous: dict[str, Any], current: dict[str, Any]) -> str:
+    keys = sorted(k for k in set(previous) | set(current) if previous.get(k) != current.get(k))
+    return ", ".join(f"{k}: {previous.get(k)!r} -> {current.get(k)!r}" for k in keys[:3])

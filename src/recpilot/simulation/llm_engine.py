@@ -1,0 +1,323 @@
+"""The LLM-driven user simulator: one model call per page, a typed answer checked against the page.
+
+:class:`LLMDecisionEngine` prompts an OpenAI-compatible model (through the lean chat-completions client of
+:mod:`~recpilot.simulation.llm_chat`, or pydantic-ai) with the persona,
+a bounded memory retrieved for the page (see :func:`~recpilot.simulation.llm_prompts.retrieve_memory`),
+the user's state and the page, and asks for a :class:`~recpilot.simulation.llm_answers.PageAnswer`.
+An answer naming an item that is not on the page, or a rating off the scale, is sent back to the model
+with the problem (bounded by ``output_retries``); HTTP failures are retried by the transport (429, 5xx,
+timeouts), then the whole call by ``page_attempts``. When nothing usable comes back the page gets a
+recorded fallback decision (``skip`` everything, or ``leave``), counted in :attr:`LLMDecisionEngine.stats`:
+a simulation run never crashes on the model. The one exception is a replay-mode cache miss
+(:class:`~recpilot.simulation.llm_cache.CacheMissError`): a replay that silently differs from its
+recording would defeat its purpose, so it propagates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+import httpx2
+import openai
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic_ai import AgentRunError
+from pydantic_ai.models import Model
+
+from recpilot.llm.errors import LLMError
+from recpilot.llm.models import build_chat_model
+from recpilot.llm.settings import LLMSettings
+from recpilot.simulation.engine import DecisionEngine, templated_interview
+from recpilot.simulation.llm_answers import (
+    OUTPUT_TOOL,
+    InterviewAnswer,
+    PageAnswer,
+    fallback_decision,
+    interview_problems,
+    page_problems,
+    to_decision,
+    validate_answer,
+)
+from recpilot.simulation.llm_cache import CacheMissError, LLMCache, LLMCacheConfig
+from recpilot.simulation.llm_chat import (
+    ChatCompletionsClient,
+    ChatSession,
+    ModelChat,
+    Question,
+    simulation_http_client,
+)
+from recpilot.simulation.llm_prompts import (
+    INTERVIEW_INSTRUCTIONS,
+    PAGE_INSTRUCTIONS,
+    interview_prompt,
+    page_prompt,
+    retrieve_memory,
+)
+from recpilot.simulation.ratelimit import RateLimitConfig, RateLimiter
+from recpilot.simulation.types import (
+    Interview,
+    Page,
+    PageDecision,
+    Persona,
+    SessionRecord,
+    ShownItem,
+    UserState,
+)
+
+OutputT = TypeVar("OutputT", bound=BaseModel)
+
+#: Failures that mean "the model gave no usable answer" (anything else is a bug and propagates).
+_MODEL_FAILURES = (AgentRunError, LLMError, httpx2.HTTPError, openai.OpenAIError)
+
+
+class LLMEngineConfig(BaseModel):
+    """How the LLM engine prompts, validates and falls back.
+
+    Attributes:
+        memory_similar: Past items most similar to the page recalled into the prompt.
+        memory_recent: Most recent past items recalled into the prompt.
+        memory_max_chars: The most characters the recalled memory may take.
+        rating_min: The lowest rating on the scale.
+        rating_max: The highest rating on the scale.
+        output_retries: How often the model may correct an answer that fails validation.
+        page_attempts: Whole calls per page before the fallback decision (HTTP retries come on top).
+        on_failure: The recorded decision when no usable answer came: ``skip`` every item and stay, or
+            ``leave`` the session.
+        interview: Ask the model for the post-session interview (else it is templated).
+        client: How endpoint requests are made: ``lean``, the simulator's own chat-completions client
+            (one JSON POST per request, well under the CPU cost of the SDK route), or ``pydantic-ai``,
+            pydantic-ai's OpenAI model over the OpenAI SDK. Both send the same first request and go
+            through the same HTTP stack (cache, retries, remote-request guard, rate limits). A
+            pydantic-ai ``Model`` given instead of settings is always used through pydantic-ai.
+        rate: Concurrency and rate limits of the HTTP requests (endpoint models only).
+        cache: Record/replay cache of the HTTP requests (endpoint models only).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    memory_similar: int = Field(default=8, ge=0)
+    memory_recent: int = Field(default=5, ge=0)
+    memory_max_chars: int = Field(default=1500, ge=0)
+    rating_min: float = 0.5
+    rating_max: float = 5.0
+    output_retries: int = Field(default=1, ge=0, le=5)
+    page_attempts: int = Field(default=2, ge=1, le=5)
+    on_failure: Literal["skip", "leave"] = "skip"
+    interview: bool = True
+    client: Literal["lean", "pydantic-ai"] = "lean"
+    rate: RateLimitConfig = Field(default_factory=RateLimitConfig)
+    cache: LLMCacheConfig | None = None
+
+
+@dataclass
+class LLMEngineStats:
+    """The engine's books over a run.
+
+    Attributes:
+        pages: Pages decided (fallbacks included).
+        requests: Model requests answered (validation retries included).
+        rejected: Answers sent back to the model for failing validation.
+        failures: Pages that got the fallback decision.
+        interview_failures: Interviews that fell back to the template.
+        input_tokens: Prompt tokens reported.
+        output_tokens: Completion tokens reported.
+        last_error: The last failure, in words.
+    """
+
+    pages: int = 0
+    requests: int = 0
+    rejected: int = 0
+    failures: int = 0
+    interview_failures: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    last_error: str = ""
+
+
+class OutputRejectedError(LLMError):
+    """The model's answers failed validation every time it was asked.
+
+    Args:
+        problem: What was wrong with the last answer.
+    """
+
+    def __init__(self, problem: str) -> None:
+        self.problem = problem
+        super().__init__(f"the model's answer was rejected: {problem}")
+
+
+_PAGE = Question(PAGE_INSTRUCTIONS, PageAnswer, "Your decision for this page.")
+_INTERVIEW = Question(INTERVIEW_INSTRUCTIONS, InterviewAnswer, "Your interview answer.")
+
+
+@dataclass
+class _Connection:
+    """An event loop's HTTP client, its limiter and how a question becomes a chat session over it."""
+
+    loop: asyncio.AbstractEventLoop
+    client: httpx2.AsyncClient
+    limiter: RateLimiter
+    open: Callable[[Question[Any], str], ChatSession]
+
+
+class LLMDecisionEngine(DecisionEngine):
+    """A simulator engine that asks a language model what the persona does with each page.
+
+    Args:
+        model: :class:`~recpilot.llm.settings.LLMSettings` for an OpenAI-compatible endpoint (one HTTP
+            client per event loop, with the rate limits, retries and cache of ``config``), or any
+            pydantic-ai ``Model`` (e.g. :func:`recpilot.testing.llm_models.scripted_model`).
+        config: Prompting, validation and fallback settings.
+        catalog: Titles and attributes of items by id, for retrieving similar past items
+            (:func:`~recpilot.simulation.llm_prompts.catalog_items` builds it from a dataset).
+
+    Attributes:
+        stats: Requests, rejections, failures and tokens so far.
+        cache: The record/replay store, when configured.
+    """
+
+    name = "llm"
+
+    def __init__(
+        self,
+        model: LLMSettings | Model,
+        config: LLMEngineConfig | None = None,
+        *,
+        catalog: dict[str, ShownItem] | None = None,
+    ) -> None:
+        self.model = model
+        self.config = config or LLMEngineConfig()
+        self.catalog = catalog or {}
+        self.stats = LLMEngineStats()
+        self.cache = LLMCache(self.config.cache) if self.config.cache is not None else None
+        self._connection: _Connection | None = None
+
+    @property
+    def limiter(self) -> RateLimiter | None:
+        """The rate limiter of the current connection (None before the first request)."""
+        return self._connection.limiter if self._connection is not None else None
+
+    async def adecide(self, persona: Persona, state: UserState, page: Page) -> PageDecision:
+        """The persona's actions on ``page``: one model call (plus bounded retries), never an exception."""
+        self.stats.pages += 1
+        memory = retrieve_memory(
+            persona,
+            state,
+            page,
+            self.catalog,
+            similar=self.config.memory_similar,
+            recent=self.config.memory_recent,
+            max_chars=self.config.memory_max_chars,
+        )
+        rating_range = (self.config.rating_min, self.config.rating_max)
+        prompt = page_prompt(persona, state, page, memory, rating_range)
+        failure = ""
+        for _ in range(self.config.page_attempts):
+            try:
+                answer = await self._ask(_PAGE, prompt, lambda a: page_problems(a, page, rating_range))
+            except _MODEL_FAILURES as exc:
+                _reraise_cache_miss(exc)
+                failure = _describe(exc)
+                continue
+            return to_decision(answer, page)
+        self.stats.failures += 1
+        self.stats.last_error = failure
+        return fallback_decision(page, state, self.config.on_failure, failure)
+
+    async def ainterview(self, persona: Persona, state: UserState, record: SessionRecord) -> Interview:
+        """The post-session interview from the model; the templated one when the model fails."""
+        if not self.config.interview:
+            return await super().ainterview(persona, state, record)
+        shown = frozenset(item.item_id for page in record.pages for item in page.items)
+        prompt = interview_prompt(persona, record, state.satisfaction)
+        try:
+            answer = await self._ask(_INTERVIEW, prompt, lambda a: interview_problems(a, shown))
+        except _MODEL_FAILURES as exc:
+            _reraise_cache_miss(exc)
+            self.stats.interview_failures += 1
+            self.stats.last_error = _describe(exc)
+            return templated_interview(persona, record, state.satisfaction)
+        return Interview(
+            user_id=record.user_id,
+            session=record.session,
+            stayed=record.exit_page is None,
+            reason=answer.reason,
+            satisfaction=answer.satisfaction,
+            liked=list(dict.fromkeys(answer.liked)),
+            disliked=list(dict.fromkeys(answer.disliked)),
+        )
+
+    async def aclose(self) -> None:
+        """Close the HTTP client (a later call opens a new one)."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await connection.client.aclose()
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Shipped to other processes (Ray workers) without its HTTP client; each opens its own.
+        return {**self.__dict__, "_connection": None}
+
+    async def __aenter__(self) -> LLMDecisionEngine:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    async def _ask(
+        self, question: Question[OutputT], prompt: str, check: Callable[[OutputT], list[str]]
+    ) -> OutputT:
+        """One question; an answer failing validation or ``check`` is sent back (bounded)."""
+        chat = self._open_chat(question, prompt)
+        problem = ""
+        for _ in range(1 + self.config.output_retries):
+            reply = await chat.send()
+            self.stats.requests += 1
+            self.stats.input_tokens += reply.input_tokens
+            self.stats.output_tokens += reply.output_tokens
+            answer, problem = validate_answer(reply.text, reply.via_tool, question.output)
+            if answer is not None:
+                problem = "; ".join(check(answer))
+                if not problem:
+                    return answer
+            self.stats.rejected += 1
+            chat.send_back(reply, f"{problem}. Answer again with the {OUTPUT_TOOL} tool.")
+        raise OutputRejectedError(problem)
+
+    def _open_chat(self, question: Question[Any], prompt: str) -> ChatSession:
+        if not isinstance(self.model, LLMSettings):
+            return ModelChat.open(self.model, question, prompt)
+        loop = asyncio.get_running_loop()
+        if self._connection is None or self._connection.loop is not loop:
+            # A client (and its limiter) belongs to one event loop; a new loop gets its own.
+            self._connection = self._connect(self.model, loop)
+        return self._connection.open(question, prompt)
+
+    def _connect(self, settings: LLMSettings, loop: asyncio.AbstractEventLoop) -> _Connection:
+        limiter = RateLimiter(self.config.rate)
+        client = simulation_http_client(settings, limiter, self.cache)
+        if self.config.client == "lean":
+            return _Connection(loop, client, limiter, ChatCompletionsClient(settings, client).session)
+        model = build_chat_model(settings, client)
+        return _Connection(loop, client, limiter, lambda q, prompt: ModelChat.open(model, q, prompt))
+
+
+def _reraise_cache_miss(exc: BaseException) -> None:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, CacheMissError):
+            raise seen
+        seen = seen.__cause__ or seen.__context__
+
+
+def _describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:300]
+
+
+__all__ = [
+    "LLMDecisionEngine",
+    "LLMEngineConfig",
+    "LLMEngineStats",
+    "OutputRejectedError",
+]

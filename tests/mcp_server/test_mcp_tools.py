@@ -1,0 +1,152 @@
+"""The MCP server in-process through the official client: tool listing, schemas, calls, errors, policy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from mcp import Client
+from mcp_types import CallToolResult
+
+from recpilot.mcp_server import McpServerConfig, create_mcp_server
+from recpilot.service import RecommenderService
+from recpilot.tools import RECOMMENDER_TOOLS
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _error_text(result: CallToolResult) -> str:
+    assert result.is_error, result.structured_content
+    return " ".join(getattr(block, "text", "") for block in result.content)
+
+
+def _data(result: CallToolResult) -> dict[str, Any]:
+    assert not result.is_error, result.content
+    assert result.structured_content is not None
+    data = result.structured_content["data"]
+    assert isinstance(data, dict)
+    return data
+
+
+async def test_lists_agent_tools_and_service_tools_with_typed_schemas(service: RecommenderService) -> None:
+    server, _ = create_mcp_server(service.runtime)
+    async with Client(server) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+    read_only = {spec.name for spec in RECOMMENDER_TOOLS if spec.privilege == "read"}
+    assert {"recommend", "explain", *read_only} == set(tools)
+    recommend = tools["recommend"].input_schema
+    assert recommend["properties"]["k"]["type"] == "integer"
+    assert recommend["additionalProperties"] is False
+    assert "HardConstraints" in str(recommend["properties"]["constraints"])
+    assert tools["explain"].input_schema["required"] == ["user_id", "item"]
+    # Agent tools gain the user they act for; descriptions come from the docstrings.
+    assert "user_id" in tools["rank_candidates"].input_schema["properties"]
+    assert "hard constraints" in (tools["search_catalog"].description or "")
+    assert all(tool.annotations and tool.annotations.read_only_hint for tool in tools.values())
+
+
+async def test_recommend_honours_constraints_and_explains_each_item(service: RecommenderService) -> None:
+    server, _ = create_mcp_server(service.runtime)
+    async with Client(server) as client:
+        result = await client.call_tool(
+            "recommend",
+            {
+                "user_id": "1",
+                "k": 5,
+                "constraints": {"attributes": {"genres": ["Comedy"]}, "numeric": {"year": {"min": 1990}}},
+            },
+        )
+    items = _data(result)["items"]
+    assert len(items) == 5
+    catalog = service.runtime.catalog
+    for item in items:
+        assert catalog.has_item(item["item_id"])
+        assert item["title"] == catalog.title(item["item_id"])
+        assert "Comedy" in item["attributes"]["genres"]
+        assert item["attributes"]["year"] >= 1990
+        assert "genres: Comedy" in item["explanation"]
+    seen = {
+        str(i)
+        for i in service.runtime.catalog.dataset.items.to_external(
+            service.runtime.catalog.dataset.user_sequence(service.runtime.catalog.dataset.users.index_of(1))
+        ).tolist()
+    }
+    assert not seen & {str(item["item_id"]) for item in items}
+
+
+async def test_recommend_for_a_history_never_returns_the_history(service: RecommenderService) -> None:
+    server, _ = create_mcp_server(service.runtime)
+    async with Client(server) as client:
+        result = await client.call_tool("recommend", {"history": ["1", "Toy Story 2 (1999)"], "k": 8})
+    ids = {str(item["item_id"]) for item in _data(result)["items"]}
+    assert len(ids) == 8
+    assert not ids & {"1", "3114"}
+
+
+async def test_explain_ties_the_item_to_the_users_history(service: RecommenderService) -> None:
+    server, _ = create_mcp_server(service.runtime)
+    async with Client(server) as client:
+        result = await client.call_tool("explain", {"user_id": "1", "item": "Matrix, The (1999)"})
+    data = _data(result)
+    assert data["item_id"] == 2571
+    assert data["title"] == "Matrix, The (1999)"
+    assert 1 <= data["rank"] <= data["n_items"]
+    kinds = {reason["kind"] for reason in data["reasons"]}
+    assert {"history", "model"} <= kinds
+    assert result.structured_content is not None
+    assert data["explanation"] in result.structured_content["summary"]
+
+
+async def test_bad_arguments_are_error_results_that_name_the_argument(service: RecommenderService) -> None:
+    server, _ = create_mcp_server(service.runtime)
+    async with Client(server) as client:
+        wrong_type = await client.call_tool("recommend", {"k": "many"})
+        unknown = await client.call_tool("search_catalog", {"keyword": "alien"})
+        out_of_range = await client.call_tool("recommend", {"k": 0})
+        missing_item = await client.call_tool("explain", {"user_id": "1", "item": "No Such Film Ever"})
+        still_serving = await client.call_tool("search_catalog", {"keywords": "alien", "limit": 3})
+    assert "k:" in _error_text(wrong_type)
+    assert "keyword:" in _error_text(unknown)
+    assert "k must be between 1 and 100" in _error_text(out_of_range)
+    assert "'No Such Film Ever'" in _error_text(missing_item)
+    assert _data(still_serving)["count"] == 3
+
+
+async def test_writing_tools_need_allow_write_and_go_through_the_policy(service: RecommenderService) -> None:
+    read_only, dispatcher = create_mcp_server(service.runtime)
+    async with Client(read_only) as client:
+        hidden = await client.call_tool("remember_preference", {"kind": "like_item", "value": "Heat"})
+    assert hidden.is_error
+    memory = service.memory("mcp-policy")
+    denied = dispatcher.call(
+        "remember_preference",
+        {"kind": "like_item", "value": "Heat"},
+        _context(service, memory, "writer"),
+    )
+    assert not denied.ok
+    assert "--allow-write" in denied.error
+
+    writable, _ = create_mcp_server(
+        service.runtime, McpServerConfig(allow_write=True), memory_for=lambda _tenant: memory
+    )
+    async with Client(writable) as client:
+        names = {tool.name for tool in (await client.list_tools()).tools}
+        stored = await client.call_tool(
+            "remember_preference", {"kind": "like_item", "value": "Heat (1995)", "user_id": "writer"}
+        )
+    assert {"remember_preference", "forget_preference"} <= names
+    assert isinstance(_data(stored)["id"], int)
+    assert memory.profile("writer").values("like_item") == ["6"]
+    assert service.memory("someone-else").profile("writer").values("like_item") == []
+
+
+def _context(service: RecommenderService, memory: Any, user: str) -> Any:
+    from recpilot.tools import ToolContext
+
+    runtime = service.runtime
+    return ToolContext(runtime.catalog, runtime.models, memory, user)
