@@ -236,3 +236,25 @@ def test_a_multiple_choice_question_and_its_answer(runtime: AgentRuntime) -> Non
     state = runtime.memory.dialogue_state(session)
     assert state is not None
     assert state.accepted_attributes == [offered[1]]
+
+
+def test_two_critiques_in_one_message_are_both_applied(agent: RecommenderAgent) -> None:
+    session = _session()
+    before = agent.respond("1", "a tense and exciting movie from the 90s", session_id=session)
+    after = agent.respond("1", "not the first one, and less violent", session_id=session)
+    assert before.items[0].item_id not in {i.item_id for i in after.items}
+    violent_before = sum(bool(g & VIOLENT) for g in _genres(before))
+    violent_after = sum(bool(g & VIOLENT) for g in _genres(after))
+    assert violent_after < violent_before
+    state = agent.runtime.memory.dialogue_state(session)
+    assert state is not None
+    assert [c.kind for c in state.critiques] == ["reject", "less"]
+
+
+def test_a_request_with_a_but_is_not_split_into_critiques(agent: RecommenderAgent) -> None:
+    session = _session()
+    agent.respond("1", "a comedy", session_id=session)
+    agent.respond("1", "something romantic but not too sad", session_id=session)
+    state = agent.runtime.memory.dialogue_state(session)
+    assert state is not None
+    assert state.critiques == []

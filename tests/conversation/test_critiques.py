@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from recpilot.conversation.critiques import apply_critique, parse_critique, parse_selection
+from recpilot.conversation.critiques import apply_critique, parse_critique, parse_critiques, parse_selection
 from recpilot.conversation.state import DialogueState
 
 SHOWN = [("6", "Heat (1995)"), ("47", "Seven (a.k.a. Se7en) (1995)"), ("1", "Toy Story (1995)")]
@@ -130,3 +130,14 @@ def test_applying_critiques_updates_the_estimate_not_only_a_filter() -> None:
     assert DialogueState.model_validate_json(state.model_dump_json()) == state, (
         "the state round-trips as JSON"
     )
+
+
+def test_several_critiques_in_one_message() -> None:
+    parsed = parse_critiques("not the first one, and less violent; older", SHOWN, genres=GENRES, numeric=YEAR)
+    assert [c.kind for c in parsed] == ["reject", "less", "lower"]
+    assert parsed[0].item_id == "6"
+
+
+def test_a_message_splits_only_when_every_clause_is_a_critique() -> None:
+    assert parse_critiques("not the first one, and something with dragons", SHOWN, genres=GENRES) == []
+    assert [c.kind for c in parse_critiques("not the second one", SHOWN)] == ["reject"]

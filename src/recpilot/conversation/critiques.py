@@ -222,6 +222,37 @@ def parse_critique(
     return None
 
 
+_CLAUSE = re.compile(r"\s*(?:[,;]|\band\b|\bbut\b|\balso\b|\bplus\b)\s*", re.IGNORECASE)
+
+
+def parse_critiques(
+    text: str,
+    shown: list[tuple[str, str]],
+    *,
+    genres: frozenset[str] = frozenset(),
+    numeric: frozenset[str] = frozenset(),
+) -> list[ParsedCritique]:
+    """Read one critique, or several joined in one message ("not the first one, and less violent").
+
+    A message splits into critiques only when every clause is one; otherwise it is a single critique
+    or none (an empty list), so "funny but not silly" stays a request for the request parser.
+
+    Args:
+        text: The message.
+        shown: ``(item_id, title)`` of the list shown last, in order.
+        genres: The catalog's genre values.
+        numeric: The catalog's numeric attributes.
+    """
+    whole = parse_critique(text, shown, genres=genres, numeric=numeric)
+    if whole is not None:
+        return [whole]
+    clauses = [clause for clause in _CLAUSE.split(text) if clause.strip()]
+    if len(clauses) < 2:
+        return []
+    parsed = [parse_critique(clause, shown, genres=genres, numeric=numeric) for clause in clauses]
+    return [critique for critique in parsed if critique is not None] if all(parsed) else []
+
+
 def apply_critique(
     state: DialogueState, critique: ParsedCritique, *, reference: float | None = None
 ) -> Critique:

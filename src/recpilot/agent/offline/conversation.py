@@ -22,7 +22,7 @@ from recpilot.agent.types import TraceStep
 from recpilot.conversation.critiques import (
     ParsedCritique,
     apply_critique,
-    parse_critique,
+    parse_critiques,
     parse_selection,
     reference_value,
 )
@@ -100,7 +100,7 @@ class OfflineConversation:
         return bool(
             parse_rules_request(message, vocabulary)
             or parse_feed_command(message, vocabulary, now=time.time())
-            or parse_critique(message, [("", "")], genres=_genres(vocabulary), numeric=vocabulary.numeric)
+            or parse_critiques(message, [("", "")], genres=_genres(vocabulary), numeric=vocabulary.numeric)
             or parse_selection(message, [("", "")])
             or _YES.match(low)
             or _NO.match(low)
@@ -132,9 +132,9 @@ class OfflineConversation:
         selection = parse_selection(text, shown)
         if selection is not None:
             return Handled(act=self._select(ctx, state, selection))
-        critique = parse_critique(text, shown, genres=_genres(vocabulary), numeric=vocabulary.numeric)
-        if critique is not None and (shown or critique.kind in ("reject", "more_like", "less", "more")):
-            return self._critique(ctx, state, critique, previous)
+        critiques = parse_critiques(text, shown, genres=_genres(vocabulary), numeric=vocabulary.numeric)
+        if critiques and (shown or all(c.kind in ("reject", "more_like", "less", "more") for c in critiques)):
+            return self._critique(ctx, state, critiques, previous)
         answer = self._answer(text, state, previous)
         if answer is not None:
             return answer
@@ -220,22 +220,31 @@ class OfflineConversation:
         )
 
     def _critique(
-        self, ctx: ToolContext, state: DialogueState, critique: ParsedCritique, previous: ParsedRequest | None
+        self,
+        ctx: ToolContext,
+        state: DialogueState,
+        critiques: list[ParsedCritique],
+        previous: ParsedRequest | None,
     ) -> Handled:
-        if critique.problem is not None:
-            act = Act(intent="critique", reply=critique.problem, note="critique not applied", keep_state=True)
+        # A message with several critiques is applied whole or not at all.
+        problems = [c.problem for c in critiques if c.problem is not None]
+        if problems:
+            reply = " ".join(problems)
+            act = Act(intent="critique", reply=reply, note="critique not applied", keep_state=True)
             return Handled(act=act)
-        reference = None
-        if critique.kind in ("lower", "higher") and critique.numeric:
-            reference = reference_value(ctx, critique.numeric, state.last_shown)
-        apply_critique(state, critique, reference=reference)
         request = (previous or ParsedRequest()).model_copy(deep=True)
         request.refinement = "adjust"
-        notes = [_acknowledge(ctx, critique, reference)]
-        if critique.kind == "more_like" and critique.item_id is not None:
-            item = ctx.catalog.coerce_item_id(critique.item_id)
-            title = _title(ctx, critique.item_id)
-            request.liked = [ItemReference(text=title, item_id=item, title=title)]
+        notes = []
+        for critique in critiques:
+            reference = None
+            if critique.kind in ("lower", "higher") and critique.numeric:
+                reference = reference_value(ctx, critique.numeric, state.last_shown)
+            apply_critique(state, critique, reference=reference)
+            notes.append(_acknowledge(ctx, critique, reference))
+            if critique.kind == "more_like" and critique.item_id is not None:
+                item = ctx.catalog.coerce_item_id(critique.item_id)
+                title = _title(ctx, critique.item_id)
+                request.liked = [ItemReference(text=title, item_id=item, title=title)]
         request.constraints.exclude_items = list(
             dict.fromkeys([*request.constraints.exclude_items, *_coerced(ctx, state.rejected_items)])
         )
