@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from api_support import Tenant, new_tenant
+from api_support import Tenant, make_service, new_tenant
 from fastapi.testclient import TestClient
 
 from recpilot.api import create_app
-from recpilot.service import LimitsConfig, RecommenderService, ServiceConfig
+from recpilot.service import RecommenderService
 from recpilot.testing.backends import BACKENDS, POSTGRES_ADMIN_URL
 
 
@@ -41,13 +41,6 @@ def store_url(request: pytest.FixtureRequest, api_home: Path) -> Iterator[str]:
     finally:
         with admin.begin() as conn:
             conn.exec_driver_sql(f"DROP SCHEMA {name} CASCADE")
-
-
-def make_service(home: Path, store_url: str) -> RecommenderService:
-    """A service on ``store_url`` as ``recpilot serve`` would load it (models cached under ``home``);
-    simulation jobs are kept small, since generated requests start some."""
-    limits = LimitsConfig(max_simulation_users=20)
-    return RecommenderService.from_config(ServiceConfig(home=home, store_url=store_url, limits=limits))
 
 
 @pytest.fixture(scope="session")

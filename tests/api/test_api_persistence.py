@@ -5,10 +5,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from api_support import Tenant
+from api_support import Tenant, make_service
 from fastapi.testclient import TestClient
 
-from conftest import make_service
 from recpilot.api import create_app
 from recpilot.service import RecommenderService
 

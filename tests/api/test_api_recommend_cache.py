@@ -8,10 +8,9 @@ import time
 from pathlib import Path
 
 import pytest
-from api_support import Tenant
+from api_support import Tenant, make_service
 from fastapi.testclient import TestClient
 
-from conftest import make_service
 from recpilot.memory.base import Preference, UserProfile
 from recpilot.memory.feed_rules import AttributeTarget, FeedRule, NumericTarget
 from recpilot.service import RecommenderService

@@ -7,10 +7,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from api_support import Tenant
+from api_support import Tenant, make_service
 from fastapi.testclient import TestClient
 
-from conftest import make_service
 from recpilot.service import RecommenderService
 from recpilot.service.simulations import INTERRUPTED, STALE_S
 from recpilot.service.storage import simulations

@@ -10,12 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from recpilot.models.base import Histories, Recommender
 from recpilot.service.caching import RankedPrefix
 from recpilot.service.schemas import ExplanationOut, ItemOut
-from recpilot.tools.context import Catalog, as_list
+from recpilot.tools.context import Catalog, as_list, plain_value
 from recpilot.types import HardConstraints, ItemId, Reason
 
 _HIDDEN = ("item_id", "title", "text")
@@ -52,7 +51,7 @@ class Explainer:
         self._attributes: list[dict[str, Any]] = [
             {
                 k: v
-                for k, v in ((k, _plain(v)) for k, v in row.items())
+                for k, v in ((k, plain_value(v)) for k, v in row.items())
                 if k not in _HIDDEN and v not in (None, [], "")
             }
             for row in data.catalog.to_dict("records")
@@ -189,15 +188,3 @@ class Explainer:
     def closest(self, item: ItemId, history: list[ItemId]) -> ItemId | None:
         """The item of ``history`` most similar to ``item`` under the ranking model, if any is."""
         return self._anchors([item], history)[0]
-
-
-def _plain(value: Any) -> Any:
-    if isinstance(value, list | dict | str):
-        return value
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)):
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    return value

@@ -77,7 +77,7 @@ class Catalog:
     def row(self, item_id: ItemId) -> dict[str, Any]:
         """All catalog fields of an item (lists stay lists; missing scalars become None)."""
         record = self.dataset.catalog.iloc[self.index(item_id)].to_dict()
-        return {key: _plain(value) for key, value in record.items()}
+        return {key: plain_value(value) for key, value in record.items()}
 
     @cached_property
     def _integer_ids(self) -> bool:
@@ -265,7 +265,8 @@ def as_list(value: Any) -> list[Any]:
     return [value]
 
 
-def _plain(value: Any) -> Any:
+def plain_value(value: Any) -> Any:
+    """A catalog value as plain JSON-able Python (numpy scalars and arrays unwrapped, NaN -> None)."""
     if isinstance(value, list | dict | str):
         return value
     if isinstance(value, np.ndarray):
