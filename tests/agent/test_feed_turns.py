@@ -10,6 +10,9 @@ import pytest
 from recpilot.agent import RecommenderAgent
 from recpilot.agent.runtime import AgentRuntime
 from recpilot.conversation.feed import AttributeTarget, FeedRule, is_sequel_title
+from recpilot.conversation.tools import add_feed_rule, list_feed_rules
+from recpilot.errors import ConfigError
+from recpilot.tools.context import ToolContext
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +115,23 @@ def test_a_target_the_catalog_cannot_express(agent: RecommenderAgent) -> None:
     response = agent.respond(user, "no more telenovelas this week", session_id=user)
     assert "can't filter on" in response.reply
     assert agent.runtime.memory.feed_rules(user) == []
+
+
+@pytest.mark.parametrize("days", [0.0, -1.0, float("nan")])
+def test_feed_tool_refuses_durations_that_are_not_positive(runtime: AgentRuntime, days: float) -> None:
+    user = _user()
+    context = ToolContext(runtime.catalog, runtime.models, runtime.memory, user)
+    with pytest.raises(ConfigError, match="days must be more than 0"):
+        add_feed_rule.function(context, effect="exclude", attribute="genres", value="Horror", days=days)
+    assert runtime.memory.feed_rules(user) == []
+
+
+@pytest.mark.parametrize("days", [1e300, float("inf")])
+def test_feed_tool_treats_endless_durations_as_until_removed(runtime: AgentRuntime, days: float) -> None:
+    # An LLM may pass any float: the rule must stay storable and listable, not crash the listing.
+    user = _user()
+    context = ToolContext(runtime.catalog, runtime.models, runtime.memory, user)
+    add_feed_rule.function(context, effect="exclude", attribute="genres", value="Horror", days=days)
+    (rule,) = runtime.memory.feed_rules(user)
+    assert rule.expires_at is None
+    assert "until you remove it" in list_feed_rules.function(context).summary

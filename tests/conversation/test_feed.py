@@ -221,3 +221,25 @@ def test_listing_marks_expired_rules(monkeypatch: pytest.MonkeyPatch) -> None:
     assert "sequel" in active
     assert "Horror" not in active
     assert "genres=Horror" in expired
+
+
+@pytest.mark.parametrize("amount", ["999999999 weeks", "10000 months", "9" * 400 + " days"])
+def test_endless_durations_mean_until_removed(vocabulary: FeedVocabulary, amount: str) -> None:
+    # A span past what a date can show (or a float can hold) used to crash parsing or the listing.
+    command = parse_feed_command(f"no more horror for {amount}", vocabulary, now=NOW)
+    assert command is not None
+    (rule,) = command.rules
+    assert rule.expires_at is None
+    assert command.until == "until you remove it"
+    assert "until you remove it" in rule.describe(NOW)
+
+
+def test_a_rule_far_in_the_future_is_still_described() -> None:
+    rule = FeedRule(user_id="ann", effect="exclude", target=_HORROR, expires_at=1e18)
+    assert rule.describe(NOW).endswith("(until a date too far to show)")
+
+
+@pytest.mark.parametrize("bad", [float("inf"), float("nan")])
+def test_a_rule_cannot_expire_at_a_non_finite_time(bad: float) -> None:
+    with pytest.raises(ValueError, match="finite"):
+        FeedRule(user_id="ann", effect="exclude", target=_HORROR, expires_at=bad)

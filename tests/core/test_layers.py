@@ -16,6 +16,7 @@ RANKS: dict[str, int] = {
     "errors": 0,
     "types": 0,
     "settings": 0,
+    "_lazy": 0,
     "data": 1,
     "store": 2,
     "models": 3,

@@ -40,7 +40,7 @@ from recpilot.agent.prompts import ComposedReply, Critique, StepOutcome
 from recpilot.agent.types import HardConstraints, Intent, Plan, RecommendedItem, TraceStep, Usage
 from recpilot.errors import ConfigError
 from recpilot.llm.errors import LLMError, LLMUnavailableError
-from recpilot.llm.models import AttemptLog, open_chat_model, recording_attempts
+from recpilot.llm.models import AttemptLog, recording_attempts, using_model
 from recpilot.llm.settings import LLMSettings, load_llm_settings
 from recpilot.tools.context import CandidateSet, Catalog, ToolContext
 from recpilot.tools.dispatcher import ToolSpec
@@ -231,11 +231,8 @@ class LLMBrain(Brain):
         """The model for one brain step, under the step's deadline."""
         try:
             with anyio.fail_after(self.deadline_s):
-                if isinstance(self.model, LLMSettings):
-                    async with open_chat_model(self.model) as model:
-                        yield model
-                else:
-                    yield self.model
+                async with using_model(self.model) as model:
+                    yield model
         except TimeoutError:
             reason = f"no usable answer within the {self.deadline_s:g}s deadline"
             logger.warning("LLM %s failed: %s", stage, reason)

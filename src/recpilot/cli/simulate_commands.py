@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import functools
 import tempfile
-from collections.abc import Mapping
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -373,80 +372,3 @@ def _print_result(payload: dict[str, Any]) -> None:
     console.print("[dim]exit_rate: left before the last page; completion_rate: reached the last page[/]")
     if payload.get("report"):
         console.print(f"report written to {payload['report']}")
-
-
-#: The recommenders the demo's short simulation compares.
-DEMO_RECOMMENDERS = ("pop", "als")
-
-
-def demo_simulation(
-    data: Any,
-    *,
-    quiet: bool,
-    split: Any = None,
-    fitted: Mapping[str, Any] | None = None,
-    truth_model: Any = None,
-    users: int = 200,
-    sessions: int = 2,
-) -> dict[str, Any]:
-    """The demo's short simulation: the same simulated users meet two recommenders (offline engine).
-
-    The demo has already fitted most of what a simulation needs, so it passes them in and nothing is
-    fitted twice: ``split`` (personas and recommenders come from its training part), ``fitted`` (models
-    fitted on ``split.train``, used as the recommenders under test) and ``truth_model`` (a model fitted
-    on all of ``data``; adopted as the engine's ground-truth preferences when it is an EASE with the
-    engine's ``l2``). Whatever is missing is fitted here.
-
-    Returns ``{recommender: summary}`` for :data:`DEMO_RECOMMENDERS`.
-    """
-    from recpilot.models.ease import EaseRecommender
-    from recpilot.simulation.assembly import build_recommender, split_for_simulation
-    from recpilot.simulation.environment import ModelRecommender
-    from recpilot.simulation.offline_engine import OfflineEngine
-    from recpilot.simulation.persona import build_personas, sample_population
-    from recpilot.simulation.runner import SimulationRun, SimulationRunner
-    from recpilot.simulation.types import SimulationConfig
-
-    config = SimulationConfig(users=users, sessions=sessions, pages=10, page_size=10, seed=42)
-    if split is None:
-        split = split_for_simulation(data, config.seed)
-    with status("Calibrating simulated users on the training data...", quiet=quiet):
-        engine = OfflineEngine(seed=config.seed)
-        reusable = isinstance(truth_model, EaseRecommender) and truth_model.config.l2 == engine.l2
-        engine.fit(split.train, truth=data, truth_model=truth_model if reusable else None)
-        population = sample_population(build_personas(split.train), data, users, config.seed)
-    results: dict[str, Any] = {}
-    for name in DEMO_RECOMMENDERS:
-        spec = config.model_copy(update={"recommender": name})
-        with status(f"Simulating {users} users x {sessions} sessions with {name}...", quiet=quiet):
-            model = (fitted or {}).get(name)
-            if model is not None and model.is_fitted and model.item_map == split.train.items:
-                recommender: Any = ModelRecommender(model)
-            else:
-                recommender, _ = build_recommender(spec, split)
-            run = SimulationRun(spec, data, population, engine, recommender, name)
-            results[name] = SimulationRunner(run).run_sync().to_dict()
-    return results
-
-
-def print_demo_simulation(results: dict[str, Any]) -> None:
-    """Print the demo simulation's comparison table."""
-    if not results:
-        return
-    first = next(iter(results.values()))
-    table = Table(
-        title=f"Simulated users ({first['user_sessions']} sessions, 10 pages x 10 items, offline engine)"
-    )
-    for column in ("recommender", "CTR", "mean rating", "pages/session", "left early", "coverage"):
-        table.add_column(column, justify="left" if column == "recommender" else "right")
-    for name, r in results.items():
-        rating = "-" if r["mean_rating"] is None else f"{r['mean_rating']:.2f}"
-        table.add_row(
-            name,
-            f"{r['ctr']:.3f}",
-            rating,
-            f"{r['mean_session_length']:.2f}",
-            f"{r['exit_rate']:.2f}",
-            f"{r['coverage']:.3f}",
-        )
-    out_console().print(table)

@@ -44,6 +44,7 @@ __all__ = [
     "apply_critique",
     "critique_adjuster",
     "parse_critique",
+    "parse_critiques",
     "parse_selection",
     "reference_value",
 ]

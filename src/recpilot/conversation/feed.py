@@ -49,7 +49,7 @@ from recpilot.memory.feed_rules import (
     NumericTarget,
     TitlePatternTarget,
 )
-from recpilot.tools.context import ScoreAdjuster, ToolContext
+from recpilot.tools.context import ScoreAdjuster, ToolContext, as_list
 from recpilot.types import ItemId, ItemList
 
 __all__ = [
@@ -127,11 +127,7 @@ def _compute_mask(target: FeedTarget, catalog: pd.DataFrame) -> npt.NDArray[np.b
 
 
 def _has_value(value: Any, wanted: str) -> bool:
-    if isinstance(value, list | tuple | np.ndarray):
-        return any(str(v).lower() == wanted for v in value)
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return False
-    return str(value).lower() == wanted
+    return any(str(v).lower() == wanted for v in as_list(value))
 
 
 @overload

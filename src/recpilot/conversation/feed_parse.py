@@ -7,7 +7,7 @@ as "comedies, no horror" is not a command; it stays a one-off constraint of that
 
 Durations (UTC): "today"/"tonight" end at the next midnight, "this week" lasts 7 days, "this weekend"
 3 days, "this month" 30 days, "for N hours/days/weeks/months" that long; "until I say otherwise",
-"from now on", "anymore" or no duration keep the rule until it is removed.
+"from now on", "anymore", no duration or one longer than 100 years keep the rule until it is removed.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Literal
 from recpilot.data.columns import Columns
 from recpilot.data.dataset import Dataset
 from recpilot.memory.feed_rules import (
+    MAX_RULE_SECONDS,
     AttributeTarget,
     FeedEffect,
     FeedRule,
@@ -178,6 +179,8 @@ def parse_duration(text: str, now: float) -> tuple[float | None, str, str]:
         return now + span, f"for {span / _DAY:g} days", rest
     count = _NUMBER_WORDS.get(match.group("n")) or int(match.group("n"))
     unit = match.group("unit")
+    if count > MAX_RULE_SECONDS / _UNITS[unit]:  # no float product: a 400-digit count would overflow
+        return None, "until you remove it", rest
     return now + count * _UNITS[unit], f"for {count} {unit}{'s' if count != 1 else ''}", rest
 
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from recpilot.memory.base import ProfileMemory
-from recpilot.memory.feed_rules import FeedRule, FeedTarget
+from recpilot.memory.feed_rules import FeedRule, FeedTarget, same_target
 
 
 @dataclass
@@ -65,12 +65,6 @@ def remove_feed_rules(
         if not removed:
             change.missing.append(target.describe())
     return change
-
-
-def same_target(a: FeedTarget, b: FeedTarget) -> bool:
-    """Whether two targets name the same items (attribute values compare case-insensitively, as they
-    match)."""
-    return a.model_dump_json().lower() == b.model_dump_json().lower()
 
 
 def describe_rules(rules: Sequence[FeedRule], *, now: float | None = None) -> str:

@@ -37,6 +37,7 @@ from recpilot.data.dataset import Dataset
 from recpilot.data.splits import Split
 from recpilot.errors import ConfigError, RecpilotError
 from recpilot.memory.summary import build_profile_summary
+from recpilot.tools.context import as_list
 
 logger = logging.getLogger("recpilot.conversation")
 
@@ -231,20 +232,14 @@ def _target(dataset: Dataset, item_idx: int) -> TargetItem:
         title=str(row[Columns.TITLE]),
         year=int(year) if year is not None and not pd.isna(year) else None,
         genres=_genres(dataset, item_idx),
-        tags=[str(t) for t in _as_list(row.get("tags"))],
+        tags=[str(t) for t in as_list(row.get("tags"))],
     )
 
 
 def _genres(dataset: Dataset, item_idx: int) -> list[str]:
     if "genres" not in dataset.catalog.columns:
         return []
-    return [str(g) for g in _as_list(dataset.catalog["genres"].iat[item_idx]) if not str(g).startswith("(")]
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return []
-    return list(value) if isinstance(value, list | tuple | np.ndarray) else [value]
+    return [str(g) for g in as_list(dataset.catalog["genres"].iat[item_idx]) if not str(g).startswith("(")]
 
 
 async def converse(

@@ -2,13 +2,15 @@
 
 A prompt can ask a language model not to say the target's title; only code can make sure. The guard
 matches the normalised title and its alternates exactly and fuzzily over word windows, and the title's
-distinctive words one by one (a misspelling such as "Shawshenk" still counts), then redacts what it found.
+distinctive words one by one (a misspelling such as "Shawshenk" still counts; accents are ignored), then
+redacts what it found.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -48,7 +50,7 @@ class TitleGuard:
     def for_title(cls, title: str, distinctive: Iterable[str] | None = None) -> TitleGuard:
         """The guard for a catalog title; ``distinctive`` defaults to :func:`distinctive_terms`."""
         terms = distinctive_terms(title) if distinctive is None else distinctive
-        return cls(title_forms(title), frozenset(terms))
+        return cls(title_forms(title), frozenset(_fold(t) for t in terms))
 
     def leaks(self, text: str) -> list[str]:
         """The parts of ``text`` that reveal the title (lower case), empty when none."""
@@ -58,7 +60,7 @@ class TitleGuard:
     def redact(self, text: str) -> str:
         """``text`` with every revealing span replaced by :data:`REDACTION`."""
         matches = list(_WORD.finditer(text))
-        spans = self._spans([m.group(0).lower() for m in matches])
+        spans = self._spans([_fold(m.group(0)) for m in matches])
         if not spans:
             return text
         marked = [False] * len(matches)
@@ -98,7 +100,7 @@ def title_forms(title: str) -> tuple[str, ...]:
     for alternate in _ALTERNATE.findall(title):
         text = re.sub(r"^(a\.k\.a\.|aka)\s+", "", alternate.strip(), flags=re.IGNORECASE)
         forms.append(normalise_title(text))
-    return tuple(dict.fromkeys(" ".join(_WORD.findall(f)) for f in forms if f.strip()))
+    return tuple(dict.fromkeys(" ".join(_fold(w) for w in _WORD.findall(f)) for f in forms if f.strip()))
 
 
 def distinctive_terms(title: str, common: Iterable[str] = ()) -> list[str]:
@@ -117,7 +119,13 @@ def common_title_words(titles: Iterable[str], *, min_titles: int = 15) -> frozen
 
 
 def _words(text: str) -> list[str]:
-    return [w.lower() for w in _WORD.findall(text)]
+    return [_fold(w) for w in _WORD.findall(text)]
+
+
+def _fold(word: str) -> str:
+    """Lower case without accents: "Amelie" reveals "Amélie" as surely as the accented spelling."""
+    decomposed = unicodedata.normalize("NFKD", word.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def _similar(a: str, b: str) -> float:

@@ -25,6 +25,7 @@ from recpilot.conversation.feed_store import (
 from recpilot.errors import ConfigError
 from recpilot.memory.dialogue import CritiqueKind
 from recpilot.memory.feed_rules import (
+    MAX_RULE_SECONDS,
     AttributeTarget,
     FeedEffect,
     FeedRule,
@@ -109,12 +110,17 @@ def add_feed_rule(
         sequels: Target titles that look like sequels instead of an attribute.
         min_value: Lower bound (inclusive) of a numeric attribute.
         max_value: Upper bound (inclusive) of a numeric attribute.
-        days: How long the rule lasts; None until the user removes it.
+        days: How long the rule lasts (more than 0); None, or more than 100 years, until the user
+            removes it.
         text: The user's words.
     """
     target = _target(attribute, value, sequels, min_value, max_value)
+    if days is not None and not days > 0:  # also NaN
+        raise ConfigError(f"days must be more than 0 (or left out: until removed), got {days}")
+    if days is not None and days * 86_400 > MAX_RULE_SECONDS:  # also inf
+        days = None
     now = time.time()
-    expires = None if days is None else now + max(days, 0.0) * 86_400
+    expires = None if days is None else now + days * 86_400
     rule = FeedRule(user_id=ctx.user_id, effect=effect, target=target, text=text, expires_at=expires)
     change = add_feed_rules(ctx.memory, ctx.user_id, [rule])
     until = "until removed" if days is None else f"for {days:g} days"

@@ -28,7 +28,7 @@ from pydantic_ai.models import Model
 from recpilot.conversation.leakguard import TitleGuard
 from recpilot.errors import ConfigError, RecpilotError
 from recpilot.llm.errors import LLMError
-from recpilot.llm.models import open_chat_model, recording_attempts
+from recpilot.llm.models import recording_attempts, using_model
 from recpilot.llm.settings import LLMSettings
 
 _FAILURES = (AgentRunError, LLMError, httpx2.HTTPError, openai.OpenAIError)
@@ -382,11 +382,8 @@ class LLMUserSimulator(UserSimulator):
     async def _run(self, prompt: str, usage: RunUsage) -> SimulatorOutput:
         limits = UsageLimits(request_limit=1 + self.output_retries)
         with anyio.fail_after(self.deadline_s):
-            if isinstance(self.model, LLMSettings):
-                async with open_chat_model(self.model) as model:
-                    result = await self._agent.run(prompt, model=model, usage=usage, usage_limits=limits)
-            else:
-                result = await self._agent.run(prompt, model=self.model, usage=usage, usage_limits=limits)
+            async with using_model(self.model) as model:
+                result = await self._agent.run(prompt, model=model, usage=usage, usage_limits=limits)
         return result.output
 
 

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import anyio
 import httpx2
 from openai import AsyncOpenAI
+from pydantic_ai.models import Model
 from pydantic_ai.models.openai import OpenAIChatModel
 from pydantic_ai.providers.openai import OpenAIProvider
 from pydantic_ai.providers.openai_compatible import OpenAICompatibleProvider
@@ -250,6 +251,20 @@ async def open_chat_model(settings: LLMSettings) -> AsyncIterator[OpenAIChatMode
     timeout = httpx2.Timeout(settings.timeout_s, connect=min(settings.timeout_s, 5.0))
     async with httpx2.AsyncClient(transport=transport, timeout=timeout) as http_client:
         yield build_chat_model(settings, http_client)
+
+
+@asynccontextmanager
+async def using_model(model: LLMSettings | Model) -> AsyncIterator[Model]:
+    """The model to run: a fresh one from settings (:func:`open_chat_model`), or ``model`` itself.
+
+    The one place the settings-or-model choice is made for the agent, the policies and the simulators
+    (tests hand in scripted pydantic-ai models, which need no client).
+    """
+    if isinstance(model, LLMSettings):
+        async with open_chat_model(model) as opened:
+            yield opened
+    else:
+        yield model
 
 
 def _environment_proxy(url: str) -> str | None:

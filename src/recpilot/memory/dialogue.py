@@ -105,18 +105,12 @@ class DialogueState(BaseModel):
         self._note_asked(attribute)
 
     def reject_item(self, item_id: str) -> None:
-        """Record a rejected item (idempotent)."""
-        if item_id not in self.rejected_items:
-            self.rejected_items.append(item_id)
-        if item_id in self.accepted_items:
-            self.accepted_items.remove(item_id)
+        """Record a rejected item (idempotent; a later rejection overrides an acceptance)."""
+        _move(item_id, into=self.rejected_items, out_of=self.accepted_items)
 
     def accept_item(self, item_id: str) -> None:
-        """Record an accepted item (idempotent)."""
-        if item_id not in self.accepted_items:
-            self.accepted_items.append(item_id)
-        if item_id in self.rejected_items:
-            self.rejected_items.remove(item_id)
+        """Record an accepted item (idempotent; a later acceptance overrides a rejection)."""
+        _move(item_id, into=self.accepted_items, out_of=self.rejected_items)
 
     def record_shown(self, item_ids: list[str]) -> None:
         """Record one recommendation turn's list."""

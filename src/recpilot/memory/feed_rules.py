@@ -62,6 +62,15 @@ class NumericTarget(_Record):
 
 FeedTarget = Annotated[AttributeTarget | TitlePatternTarget | NumericTarget, Field(discriminator="kind")]
 
+#: The longest a timed rule lasts (100 years); a longer duration means "until removed".
+MAX_RULE_SECONDS = 100 * 365.25 * 86_400.0
+
+
+def same_target(a: FeedTarget, b: FeedTarget) -> bool:
+    """Whether two targets name the same items (attribute values compare case-insensitively, as they
+    match; the SQL memory keys rules the same way)."""
+    return a.model_dump_json().lower() == b.model_dump_json().lower()
+
 
 class FeedRule(_Record):
     """One standing instruction about a user's recommendations.
@@ -81,22 +90,30 @@ class FeedRule(_Record):
     effect: FeedEffect
     target: FeedTarget
     text: str = ""
-    created_at: float = Field(default_factory=time.time)
-    expires_at: float | None = None
+    created_at: float = Field(default_factory=time.time, allow_inf_nan=False)
+    expires_at: float | None = Field(default=None, allow_inf_nan=False)
 
     def active(self, now: float | None = None) -> bool:
         """Whether the rule still applies at ``now`` (default: the current time)."""
         return self.expires_at is None or self.expires_at > (time.time() if now is None else now)
 
     def same_instruction(self, other: FeedRule) -> bool:
-        """Whether both rules say the same thing (effect and target), whatever their wording and expiry."""
-        return self.effect == other.effect and self.target == other.target
+        """Whether both rules say the same thing (effect and target, see :func:`same_target`), whatever
+        their wording and expiry."""
+        return self.effect == other.effect and same_target(self.target, other.target)
 
     def describe(self, now: float | None = None) -> str:
         """One line for listings: ``#3 exclude genres=Horror (until 2026-11-28 16:00 UTC)``."""
         if self.expires_at is None:
             until = "until you remove it"
         else:
-            stamp = datetime.fromtimestamp(self.expires_at, UTC).strftime("%Y-%m-%d %H:%M UTC")
+            stamp = _stamp(self.expires_at)
             until = f"until {stamp}" if self.active(now) else f"expired {stamp}"
         return f"#{self.id} {self.effect} {self.target.describe()} ({until})"
+
+
+def _stamp(seconds: float) -> str:
+    try:
+        return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    except (OverflowError, ValueError, OSError):  # beyond the calendar datetime can show
+        return "a date too far to show"

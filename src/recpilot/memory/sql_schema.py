@@ -10,6 +10,7 @@ metadata = sa.MetaData()
 
 
 def storable(text: str) -> str:
+    """``text`` as every database stores it: NUL characters (PostgreSQL refuses them) replaced."""
     return text.replace("\x00", "\ufffd")
 
 

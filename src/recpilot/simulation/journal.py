@@ -20,6 +20,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from recpilot.errors import ConfigError
+from recpilot.simulation.files import atomic_write_parquet, atomic_write_text
 from recpilot.simulation.persona import string_index
 from recpilot.simulation.types import (
     ITEM_TABLE_COLUMNS,
@@ -168,7 +169,7 @@ class Journal:
                     "resume with the same settings or choose another --output"
                 )
         self.dir.mkdir(parents=True, exist_ok=True)
-        _atomic_write(saved, json.dumps(identity, indent=2, default=str))
+        atomic_write_text(saved, json.dumps(identity, indent=2, default=str))
         for leftover in self.dir.glob("*.tmp"):
             shutil.rmtree(leftover, ignore_errors=True)
 
@@ -210,11 +211,9 @@ class Journal:
         """Write ``items.parquet``, ``sessions.parquet`` and ``summary.json`` into the output folder."""
         if self.root is None:
             return
-        for name, frame in (("items.parquet", items), ("sessions.parquet", sessions)):
-            tmp = self.root / f".{name}.tmp"
-            frame.to_parquet(tmp, index=False)
-            os.replace(tmp, self.root / name)
-        _atomic_write(self.root / "summary.json", json.dumps(summary, indent=2))
+        atomic_write_parquet(self.root / "items.parquet", items)
+        atomic_write_parquet(self.root / "sessions.parquet", sessions)
+        atomic_write_text(self.root / "summary.json", json.dumps(summary, indent=2))
 
 
 def summary_metrics(
@@ -252,12 +251,6 @@ def summary_metrics(
         "diversity": diversity,
         "errors": int((sessions[C.ERRORS].map(len) > 0).sum()) if len(sessions) else 0,
     }
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _diff(previous: dict[str, Any], current: dict[str, Any]) -> str:

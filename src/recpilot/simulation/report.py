@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from recpilot.errors import DataError
+from recpilot.simulation.files import atomic_write_text
 from recpilot.simulation.types import SimColumns as C
 
 #: The file :mod:`recpilot.simulation.rounds` writes beside the result tables.
@@ -84,7 +85,7 @@ def write_report(results_dir: str | Path, out_path: str | Path, *, title: str | 
     html = render_report(items, sessions, summary, rounds=rounds, title=title)
     out = Path(out_path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(html, encoding="utf-8")
+    atomic_write_text(out, html)
     return out
 
 

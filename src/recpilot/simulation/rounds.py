@@ -26,6 +26,7 @@ from recpilot.errors import ConfigError
 from recpilot.simulation.assembly import build_simulation
 from recpilot.simulation.engine import DecisionEngine
 from recpilot.simulation.environment import ModelRecommender
+from recpilot.simulation.files import atomic_write_parquet
 from recpilot.simulation.report import ROUNDS_FILE, normalised_entropy
 from recpilot.simulation.runner import SimulationRun, SimulationRunner, run_id_of
 from recpilot.simulation.types import SimColumns as C
@@ -107,7 +108,7 @@ def run_rounds(
     table = pd.DataFrame(rows, columns=list(ROUND_COLUMNS))
     if root is not None:
         _write(root, pd.concat(all_items, ignore_index=True), pd.concat(all_sessions, ignore_index=True))
-        table.to_parquet(root / ROUNDS_FILE, index=False)
+        atomic_write_parquet(root / ROUNDS_FILE, table)
     return table
 
 
@@ -155,8 +156,8 @@ def _training_data(run: SimulationRun) -> Dataset:
 
 def _write(folder: Path, items: pd.DataFrame, sessions: pd.DataFrame) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    items.to_parquet(folder / "items.parquet", index=False)
-    sessions.to_parquet(folder / "sessions.parquet", index=False)
+    atomic_write_parquet(folder / "items.parquet", items)
+    atomic_write_parquet(folder / "sessions.parquet", sessions)
 
 
 __all__ = ["ROUND_COLUMNS", "feedback_interactions", "run_rounds"]

@@ -310,6 +310,17 @@ class ProfileMemoryContract:
         assert boost.id != week.id, "another effect is another rule"
         assert [r.id for r in memory.feed_rules("ann")] == [week.id, boost.id]
 
+    def test_restated_feed_rule_merges_whatever_the_case(self, memory: ProfileMemory) -> None:
+        # Targets match case-insensitively, so "no more horror" after "no more Horror" is one rule.
+        first = memory.add_feed_rule(
+            "ann", _rule("exclude", AttributeTarget(attribute="genres", value="Horror"), "no more Horror")
+        )
+        again = memory.add_feed_rule(
+            "ann", _rule("exclude", AttributeTarget(attribute="genres", value="horror"), "no more horror")
+        )
+        assert again.id == first.id
+        assert [r.text for r in memory.feed_rules("ann")] == ["no more horror"]
+
     def test_expired_feed_rules_are_kept_and_reported(
         self, memory: ProfileMemory, monkeypatch: pytest.MonkeyPatch
     ) -> None:

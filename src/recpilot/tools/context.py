@@ -257,8 +257,8 @@ class ToolContext:
 
 
 def as_list(value: Any) -> list[Any]:
-    """An attribute value as a list (scalars wrapped, missing values empty)."""
-    if value is None:
+    """An attribute value as a list (scalars wrapped, missing values, None or NaN, empty)."""
+    if value is None or (isinstance(value, float) and np.isnan(value)):
         return []
     if isinstance(value, list | tuple | np.ndarray):
         return list(value)

@@ -25,7 +25,7 @@ from pydantic_ai.models import Model
 from recpilot.conversation.policy.base import Ask, DecisionContext, Recommend
 from recpilot.conversation.policy.preference import PreferenceConfig, PreferenceWeightedPolicy
 from recpilot.llm.errors import LLMError
-from recpilot.llm.models import open_chat_model
+from recpilot.llm.models import using_model
 from recpilot.llm.settings import LLMSettings
 
 logger = logging.getLogger("recpilot.conversation")
@@ -141,11 +141,8 @@ class LLMPolicy(PreferenceWeightedPolicy):
             raise LLMError("no language model is configured for the llm policy")
         limits = UsageLimits(request_limit=1 + self._settings.output_retries)
         with anyio.fail_after(self._settings.deadline_s):
-            if isinstance(self.model, LLMSettings):
-                async with open_chat_model(self.model) as model:
-                    result = await self._planner.run(prompt, model=model, deps=offer, usage_limits=limits)
-            else:
-                result = await self._planner.run(prompt, model=self.model, deps=offer, usage_limits=limits)
+            async with using_model(self.model) as model:
+                result = await self._planner.run(prompt, model=model, deps=offer, usage_limits=limits)
         return result.output
 
 
