@@ -153,7 +153,7 @@ def test_a_no_costs_max_entropy_turns_in_the_paper_environment() -> None:
 
 def test_bad_environment_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["crs-eval", "--data-dir", ".", "--env", "theirs", "--json"]) == 2
-    assert "--env must be one of ours, paper" in capsys.readouterr().err
+    assert "--env must be one of paper, ours" in capsys.readouterr().err
 
 
 @pytest.mark.skipif(

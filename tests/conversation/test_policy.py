@@ -189,3 +189,30 @@ def test_space_from_lastfm_lists_and_from_a_movielens_catalog() -> None:
     assert "genres=Animation" in toy_story
     assert "decade=1990s" in toy_story
     assert not any(name.startswith(("imdb_id=", "tmdb_id=", "year=")) for name in movies.attribute_names)
+
+
+def test_max_entropy_recommends_by_chance_at_its_published_probability() -> None:
+    scores = np.arange(8, dtype=np.float64)  # "h" best, then "g", ...
+    always = MaxEntropyPolicy(k=2, recommend_probability=1.0).decide(_state(), _space(), scores)
+    assert isinstance(always, Recommend)
+    assert always.item_ids == ["h", "g"]
+    assert isinstance(MaxEntropyPolicy(k=2, recommend_probability=0.0).decide(_state(), _space()), Ask)
+    policy = MaxEntropyPolicy(k=2, recommend_probability=0.1, seed=3)
+    actions = [policy.decide(_state(), _space(), scores) for _ in range(2000)]
+    share = np.mean([isinstance(a, Recommend) for a in actions])
+    assert share == pytest.approx(0.1, abs=0.02)
+
+
+def test_abs_greedy_counts_a_rejected_list_against_its_neighbours() -> None:
+    # "b" and "c" hold the same attributes; once "b" is rejected "c" falls behind "d".
+    scores = np.array([0.0, 3.0, 2.9, 2.8, 0.0, 0.0, 0.0, 0.0])
+    state = _state()
+    state.reject_item("b")
+    mask = np.ones(8, dtype=np.bool_)
+    mask[1] = False
+    plain = AbsGreedyPolicy(k=2, negative_feedback=0.0).decide(state, _space(), scores, candidates=mask)
+    updated = AbsGreedyPolicy(k=2, negative_feedback=1.0).decide(state, _space(), scores, candidates=mask)
+    assert isinstance(plain, Recommend)
+    assert plain.item_ids == ["c", "d"]
+    assert isinstance(updated, Recommend)
+    assert updated.item_ids == ["d", "c"]

@@ -23,7 +23,11 @@ def crs_eval(
     max_users: Annotated[
         int | None, typer.Option(help="Converse with the test pairs of a seeded sample of N users.")
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed of the openings and the user sample.")] = 0,
+    max_pairs: Annotated[
+        int | None,
+        typer.Option(help="Converse on N pairs of a seeded shuffle (the published LastFM* runs use 4000)."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the openings and the user and pair samples.")] = 0,
     setting: Annotated[
         str, typer.Option(help="binary (yes/no questions) or multiple-choice (several attributes).")
     ] = "binary",
@@ -31,12 +35,22 @@ def crs_eval(
         str,
         typer.Option(
             "--env",
-            help="Candidate rules: ours (drop items inconsistent with any answer) or paper (the published "
-            "UNICORN/MCMIPL simulators: a rejected attribute keeps the binary candidates).",
+            help="Candidate rules: paper (the published UNICORN/MCMIPL simulators: a rejected attribute "
+            "keeps the binary candidates) or ours (truthful negatives as filters, an easier task).",
         ),
-    ] = "ours",
+    ] = "paper",
     choices: Annotated[int, typer.Option(help="Attributes per multiple-choice question.")] = 5,
     model: Annotated[str, typer.Option(help="Collaborative model for the prior (registry name).")] = "ease",
+    random_prior: Annotated[
+        bool, typer.Option("--random-prior", help="Ablation: seeded noise in place of the model's prior.")
+    ] = False,
+    negatives: Annotated[
+        bool,
+        typer.Option(
+            "--negatives/--no-negatives",
+            help="Tell the policy the user's 'no' answers and rejected lists (--no-negatives: ablation).",
+        ),
+    ] = True,
     split: Annotated[str, typer.Option(help="Pairs to converse on: test or valid.")] = "test",
     llm: Annotated[str | None, typer.Option("--llm", help=LLM_OPTION_HELP)] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
@@ -55,11 +69,15 @@ def crs_eval(
         raise ConfigError(f"--choices must be at least 2, got {choices}")
     if split not in ("test", "valid"):
         raise ConfigError(f"--split must be test or valid, got {split!r}")
-    if max_users is not None and max_users < 1:
-        raise ConfigError(f"--max-users must be a positive integer, got {max_users}")
+    for option, value in (("--max-users", max_users), ("--max-pairs", max_pairs)):
+        if value is not None and value < 1:
+            raise ConfigError(f"{option} must be a positive integer, got {value}")
     config = MCRConfig(
         seed=seed,
         max_users=max_users,
+        max_pairs=max_pairs,
+        prior="random" if random_prior else "model",
+        negatives=negatives,
         setting=setting,  # type: ignore[arg-type]
         model=model,
         environment=env,
@@ -84,7 +102,8 @@ def crs_eval(
         print_json(payload)
         return
     table = Table(
-        title=f"{payload['dataset']} | {payload['setting']} | {payload['n_conversations']} conversations"
+        title=f"{payload['dataset']} | {payload['setting']} | {payload['pairs']} | "
+        f"prior {payload['prior_model']}{'' if negatives else ' | negatives hidden from the policy'}"
     )
     columns = ["sr@5", "sr@10", "sr@15", "avg_turns", "hdcg", "wall_seconds"]
     table.add_column("policy")

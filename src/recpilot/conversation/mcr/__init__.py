@@ -5,13 +5,14 @@ from recpilot.conversation.mcr.harness import (
     ConversationOutcome,
     MCRConfig,
     MCRReport,
+    build_prior,
     converse,
     make_policy,
     run_mcr,
     select_pairs,
 )
 from recpilot.conversation.mcr.metrics import average_turns, hdcg, hdcg_per_conversation, success_rate
-from recpilot.conversation.mcr.prior import CollaborativePrior
+from recpilot.conversation.mcr.prior import CollaborativePrior, Prior, RandomPrior
 from recpilot.conversation.mcr.settings import ENVIRONMENTS, CandidateSet, Environment
 from recpilot.conversation.mcr.user import SimulatedUser
 
@@ -24,8 +25,11 @@ __all__ = [
     "MCRConfig",
     "MCRData",
     "MCRReport",
+    "Prior",
+    "RandomPrior",
     "SimulatedUser",
     "average_turns",
+    "build_prior",
     "converse",
     "hdcg",
     "hdcg_per_conversation",

@@ -6,11 +6,15 @@ in UNICORN's ``RL/RL_evaluate.py``, the opening uses the first of ``max_turns`` 
 at most ``max_turns - 1`` times; a success on the system's ``T``-th action counts turn ``T`` for SR@k,
 AT and hDCG, and a failure counts ``max_turns`` in AT. A question and a recommendation each take a turn.
 
-The environment keeps the candidate set by one of two rule sets (``MCRConfig.environment``): ``ours``
-drops every item inconsistent with an answer; ``paper`` follows the published simulators (a rejected
-attribute leaves the binary candidates unchanged, a rejected list leaves them while 10 or fewer remain,
-MCMIPL's union rule for multiple-choice answers). :mod:`recpilot.conversation.mcr.settings` documents
-both with their sources.
+The environment keeps the candidate set by one of two rule sets (``MCRConfig.environment``): ``paper``
+(the default) follows the published simulators (a rejected attribute leaves the binary candidates
+unchanged, a rejected list leaves them while 10 or fewer remain, MCMIPL's union rule for multiple-choice
+answers); ``ours`` drops every item inconsistent with an answer ("truthful negatives as filters", an
+easier task). :mod:`recpilot.conversation.mcr.settings` documents both with their sources.
+
+Two ablations make rows comparable: ``negatives=False`` hides the user's "no" answers and rejected lists
+from the policy (it still knows what it asked; the environment applies its rules as before), and
+``prior="random"`` replaces the collaborative prior by seeded noise.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from recpilot.conversation.mcr.data import MCRData
 from recpilot.conversation.mcr.metrics import average_turns, hdcg, success_rate
-from recpilot.conversation.mcr.prior import CollaborativePrior
+from recpilot.conversation.mcr.prior import CollaborativePrior, Prior, RandomPrior
 from recpilot.conversation.mcr.settings import CandidateSet, Environment
 from recpilot.conversation.mcr.user import SimulatedUser
 from recpilot.conversation.policy.base import Ask, ConversationPolicy
@@ -35,9 +39,11 @@ from recpilot.conversation.state import DialogueState
 from recpilot.errors import ConfigError
 
 Setting = Literal["binary", "multiple-choice"]
+PriorKind = Literal["model", "random"]
 
 _RULES: dict[str, str] = {
-    "ours": "candidates drop items with a rejected attribute and every rejected list",
+    "ours": "truthful negatives as filters: candidates drop items with a rejected attribute and every "
+    "rejected list",
     "paper": (
         "published candidate rules (UNICORN binary: a rejected attribute keeps the candidates; "
         "MCMIPL multiple choice: union of accepted, minus rejected; "
@@ -55,12 +61,17 @@ class MCRConfig(BaseModel):
         setting: ``binary`` (yes/no questions on one attribute: SCPR, UNICORN) or ``multiple-choice``
             (several attributes per question, the user picks all that apply: MCMIPL-style).
         choices: Attributes offered per multiple-choice question.
-        seed: Seed of the users' openings and of the user sample.
+        seed: Seed of the users' openings and of the user and pair samples.
         max_users: Converse with the test pairs of at most this many users (a seeded sample).
+        max_pairs: Converse on the first ``max_pairs`` of a seeded shuffle of the pairs, as UNICORN's
+            ``RL_evaluate.py`` does (4,000 on LastFM*); None keeps every pair.
         model: The recpilot model fitted on the train split for the collaborative prior.
         exclude_history: Rank the user's training items last in the prior (they are known already).
-        environment: Candidate rules: ``ours`` (consistent with every answer) or ``paper`` (the
-            published UNICORN / MCMIPL simulators; see :mod:`recpilot.conversation.mcr.settings`).
+        environment: Candidate rules: ``paper`` (the published UNICORN / MCMIPL simulators, the
+            default) or ``ours`` (truthful negatives as filters); see
+            :mod:`recpilot.conversation.mcr.settings`.
+        prior: ``model`` (the collaborative prior of ``model``) or ``random`` (seeded noise, an ablation).
+        negatives: Tell the policy the user's "no" answers and rejected lists (False is an ablation).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -71,9 +82,12 @@ class MCRConfig(BaseModel):
     choices: int = Field(default=5, ge=2)
     seed: int = 0
     max_users: int | None = Field(default=None, ge=1)
+    max_pairs: int | None = Field(default=None, ge=1)
     model: str = "ease"
     exclude_history: bool = True
-    environment: Environment = "ours"
+    environment: Environment = "paper"
+    prior: PriorKind = "model"
+    negatives: bool = True
 
     @property
     def question_size(self) -> int:
@@ -109,6 +123,7 @@ class MCRReport(BaseModel):
 
     policy: str
     dataset: str
+    environment: str
     setting: str
     n_conversations: int
     n_users: int
@@ -119,6 +134,8 @@ class MCRReport(BaseModel):
     hdcg: float
     avg_questions: float
     prior_model: str
+    negatives: bool
+    pairs: str
     fit_seconds: float
     wall_seconds: float
     fallbacks: int = 0
@@ -138,13 +155,38 @@ def make_policy(name: str, config: MCRConfig, **overrides: Any) -> ConversationP
     return build_policy(name, **{**settings, **overrides})
 
 
-def select_pairs(pairs: Sequence[tuple[str, str]], max_users: int | None, seed: int) -> list[tuple[str, str]]:
-    """All pairs, or those of a seeded sample of ``max_users`` users (file order kept)."""
-    if max_users is None:
-        return list(pairs)
-    users = sorted({user for user, _ in pairs})
-    chosen = set(np.random.default_rng(seed).permutation(users)[:max_users].tolist())
-    return [pair for pair in pairs if pair[0] in chosen]
+def select_pairs(
+    pairs: Sequence[tuple[str, str]], max_users: int | None, seed: int, max_pairs: int | None = None
+) -> list[tuple[str, str]]:
+    """The pairs to converse on.
+
+    All pairs in file order, or those of a seeded sample of ``max_users`` users (file order kept); then,
+    with ``max_pairs``, the first ``max_pairs`` of a seeded shuffle (UNICORN's sampling).
+    """
+    selected = list(pairs)
+    if max_users is not None:
+        users = sorted({user for user, _ in pairs})
+        chosen = set(np.random.default_rng(seed).permutation(users)[:max_users].tolist())
+        selected = [pair for pair in selected if pair[0] in chosen]
+    if max_pairs is not None:
+        order = np.random.default_rng([seed, len(selected)]).permutation(len(selected))[:max_pairs]
+        selected = [selected[int(i)] for i in order]
+    return selected
+
+
+def build_prior(data: MCRData, config: MCRConfig) -> Prior:
+    """The prior ``config`` asks for: ``config.model`` fitted on the train split, or seeded noise."""
+    if config.prior == "random":
+        return RandomPrior(data.space.n_items, config.seed)
+    return CollaborativePrior.fit(data, config.model, exclude_history=config.exclude_history)
+
+
+def describe_pairs(config: MCRConfig, selected: int, total: int) -> str:
+    """How the conversations were chosen, for reports ("all 11892 test pairs", "4000 of ...")."""
+    if config.max_pairs is None and config.max_users is None:
+        return f"all {total} pairs"
+    users = f" of {config.max_users} sampled users" if config.max_users is not None else ""
+    return f"{selected} of {total} pairs{users} (seeded shuffle, seed {config.seed})"
 
 
 def converse(
@@ -171,7 +213,7 @@ def converse(
             state, space, scores, turns_left=config.max_turns - turn, candidates=candidates.mask
         )
         state.turn = turn
-        rank = user.respond(action, state)
+        rank = user.respond(action, state, record_negatives=config.negatives)
         if isinstance(action, Ask):
             questions += 1
             accepted, rejected = user.answer(action)
@@ -189,7 +231,7 @@ def run_mcr(
     data: MCRData,
     config: MCRConfig,
     *,
-    prior: CollaborativePrior | None = None,
+    prior: Prior | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> tuple[MCRReport, list[ConversationOutcome]]:
     """Run every selected conversation and aggregate SR@5/10/15, AT and hDCG.
@@ -198,7 +240,7 @@ def run_mcr(
         policy: The policy under test (its ``k`` and question size must match ``config``).
         data: The benchmark data.
         config: Protocol settings.
-        prior: A fitted collaborative prior (fitted here on ``data.train`` when None).
+        prior: A fitted prior (built here from ``config`` when None; pass one to share its fit).
         progress: Called with (done, total) every few hundred conversations.
     """
     if policy.config.k != config.k or policy.config.question_size != config.question_size:
@@ -206,9 +248,11 @@ def run_mcr(
             f"policy {policy.name!r} has k={policy.config.k}, question_size={policy.config.question_size}; "
             f"the {config.setting} setting needs k={config.k}, question_size={config.question_size}"
         )
+    if prior is not None and config.prior == "random" and not isinstance(prior, RandomPrior):
+        raise ConfigError("the configuration asks for a random prior but a fitted prior was passed")
     start = time.perf_counter()
-    prior = prior or CollaborativePrior.fit(data, config.model, exclude_history=config.exclude_history)
-    pairs = select_pairs(data.pairs, config.max_users, config.seed)
+    prior = prior or build_prior(data, config)
+    pairs = select_pairs(data.pairs, config.max_users, config.seed, config.max_pairs)
     outcomes: list[ConversationOutcome] = []
     for index, (user_id, target) in enumerate(pairs):
         rng = np.random.default_rng([config.seed, index])
@@ -220,6 +264,7 @@ def run_mcr(
     report = MCRReport(
         policy=policy.name,
         dataset=data.name,
+        environment=config.environment,
         setting=f"{config.setting}, single target, {config.environment} environment",
         n_conversations=len(outcomes),
         n_users=len({o.user for o in outcomes}),
@@ -229,7 +274,9 @@ def run_mcr(
         avg_turns=average_turns(turns, config.max_turns),
         hdcg=hdcg(turns, ranks),
         avg_questions=float(np.mean([o.questions for o in outcomes])) if outcomes else 0.0,
-        prior_model=config.model,
+        prior_model="random" if config.prior == "random" else config.model,
+        negatives=config.negatives,
+        pairs=describe_pairs(config, len(pairs), len(data.pairs)),
         fit_seconds=prior.fit_seconds,
         wall_seconds=time.perf_counter() - start,
         fallbacks=len(getattr(policy, "fallbacks", [])),

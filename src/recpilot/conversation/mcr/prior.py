@@ -2,13 +2,15 @@
 
 EASE is the default: on LastFM*'s train split it fits in about a second (closed form, 7,432 items) and
 needs no tuning of epochs or seeds; ALS ranked the held-out test items a little better at 100 but is
-stochastic. Any registry name works (``--model``).
+stochastic. Any registry name works (``--model``). :class:`RandomPrior` replaces the model by seeded noise,
+the ablation that shows how much of a policy's success the collaborative signal carries.
 """
 
 from __future__ import annotations
 
+import zlib
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +20,39 @@ from recpilot.conversation.mcr.data import MCRData
 from recpilot.errors import DataError
 from recpilot.models.base import Recommender
 from recpilot.models.registry import build_model
+
+
+class Prior(Protocol):
+    """Per-user scores over the attribute space's rows, as the MCR harness reads them."""
+
+    @property
+    def fit_seconds(self) -> float:
+        """Time spent fitting (0 for a prior that needs no fit)."""
+        ...
+
+    def scores(self, user_id: str) -> npt.NDArray[np.float64]:
+        """Scores over the space's rows for ``user_id``."""
+        ...
+
+
+@dataclass(frozen=True)
+class RandomPrior:
+    """Seeded uniform noise in place of a collaborative model (the same scores for a user every call).
+
+    Attributes:
+        n_items: Items in the attribute space.
+        seed: Seed; each user's scores also depend on the user id, not on the order users come in.
+        fit_seconds: Always 0.
+    """
+
+    n_items: int
+    seed: int = 0
+    fit_seconds: float = 0.0
+
+    def scores(self, user_id: str) -> npt.NDArray[np.float64]:
+        """Uniform scores in [0, 1) over the space's rows, seeded by ``seed`` and ``user_id``."""
+        rng = np.random.default_rng([self.seed, zlib.crc32(user_id.encode("utf-8"))])
+        return rng.random(self.n_items)
 
 
 @dataclass(eq=False)

@@ -3,10 +3,15 @@
 The environment, not the policy, owns the set of items still on offer: it is what a policy may recommend
 from and what its question statistics run over. Two rule sets are implemented here.
 
-``ours`` (recpilot's default) keeps exactly the items consistent with everything the user said: every
-accepted attribute, no rejected attribute, no rejected item.
+``paper`` (the default of the harness, the CLI and the benchmark) reproduces the simulators of the
+published LastFM* results, read from their code (below).
 
-``paper`` reproduces the simulators of the published LastFM* results, read from their code:
+``ours`` ("truthful negatives as filters") keeps exactly the items consistent with everything the user
+said: every accepted attribute, no rejected attribute, no rejected item. On LastFM*'s 8,438 fine-grained
+tags every truthful "no" then removes items, an easier task: its figures are not comparable with
+published tables.
+
+``paper``, with its sources:
 
 * Binary questions -- UNICORN (Deng et al., SIGIR 2021), github.com/dengyang17/unicorn,
   ``RL/env_binary_question.py`` (``BinaryRecommendEnv``), the environment its ``RL/RL_evaluate.py`` uses
@@ -31,7 +36,8 @@ accepted attribute, no rejected attribute, no rejected item.
     the same bookkeeping as :mod:`recpilot.conversation.mcr.harness`.
   - *Pairs*: every (user, item) pair of ``review_dict_test.json``, shuffled, of which only the first
     4,000 are evaluated on LastFM* ("for the sake of time"), averaged over blocks of ``observe_num``.
-    recpilot runs all 11,892 pairs in file order.
+    recpilot runs all 11,892 pairs in file order, or with ``MCRConfig.max_pairs`` the first N of a
+    seeded shuffle.
 
 * Multiple-choice questions -- MCMIPL (Zhang et al., WWW 2022), github.com/ZYM6-6/MCMIPL,
   ``RL/env_multi_choice_question.py`` (``MultiChoiceRecommendEnv``).
@@ -59,9 +65,9 @@ import numpy.typing as npt
 
 from recpilot.conversation.policy.space import AttributeSpace, IndexArray
 
-Environment = Literal["ours", "paper"]
+Environment = Literal["paper", "ours"]
 
-ENVIRONMENTS: tuple[Environment, ...] = ("ours", "paper")
+ENVIRONMENTS: tuple[Environment, ...] = ("paper", "ours")
 
 
 class CandidateSet:
@@ -69,11 +75,11 @@ class CandidateSet:
 
     Args:
         space: The attribute space.
-        environment: ``ours`` (consistent with every answer) or ``paper`` (the published simulators).
+        environment: ``paper`` (the published simulators) or ``ours`` (consistent with every answer).
         k: Items per recommendation (the paper rules keep a rejected list's items while <= ``k`` remain).
     """
 
-    def __init__(self, space: AttributeSpace, environment: Environment = "ours", *, k: int = 10) -> None:
+    def __init__(self, space: AttributeSpace, environment: Environment = "paper", *, k: int = 10) -> None:
         self.space = space
         self.environment: Environment = environment
         self.k = k

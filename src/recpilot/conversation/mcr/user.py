@@ -49,14 +49,21 @@ class SimulatedUser:
         except ValueError:
             return 0
 
-    def respond(self, action: Ask | Recommend, state: DialogueState) -> int:
-        """Apply the user's answer to ``state``; returns the target's rank for a hit, else 0."""
+    def respond(self, action: Ask | Recommend, state: DialogueState, *, record_negatives: bool = True) -> int:
+        """Apply the user's answer to ``state``; returns the target's rank for a hit, else 0.
+
+        With ``record_negatives`` False the state keeps what was asked and shown but not the "no"
+        answers nor the rejected items (the ablation that hides negative feedback from the policy).
+        """
         if isinstance(action, Ask):
             accepted, rejected = self.answer(action)
             for name in accepted:
                 state.accept_attribute(name)
             for name in rejected:
-                state.reject_attribute(name)
+                if record_negatives:
+                    state.reject_attribute(name)
+                elif name not in state.asked:
+                    state.asked.append(name)
             state.last_action = "ask"
             return 0
         state.record_shown(action.item_ids)
@@ -64,6 +71,7 @@ class SimulatedUser:
         if rank:
             state.accept_item(self.target)
             return rank
-        for item in action.item_ids:
-            state.reject_item(item)
+        if record_negatives:
+            for item in action.item_ids:
+                state.reject_item(item)
         return 0

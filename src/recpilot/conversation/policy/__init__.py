@@ -8,17 +8,25 @@ from recpilot.conversation.policy.base import (
     PolicyConfig,
     Recommend,
 )
-from recpilot.conversation.policy.baselines import AbsGreedyPolicy, MaxEntropyPolicy, RandomPolicy
+from recpilot.conversation.policy.baselines import (
+    AbsGreedyConfig,
+    AbsGreedyPolicy,
+    MaxEntropyConfig,
+    MaxEntropyPolicy,
+    RandomPolicy,
+)
 from recpilot.conversation.policy.preference import PreferenceConfig, PreferenceWeightedPolicy
 from recpilot.conversation.policy.registry import available_policies, build_policy
 from recpilot.conversation.policy.space import AttributeSpace
 
 __all__ = [
+    "AbsGreedyConfig",
     "AbsGreedyPolicy",
     "Ask",
     "AttributeSpace",
     "ConversationPolicy",
     "DecisionContext",
+    "MaxEntropyConfig",
     "MaxEntropyPolicy",
     "PolicyAction",
     "PolicyConfig",
