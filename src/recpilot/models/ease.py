@@ -3,10 +3,17 @@
 With ``X`` the binary user x item matrix and ``P = (X^T X + l2 I)^-1``, the item-item weights are
 ``B = I - P diag(1 / diag(P))``, i.e. ``B_ij = -P_ij / P_jj`` off the diagonal and ``B_ii = 0``.
 A user's scores are ``x_u @ B``.
+
+The dense solution needs memory quadratic in the items (about 12 bytes per item pair at the peak):
+:func:`fit_memory_bytes` states it and the fit refuses, before any work, when it would not fit in the
+memory available; :class:`~recpilot.models.ease_lowrank.EaseLowRankRecommender` is the variant for
+large catalogs.
 """
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -14,12 +21,20 @@ import numpy.typing as npt
 import scipy.sparse as sp
 from pydantic import Field
 from scipy.linalg import lapack
+from threadpoolctl import threadpool_limits
 
 from recpilot.data.dataset import Dataset
 from recpilot.errors import DataError
 from recpilot.models.base import Histories, Recommender, RecommenderConfig
 
 _MIRROR_BLOCK = 1024  # rows per step when copying the inverse's upper triangle into the lower one
+#: From this order on, LAPACK runs single-threaded: OpenBLAS's threaded Cholesky (``dpotrf_*_parallel``)
+#: has crashed with SIGSEGV on large matrices (OpenMathLib/OpenBLAS#1413, #2821; issue 13 saw it at
+#: 18,357 items with 2 threads). Below it the threaded path is fast and has been reliable.
+SINGLE_THREAD_ORDER = 8192
+_GB = 1024**3
+
+logger = logging.getLogger(__name__)
 
 
 class EaseConfig(RecommenderConfig):
@@ -49,6 +64,7 @@ class EaseRecommender(Recommender[EaseConfig]):
     def _fit(self, dataset: Dataset) -> None:
         matrix = dataset.matrix("binary")
         active = np.flatnonzero(np.diff(matrix.tocsc().indptr) > 0).astype(np.int64)
+        check_memory(dataset.name, matrix.shape[0], len(active))
         precision = item_precision(matrix[:, active], self.config.l2)
         precision /= -np.diag(precision)[None, :]
         precision[np.diag_indices_from(precision)] = 0.0
@@ -86,6 +102,48 @@ class EaseRecommender(Recommender[EaseConfig]):
         scores = np.zeros(rows.shape, dtype=np.float32)
         scores[:, self._active] = partial
         return scores
+
+
+def fit_memory_bytes(n_users: int, n_items: int) -> int:
+    """Peak memory of an EASE fit over ``n_items`` items with training data, in bytes (an estimate).
+
+    The ``items x items`` float64 inverse and its float32 copy (12 bytes per pair) dominate; with fewer
+    users than items (the Woodbury path) the ``items x users`` solve and the ``users x users`` inverse
+    add 8 bytes per entry each.
+    """
+    peak = 12 * n_items * n_items
+    if n_users < n_items:
+        peak += 8 * n_items * n_users + 8 * n_users * n_users
+    return peak
+
+
+def available_memory_bytes() -> int | None:
+    """Memory the kernel reports as available (``MemAvailable``), None where it cannot be read."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def check_memory(dataset: str, n_users: int, n_items: int) -> None:
+    """Log the memory an EASE fit needs and refuse when it exceeds what is available.
+
+    Raises:
+        DataError: The fit would need more memory than is available (the message names both and the
+            low-rank alternative).
+    """
+    needed = fit_memory_bytes(n_users, n_items)
+    available = available_memory_bytes()
+    logger.info("EASE on %s: %d items, about %.1f GB at the peak", dataset, n_items, needed / _GB)
+    if available is not None and needed > available:
+        raise DataError(
+            f"EASE on {dataset!r} needs about {needed / _GB:.1f} GB to fit {n_items:,} items (a dense "
+            f"{n_items:,} x {n_items:,} inverse) but {available / _GB:.1f} GB is available; use "
+            "'ease-lowrank' (memory linear in the items) or 'itemknn' for this catalog"
+        )
 
 
 def item_precision(matrix: sp.csr_matrix, l2: float) -> npt.NDArray[np.float64]:
@@ -127,9 +185,11 @@ def spd_inverse(matrix: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """
     # The transpose of a C-ordered array is Fortran-ordered, so LAPACK works on it without a copy; the
     # matrix is symmetric, so it is the same matrix.
-    factor, info = lapack.dpotrf(matrix.T, lower=False, clean=False, overwrite_a=True)
-    if info == 0:
-        upper, info = lapack.dpotri(factor, lower=False, overwrite_c=True)
+    threads = 1 if matrix.shape[0] >= SINGLE_THREAD_ORDER else None
+    with threadpool_limits(threads, "blas"):
+        factor, info = lapack.dpotrf(matrix.T, lower=False, clean=False, overwrite_a=True)
+        if info == 0:
+            upper, info = lapack.dpotri(factor, lower=False, overwrite_c=True)
     if info != 0:
         raise DataError(f"EASE: the regularised Gram matrix is not positive definite (LAPACK info={info})")
     # Back in C order the valid triangle is the lower one; mirror it into the upper one.

@@ -20,6 +20,7 @@ MODELS: dict[str, str] = {
     "pop": "recpilot.models.popularity.PopularityRecommender",
     "itemknn": "recpilot.models.itemknn.ItemKNNRecommender",
     "ease": "recpilot.models.ease.EaseRecommender",
+    "ease-lowrank": "recpilot.models.ease_lowrank.EaseLowRankRecommender",
     "als": "recpilot.models.implicit_mf.ALSRecommender",
     "bpr": "recpilot.models.implicit_mf.BPRRecommender",
     "sasrec": "recpilot.models.sasrec.SASRecRecommender",
