@@ -68,6 +68,30 @@ def load_movielens() -> Dataset:
 DATASETS: dict[str, Callable[[], Dataset]] = {"ml-latest-small": load_movielens, "beauty": load_beauty}
 
 
+def dataset_entry(entry: str) -> str:
+    """A ``--datasets`` entry as the run will use it: a name of :data:`DATASETS`, else an absolute path.
+
+    A path (an S3-Rec ``.txt``, a MovieLens folder, a CSV...) is made absolute so that the printed
+    "Reproduce:" line, which runs from the repository root, names the same data.
+    """
+    if entry in DATASETS:
+        return entry
+    path = Path(entry).expanduser()
+    if not path.exists():
+        raise SystemExit(
+            f"unknown dataset {entry!r}: neither one of {', '.join(DATASETS)} nor an existing path"
+        )
+    return str(path.resolve())
+
+
+def load_entry(entry: str) -> tuple[str, Dataset]:
+    """The short name (a folder name under ``--workdir``) and the loaded dataset of one entry."""
+    if entry in DATASETS:
+        return entry, DATASETS[entry]()
+    dataset = load_dataset(Path(entry))
+    return dataset.name or Path(entry).stem, dataset
+
+
 @dataclass(frozen=True)
 class ExportedSplit:
     """A split written to disk for the per-model processes.
@@ -286,9 +310,7 @@ def run_model(
 
 def compare_dataset(name: str, args: argparse.Namespace) -> list[RunResult]:
     """Split one dataset, run every model in both libraries and return the rows."""
-    if name not in DATASETS:
-        raise SystemExit(f"unknown dataset {name!r}; choose from {', '.join(DATASETS)}")
-    dataset = DATASETS[name]()
+    name, dataset = load_entry(name)
     split = leave_last_out(dataset)
     print(
         f"{name}: {dataset.n_users} users, {dataset.n_items} items, {dataset.n_interactions} interactions; "
@@ -409,7 +431,12 @@ def _overrides(assignments: list[str]) -> dict[str, dict[str, Any]]:
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Command-line arguments."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--datasets", type=_csv_list, default=list(DATASETS), help="comma-separated")
+    parser.add_argument(
+        "--datasets",
+        type=_csv_list,
+        default=list(DATASETS),
+        help=f"comma-separated names ({', '.join(DATASETS)}) or dataset paths (S3-Rec .txt, MovieLens, CSV)",
+    )
     parser.add_argument("--models", type=_csv_list, default=list(ALL_MODELS), help="comma-separated")
     parser.add_argument(
         "--peer-python",
@@ -433,6 +460,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT, help="JSON file with every figure")
     parser.add_argument("--workdir", type=Path, default=DEFAULT_WORKDIR, help="where the splits are written")
     args = parser.parse_args(argv)
+    args.datasets = [dataset_entry(entry) for entry in args.datasets]
     args.overrides = _overrides(args.assignments)
     unknown = sorted(set(args.models) - set(ALL_MODELS))
     if unknown:

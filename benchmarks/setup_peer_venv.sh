@@ -10,9 +10,13 @@
 #                        complete venv is reused untouched. compare_peers.py reads PEER_VENV too.
 #   PYTHON=python3.11    interpreter for a new venv (RecTools 0.19 supports 3.9-3.13; the pins are
 #                        for 3.11).
-#   TORCH_INDEX_URL=URL  extra index for the torch wheel (default: the PyTorch CPU index, so that
-#                        torch==2.13.0 comes without CUDA libraries); set it empty to rely on pip's
-#                        own configuration only.
+#   TORCH_WHEEL_DIR=DIR  folder holding a local torch-2.13.0+cpu wheel (default: /opt/wheels when it
+#                        has one). When a local wheel is found pip takes it from there and no extra
+#                        index is used at all.
+#   TORCH_INDEX_URL=URL  extra index for the torch wheel when there is no local one (default: the
+#                        PyTorch CPU index, so that torch==2.13.0 comes without CUDA libraries); it is
+#                        probed once (5 s) and skipped with a message when unreachable, instead of
+#                        letting pip retry it; set it empty to rely on pip's own configuration only.
 #
 # Usage:
 #   benchmarks/setup_peer_venv.sh
@@ -24,6 +28,7 @@ venv="${PEER_VENV:-$here/.peer-venv}"
 python="${PYTHON:-python3.11}"
 requirements="$here/peer/requirements.txt"
 torch_index="${TORCH_INDEX_URL-https://download.pytorch.org/whl/cpu}"
+wheel_dir="${TORCH_WHEEL_DIR:-/opt/wheels}"
 
 check_venv() {
     "$venv/bin/python" - <<'PY' 2>/dev/null
@@ -53,9 +58,25 @@ if [[ ! -x "$venv/bin/python" ]]; then
     "$python" -m venv "$venv"
 fi
 
-extra=()
-if [[ -n "$torch_index" ]]; then
-    extra+=(--extra-index-url "$torch_index")
+reachable() {
+    "$venv/bin/python" - "$1" <<'PY' 2>/dev/null
+import sys
+import urllib.request
+
+urllib.request.urlopen(sys.argv[1], timeout=5).close()
+PY
+}
+
+extra=(--retries 1 --timeout 15)
+if compgen -G "$wheel_dir/torch-2.13.0+cpu-*.whl" >/dev/null; then
+    echo "torch from the local wheel in $wheel_dir"
+    extra+=(--find-links "$wheel_dir")
+elif [[ -n "$torch_index" ]]; then
+    if reachable "$torch_index/"; then
+        extra+=(--extra-index-url "$torch_index")
+    else
+        echo "torch index $torch_index is unreachable: skipping it (set TORCH_WHEEL_DIR to a local wheel)" >&2
+    fi
 fi
 "$venv/bin/python" -m pip install --upgrade pip >/dev/null
 "$venv/bin/python" -m pip install --only-binary=:all: "${extra[@]}" -r "$requirements"
