@@ -109,9 +109,8 @@ def evaluate(
     split = split_dataset(data, protocol, test_fraction=test_fraction, seed=seed)
     ranking = SampledNegatives(n_negatives=sampled, seed=seed) if sampled > 0 else FullRanking()
 
-    def progress(message: str) -> None:
-        if not json_out:
-            err_console.print(f"[dim]{message}[/]")
+    def progress(message: str) -> None:  # stderr, so --json output on stdout stays clean
+        err_console.print(f"[dim]{message}[/]")
 
     report = run_evaluation(
         built, split, k=k, protocol=ranking, n_bootstrap=bootstrap, seed=seed, progress=progress

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeAlias
 
@@ -30,6 +32,9 @@ from recpilot.evaluation.report import EvaluationReport, ModelResult
 from recpilot.models.base import Recommender
 
 _log = logging.getLogger(__name__)
+
+#: Seconds between "still fitting" messages during a long fit.
+HEARTBEAT_SECONDS = 30.0
 
 ItemFeatures: TypeAlias = npt.ArrayLike | sp.spmatrix | sp.sparray
 
@@ -70,7 +75,8 @@ def evaluate(
         item_features: Optional ``(n_items, d)`` item vectors (e.g. genre indicators); adds the
             intra-list diversity ``"ild"``.
         dataset: Name for the report; defaults to the name of the dataset ``split`` was made from.
-        progress: Called with a short message before each long step.
+        progress: Called with a short message before each long step, and every
+            :data:`HEARTBEAT_SECONDS` while a model fits (from a helper thread).
 
     Returns:
         The typed report; ``report.to_dict()`` is the JSON the CLI prints.
@@ -133,9 +139,13 @@ def _evaluate_model(name: str, model: Recommender[Any], context: _Context) -> Mo
     fit_seconds = model.fit_seconds
     try:
         if not model.is_fitted:
-            context.say(f"{name}: fitting on {train.name}")
-            model.fit(train)
+            memory = model.fit_memory_bytes(train)
+            needs = f" (needs about {memory / 1024**3:.1f} GB)" if memory is not None else ""
+            context.say(f"{name}: fitting on {train.name}{needs}")
+            with heartbeat(context.say, f"{name}: still fitting"):
+                model.fit(train)
             fit_seconds = model.fit_seconds
+            context.say(f"{name}: fitted in {fit_seconds or 0.0:.1f}s")
         if model.item_map != train.items:
             raise ConfigError(
                 f"model {name!r} was fitted on other items ({model.n_items}) than the split "
@@ -219,6 +229,26 @@ def _check_features(features: ItemFeatures | None, n_items: int) -> ItemFeatures
 def _nanmean(values: npt.NDArray[np.float64]) -> float:
     defined = values[~np.isnan(values)]
     return float(defined.mean()) if len(defined) else float("nan")
+
+
+@contextmanager
+def heartbeat(say: Callable[[str], None], message: str, every: float | None = None) -> Iterator[None]:
+    """Call ``say(f"{message} ({elapsed}s)")`` every ``every`` seconds while the block runs."""
+    interval = HEARTBEAT_SECONDS if every is None else every
+    stop = threading.Event()
+    start = time.perf_counter()
+
+    def beat() -> None:
+        while not stop.wait(interval):
+            say(f"{message} ({time.perf_counter() - start:.0f}s)")
+
+    thread = threading.Thread(target=beat, name="fit-heartbeat", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
 
 
 def _silent(message: str) -> None:

@@ -158,6 +158,10 @@ class Recommender(ABC, Generic[ConfigT]):
 
     # -- fitting ----------------------------------------------------------------------------------------
 
+    def fit_memory_bytes(self, dataset: Dataset) -> int | None:
+        """Peak memory a fit on ``dataset`` needs, where the model can tell before fitting (else None)."""
+        return None
+
     def fit(self, dataset: Dataset) -> Self:
         """Fit the model on ``dataset`` and return it."""
         if dataset.n_interactions == 0:

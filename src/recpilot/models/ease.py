@@ -61,6 +61,11 @@ class EaseRecommender(Recommender[EaseConfig]):
     name = "ease"
     config_class = EaseConfig
 
+    def fit_memory_bytes(self, dataset: Dataset) -> int:
+        """Peak memory of the fit on ``dataset`` (see :func:`fit_memory_bytes`)."""
+        active = int((np.diff(dataset.matrix("binary").tocsc().indptr) > 0).sum())
+        return fit_memory_bytes(dataset.n_users, active)
+
     def _fit(self, dataset: Dataset) -> None:
         matrix = dataset.matrix("binary")
         active = np.flatnonzero(np.diff(matrix.tocsc().indptr) > 0).astype(np.int64)
