@@ -119,3 +119,11 @@ def test_similar_items_is_cosine_of_item_factors(known_dataset: Any) -> None:
     top = np.argsort(-expected, kind="stable")[:5]
     assert similar.ids() == known_dataset.items.to_external(top).tolist()
     np.testing.assert_allclose(similar.scores, expected[top], rtol=1e-5)
+
+
+def test_bpr_default_config_reproduces_a_fit(known_dataset: Any) -> None:
+    # Issue 13: CLI and harness disagreed only because multi-threaded Hogwild SGD races.
+    first = BPRRecommender(factors=8, iterations=20).fit(known_dataset)
+    again = BPRRecommender(factors=8, iterations=20).fit(known_dataset)
+    assert BPRRecommender().config.num_threads == 1
+    np.testing.assert_array_equal(first.item_factors, again.item_factors)
