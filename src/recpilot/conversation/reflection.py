@@ -43,6 +43,14 @@ class CritiqueAdjuster:
 
     state: DialogueState
 
+    @property
+    def only_drops(self) -> bool:
+        """True while the state holds no weights: the adjuster then only drops items (rejected ones, those
+        outside numeric bounds) and re-scales the rest monotonically, so it never lifts one over another.
+        The ranking tool then scores a widening head of the ranking instead of the whole catalog."""
+        state = self.state
+        return not (state.attribute_weights or state.item_weights)
+
     def __call__(self, ctx: ToolContext, scores: dict[ItemId, float]) -> dict[ItemId, float]:
         """Adjust ``scores`` (item id -> score) by the state's critiques."""
         state = self.state

@@ -142,22 +142,18 @@ def rank_candidates(
     if ctx.dataset_user is not None and model not in ("popularity", "top_rated"):
         # Blending can bring back items the personal model filtered as seen: drop them explicitly.
         excluded |= {str(i) for i in ctx.seen_items()}
-    # Adjusters (feed rules, critiques) may drop many items: let them see the whole catalog.
-    need = catalog.dataset.n_items if ctx.score_adjusters else max(k * 30, 300)
-    personal = _model_scores(ctx, model, pool, need=need)
-    soft = ctx.candidates.scores
-    if soft:
-        weight = float(np.clip(similarity_weight, 0.0, 1.0))
-        keys = set(soft) | set(personal)
-        scores = {i: weight * soft.get(i, 0.0) + (1.0 - weight) * personal.get(i, 0.0) for i in keys}
-    else:
-        scores = personal
-    if pool is not None:
-        allowed = set(pool)
-        scores = {i: s for i, s in scores.items() if i in allowed}
-    for adjust in ctx.score_adjusters:
-        scores = adjust(ctx, scores)
-    ranked = [(i, s) for i, s in sorted(scores.items(), key=lambda kv: -kv[1]) if str(i) not in excluded][:k]
+    # An adjuster that may lift items (feed-rule boosts, critique weights) must see every item's score;
+    # one that only drops items (rejections, bounds) sees a widening head of the ranking instead.
+    n_items = catalog.dataset.n_items
+    lifts = any(not getattr(adjust, "only_drops", False) for adjust in ctx.score_adjusters)
+    need = n_items if lifts else max(k * 30, 300)
+    while True:
+        scores = _blended_scores(ctx, model, pool, need, similarity_weight)
+        ranked = [(i, s) for i, s in sorted(scores.items(), key=lambda kv: -kv[1]) if str(i) not in excluded]
+        if len(ranked) >= k or pool is not None or need >= n_items:
+            break
+        need = min(need * 4, n_items)
+    ranked = ranked[:k]
     ctx.candidates.ranked = ranked
     ctx.candidates.ranked_by = model
     titles = [catalog.title(i) for i, _ in ranked]
@@ -277,6 +273,26 @@ CORE_TOOLS: tuple[ToolSpec, ...] = (
 
 #: Every tool the agent offers by default.
 RECOMMENDER_TOOLS: tuple[ToolSpec, ...] = (*CORE_TOOLS, *DISCOVERY_TOOLS)
+
+
+def _blended_scores(
+    ctx: ToolContext, role: RankingModel, pool: list[ItemId] | None, need: int, similarity_weight: float
+) -> dict[ItemId, float]:
+    """The model's scores of the pool (or its top ``need``), blended with the soft scores, adjusted."""
+    personal = _model_scores(ctx, role, pool, need=need)
+    soft = ctx.candidates.scores
+    if soft:
+        weight = float(np.clip(similarity_weight, 0.0, 1.0))
+        keys = set(soft) | set(personal)
+        scores = {i: weight * soft.get(i, 0.0) + (1.0 - weight) * personal.get(i, 0.0) for i in keys}
+    else:
+        scores = personal
+    if pool is not None:
+        allowed = set(pool)
+        scores = {i: s for i, s in scores.items() if i in allowed}
+    for adjust in ctx.score_adjusters:
+        scores = adjust(ctx, scores)
+    return scores
 
 
 def _model_scores(
