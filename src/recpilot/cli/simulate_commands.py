@@ -88,6 +88,16 @@ def simulate(
     max_users: Annotated[
         int | None, typer.Option("--max-users", help="--validate on at most N test users.")
     ] = None,
+    audit: Annotated[
+        bool,
+        typer.Option("--audit", help="Audit the simulator against random exposure (or --temporal)."),
+    ] = False,
+    recommenders: Annotated[
+        str, typer.Option("--recommenders", help="--audit: comma-separated recommenders (3 or more).")
+    ] = "random,pop,itemknn,ease,als,bpr",
+    temporal: Annotated[
+        bool, typer.Option("--temporal", help="--audit against a temporal hold-out (labelled as such).")
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
 ) -> None:
     """Simulate users meeting a recommender page by page; print CTR, ratings, session length, exits.
@@ -100,6 +110,13 @@ def simulate(
 
     if validate:
         _validate(dataset, seed, max_users, json_out)
+        return
+    if audit or temporal:
+        from recpilot.cli.simulate_audit import run_audit_command
+
+        run_audit_command(
+            dataset, recommenders, temporal=temporal, seed=seed, report=report, json_out=json_out
+        )
         return
     if resume and not output:
         raise ConfigError("--resume needs --output DIR (the folder of the run to continue)")

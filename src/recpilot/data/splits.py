@@ -1,4 +1,4 @@
-"""Seeded train/test splits: leave-last-out, global temporal and random per-user holdout."""
+"""Seeded train/test splits: leave-last-out, global temporal, random per-user holdout, random exposure."""
 
 from __future__ import annotations
 
@@ -89,6 +89,29 @@ def random_holdout(dataset: Dataset, *, test_fraction: float = 0.2, seed: int = 
     test_mask = np.zeros(len(users), dtype=bool)
     test_mask[order] = rank_in_user < np.repeat(n_test, counts)
     return _make_split(dataset, test_mask, f"random(seed={seed})")
+
+
+#: Key of a random-exposure test table in :attr:`Dataset.extra` (set by the random-exposure loaders).
+RANDOM_EXPOSURE_TEST = "random_exposure_test"
+
+
+def has_random_exposure(dataset: Dataset) -> bool:
+    """Whether ``dataset`` carries a test of ratings on randomly shown items."""
+    return isinstance(dataset.extra.get(RANDOM_EXPOSURE_TEST), pd.DataFrame)
+
+
+def random_exposure_split(dataset: Dataset) -> Split:
+    """All logged interactions as train, the ratings of randomly shown items as test (unbiased).
+
+    Raises:
+        ConfigError: ``dataset`` has no random-exposure test (only Coat and Yahoo! R3 folders do).
+    """
+    if not has_random_exposure(dataset):
+        raise ConfigError(
+            f"dataset {dataset.name!r} has no random-exposure test (load a Coat or Yahoo! R3 folder)"
+        )
+    test: pd.DataFrame = dataset.extra[RANDOM_EXPOSURE_TEST]
+    return Split(train=dataset, test=test.reset_index(drop=True), protocol="random-exposure")
 
 
 def split_dataset(dataset: Dataset, protocol: str, *, test_fraction: float = 0.2, seed: int = 42) -> Split:

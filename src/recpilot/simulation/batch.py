@@ -51,11 +51,12 @@ def simulate_chunk(
     With ``rerank`` every page is ranked afresh from each user's training history plus the clicks so
     far, minus what the session showed (one batched model call per page for all users still active).
     """
-    _, preference, data = engine._require()
+    preference, data = engine._require()
     n, k = len(users), page_size
     user_idx = np.array([u.user_idx for u in users], dtype=np.int64)
     seeds = session_seeds(run_seed, users, sessions)
-    scores = preference.scores(user_idx)
+    like = preference.like_probabilities(user_idx)
+    chosen = preference.chosen_probabilities(user_idx)
     per_session = pages * k
     ranking = (
         np.empty((n, 0), dtype=np.int64)
@@ -67,10 +68,7 @@ def simulate_chunk(
         np.array([known[i] for i in u.persona.history if i in known], dtype=np.int64)
         for u in (users if rerank else ())
     ]
-    trait = {
-        name: np.array([getattr(u.persona, name) for u in users], dtype=np.float64)
-        for name in ("activity", "conformity", "rating_mean", "rating_std")
-    }
+    activity = np.array([u.persona.activity for u in users], dtype=np.float64)
     satisfaction = np.full(n, engine.behaviour.initial_satisfaction)
     fatigue = np.zeros(n)
     consumed = np.full((n, sessions * pages), -1, dtype=np.int64)
@@ -107,13 +105,10 @@ def simulate_chunk(
             outcome = engine.decide_arrays(
                 PageBatch(
                     items=items,
-                    z=np.where(valid, scores[rows[:, None], safe], 0.0),
-                    popularity=np.where(valid, preference.popularity_pct[safe], 0.0),
+                    like=np.where(valid, like[rows[:, None], safe], 0.0),
+                    chosen=np.where(valid, chosen[rows[:, None], safe], 0.0),
                     consumed=np.zeros(items.shape, dtype=bool),
-                    activity=trait["activity"][rows],
-                    conformity=trait["conformity"][rows],
-                    rating_mean=trait["rating_mean"][rows],
-                    rating_std=trait["rating_std"][rows],
+                    activity=activity[rows],
                     satisfaction=satisfaction[rows],
                     fatigue=fatigue[rows],
                     uniforms=page_uniforms(seeds[rows, s], p, k),
