@@ -53,9 +53,8 @@ def test_coat_folder_is_detected_and_keeps_its_random_test(coat: Path) -> None:
     assert split.protocol == "random-exposure"
     assert split.train is data
     test = split.test
-    pairs = set(
-        zip(data.users.to_external(test[Columns.USER_IDX]), data.items.to_external(test[Columns.ITEM_IDX]))
-    )
+    users = data.users.to_external(test[Columns.USER_IDX])
+    pairs = set(zip(users, data.items.to_external(test[Columns.ITEM_IDX]), strict=True))
     assert pairs == {(0, 1), (0, 3), (1, 0), (2, 1), (2, 2)}
     assert sorted(test[Columns.RATING].tolist()) == [1, 1, 2, 4, 5]
 
