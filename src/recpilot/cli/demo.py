@@ -209,12 +209,21 @@ def print_demo_simulation(results: dict[str, Any]) -> None:
     table = Table(
         title=f"Simulated users ({first['user_sessions']} sessions, 10 pages x 10 items, offline engine)"
     )
-    for column in ("recommender", "CTR", "mean rating", "pages/session", "left early", "coverage"):
+    for column in (
+        "recommender",
+        "likes/session",
+        "CTR",
+        "mean rating",
+        "pages/session",
+        "left early",
+        "coverage",
+    ):
         table.add_column(column, justify="left" if column == "recommender" else "right")
     for name, r in results.items():
         rating = "-" if r["mean_rating"] is None else f"{r['mean_rating']:.2f}"
         table.add_row(
             name,
+            f"{r['likes_per_session']:.2f}",
             f"{r['ctr']:.3f}",
             rating,
             f"{r['mean_session_length']:.2f}",

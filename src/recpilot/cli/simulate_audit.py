@@ -15,6 +15,7 @@ def run_audit_command(
     *,
     temporal: bool,
     seed: int,
+    choice_weight: float | None = None,
     report: str | None,
     json_out: bool,
 ) -> dict[str, Any]:
@@ -26,7 +27,12 @@ def run_audit_command(
         if not json_out:
             err_console.print(f"[dim]{message}...[/]")
 
-    config = AuditConfig(recommenders=recommenders.split(","), temporal=temporal, seed=seed)
+    from recpilot.simulation.offline_engine import BehaviourConfig
+
+    behaviour = BehaviourConfig() if choice_weight is None else BehaviourConfig(choice_weight=choice_weight)
+    config = AuditConfig(
+        recommenders=recommenders.split(","), temporal=temporal, seed=seed, behaviour=behaviour
+    )
     with status("Auditing the simulator...", quiet=json_out):
         result = run_audit(load_dataset(dataset), config, step=step)
     if report is not None:

@@ -98,6 +98,10 @@ def simulate(
     temporal: Annotated[
         bool, typer.Option("--temporal", help="--audit against a temporal hold-out (labelled as such).")
     ] = False,
+    choice_weight: Annotated[
+        float | None,
+        typer.Option("--choice-weight", help="--audit: weight of choice propensity in clicks (prior 1)."),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
 ) -> None:
     """Simulate users meeting a recommender page by page; print CTR, ratings, session length, exits.
@@ -366,6 +370,7 @@ def _print_result(payload: dict[str, Any]) -> None:
         "user_sessions",
         "ctr",
         "mean_rating",
+        "likes_per_session",
         "mean_session_length",
         "exit_rate",
         "completion_rate",

@@ -10,14 +10,17 @@
   random-exposure estimate of how many of its top ``K`` items (``K`` = the items a simulated session
   shows) the user likes: random items are a uniform sample, so ``n_items / n_random(u)`` times the
   likes among random items that fall in the top ``K`` is unbiased for the likes in the top ``K``.
-  Its *simulated* outcome is the engine's mean number of liked items per session over the same users.
+  Its *simulated* outcome is the engine's mean number of liked items per session over the same users
+  (the random test measures liking).
   Kendall's tau and Spearman's rho between the two orderings come with percentile-bootstrap intervals
   (users resampled); every recommender pair that a paired bootstrap separates at 95% on the unbiased
   metric counts as significant, and as concordant when the simulator orders it the same way.
 
-On a dataset without a random-exposure test, the same audit runs against a temporal hold-out (the
-latest 20% of interactions; NDCG@K of each recommender on it), labelled ``temporal-holdout``; it says
+On a dataset without a random-exposure test, the same audit runs against a temporal hold-out (each
+user's latest 20% of interactions; NDCG@K of each recommender on it), labelled ``temporal-holdout``; it says
 whether the simulator ranks recommenders as the future of the log does, not as an online test would.
+There the simulated outcome is clicks per session: the hold-out records what users chose, not whether
+they liked it.
 """
 
 from __future__ import annotations
@@ -28,13 +31,14 @@ from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
+import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 from scipy.stats import kendalltau, spearmanr
 from sklearn.metrics import roc_auc_score
 
 from recpilot.data.columns import Columns
 from recpilot.data.dataset import Dataset
-from recpilot.data.splits import Split, has_random_exposure, random_exposure_split, temporal_split
+from recpilot.data.splits import Split, has_random_exposure, latest_per_user, random_exposure_split
 from recpilot.errors import ConfigError, RecpilotError
 from recpilot.evaluation.bootstrap import bootstrap_cis, bootstrap_means, paired_bootstrap
 from recpilot.evaluation.metrics import ndcg
@@ -43,15 +47,20 @@ from recpilot.simulation.audit_models import build_audit_model
 from recpilot.simulation.batch import simulate_chunk
 from recpilot.simulation.environment import ModelRecommender
 from recpilot.simulation.like_model import like_threshold
-from recpilot.simulation.offline_engine import OfflineEngine
+from recpilot.simulation.offline_engine import BehaviourConfig, OfflineEngine
 from recpilot.simulation.persona import SimulatedUser, build_personas, string_index
 from recpilot.simulation.types import SimColumns
 
 FloatArray = npt.NDArray[np.float64]
 AuditKind = Literal["random-exposure", "temporal-holdout"]
 Step = Callable[[str], None]
-#: The recommender whose family is nearest the simulator's preference model (its item bias).
-OWN_FAMILY = "pop"
+#: Recommenders of the families nearest the simulator's like model: popularity (its item bias) and
+#: matrix factorisation (its low-rank taste block).
+OWN_FAMILY = {
+    "pop": "the like model's item bias scores items as popularity does",
+    "als": "the like model's taste block is a low-rank factorisation",
+    "bpr": "the like model's taste block is a low-rank factorisation",
+}
 #: Below this many test users, bootstrap intervals are not reported (too few to resample).
 MIN_USERS_FOR_CI = 20
 
@@ -71,6 +80,7 @@ class AuditConfig(BaseModel):
         page_size: Items per page; ``K = pages * page_size`` for the unbiased metric.
         copies: Simulated users per real test user (more copies, less simulation noise).
         n_resamples: Bootstrap resamples.
+        behaviour: The engine's behavioural priors.
         seed: Seed of the simulation, the bootstrap and the random recommender.
     """
 
@@ -83,6 +93,7 @@ class AuditConfig(BaseModel):
     page_size: int = Field(default=10, ge=1)
     copies: int = Field(default=4, ge=1)
     n_resamples: int = Field(default=1000, ge=100)
+    behaviour: BehaviourConfig = Field(default_factory=BehaviourConfig)
     seed: int = Field(default=42, ge=0)
 
 
@@ -97,7 +108,7 @@ def run_audit(dataset: Dataset, config: AuditConfig, *, step: Step | None = None
     names = _check_names(config.recommenders)
     kind: AuditKind
     if config.temporal:
-        kind, split = "temporal-holdout", temporal_split(dataset, test_fraction=0.2)
+        kind, split = "temporal-holdout", latest_per_user(dataset, test_fraction=0.2)
     elif has_random_exposure(dataset):
         kind, split = "random-exposure", random_exposure_split(dataset)
     else:
@@ -106,7 +117,7 @@ def run_audit(dataset: Dataset, config: AuditConfig, *, step: Step | None = None
             "rerun with --temporal for the audit against a temporal hold-out"
         )
     say(f"fitting the simulator on {split.train.n_interactions:,} logged interactions")
-    engine = OfflineEngine(seed=config.seed).fit(split.train)
+    engine = OfflineEngine(config.behaviour, seed=config.seed).fit(split.train)
     warnings: list[str] = []
     users = _test_users(split)
     if len(users) < MIN_USERS_FOR_CI:
@@ -124,7 +135,9 @@ def run_audit(dataset: Dataset, config: AuditConfig, *, step: Step | None = None
         try:
             model = build_audit_model(name, seed=config.seed).fit(split.train)
             unbiased = _unbiased(model, split, users, k, kind)
-            simulated, ctr = _simulated(engine, model, population, users, config)
+            simulated, ctr = _simulated(
+                engine, model, population, users, config, clicks=kind != "random-exposure"
+            )
         except Exception as exc:  # a recommender's failure is a result, not a crash
             results[name] = {"error": f"{type(exc).__name__}: {exc}", "unbiased": None, "simulated": None}
             warnings.append(f"{name} failed and is left out of the rank agreement ({type(exc).__name__})")
@@ -144,7 +157,11 @@ def run_audit(dataset: Dataset, config: AuditConfig, *, step: Step | None = None
         "test_users": len(users),
         "k": k,
         "unbiased_metric": metric,
-        "simulated_outcome": "liked items per simulated session",
+        "simulated_outcome": (
+            "liked items per simulated session"
+            if kind == "random-exposure"
+            else "clicks per simulated session"
+        ),
         "calibration": calibration,
         "rank_agreement": agreement,
         "recommenders": results,
@@ -257,8 +274,10 @@ def _simulated(
     population: list[SimulatedUser],
     users: npt.NDArray[np.int64],
     config: AuditConfig,
+    *,
+    clicks: bool,
 ) -> tuple[FloatArray, float]:
-    """Per test user: liked items per simulated session (mean over copies and sessions); the run's CTR."""
+    """Per test user: liked items (or clicks) per simulated session, over copies and sessions; the CTR."""
     items, sessions = simulate_chunk(
         engine,
         ModelRecommender(model),
@@ -269,13 +288,19 @@ def _simulated(
         pages=config.pages,
         page_size=config.page_size,
     )
-    liked = sessions[SimColumns.LIKED].map(len).to_numpy(np.float64)
-    real = np.array([u.user_idx for u in population for _ in range(config.sessions)], dtype=np.int64)
+    clicked = items[SimColumns.ACTION] == "click"
+    if clicks:
+        per_session = items[clicked].groupby([SimColumns.USER, SimColumns.SESSION]).size()
+        keys = pd.MultiIndex.from_frame(sessions[[SimColumns.USER, SimColumns.SESSION]])
+        outcome = per_session.reindex(keys, fill_value=0).to_numpy(np.float64)
+    else:
+        outcome = sessions[SimColumns.LIKED].map(len).to_numpy(np.float64)
+    by_sim_id = {u.sim_id: u.user_idx for u in population}
+    real = sessions[SimColumns.USER].map(by_sim_id).to_numpy(np.int64)
     row = np.searchsorted(users, real)
-    totals = np.bincount(row, weights=liked, minlength=len(users))
+    totals = np.bincount(row, weights=outcome, minlength=len(users))
     counts = np.bincount(row, minlength=len(users)).astype(np.float64)
-    clicks = float((items[SimColumns.ACTION] == "click").sum())
-    return totals / np.maximum(counts, 1.0), clicks / max(len(items), 1)
+    return totals / np.maximum(counts, 1.0), float(clicked.sum()) / max(len(items), 1)
 
 
 # -- agreement ------------------------------------------------------------------------------------------
@@ -365,17 +390,21 @@ def _add_intervals(
         results[name]["simulated_ci"] = cis["simulated"].bounds()
 
 
-def _own_family(per_user: dict[str, tuple[FloatArray, FloatArray]]) -> dict[str, Any] | None:
-    if OWN_FAMILY not in per_user:
-        return None
+def _own_family(per_user: dict[str, tuple[FloatArray, FloatArray]]) -> list[dict[str, Any]]:
+    """Where the recommenders of the simulator's own families rank, in truth and in simulation."""
     names = list(per_user)
-    unbiased = [per_user[n][0].mean() for n in names]
-    simulated = [per_user[n][1].mean() for n in names]
-    position = names.index(OWN_FAMILY)
-    return {
-        "recommender": OWN_FAMILY,
-        "why": "the simulator's like model has an item bias, as popularity ranks by an item score",
-        "unbiased_rank": int(np.argsort(np.argsort(-np.asarray(unbiased)))[position]) + 1,
-        "simulated_rank": int(np.argsort(np.argsort(-np.asarray(simulated)))[position]) + 1,
-        "of": len(names),
-    }
+    unbiased = -np.array([per_user[n][0].mean() for n in names])
+    simulated = -np.array([per_user[n][1].mean() for n in names])
+    true_rank = np.argsort(np.argsort(unbiased)) + 1
+    sim_rank = np.argsort(np.argsort(simulated)) + 1
+    return [
+        {
+            "recommender": name,
+            "why": why,
+            "unbiased_rank": int(true_rank[names.index(name)]),
+            "simulated_rank": int(sim_rank[names.index(name)]),
+            "of": len(names),
+        }
+        for name, why in OWN_FAMILY.items()
+        if name in per_user
+    ]

@@ -51,17 +51,18 @@ def simulate_chunk(
     With ``rerank`` every page is ranked afresh from each user's training history plus the clicks so
     far, minus what the session showed (one batched model call per page for all users still active).
     """
-    preference, data = engine._require()
+    _, data = engine._require()
     n, k = len(users), page_size
     user_idx = np.array([u.user_idx for u in users], dtype=np.int64)
     seeds = session_seeds(run_seed, users, sessions)
-    like = preference.like_probabilities(user_idx)
-    chosen = preference.chosen_probabilities(user_idx)
+    # copies of one persona share their real user's rows: compute each real user once
+    unique, real = np.unique(user_idx, return_inverse=True)
+    like, chosen, choice = engine.user_arrays(unique)
     per_session = pages * k
     ranking = (
         np.empty((n, 0), dtype=np.int64)
         if rerank
-        else recommender.rank_batch(user_idx, per_session + (sessions - 1) * pages)
+        else recommender.rank_batch(unique, per_session + (sessions - 1) * pages)[real]
     )
     known = engine.item_index
     histories = [
@@ -105,13 +106,14 @@ def simulate_chunk(
             outcome = engine.decide_arrays(
                 PageBatch(
                     items=items,
-                    like=np.where(valid, like[rows[:, None], safe], 0.0),
-                    chosen=np.where(valid, chosen[rows[:, None], safe], 0.0),
+                    like=np.where(valid, like[real[rows][:, None], safe], 0.0),
+                    chosen=np.where(valid, chosen[real[rows][:, None], safe], 0.0),
                     consumed=np.zeros(items.shape, dtype=bool),
                     activity=activity[rows],
                     satisfaction=satisfaction[rows],
                     fatigue=fatigue[rows],
                     uniforms=page_uniforms(seeds[rows, s], p, k),
+                    choice=np.where(valid, choice[real[rows][:, None], safe], 0.0),
                 )
             )
             satisfaction[rows] = outcome.satisfaction

@@ -106,7 +106,7 @@ def validate(
     split = split_for_simulation(dataset, seed)
     if engine is None:
         engine = OfflineEngine(seed=seed).fit(split.train)
-    preference, _ = engine._require()
+    engine._require()
     rng = np.random.default_rng([seed, 0xF1DE])
     users = split.test_users
     if max_users is not None and len(users) > max_users:
@@ -115,14 +115,13 @@ def validate(
     pos_users = test[Columns.USER_IDX].to_numpy().astype(np.int64)
     pos_items = test[Columns.ITEM_IDX].to_numpy().astype(np.int64)
     activity = _activity(split.train)
-    like = preference.like_probabilities(users).astype(np.float64)
-    chosen = preference.chosen_probabilities(users).astype(np.float64)
+    like, chosen, choice = engine.user_arrays(users)
     row_of = np.searchsorted(users, pos_users)
     seen = dataset.matrix("binary")
     popularity = popularity_percentile(split.train)
 
     def attract(rows: npt.NDArray[np.int64], items: npt.NDArray[np.int64]) -> FloatArray:
-        return engine.attractiveness(like[rows, items])
+        return engine.attractiveness(like[rows, items], choice[rows, items])
 
     a_pos = attract(row_of, pos_items)
     results = []
@@ -150,7 +149,9 @@ def validate(
         )
         liked_items.append(np.concatenate([pos_items[likes_pos], neg_items[likes_neg]]))
 
-    click_rates = _choice_test(engine, users, (like, chosen), activity, seen, dataset.n_items, page_size, rng)
+    click_rates = _choice_test(
+        engine, users, (like, chosen, choice), activity, seen, dataset.n_items, page_size, rng
+    )
     popularity_gap = _gap(popularity[np.concatenate(liked_items)], popularity[pos_items])
     ratings = None
     if not dataset.implicit:
@@ -174,7 +175,7 @@ def validate(
 def _choice_test(
     engine: OfflineEngine,
     users: npt.NDArray[np.int64],
-    probabilities: tuple[FloatArray, FloatArray],
+    probabilities: tuple[FloatArray, FloatArray, FloatArray],
     activity: FloatArray,
     seen: Any,
     n_items: int,
@@ -192,6 +193,7 @@ def _choice_test(
             items=items,
             like=probabilities[0][rows[:, None], items],
             chosen=probabilities[1][rows[:, None], items],
+            choice=probabilities[2][rows[:, None], items],
             consumed=np.zeros(items.shape, dtype=bool),
             activity=activity[u],
             satisfaction=np.full(len(u), engine.behaviour.initial_satisfaction),

@@ -16,10 +16,12 @@ al. 2007; Schnabel et al. 2016). The model has two parts, both maximum-likelihoo
   The same design fitted without weights gives ``P(like | u, i, chosen)``, the like rate of items the
   user picked, which the engine uses for items clicked in a feed.
 
-The design is ``w0 + b_u + c_i + g_u' W h_i``: a user bias, an item bias and the crosses of user
-features ``g_u`` with item attributes ``h_i`` (the user feature table when the dataset has one, else the
-user's attribute profile over their logged items). It is none of the recommenders under test: the
-nearest is popularity (the item bias), which the audit reports.
+The design is ``w0 + b_u + c_i + g_u' W h_i + sum_f t_f x_uf y_if``: a user bias, an item bias, the
+crosses of user features ``g_u`` with item attributes ``h_i`` (the user feature table when the dataset
+has one, else the user's attribute profile over their logged items), and a low-rank taste block whose
+factors ``x_u``, ``y_i`` come from a truncated SVD of the logged user x item matrix (weights ``t_f``
+fitted). It is none of the recommenders under test; the nearest families are popularity (the item
+bias) and matrix factorisation (ALS, BPR: the taste block), which the audit reports.
 
 A rating is a like when it is at least three quarters up the rating scale (4 of 1-5, 4 of 0.5-5).
 """
@@ -32,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
+from scipy.sparse.linalg import svds
 from sklearn.linear_model import LogisticRegression
 
 from recpilot.data.columns import Columns
@@ -52,6 +55,7 @@ class LikeModelConfig(BaseModel):
             plus ``negatives`` sampled unlogged cells per logged one, weighted back to their true share.
         negatives: Sampled unlogged cells per logged cell on large catalogs.
         like_threshold: Ratings at or above it are likes (``None``: three quarters up the scale).
+        factors: Size of the low-rank taste block (truncated SVD of the logged user x item matrix).
         seed: Seed of the negative sample.
     """
 
@@ -62,6 +66,7 @@ class LikeModelConfig(BaseModel):
     max_cells: int = Field(default=1_000_000, ge=1)
     negatives: int = Field(default=4, ge=1)
     like_threshold: float | None = None
+    factors: int = Field(default=16, ge=0)
     seed: int = 0
 
 
@@ -84,6 +89,7 @@ class LikeModel:
         self._n_users, self._n_items = dataset.n_users, dataset.n_items
         self._items = _item_features(dataset)
         self._users = _user_features(dataset, self._items)
+        self._user_taste, self._item_taste = _taste_factors(dataset, cfg.factors, cfg.seed)
         frame = dataset.interactions.drop_duplicates([Columns.USER_IDX, Columns.ITEM_IDX], keep="last")
         users = frame[Columns.USER_IDX].to_numpy(np.int64)
         items = frame[Columns.ITEM_IDX].to_numpy(np.int64)
@@ -180,7 +186,8 @@ class LikeModel:
         user_onehot = sp.csr_matrix((np.ones(n), (rows, users)), shape=(n, self._n_users))
         item_onehot = sp.csr_matrix((np.ones(n), (rows, items)), shape=(n, self._n_items))
         cross = _crosses(self._users[users], self._items[items])
-        return sp.hstack([user_onehot, item_onehot, cross], format="csr")
+        taste = sp.csr_matrix(self._user_taste[users] * self._item_taste[items])
+        return sp.hstack([user_onehot, item_onehot, cross, taste], format="csr")
 
     def _fit_logistic(
         self,
@@ -192,12 +199,13 @@ class LikeModel:
         model = LogisticRegression(C=self.config.inverse_l2, max_iter=2000)
         model.fit(self._design(users, items), labels, sample_weight=weights)
         w = model.coef_.ravel()
-        nu, ni = self._n_users, self._n_items
+        nu, ni, d = self._n_users, self._n_items, self._user_taste.shape[1]
         return {
             "intercept": float(model.intercept_[0]),
             "user": w[:nu],
             "item": w[nu : nu + ni],
-            "cross": w[nu + ni :].reshape(self._users.shape[1], self._items.shape[1]),
+            "cross": w[nu + ni : len(w) - d].reshape(self._users.shape[1], self._items.shape[1]),
+            "taste": w[len(w) - d :],
         }
 
     def _logits(
@@ -206,7 +214,8 @@ class LikeModel:
         user_side = self._users[users] @ params["cross"]
         item_side = self._items[items]
         cross = np.asarray(item_side.multiply(user_side).sum(axis=1)).ravel()
-        out: FloatArray = params["intercept"] + params["user"][users] + params["item"][items] + cross
+        taste = (self._user_taste[users] * self._item_taste[items]) @ params["taste"]
+        out: FloatArray = params["intercept"] + params["user"][users] + params["item"][items] + cross + taste
         return out
 
     def _dense(self, params: dict[str, Any], users: npt.ArrayLike) -> npt.NDArray[np.float32]:
@@ -216,6 +225,8 @@ class LikeModel:
         # probabilities are bit-identical alone and in a chunk (BLAS blocking is not)
         user_side = np.einsum("uf,fg->ug", self._users[rows], params["cross"])
         logits = np.asarray((self._items @ user_side.T).T, dtype=np.float64)
+        taste = np.einsum("uf,if->ui", self._user_taste[rows] * params["taste"], self._item_taste)
+        logits += taste
         logits += params["intercept"] + params["user"][rows][:, None] + params["item"][None, :]
         return _sigmoid(logits).astype(np.float32)
 
@@ -254,6 +265,18 @@ def _user_features(dataset: Dataset, items: sp.csr_matrix) -> FloatArray:
     counts = np.maximum(np.diff(binary.indptr), 1)[:, None]
     profile: FloatArray = np.asarray((binary @ items).todense(), dtype=np.float64) / counts
     return profile
+
+
+def _taste_factors(dataset: Dataset, factors: int, seed: int) -> tuple[FloatArray, FloatArray]:
+    """User and item factors ``U sqrt(S)``, ``V sqrt(S)`` of the truncated SVD of the logged matrix."""
+    binary = dataset.matrix("binary").astype(np.float64)
+    d = min(factors, min(binary.shape) - 1)
+    if d < 1:
+        return np.zeros((dataset.n_users, 0)), np.zeros((dataset.n_items, 0))
+    v0 = np.random.default_rng([seed, 0x5FD]).random(min(binary.shape))
+    u, sigma, vt = svds(binary, k=d, v0=v0)
+    root = np.sqrt(sigma)
+    return u * root, vt.T * root
 
 
 def _crosses(g: FloatArray, h: sp.csr_matrix) -> sp.csr_matrix:

@@ -73,6 +73,7 @@ class BehaviourConfig(BaseModel):
         satisfaction_memory: Share of the deviation from the initial satisfaction kept across sessions.
         click_intercept: Added to the like logit to give the click logit of an examined item.
         click_slope: Multiplies the like logit in the click logit.
+        choice_weight: Multiplies the item's relative choice propensity in the click logit.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -94,6 +95,7 @@ class BehaviourConfig(BaseModel):
     satisfaction_memory: float = Field(default=0.5, ge=0.0, le=1.0)
     click_intercept: float = 0.0
     click_slope: float = Field(default=1.0, ge=0.0)
+    choice_weight: float = Field(default=1.0, ge=0.0)
 
 
 #: Where each behavioural prior comes from (reported with the fitted parameters).
@@ -102,6 +104,8 @@ PRIOR_SOURCES = {
     "from rating logs without positions",
     "click_intercept": "0: an examined item is clicked with its like probability (no click logs)",
     "click_slope": "1: clicks follow expected liking one to one (no click logs)",
+    "choice_weight": "1: choice odds (what users pick of their own accord) and liking odds combine "
+    "as a product of experts, neither favoured (no click logs)",
     "leaving": "satisfaction/fatigue/hazard defaults of BehaviourConfig (no session logs)",
     "selection_on_observables": "selection depends on (user, item) only through the like model's "
     "features; what selection on the rating itself adds is not corrected",
@@ -120,6 +124,8 @@ class PageBatch:
         activity: ``(B,)`` persona activity.
         satisfaction, fatigue: ``(B,)`` state before the page.
         uniforms: ``(B, 2k + 2)`` uniform draws (see :func:`page_uniforms`).
+        choice: ``(B, k)`` the user's relative choice propensity of the item (logit of the exposure
+            model's probability minus its mean over the catalog for that user; ``None``: 0).
     """
 
     items: npt.NDArray[np.int64]
@@ -130,6 +136,7 @@ class PageBatch:
     satisfaction: FloatArray
     fatigue: FloatArray
     uniforms: FloatArray
+    choice: FloatArray | None = None
 
 
 @dataclass
@@ -240,10 +247,11 @@ class OfflineEngine(DecisionEngine):
 
     # -- the vectorised core -----------------------------------------------------------------------------
 
-    def attractiveness(self, like: FloatArray) -> FloatArray:
-        """Probability that an examined item is clicked, from its like probability."""
+    def attractiveness(self, like: FloatArray, choice: FloatArray | None = None) -> FloatArray:
+        """Probability that an examined item is clicked: its like probability and choice propensity."""
         b = self.behaviour
-        return sigmoid(b.click_intercept + b.click_slope * logit(like))
+        shift = 0.0 if choice is None else b.choice_weight * choice
+        return sigmoid(b.click_intercept + b.click_slope * logit(like) + shift)
 
     def decide_arrays(self, batch: PageBatch) -> PageOutcome:
         """Decide ``B`` pages at once (see the module docstring for the model)."""
@@ -253,7 +261,7 @@ class OfflineEngine(DecisionEngine):
         valid = batch.items >= 0
         rho = b.examine_base + (1.0 - b.examine_base) * batch.activity
         exam_p = rho[:, None] * examination(np.arange(k), b.eta)[None, :]
-        attract = np.where(valid & ~batch.consumed, self.attractiveness(batch.like), 0.0)
+        attract = np.where(valid & ~batch.consumed, self.attractiveness(batch.like, batch.choice), 0.0)
         would_examine = batch.uniforms[:, :k] < exam_p
         hit = would_examine & (batch.uniforms[:, k : 2 * k] < attract)
         click = np.where(hit.any(axis=1), hit.argmax(axis=1), -1).astype(np.int64)
@@ -296,17 +304,14 @@ class OfflineEngine(DecisionEngine):
         )
         return preference.rating_quantile(liked, np.clip(inner, 0.0, 1.0)), liked
 
-    def page_arrays(
-        self, users: npt.NDArray[np.int64], items: npt.NDArray[np.int64]
-    ) -> tuple[FloatArray, FloatArray]:
-        """Like and chosen-like probabilities ``(B, k)`` of pages ``items`` (-1 padding gets 0)."""
+    def user_arrays(self, users: npt.NDArray[np.int64]) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Like, chosen-like and relative choice ``(len(users), n_items)`` over the whole catalog."""
         preference, _ = self._require()
-        safe = np.maximum(items, 0)
-        rows = np.arange(len(users))[:, None]
-        like = preference.like_probabilities(users)[rows, safe]
-        chosen = preference.chosen_probabilities(users)[rows, safe]
-        valid = items >= 0
-        return np.where(valid, like, 0.0), np.where(valid, chosen, 0.0)
+        like = preference.like_probabilities(users).astype(np.float64)
+        chosen = preference.chosen_probabilities(users).astype(np.float64)
+        choice = logit(preference.exposure_probabilities(users).astype(np.float64))
+        choice -= choice.mean(axis=1, keepdims=True)
+        return like, chosen, choice
 
     def next_session(self, satisfaction: FloatArray, fatigue: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Satisfaction and fatigue at the start of the next session."""
@@ -345,7 +350,9 @@ class OfflineEngine(DecisionEngine):
         if persona.user_id not in self.user_index:
             raise UnknownIdError("user", [persona.user_id], "personas must come from the engine's dataset")
         user = np.array([self.user_index[persona.user_id]], dtype=np.int64)
-        like, chosen = self.page_arrays(user, items[None, :])
+        arrays = self.user_arrays(user)
+        safe, valid = np.maximum(items, 0), items >= 0
+        like, chosen, choice = (np.where(valid, a[0, safe], 0.0)[None, :] for a in arrays)
         consumed = set(state.consumed)
         outcome = self.decide_arrays(
             PageBatch(
@@ -357,6 +364,7 @@ class OfflineEngine(DecisionEngine):
                 satisfaction=np.array([state.satisfaction]),
                 fatigue=np.array([state.fatigue]),
                 uniforms=page_uniforms([state.seed], page.index, k),
+                choice=choice,
             )
         )
         actions: list[SimAction] = []
