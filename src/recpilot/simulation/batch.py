@@ -18,7 +18,7 @@ import pandas as pd
 from recpilot.simulation.engine import session_reason
 from recpilot.simulation.environment import ModelRecommender
 from recpilot.simulation.journal import items_frame, sessions_frame
-from recpilot.simulation.offline_engine import OfflineEngine, PageBatch, page_uniforms
+from recpilot.simulation.offline_engine import OfflineEngine, PageBatch, mix64, page_uniforms
 from recpilot.simulation.persona import SimulatedUser
 from recpilot.simulation.types import ITEM_TABLE_COLUMNS, SESSION_TABLE_COLUMNS
 
@@ -27,11 +27,10 @@ _ACTIONS = np.array(["skip", "view", "click"], dtype=object)
 
 def session_seeds(run_seed: int, users: Sequence[SimulatedUser], sessions: int) -> npt.NDArray[np.uint64]:
     """``(len(users), sessions)`` seeds, each a function of the run seed, the user index and the session."""
-    out = np.empty((len(users), sessions), dtype=np.uint64)
-    for row, user in enumerate(users):
-        for s in range(sessions):
-            out[row, s] = np.random.SeedSequence([run_seed, user.index, s]).generate_state(1, np.uint64)[0]
-    return out
+    index = np.array([u.index for u in users], dtype=np.uint64)
+    return mix64(run_seed, index[:, None], np.arange(sessions, dtype=np.uint64)[None, :]).reshape(
+        len(users), sessions
+    )
 
 
 def simulate_chunk(
@@ -78,7 +77,11 @@ def simulate_chunk(
     sim_ids = np.array([u.sim_id for u in users], dtype=object)
     columns: dict[str, list[Any]] = {c: [] for c in ITEM_TABLE_COLUMNS}
     session_rows: dict[str, list[Any]] = {c: [] for c in SESSION_TABLE_COLUMNS}
-    taste = [_favourite_genre(engine, u) for u in users]
+    favourite: dict[int, str] = {}
+    for u in users:  # once per real user: copies share it
+        if u.user_idx not in favourite:
+            favourite[u.user_idx] = _favourite_genre(engine, u)
+    taste = [favourite[u.user_idx] for u in users]
 
     for s in range(sessions):
         session_items = (
