@@ -78,10 +78,10 @@ def simulate_chunk(
     columns: dict[str, list[Any]] = {c: [] for c in ITEM_TABLE_COLUMNS}
     session_rows: dict[str, list[Any]] = {c: [] for c in SESSION_TABLE_COLUMNS}
     favourite: dict[int, str] = {}
-    for u in users:  # once per real user: copies share it
-        if u.user_idx not in favourite:
-            favourite[u.user_idx] = _favourite_genre(engine, u)
-    taste = [favourite[u.user_idx] for u in users]
+    for member in users:  # once per real user: copies share it
+        if member.user_idx not in favourite:
+            favourite[member.user_idx] = _favourite_genre(engine, member)
+    taste = [favourite[member.user_idx] for member in users]
 
     for s in range(sessions):
         session_items = (
