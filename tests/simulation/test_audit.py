@@ -57,6 +57,17 @@ def random_exposure_dataset(n_random: int = 8, seed: int = 0) -> Dataset:
     return data
 
 
+def coat_folder(tmp_path: Path, data: Dataset) -> Path:
+    """``data`` written in the Coat layout (dense train/test matrices, 0 = no rating)."""
+    folder = tmp_path / "coat"
+    folder.mkdir()
+    for name, table in (("train", data.interactions), ("test", data.extra[RANDOM_EXPOSURE_TEST])):
+        matrix = np.zeros((N_USERS, N_ITEMS), dtype=int)
+        matrix[table[Columns.USER_IDX], table[Columns.ITEM_IDX]] = table[Columns.RATING].astype(int)
+        np.savetxt(folder / f"{name}.ascii", matrix, fmt="%d")
+    return folder
+
+
 FAST = {"copies": 2, "n_resamples": 200, "pages": 2}
 
 
@@ -135,13 +146,7 @@ def test_tiny_test_set_gives_point_estimates_only() -> None:
 
 
 def test_cli_audit_json_keys_and_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    data = random_exposure_dataset()
-    folder = tmp_path / "coat"
-    folder.mkdir()
-    for name, table in (("train", data.interactions), ("test", data.extra[RANDOM_EXPOSURE_TEST])):
-        matrix = np.zeros((N_USERS, N_ITEMS), dtype=int)
-        matrix[table[Columns.USER_IDX], table[Columns.ITEM_IDX]] = table[Columns.RATING].astype(int)
-        np.savetxt(folder / f"{name}.ascii", matrix, fmt="%d")
+    folder = coat_folder(tmp_path, random_exposure_dataset())
     report = tmp_path / "audit.html"
     argv = ["simulate", "--audit", "--dataset", str(folder), "--recommenders", "random,pop,itemknn"]
     assert main([*argv, "--json", "--report", str(report)]) == 0
@@ -159,3 +164,11 @@ def test_cli_audit_without_random_exposure_is_one_line(capsys: pytest.CaptureFix
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert "--temporal" in err
+
+
+def test_cli_choice_weight_reaches_the_engine(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    folder = coat_folder(tmp_path, random_exposure_dataset(seed=1))
+    argv = ["simulate", "--audit", "--dataset", str(folder), "--recommenders", "random,pop,itemknn"]
+    assert main([*argv, "--choice-weight", "0", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["parameters"]["assumed"]["choice_weight"] == 0.0

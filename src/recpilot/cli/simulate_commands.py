@@ -119,7 +119,13 @@ def simulate(
         from recpilot.cli.simulate_audit import run_audit_command
 
         run_audit_command(
-            dataset, recommenders, temporal=temporal, seed=seed, report=report, json_out=json_out
+            dataset,
+            recommenders,
+            temporal=temporal,
+            seed=seed,
+            choice_weight=choice_weight,
+            report=report,
+            json_out=json_out,
         )
         return
     if resume and not output:

@@ -338,7 +338,7 @@ def _rank_agreement(
     both = bootstrap_means(np.hstack([unbiased, simulated]), n_resamples=config.n_resamples, seed=config.seed)
     m = len(names)
     for key, fn in (("kendall_ci", kendalltau), ("spearman_ci", spearmanr)):
-        values = np.array([_corr(fn, row[:m], row[m:]) for row in both], dtype=np.float64)
+        values = np.array([_corr(fn, row[:m], row[m:]) for row in both], dtype=np.float64)  # None -> nan
         values = values[np.isfinite(values)]
         out[key] = (
             [float(np.quantile(values, 0.025)), float(np.quantile(values, 0.975))] if len(values) else None
@@ -369,6 +369,9 @@ def _rank_agreement(
 
 
 def _corr(fn: Any, x: FloatArray, y: FloatArray) -> float | None:
+    """The correlation, or ``None`` where it is undefined (a constant ordering, e.g. in a resample)."""
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return None
     value = float(fn(x, y)[0])
     return value if np.isfinite(value) else None
 
