@@ -124,6 +124,8 @@ def main() -> None:
         f"{summary['chunks']} chunks"
     )
     print(f"peak memory (process tree): {memory.peak / 2**30:.2f} GiB")
+    times = os.times()
+    print(f"CPU time of this process: {times.user + times.system:.0f} s (Ray workers not included)")
     print(
         f"ctr {summary['ctr']:.4f}, likes/session {summary['likes_per_session']:.3f}, "
         f"pages/session {summary['mean_session_length']:.2f}"
