@@ -14,7 +14,8 @@ from recpilot.data.columns import Columns
 from recpilot.data.dataset import Dataset
 from recpilot.data.splits import RANDOM_EXPOSURE_TEST
 from recpilot.errors import ConfigError
-from recpilot.simulation.audit import AuditConfig, NoRandomExposureError, calibration_summary, run_audit
+from recpilot.evaluation.unbiased import calibration_summary, random_exposure_likes
+from recpilot.simulation.audit import AuditConfig, NoRandomExposureError, run_audit
 from recpilot.simulation.audit_report import render_audit_report
 
 N_USERS, N_ITEMS, GENRES = 120, 60, 4
@@ -110,6 +111,18 @@ def test_calibration_summary_on_known_predictions() -> None:
     assert summary["calibration_error"] == pytest.approx(0.0, abs=1e-9)
     assert summary["predicted_like_rate"] == pytest.approx(summary["actual_like_rate"])
     assert summary["auc"] == pytest.approx(0.9 * 0.9 + 0.5 * (0.9 * 0.1 + 0.1 * 0.9), abs=1e-9)
+
+
+def test_random_exposure_estimate_is_unbiased() -> None:
+    """Averaged over many uniform samples, the estimate equals the likes in the list."""
+    rng = np.random.default_rng(0)
+    n_items, k, samples = 50, 5, 4000
+    likes = rng.random(n_items) < 0.3
+    top = np.arange(k)[None, :].repeat(samples, axis=0)
+    picks = np.stack([rng.choice(n_items, 8, replace=False) for _ in range(samples)])
+    rows = np.repeat(np.arange(samples), 8)
+    estimate = random_exposure_likes(top, rows, picks.ravel(), likes[picks.ravel()], n_items)
+    assert estimate.mean() == pytest.approx(likes[:k].sum(), rel=0.05)
 
 
 def test_fewer_than_three_recommenders_is_refused() -> None:

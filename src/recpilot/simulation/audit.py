@@ -34,7 +34,6 @@ import numpy.typing as npt
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 from scipy.stats import kendalltau, spearmanr
-from sklearn.metrics import roc_auc_score
 
 from recpilot.data.columns import Columns
 from recpilot.data.dataset import Dataset
@@ -42,6 +41,7 @@ from recpilot.data.splits import Split, has_random_exposure, latest_per_user, ra
 from recpilot.errors import ConfigError, RecpilotError
 from recpilot.evaluation.bootstrap import bootstrap_cis, bootstrap_means, paired_bootstrap
 from recpilot.evaluation.metrics import ndcg
+from recpilot.evaluation.unbiased import calibration_summary, random_exposure_likes
 from recpilot.models.base import Recommender
 from recpilot.simulation.audit_models import build_audit_model
 from recpilot.simulation.batch import simulate_chunk
@@ -212,38 +212,6 @@ def _calibration(engine: OfflineEngine, split: Split) -> dict[str, Any]:
     return calibration_summary(predicted, actual)
 
 
-def calibration_summary(predicted: FloatArray, actual: FloatArray, bins: int = 10) -> dict[str, Any]:
-    """AUC, Brier score, expected calibration error and the curve (quantile bins) of predictions.
-
-    Args:
-        predicted: Predicted probabilities.
-        actual: Outcomes, 0 or 1.
-        bins: Number of quantile bins of the curve and the calibration error (fewer with ties).
-    """
-    # equal-count bins by quantile edges: tied predictions always share a bin
-    edges = np.unique(np.quantile(predicted, np.linspace(0.0, 1.0, bins + 1)[1:-1]))
-    assigned = np.searchsorted(edges, predicted, side="right")
-    curve = []
-    error = 0.0
-    for b in np.unique(assigned).tolist():
-        part = assigned == b
-        p, a = float(predicted[part].mean()), float(actual[part].mean())
-        curve.append({"predicted": p, "actual": a, "pairs": int(part.sum())})
-        error += part.sum() / len(predicted) * abs(p - a)
-    both = 0 < actual.sum() < len(actual)
-    predicted_rate, actual_rate = float(predicted.mean()), float(actual.mean())
-    return {
-        "pairs": len(actual),
-        "auc": float(roc_auc_score(actual, predicted)) if both else None,
-        "brier": float(np.mean((predicted - actual) ** 2)),
-        "calibration_error": error,
-        "predicted_like_rate": predicted_rate,
-        "actual_like_rate": actual_rate,
-        "relative_rate_error": predicted_rate / actual_rate - 1.0 if actual_rate > 0 else None,
-        "curve": curve,
-    }
-
-
 # -- the two outcomes per recommender -------------------------------------------------------------------
 
 
@@ -258,14 +226,13 @@ def _unbiased(
         rows = np.searchsorted(split.test_users, users)
         out: FloatArray = ndcg(top, truth[rows], k).astype(np.float64)
         return out
-    threshold = like_threshold(split.train)
-    row = np.searchsorted(users, test[Columns.USER_IDX].to_numpy())
-    liked = test[Columns.RATING].to_numpy(np.float64) >= threshold
-    in_top = (top[row] == test[Columns.ITEM_IDX].to_numpy()[:, None]).any(axis=1)
-    shown = np.bincount(row, minlength=len(users)).astype(np.float64)
-    hits = np.bincount(row, weights=(in_top & liked).astype(np.float64), minlength=len(users))
-    estimate: FloatArray = hits * split.train.n_items / np.maximum(shown, 1.0)
-    return estimate
+    return random_exposure_likes(
+        top,
+        np.searchsorted(users, test[Columns.USER_IDX].to_numpy()),
+        test[Columns.ITEM_IDX].to_numpy(),
+        test[Columns.RATING].to_numpy(np.float64) >= like_threshold(split.train),
+        split.train.n_items,
+    )
 
 
 def _simulated(
