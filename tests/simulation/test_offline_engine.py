@@ -9,7 +9,8 @@ import pytest
 from _s1_data import clustered_dataset
 
 from recpilot.simulation.calibration import cascade_log_likelihood, examination, fit_position_bias
-from recpilot.simulation.offline_engine import OfflineEngine, PageBatch, page_uniforms
+from recpilot.simulation.draws import page_uniforms
+from recpilot.simulation.offline_engine import OfflineEngine, PageBatch
 from recpilot.simulation.persona import build_personas
 from recpilot.simulation.types import Page, ShownItem, UserState
 

@@ -2,7 +2,7 @@
 
 The model ranks each chunk of users once (``recommend_indices``, training items masked); each session
 shows that ranking minus the items consumed in earlier sessions, page by page. Every draw comes from
-:func:`~recpilot.simulation.offline_engine.page_uniforms` with the user-session seed, the same numbers
+:func:`~recpilot.simulation.draws.page_uniforms` with the user-session seed, the same numbers
 the async path draws, so both paths give the same sessions for the same seed.
 """
 
@@ -15,10 +15,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from recpilot.simulation.draws import mix64, page_uniforms
 from recpilot.simulation.engine import session_reason
 from recpilot.simulation.environment import ModelRecommender
 from recpilot.simulation.journal import items_frame, sessions_frame
-from recpilot.simulation.offline_engine import OfflineEngine, PageBatch, mix64, page_uniforms
+from recpilot.simulation.offline_engine import OfflineEngine, PageBatch
 from recpilot.simulation.persona import SimulatedUser
 from recpilot.simulation.types import ITEM_TABLE_COLUMNS, SESSION_TABLE_COLUMNS
 

@@ -36,6 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from recpilot.data.dataset import Dataset
 from recpilot.errors import NotFittedError, UnknownIdError
 from recpilot.simulation.calibration import examination, logit, sigmoid
+from recpilot.simulation.draws import page_uniforms
 from recpilot.simulation.engine import DecisionEngine, templated_interview
 from recpilot.simulation.like_model import LikeModel, LikeModelConfig
 from recpilot.simulation.persona import genre_matrix, string_index
@@ -161,35 +162,6 @@ class PageOutcome:
     fatigue: FloatArray
     leave: npt.NDArray[np.bool_]
     tired: npt.NDArray[np.bool_]
-
-
-def mix64(*keys: npt.ArrayLike) -> npt.NDArray[np.uint64]:
-    """A SplitMix64 hash of the keys, element-wise (arrays broadcast): independent-looking 64-bit words.
-
-    Counter-based, so a draw depends only on its keys, never on how many rows a batch has.
-    """
-    state = np.zeros((), dtype=np.uint64)
-    with np.errstate(over="ignore"):
-        for key in keys:
-            state = state ^ np.asarray(key, dtype=np.uint64)
-            state = state + np.uint64(0x9E3779B97F4A7C15)
-            state = (state ^ (state >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
-            state = (state ^ (state >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
-            state = state ^ (state >> np.uint64(31))
-    return np.asarray(state, dtype=np.uint64)
-
-
-def page_uniforms(seeds: npt.ArrayLike, page: int, k: int) -> FloatArray:
-    """The ``(B, 2k + 2)`` uniforms of page ``page`` for user-session ``seeds``.
-
-    Columns ``0..k-1`` decide examination, ``k..2k-1`` attractiveness, ``2k`` the rating noise and
-    ``2k+1`` the leave hazard. Each entry is a hash of its seed, the page and the column (vectorised:
-    a million users draw in one step).
-    """
-    rows = np.asarray(seeds, dtype=np.uint64).ravel()
-    words = mix64(rows[:, None], page, np.arange(2 * k + 2, dtype=np.uint64)[None, :])
-    out: FloatArray = (words >> np.uint64(11)).astype(np.float64) * 2.0**-53
-    return out.reshape(len(rows), 2 * k + 2)
 
 
 class OfflineEngine(DecisionEngine):
