@@ -8,14 +8,9 @@ import numpy as np
 import pytest
 from _s1_data import clustered_dataset
 
-from recpilot.simulation.calibration import (
-    cascade_log_likelihood,
-    examination,
-    fit_logistic,
-    fit_position_bias,
-    sigmoid,
-)
-from recpilot.simulation.offline_engine import OfflineEngine, PageBatch, page_uniforms
+from recpilot.simulation.calibration import cascade_log_likelihood, examination, fit_position_bias
+from recpilot.simulation.draws import page_uniforms
+from recpilot.simulation.offline_engine import OfflineEngine, PageBatch
 from recpilot.simulation.persona import build_personas
 from recpilot.simulation.types import Page, ShownItem, UserState
 
@@ -26,17 +21,14 @@ def engine() -> OfflineEngine:
     return OfflineEngine(seed=1).fit(data)
 
 
-def _batch(engine: OfflineEngine, n: int, k: int, z: float, seed: int = 0) -> PageBatch:
+def _batch(engine: OfflineEngine, n: int, k: int, like: float, seed: int = 0) -> PageBatch:
     rng = np.random.default_rng(seed)
     return PageBatch(
         items=rng.integers(0, 160, size=(n, k)),
-        z=np.full((n, k), z),
-        popularity=np.full((n, k), 0.5),
+        like=np.full((n, k), like),
+        chosen=np.full((n, k), like),
         consumed=np.zeros((n, k), dtype=bool),
         activity=np.full(n, 0.5),
-        conformity=np.full(n, 0.5),
-        rating_mean=np.full(n, 3.5),
-        rating_std=np.full(n, 1.0),
         satisfaction=np.full(n, 0.6),
         fatigue=np.zeros(n),
         uniforms=rng.random((n, 2 * k + 2)),
@@ -44,7 +36,7 @@ def _batch(engine: OfflineEngine, n: int, k: int, z: float, seed: int = 0) -> Pa
 
 
 def test_cascade_clicks_at_most_once_and_nothing_below_the_click(engine: OfflineEngine) -> None:
-    out = engine.decide_arrays(_batch(engine, 4000, 10, z=2.0))
+    out = engine.decide_arrays(_batch(engine, 4000, 10, like=0.4))
     clicked = out.click >= 0
     assert 0.2 < clicked.mean() < 1.0
     positions = np.arange(10)[None, :]
@@ -54,11 +46,11 @@ def test_cascade_clicks_at_most_once_and_nothing_below_the_click(engine: Offline
     assert out.examined[np.flatnonzero(clicked), out.click[clicked]].all()
     assert np.isnan(out.rating[~clicked]).all()
     assert not np.isnan(out.rating[clicked]).any()
-    assert set(np.unique(out.rating[clicked] * 2)) <= set(range(2, 11))  # on the 0.5-step scale
+    assert set(np.unique(out.rating[clicked] * 2)) <= set(range(1, 11))  # values of the 0.5-step scale
 
 
 def test_examination_decreases_with_position(engine: OfflineEngine) -> None:
-    out = engine.decide_arrays(_batch(engine, 20000, 10, z=-30.0))  # nothing attractive: no click
+    out = engine.decide_arrays(_batch(engine, 20000, 10, like=0.0))  # nothing attractive: no click
     assert (out.click < 0).all()
     rate = out.examined.mean(axis=0)
     assert (np.diff(rate) < 0).all()
@@ -67,16 +59,16 @@ def test_examination_decreases_with_position(engine: OfflineEngine) -> None:
 
 
 def test_preference_drives_clicks_and_consumed_items_are_not_clicked(engine: OfflineEngine) -> None:
-    low = engine.decide_arrays(_batch(engine, 3000, 10, z=-1.0))
-    high = engine.decide_arrays(_batch(engine, 3000, 10, z=3.0))
+    low = engine.decide_arrays(_batch(engine, 3000, 10, like=0.05))
+    high = engine.decide_arrays(_batch(engine, 3000, 10, like=0.6))
     assert (high.click >= 0).mean() > (low.click >= 0).mean() + 0.2
-    batch = _batch(engine, 3000, 10, z=3.0)
+    batch = _batch(engine, 3000, 10, like=0.6)
     batch.consumed[:] = True
     assert (engine.decide_arrays(batch).click < 0).all()
 
 
 def test_dissatisfied_users_leave(engine: OfflineEngine) -> None:
-    batch = _batch(engine, 1000, 10, z=-30.0)
+    batch = _batch(engine, 1000, 10, like=0.0)
     batch.satisfaction[:] = 0.25
     assert engine.decide_arrays(batch).leave.all()
 
@@ -95,16 +87,6 @@ def test_async_decision_matches_the_batch_core(engine: OfflineEngine) -> None:
     assert np.array_equal(page_uniforms([12345], 2, 10), page_uniforms([12345], 2, 10))
 
 
-def test_logistic_link_recovers_known_weights() -> None:
-    rng = np.random.default_rng(0)
-    n = 40000
-    features = np.column_stack([np.ones(n), rng.normal(size=n), rng.uniform(-1, 1, n), rng.uniform(-1, 1, n)])
-    truth = np.array([-0.5, 1.3, 0.8, 1.6])
-    labels = (rng.random(n) < sigmoid(features @ truth)).astype(np.float64)
-    weights = fit_logistic(features, labels)
-    assert weights == pytest.approx(truth, abs=0.08)
-
-
 def test_position_bias_recovers_eta_from_cascade_logs() -> None:
     rng = np.random.default_rng(1)
     n, k, eta = 20000, 10, 0.7
@@ -116,7 +98,16 @@ def test_position_bias_recovers_eta_from_cascade_logs() -> None:
     assert cascade_log_likelihood(attract, clicks, eta) > cascade_log_likelihood(attract, clicks, 2.0)
 
 
-def test_calibration_on_real_structure_prefers_taste(engine: OfflineEngine) -> None:
-    assert engine.link is not None
-    assert engine.link.preference > 0.3
-    assert engine.link.n_positive > 0
+def test_like_model_learns_taste_and_ratings_follow_it(engine: OfflineEngine) -> None:
+    """Own-genre items are liked far more often, and liked clicks get higher ratings."""
+    assert engine.preference is not None
+    like = engine.preference.like_probabilities(np.arange(8))
+    own = np.arange(160)[None, :] % 4 == (np.arange(8) % 4)[:, None]
+    assert like[own].mean() > 2 * like[~own].mean()
+    chosen = np.full(4000, 0.5)
+    ratings, liked = engine.ratings(chosen, np.random.default_rng(0).random(4000))
+    assert liked.mean() == pytest.approx(0.5, abs=0.03)
+    assert ratings[liked].min() >= engine.preference.threshold > ratings[~liked].max()
+    fitted = engine.parameters()
+    assert "eta" in fitted["assumed"]
+    assert "logged_like_rate" in fitted["fitted"]

@@ -274,7 +274,7 @@ def test_leaving_after_the_last_page_is_completion_not_exit(leave_at: int, exits
 def test_fast_path_counts_a_leave_on_the_last_page_as_completion(engine: OfflineEngine) -> None:
     # a leave hazard of 1: every user decides to leave after every page
     hasty = OfflineEngine(BehaviourConfig(leave_hazard=1.0), seed=5).fit(
-        clustered_dataset(), link=engine.link
+        clustered_dataset(), like=engine.preference
     )
     one_page = _run(hasty, pages=1)
     assert one_page.fast_path

@@ -70,7 +70,7 @@ def run_demo(
             ],
         },
         "conversation": run_conversation(data, sample_user, quiet=quiet) if converse else [],
-        "simulation": demo_simulation(data, quiet=quiet, split=split, fitted=models, truth_model=final),
+        "simulation": demo_simulation(data, quiet=quiet, split=split, fitted=models),
         "wall_seconds": time.perf_counter() - start,
     }
     if json_out:
@@ -162,21 +162,18 @@ def demo_simulation(
     quiet: bool,
     split: Any = None,
     fitted: Mapping[str, Any] | None = None,
-    truth_model: Any = None,
     users: int = 200,
     sessions: int = 2,
 ) -> dict[str, Any]:
     """The demo's short simulation: the same simulated users meet two recommenders (offline engine).
 
     The demo has already fitted most of what a simulation needs, so it passes them in and nothing is
-    fitted twice: ``split`` (personas and recommenders come from its training part), ``fitted`` (models
-    fitted on ``split.train``, used as the recommenders under test) and ``truth_model`` (a model fitted
-    on all of ``data``; adopted as the engine's ground-truth preferences when it is an EASE with the
-    engine's ``l2``). Whatever is missing is fitted here.
+    fitted twice: ``split`` (personas and recommenders come from its training part) and ``fitted``
+    (models fitted on ``split.train``, used as the recommenders under test). The engine's like model
+    is fitted on all of ``data`` (the users' true preferences). Whatever is missing is fitted here.
 
     Returns ``{recommender: summary}`` for :data:`DEMO_RECOMMENDERS`.
     """
-    from recpilot.models.ease import EaseRecommender
     from recpilot.simulation.assembly import build_recommender, split_for_simulation
     from recpilot.simulation.environment import ModelRecommender
     from recpilot.simulation.offline_engine import OfflineEngine
@@ -188,9 +185,7 @@ def demo_simulation(
     if split is None:
         split = split_for_simulation(data, config.seed)
     with status("Calibrating simulated users on the training data...", quiet=quiet):
-        engine = OfflineEngine(seed=config.seed)
-        reusable = isinstance(truth_model, EaseRecommender) and truth_model.config.l2 == engine.l2
-        engine.fit(split.train, truth=data, truth_model=truth_model if reusable else None)
+        engine = OfflineEngine(seed=config.seed).fit(split.train, truth=data)
         population = sample_population(build_personas(split.train), data, users, config.seed)
     results: dict[str, Any] = {}
     for name in DEMO_RECOMMENDERS:
@@ -214,12 +209,21 @@ def print_demo_simulation(results: dict[str, Any]) -> None:
     table = Table(
         title=f"Simulated users ({first['user_sessions']} sessions, 10 pages x 10 items, offline engine)"
     )
-    for column in ("recommender", "CTR", "mean rating", "pages/session", "left early", "coverage"):
+    for column in (
+        "recommender",
+        "likes/session",
+        "CTR",
+        "mean rating",
+        "pages/session",
+        "left early",
+        "coverage",
+    ):
         table.add_column(column, justify="left" if column == "recommender" else "right")
     for name, r in results.items():
         rating = "-" if r["mean_rating"] is None else f"{r['mean_rating']:.2f}"
         table.add_row(
             name,
+            f"{r['likes_per_session']:.2f}",
             f"{r['ctr']:.3f}",
             rating,
             f"{r['mean_session_length']:.2f}",

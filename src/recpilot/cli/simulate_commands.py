@@ -88,6 +88,20 @@ def simulate(
     max_users: Annotated[
         int | None, typer.Option("--max-users", help="--validate on at most N test users.")
     ] = None,
+    audit: Annotated[
+        bool,
+        typer.Option("--audit", help="Audit the simulator against random exposure (or --temporal)."),
+    ] = False,
+    recommenders: Annotated[
+        str, typer.Option("--recommenders", help="--audit: comma-separated recommenders (3 or more).")
+    ] = "random,pop,itemknn,ease,als,bpr",
+    temporal: Annotated[
+        bool, typer.Option("--temporal", help="--audit against a temporal hold-out (labelled as such).")
+    ] = False,
+    choice_weight: Annotated[
+        float | None,
+        typer.Option("--choice-weight", help="--audit: weight of choice propensity in clicks (prior 1)."),
+    ] = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
 ) -> None:
     """Simulate users meeting a recommender page by page; print CTR, ratings, session length, exits.
@@ -100,6 +114,19 @@ def simulate(
 
     if validate:
         _validate(dataset, seed, max_users, json_out)
+        return
+    if audit or temporal:
+        from recpilot.cli.simulate_audit import run_audit_command
+
+        run_audit_command(
+            dataset,
+            recommenders,
+            temporal=temporal,
+            seed=seed,
+            choice_weight=choice_weight,
+            report=report,
+            json_out=json_out,
+        )
         return
     if resume and not output:
         raise ConfigError("--resume needs --output DIR (the folder of the run to continue)")
@@ -349,6 +376,7 @@ def _print_result(payload: dict[str, Any]) -> None:
         "user_sessions",
         "ctr",
         "mean_rating",
+        "likes_per_session",
         "mean_session_length",
         "exit_rate",
         "completion_rate",

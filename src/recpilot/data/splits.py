@@ -1,4 +1,4 @@
-"""Seeded train/test splits: leave-last-out, global temporal and random per-user holdout."""
+"""Seeded train/test splits: leave-last-out, global temporal, random per-user holdout, random exposure."""
 
 from __future__ import annotations
 
@@ -74,6 +74,24 @@ def temporal_split(dataset: Dataset, *, test_fraction: float = 0.2) -> Split:
     return _make_split(dataset, test_mask, "temporal")
 
 
+def latest_per_user(dataset: Dataset, *, test_fraction: float = 0.2) -> Split:
+    """Hold out each user's latest ``test_fraction`` of interactions (by timestamp; one stays in train).
+
+    A temporal hold-out that keeps every user with two or more interactions in the test, unlike the
+    global cut-off of :func:`temporal_split`, which on small logs leaves few test users.
+    """
+    _check_fraction(test_fraction)
+    indptr, _ = dataset.sequences
+    order = _time_order(dataset)
+    counts = np.diff(indptr)
+    n_test = np.minimum(np.floor(counts * test_fraction).astype(np.int64), np.maximum(counts - 1, 0))
+    n_test = np.where((counts >= 2) & (n_test == 0), 1, n_test)
+    rank = np.arange(len(order)) - np.repeat(indptr[:-1], counts)
+    test_mask = np.zeros(dataset.n_interactions, dtype=bool)
+    test_mask[order] = rank >= np.repeat(counts - n_test, counts)
+    return _make_split(dataset, test_mask, f"latest-per-user({test_fraction:g})")
+
+
 def random_holdout(dataset: Dataset, *, test_fraction: float = 0.2, seed: int = 42) -> Split:
     """Hold out a random ``test_fraction`` of each user's interactions (at least one stays in train)."""
     _check_fraction(test_fraction)
@@ -89,6 +107,29 @@ def random_holdout(dataset: Dataset, *, test_fraction: float = 0.2, seed: int = 
     test_mask = np.zeros(len(users), dtype=bool)
     test_mask[order] = rank_in_user < np.repeat(n_test, counts)
     return _make_split(dataset, test_mask, f"random(seed={seed})")
+
+
+#: Key of a random-exposure test table in :attr:`Dataset.extra` (set by the random-exposure loaders).
+RANDOM_EXPOSURE_TEST = "random_exposure_test"
+
+
+def has_random_exposure(dataset: Dataset) -> bool:
+    """Whether ``dataset`` carries a test of ratings on randomly shown items."""
+    return isinstance(dataset.extra.get(RANDOM_EXPOSURE_TEST), pd.DataFrame)
+
+
+def random_exposure_split(dataset: Dataset) -> Split:
+    """All logged interactions as train, the ratings of randomly shown items as test (unbiased).
+
+    Raises:
+        ConfigError: ``dataset`` has no random-exposure test (only Coat and Yahoo! R3 folders do).
+    """
+    if not has_random_exposure(dataset):
+        raise ConfigError(
+            f"dataset {dataset.name!r} has no random-exposure test (load a Coat or Yahoo! R3 folder)"
+        )
+    test: pd.DataFrame = dataset.extra[RANDOM_EXPOSURE_TEST]
+    return Split(train=dataset, test=test.reset_index(drop=True), protocol="random-exposure")
 
 
 def split_dataset(dataset: Dataset, protocol: str, *, test_fraction: float = 0.2, seed: int = 42) -> Split:

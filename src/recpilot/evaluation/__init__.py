@@ -35,6 +35,7 @@ from recpilot.evaluation.metrics import (
 from recpilot.evaluation.protocols import FullRanking, RankingProtocol, SampledNegatives, ranking_protocol
 from recpilot.evaluation.report import EvaluationReport, ModelResult
 from recpilot.evaluation.runner import evaluate
+from recpilot.evaluation.unbiased import calibration_summary, random_exposure_likes
 
 __all__ = [
     "RANKING_METRICS",
@@ -50,6 +51,7 @@ __all__ = [
     "bootstrap_ci",
     "bootstrap_cis",
     "bootstrap_means",
+    "calibration_summary",
     "coverage",
     "evaluate",
     "gini_index",
@@ -63,6 +65,7 @@ __all__ = [
     "novelty",
     "paired_bootstrap",
     "precision",
+    "random_exposure_likes",
     "ranking_metrics",
     "ranking_protocol",
     "recall",

@@ -2,7 +2,7 @@
 
 The model ranks each chunk of users once (``recommend_indices``, training items masked); each session
 shows that ranking minus the items consumed in earlier sessions, page by page. Every draw comes from
-:func:`~recpilot.simulation.offline_engine.page_uniforms` with the user-session seed, the same numbers
+:func:`~recpilot.simulation.draws.page_uniforms` with the user-session seed, the same numbers
 the async path draws, so both paths give the same sessions for the same seed.
 """
 
@@ -15,10 +15,11 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from recpilot.simulation.draws import mix64, page_uniforms
 from recpilot.simulation.engine import session_reason
 from recpilot.simulation.environment import ModelRecommender
 from recpilot.simulation.journal import items_frame, sessions_frame
-from recpilot.simulation.offline_engine import OfflineEngine, PageBatch, page_uniforms
+from recpilot.simulation.offline_engine import OfflineEngine, PageBatch
 from recpilot.simulation.persona import SimulatedUser
 from recpilot.simulation.types import ITEM_TABLE_COLUMNS, SESSION_TABLE_COLUMNS
 
@@ -27,11 +28,10 @@ _ACTIONS = np.array(["skip", "view", "click"], dtype=object)
 
 def session_seeds(run_seed: int, users: Sequence[SimulatedUser], sessions: int) -> npt.NDArray[np.uint64]:
     """``(len(users), sessions)`` seeds, each a function of the run seed, the user index and the session."""
-    out = np.empty((len(users), sessions), dtype=np.uint64)
-    for row, user in enumerate(users):
-        for s in range(sessions):
-            out[row, s] = np.random.SeedSequence([run_seed, user.index, s]).generate_state(1, np.uint64)[0]
-    return out
+    index = np.array([u.index for u in users], dtype=np.uint64)
+    return mix64(run_seed, index[:, None], np.arange(sessions, dtype=np.uint64)[None, :]).reshape(
+        len(users), sessions
+    )
 
 
 def simulate_chunk(
@@ -51,26 +51,25 @@ def simulate_chunk(
     With ``rerank`` every page is ranked afresh from each user's training history plus the clicks so
     far, minus what the session showed (one batched model call per page for all users still active).
     """
-    _, preference, data = engine._require()
+    _, data = engine._require()
     n, k = len(users), page_size
     user_idx = np.array([u.user_idx for u in users], dtype=np.int64)
     seeds = session_seeds(run_seed, users, sessions)
-    scores = preference.scores(user_idx)
+    # copies of one persona share their real user's rows: compute each real user once
+    unique, real = np.unique(user_idx, return_inverse=True)
+    like, chosen, choice = engine.user_arrays(unique)
     per_session = pages * k
     ranking = (
         np.empty((n, 0), dtype=np.int64)
         if rerank
-        else recommender.rank_batch(user_idx, per_session + (sessions - 1) * pages)
+        else recommender.rank_batch(unique, per_session + (sessions - 1) * pages)[real]
     )
     known = engine.item_index
     histories = [
         np.array([known[i] for i in u.persona.history if i in known], dtype=np.int64)
         for u in (users if rerank else ())
     ]
-    trait = {
-        name: np.array([getattr(u.persona, name) for u in users], dtype=np.float64)
-        for name in ("activity", "conformity", "rating_mean", "rating_std")
-    }
+    activity = np.array([u.persona.activity for u in users], dtype=np.float64)
     satisfaction = np.full(n, engine.behaviour.initial_satisfaction)
     fatigue = np.zeros(n)
     consumed = np.full((n, sessions * pages), -1, dtype=np.int64)
@@ -79,7 +78,11 @@ def simulate_chunk(
     sim_ids = np.array([u.sim_id for u in users], dtype=object)
     columns: dict[str, list[Any]] = {c: [] for c in ITEM_TABLE_COLUMNS}
     session_rows: dict[str, list[Any]] = {c: [] for c in SESSION_TABLE_COLUMNS}
-    taste = [_favourite_genre(engine, u) for u in users]
+    favourite: dict[int, str] = {}
+    for member in users:  # once per real user: copies share it
+        if member.user_idx not in favourite:
+            favourite[member.user_idx] = _favourite_genre(engine, member)
+    taste = [favourite[member.user_idx] for member in users]
 
     for s in range(sessions):
         session_items = (
@@ -107,16 +110,14 @@ def simulate_chunk(
             outcome = engine.decide_arrays(
                 PageBatch(
                     items=items,
-                    z=np.where(valid, scores[rows[:, None], safe], 0.0),
-                    popularity=np.where(valid, preference.popularity_pct[safe], 0.0),
+                    like=np.where(valid, like[real[rows][:, None], safe], 0.0),
+                    chosen=np.where(valid, chosen[real[rows][:, None], safe], 0.0),
                     consumed=np.zeros(items.shape, dtype=bool),
-                    activity=trait["activity"][rows],
-                    conformity=trait["conformity"][rows],
-                    rating_mean=trait["rating_mean"][rows],
-                    rating_std=trait["rating_std"][rows],
+                    activity=activity[rows],
                     satisfaction=satisfaction[rows],
                     fatigue=fatigue[rows],
                     uniforms=page_uniforms(seeds[rows, s], p, k),
+                    choice=np.where(valid, choice[real[rows][:, None], safe], 0.0),
                 )
             )
             satisfaction[rows] = outcome.satisfaction

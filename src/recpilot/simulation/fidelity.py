@@ -30,7 +30,7 @@ from recpilot.data.columns import Columns
 from recpilot.data.dataset import Dataset
 from recpilot.simulation.assembly import split_for_simulation
 from recpilot.simulation.offline_engine import OfflineEngine, PageBatch
-from recpilot.simulation.persona import build_personas, string_index
+from recpilot.simulation.persona import build_personas, percentile_rank, string_index
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -75,7 +75,7 @@ class FidelityReport(_Model):
     chance_click_share: float
     ratings: DistributionGap | None
     popularity: DistributionGap
-    link: dict[str, Any]
+    parameters: dict[str, Any]
     wall_time_s: float
 
     def to_dict(self) -> dict[str, Any]:
@@ -106,7 +106,7 @@ def validate(
     split = split_for_simulation(dataset, seed)
     if engine is None:
         engine = OfflineEngine(seed=seed).fit(split.train)
-    link, preference, _ = engine._require()
+    engine._require()
     rng = np.random.default_rng([seed, 0xF1DE])
     users = split.test_users
     if max_users is not None and len(users) > max_users:
@@ -114,17 +114,14 @@ def validate(
     test = split.test[split.test[Columns.USER_IDX].isin(users)]
     pos_users = test[Columns.USER_IDX].to_numpy().astype(np.int64)
     pos_items = test[Columns.ITEM_IDX].to_numpy().astype(np.int64)
-    traits = _traits(split.train)
-    scores = preference.scores(users)
+    activity = _activity(split.train)
+    like, chosen, choice = engine.user_arrays(users)
     row_of = np.searchsorted(users, pos_users)
     seen = dataset.matrix("binary")
+    popularity = popularity_percentile(split.train)
 
     def attract(rows: npt.NDArray[np.int64], items: npt.NDArray[np.int64]) -> FloatArray:
-        u = users[rows]
-        z = scores[rows, items].astype(np.float64)
-        return engine.attractiveness(
-            z[:, None], traits["conformity"][u], preference.popularity_pct[items][:, None]
-        )[:, 0]
+        return engine.attractiveness(like[rows, items], choice[rows, items])
 
     a_pos = attract(row_of, pos_items)
     results = []
@@ -152,19 +149,13 @@ def validate(
         )
         liked_items.append(np.concatenate([pos_items[likes_pos], neg_items[likes_neg]]))
 
-    click_rates = _choice_test(engine, users, scores, traits, seen, dataset.n_items, page_size, rng)
-    popularity = _gap(
-        preference.popularity_pct[np.concatenate(liked_items)], preference.popularity_pct[pos_items]
+    click_rates = _choice_test(
+        engine, users, (like, chosen, choice), activity, seen, dataset.n_items, page_size, rng
     )
+    popularity_gap = _gap(popularity[np.concatenate(liked_items)], popularity[pos_items])
     ratings = None
     if not dataset.implicit:
-        u = pos_users
-        simulated = engine.ratings(
-            scores[row_of, pos_items].astype(np.float64),
-            traits["rating_mean"][u],
-            traits["rating_std"][u],
-            rng.random(len(u)),
-        )
+        simulated, _ = engine.ratings(chosen[row_of, pos_items], rng.random(len(pos_users)))
         ratings = _gap(simulated, test[Columns.RATING].to_numpy(np.float64), discrete=True)
     return FidelityReport(
         dataset=dataset.name,
@@ -175,8 +166,8 @@ def validate(
         heldout_click_share=click_rates[2],
         chance_click_share=1.0 / page_size,
         ratings=ratings,
-        popularity=popularity,
-        link=link.model_dump(),
+        popularity=popularity_gap,
+        parameters=engine.parameters(),
         wall_time_s=time.perf_counter() - started,
     )
 
@@ -184,15 +175,14 @@ def validate(
 def _choice_test(
     engine: OfflineEngine,
     users: npt.NDArray[np.int64],
-    scores: npt.NDArray[np.float32],
-    traits: dict[str, FloatArray],
+    probabilities: tuple[FloatArray, FloatArray, FloatArray],
+    activity: FloatArray,
     seen: Any,
     n_items: int,
     k: int,
     rng: np.random.Generator,
 ) -> tuple[float, float, float]:
     """One page per test user with one held-out item at a random position; click rates."""
-    _, preference, _ = engine._require()
     rows = np.arange(len(users))
     items = _negatives(seen, np.repeat(users, k), n_items, rng).reshape(len(users), k)
     slot = rng.integers(0, k, size=len(users))
@@ -201,13 +191,11 @@ def _choice_test(
     outcome = engine.decide_arrays(
         PageBatch(
             items=items,
-            z=scores[rows[:, None], items].astype(np.float64),
-            popularity=preference.popularity_pct[items],
+            like=probabilities[0][rows[:, None], items],
+            chosen=probabilities[1][rows[:, None], items],
+            choice=probabilities[2][rows[:, None], items],
             consumed=np.zeros(items.shape, dtype=bool),
-            activity=traits["activity"][u],
-            conformity=traits["conformity"][u],
-            rating_mean=traits["rating_mean"][u],
-            rating_std=traits["rating_std"][u],
+            activity=activity[u],
             satisfaction=np.full(len(u), engine.behaviour.initial_satisfaction),
             fatigue=np.zeros(len(u)),
             uniforms=rng.random((len(u), 2 * k + 2)),
@@ -236,13 +224,19 @@ def _held_out(
     return out
 
 
-def _traits(train: Dataset) -> dict[str, FloatArray]:
+def _activity(train: Dataset) -> FloatArray:
     index = string_index(train.users.external_ids)
-    out = {name: np.zeros(train.n_users) for name in ("activity", "conformity", "rating_mean", "rating_std")}
+    out = np.zeros(train.n_users)
     for persona in build_personas(train):
-        u = index[persona.user_id]
-        for name in out:
-            out[name][u] = getattr(persona, name)
+        out[index[persona.user_id]] = persona.activity
+    return out
+
+
+def popularity_percentile(dataset: Dataset) -> FloatArray:
+    """Each item's popularity percentile among items with interactions (0 for the others)."""
+    popularity = dataset.item_popularity
+    out = np.zeros(dataset.n_items)
+    out[popularity > 0] = percentile_rank(popularity[popularity > 0])
     return out
 
 

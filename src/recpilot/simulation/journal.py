@@ -184,13 +184,7 @@ class Journal:
         if self.root is None:
             self._memory[chunk] = (items, sessions)
             return
-        final = self.dir / f"chunk-{chunk:06d}"
-        tmp = self.dir / f"chunk-{chunk:06d}.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir()
-        items.to_parquet(tmp / "items.parquet", index=False)
-        sessions.to_parquet(tmp / "sessions.parquet", index=False)
-        os.rename(tmp, final)
+        commit_chunk(self.dir, chunk, items, sessions)
 
     def tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """All committed chunks in chunk order, as the two result tables."""
@@ -216,10 +210,22 @@ class Journal:
         atomic_write_text(self.root / "summary.json", json.dumps(summary, indent=2))
 
 
+def commit_chunk(folder: Path, chunk: int, items: pd.DataFrame, sessions: pd.DataFrame) -> None:
+    """Write chunk ``chunk``'s two tables into ``folder`` atomically (a temporary folder, then a rename)."""
+    final = folder / f"chunk-{chunk:06d}"
+    tmp = folder / f"chunk-{chunk:06d}.tmp"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    items.to_parquet(tmp / "items.parquet", index=False)
+    sessions.to_parquet(tmp / "sessions.parquet", index=False)
+    os.rename(tmp, final)
+
+
 def summary_metrics(
     items: pd.DataFrame, sessions: pd.DataFrame, catalog_ids: np.ndarray[Any, Any], genres: sp.csr_matrix
 ) -> dict[str, Any]:
-    """Click-through rate, mean rating, session length, exit and completion rates, coverage, diversity.
+    """Click-through rate, mean rating, likes per session, session length, exit and completion rates,
+    coverage, diversity.
 
     A session is an exit when the user left before its last page (``exit_page`` set); otherwise it is
     complete, whether or not the user would have left after the last page: the two rates sum to 1.
@@ -244,6 +250,7 @@ def summary_metrics(
         "user_sessions": len(sessions),
         "ctr": float(clicks.mean()) if len(items) else 0.0,
         "mean_rating": float(ratings.mean()) if len(ratings) else None,
+        "likes_per_session": float(sessions[C.LIKED].map(len).mean()) if len(sessions) else 0.0,
         "mean_session_length": float(sessions[C.PAGES_SEEN].mean()) if len(sessions) else 0.0,
         "exit_rate": float(sessions[C.EXIT_PAGE].notna().mean()) if len(sessions) else 0.0,
         "completion_rate": float(sessions[C.STAYED].mean()) if len(sessions) else 0.0,

@@ -1,13 +1,23 @@
 """The calibrated behavioural engine: no LLM, vectorised over many users at once.
 
-A page is scanned top to bottom. Position ``p`` is examined with probability
-``rho_u * (p + 1) ** -eta`` (``rho_u`` grows with the persona's activity); an examined item is attractive
-with the probability of the calibrated logistic link (see :mod:`recpilot.simulation.calibration`);
-the user clicks the first examined attractive item and stops scanning the page (the cascade model).
-A click is rated from the user's own rating distribution shifted by preference. Satisfaction moves
-towards a signal (liked click, disliked click, nothing) and fatigue grows per page, faster for less
-active users; the user leaves when satisfaction falls below an activity-dependent threshold, fatigue
-reaches 1, or a small per-page hazard fires.
+The user model has separate parts, each either fitted by maximum likelihood or taken from a stated
+prior (:meth:`OfflineEngine.parameters` lists which):
+
+1. **Examination** (position bias, prior): position ``p`` is examined with probability
+   ``rho_u * (p + 1) ** -eta``; ``rho_u`` grows with the persona's activity.
+2. **Attraction** (click): an examined item is clicked with probability
+   ``sigmoid(click_intercept + click_slope * logit q_ui)``, where ``q_ui`` is the exposure-corrected
+   probability that the user would like the item if shown it at random (fitted, see
+   :mod:`recpilot.simulation.like_model`); the defaults (0, 1, prior) make the click rate of an examined
+   item its like probability, at the prevalence of random exposure, not of self-selected logs. The
+   user clicks the first examined attractive item and stops scanning the page (the cascade model).
+3. **Consumption and rating** (fitted): a clicked item was chosen by the user, so it is liked with
+   the like rate of chosen items ``P(like | u, i, chosen)``, and rated from the (IPS-weighted) rating
+   distribution of likes or of dislikes: ratings depend on preference through the item's like
+   probability.
+4. **Leaving** (priors): satisfaction moves towards a signal (liked click, disliked click, nothing)
+   and fatigue grows per page, faster for less active users; the user leaves when satisfaction falls
+   below an activity-dependent threshold, fatigue reaches 1, or a small per-page hazard fires.
 
 The vectorised :meth:`OfflineEngine.decide_arrays` is the one implementation; :meth:`adecide` calls it
 with a batch of one, so the async path and the batch path draw the same numbers for the same
@@ -17,18 +27,19 @@ user-session seed.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field
-from scipy.special import ndtri
 
 from recpilot.data.dataset import Dataset
 from recpilot.errors import NotFittedError, UnknownIdError
-from recpilot.models.ease import EaseRecommender
-from recpilot.simulation.calibration import LinkParams, PreferenceModel, calibrate_link, examination, sigmoid
+from recpilot.simulation.calibration import examination, logit, sigmoid
+from recpilot.simulation.draws import page_uniforms
 from recpilot.simulation.engine import DecisionEngine, templated_interview
-from recpilot.simulation.persona import build_personas, genre_matrix, string_index
+from recpilot.simulation.like_model import LikeModel, LikeModelConfig
+from recpilot.simulation.persona import genre_matrix, string_index
 from recpilot.simulation.types import (
     Interview,
     Page,
@@ -61,7 +72,9 @@ class BehaviourConfig(BaseModel):
         leave_hazard: Per-page probability of leaving for reasons outside the page.
         fatigue_recovery: Share of fatigue gone before the next session.
         satisfaction_memory: Share of the deviation from the initial satisfaction kept across sessions.
-        attractiveness_shift: Added to the link's logit on pages (0: the calibrated link).
+        click_intercept: Added to the like logit to give the click logit of an examined item.
+        click_slope: Multiplies the like logit in the click logit.
+        choice_weight: Multiplies the item's relative choice propensity in the click logit.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -81,7 +94,23 @@ class BehaviourConfig(BaseModel):
     leave_hazard: float = Field(default=0.02, ge=0.0, le=1.0)
     fatigue_recovery: float = Field(default=0.8, ge=0.0, le=1.0)
     satisfaction_memory: float = Field(default=0.5, ge=0.0, le=1.0)
-    attractiveness_shift: float = 0.0
+    click_intercept: float = 0.0
+    click_slope: float = Field(default=1.0, ge=0.0)
+    choice_weight: float = Field(default=1.0, ge=0.0)
+
+
+#: Where each behavioural prior comes from (reported with the fitted parameters).
+PRIOR_SOURCES = {
+    "eta": "position bias (p+1)^-eta, eta=1 from click logs (Joachims et al. 2017); not identifiable "
+    "from rating logs without positions",
+    "click_intercept": "0: an examined item is clicked with its like probability (no click logs)",
+    "click_slope": "1: clicks follow expected liking one to one (no click logs)",
+    "choice_weight": "1: choice odds (what users pick of their own accord) and liking odds combine "
+    "as a product of experts, neither favoured (no click logs)",
+    "leaving": "satisfaction/fatigue/hazard defaults of BehaviourConfig (no session logs)",
+    "selection_on_observables": "selection depends on (user, item) only through the like model's "
+    "features; what selection on the rating itself adds is not corrected",
+}
 
 
 @dataclass
@@ -90,25 +119,25 @@ class PageBatch:
 
     Attributes:
         items: ``(B, k)`` internal item indices, -1 where the page has fewer items.
-        z: ``(B, k)`` standardised preference scores of those items.
-        popularity: ``(B, k)`` popularity percentiles of those items.
+        like: ``(B, k)`` probability that the user would like the item if shown it at random.
+        chosen: ``(B, k)`` like probability of the item once the user chose it (clicked).
         consumed: ``(B, k)`` True where the user already consumed the item (never attractive again).
-        activity, conformity, rating_mean, rating_std: ``(B,)`` persona traits.
+        activity: ``(B,)`` persona activity.
         satisfaction, fatigue: ``(B,)`` state before the page.
         uniforms: ``(B, 2k + 2)`` uniform draws (see :func:`page_uniforms`).
+        choice: ``(B, k)`` the user's relative choice propensity of the item (logit of the exposure
+            model's probability minus its mean over the catalog for that user; ``None``: 0).
     """
 
     items: npt.NDArray[np.int64]
-    z: FloatArray
-    popularity: FloatArray
+    like: FloatArray
+    chosen: FloatArray
     consumed: npt.NDArray[np.bool_]
     activity: FloatArray
-    conformity: FloatArray
-    rating_mean: FloatArray
-    rating_std: FloatArray
     satisfaction: FloatArray
     fatigue: FloatArray
     uniforms: FloatArray
+    choice: FloatArray | None = None
 
 
 @dataclass
@@ -135,24 +164,13 @@ class PageOutcome:
     tired: npt.NDArray[np.bool_]
 
 
-def page_uniforms(seeds: npt.ArrayLike, page: int, k: int) -> FloatArray:
-    """The ``(B, 2k + 2)`` uniforms of page ``page`` for user-session ``seeds``.
-
-    Columns ``0..k-1`` decide examination, ``k..2k-1`` attractiveness, ``2k`` the rating noise and
-    ``2k+1`` the leave hazard. Each row depends only on its seed and the page number.
-    """
-    rows = [np.random.default_rng([int(s), page]).random(2 * k + 2) for s in np.asarray(seeds).ravel()]
-    return np.vstack(rows) if rows else np.empty((0, 2 * k + 2))
-
-
 class OfflineEngine(DecisionEngine):
     """Calibrated behavioural engine (see the module docstring).
 
     Args:
         behaviour: Behavioural priors.
-        l2: EASE regularisation of the preference model.
-        calibration_fraction: Share of each user's training interactions held out to fit the link.
-        seed: Seed of calibration (inner split, negative sampling, standardisation sample).
+        like: Settings of the exposure-corrected like model.
+        seed: Seed of the like model's negative sample.
     """
 
     name = "offline"
@@ -161,18 +179,14 @@ class OfflineEngine(DecisionEngine):
         self,
         behaviour: BehaviourConfig | None = None,
         *,
-        l2: float = 100.0,
-        calibration_fraction: float = 0.2,
+        like: LikeModelConfig | None = None,
         seed: int = 0,
     ) -> None:
         self.behaviour = behaviour or BehaviourConfig()
-        self.l2 = l2
-        self.calibration_fraction = calibration_fraction
+        self.like_config = like or LikeModelConfig(seed=seed)
         self.seed = seed
-        self.link: LinkParams | None = None
-        self.preference: PreferenceModel | None = None
+        self.preference: LikeModel | None = None
         self.dataset: Dataset | None = None
-        self._rating_scale = (1.0, 5.0, 0.5)
         self._genres: dict[str, list[str]] = {}
         self.item_index: dict[str, int] = {}
         self.user_index: dict[str, int] = {}
@@ -180,35 +194,19 @@ class OfflineEngine(DecisionEngine):
     # -- fitting -----------------------------------------------------------------------------------------
 
     def fit(
-        self,
-        train: Dataset,
-        *,
-        truth: Dataset | None = None,
-        link: LinkParams | None = None,
-        truth_model: EaseRecommender | None = None,
+        self, train: Dataset, *, truth: Dataset | None = None, like: LikeModel | None = None
     ) -> OfflineEngine:
-        """Calibrate on ``train`` and fit the ground-truth preferences on ``truth`` (default ``train``).
+        """Fit the like model on ``truth`` (default ``train``): the users' true preferences.
 
-        For simulation pass the full dataset as ``truth`` (train plus held-out: the user's true
-        preferences); for fidelity validation leave it out so held-out items stay unseen.
-        A previously fitted ``link`` skips calibration; ``truth_model``, an EASE already fitted on
-        ``truth`` with this engine's ``l2``, is adopted as the preference model instead of a refit.
+        For simulation pass the full dataset as ``truth`` (train plus held-out); for fidelity
+        validation leave it out so held-out items stay unseen. A ``like`` model already fitted on the
+        same data is adopted instead of a refit.
         """
-        if link is None:
-            conformity = np.zeros(train.n_users)
-            users = string_index(train.users.external_ids)
-            for persona in build_personas(train):
-                conformity[users[persona.user_id]] = persona.conformity
-            link = calibrate_link(
-                train, conformity, fraction=self.calibration_fraction, seed=self.seed, l2=self.l2
-            )
-        self.link = link
         data = truth if truth is not None else train
-        self.preference = PreferenceModel(l2=self.l2, seed=self.seed).fit(data, fitted=truth_model)
+        self.preference = like if like is not None else LikeModel(self.like_config).fit(data)
         self.dataset = data
         self.item_index = string_index(data.items.external_ids)
         self.user_index = string_index(data.users.external_ids)
-        self._rating_scale = _rating_scale(data)
         genres, names = genre_matrix(data)
         ids = data.items.external_ids
         self._genres = {
@@ -217,18 +215,34 @@ class OfflineEngine(DecisionEngine):
         }
         return self
 
-    def _require(self) -> tuple[LinkParams, PreferenceModel, Dataset]:
-        if self.link is None or self.preference is None or self.dataset is None:
+    def _require(self) -> tuple[LikeModel, Dataset]:
+        if self.preference is None or self.dataset is None:
             raise NotFittedError("OfflineEngine is not fitted: call fit(train, truth=...) first")
-        return self.link, self.preference, self.dataset
+        return self.preference, self.dataset
+
+    def parameters(self) -> dict[str, Any]:
+        """The model's parameters, split into what was fitted on data and what was assumed (priors)."""
+        preference, _ = self._require()
+        return {
+            "fitted": {
+                "like_model": "maximum-likelihood logistic regressions (exposure, IPS-weighted like, "
+                "chosen like) on the logged ratings",
+                **preference.summary,
+                "rating_distributions": "IPS-weighted rating histograms of likes and of dislikes",
+            },
+            "assumed": {
+                **self.behaviour.model_dump(),
+                "sources": PRIOR_SOURCES,
+            },
+        }
 
     # -- the vectorised core -----------------------------------------------------------------------------
 
-    def attractiveness(self, z: FloatArray, conformity: FloatArray, popularity: FloatArray) -> FloatArray:
-        """Probability that an examined item is clicked (the calibrated link, shifted for pages)."""
-        link, _, _ = self._require()
-        logit = link.logit(z, conformity[:, None], popularity) + self.behaviour.attractiveness_shift
-        return sigmoid(logit)
+    def attractiveness(self, like: FloatArray, choice: FloatArray | None = None) -> FloatArray:
+        """Probability that an examined item is clicked: its like probability and choice propensity."""
+        b = self.behaviour
+        shift = 0.0 if choice is None else b.choice_weight * choice
+        return sigmoid(b.click_intercept + b.click_slope * logit(like) + shift)
 
     def decide_arrays(self, batch: PageBatch) -> PageOutcome:
         """Decide ``B`` pages at once (see the module docstring for the model)."""
@@ -238,8 +252,7 @@ class OfflineEngine(DecisionEngine):
         valid = batch.items >= 0
         rho = b.examine_base + (1.0 - b.examine_base) * batch.activity
         exam_p = rho[:, None] * examination(np.arange(k), b.eta)[None, :]
-        attract = self.attractiveness(batch.z, batch.conformity, batch.popularity)
-        attract = np.where(valid & ~batch.consumed, attract, 0.0)
+        attract = np.where(valid & ~batch.consumed, self.attractiveness(batch.like, batch.choice), 0.0)
         would_examine = batch.uniforms[:, :k] < exam_p
         hit = would_examine & (batch.uniforms[:, k : 2 * k] < attract)
         click = np.where(hit.any(axis=1), hit.argmax(axis=1), -1).astype(np.int64)
@@ -248,13 +261,9 @@ class OfflineEngine(DecisionEngine):
 
         clicked = click >= 0
         rows = np.arange(n)
-        z_click = batch.z[rows, np.maximum(click, 0)]
-        rating = np.where(
-            clicked,
-            self.ratings(z_click, batch.rating_mean, batch.rating_std, batch.uniforms[:, 2 * k]),
-            np.nan,
-        )
-        liked = clicked & (np.nan_to_num(rating, nan=-np.inf) >= batch.rating_mean)
+        rating, liked = self.ratings(batch.chosen[rows, np.maximum(click, 0)], batch.uniforms[:, 2 * k])
+        rating = np.where(clicked, rating, np.nan)
+        liked = clicked & liked
 
         signal = np.where(liked, b.signal_liked, np.where(clicked, b.signal_disliked, b.signal_nothing))
         satisfaction = np.clip(
@@ -273,16 +282,27 @@ class OfflineEngine(DecisionEngine):
         leave = tired | unhappy | (batch.uniforms[:, 2 * k + 1] < b.leave_hazard) | ~valid.any(axis=1)
         return PageOutcome(examined, click, rating, liked, satisfaction, fatigue, leave, tired & ~unhappy)
 
-    def ratings(self, z: FloatArray, mean: FloatArray, std: FloatArray, uniform: FloatArray) -> FloatArray:
-        """Ratings on the data's scale: the user's distribution shifted by preference (see calibration)."""
-        link, _, _ = self._require()
-        lo, hi, step = self._rating_scale
-        noise = ndtri(np.clip(uniform, 1e-9, 1 - 1e-9))
-        raw = mean + np.maximum(std, 0.5) * (
-            link.rating_slope * (z - link.positive_z) + link.rating_noise * noise
+    def ratings(self, chosen: FloatArray, uniform: FloatArray) -> tuple[FloatArray, npt.NDArray[np.bool_]]:
+        """Ratings of consumed items and whether they are liked, from one uniform per item.
+
+        The item is liked when ``uniform < chosen``; the uniform, rescaled inside its part, then picks
+        the rating from the like or the dislike distribution.
+        """
+        preference, _ = self._require()
+        liked = uniform < chosen
+        inner = np.where(
+            liked, uniform / np.maximum(chosen, 1e-12), (uniform - chosen) / np.maximum(1.0 - chosen, 1e-12)
         )
-        out: FloatArray = np.clip(np.round(raw / step) * step, lo, hi)
-        return out
+        return preference.rating_quantile(liked, np.clip(inner, 0.0, 1.0)), liked
+
+    def user_arrays(self, users: npt.NDArray[np.int64]) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Like, chosen-like and relative choice ``(len(users), n_items)`` over the whole catalog."""
+        preference, _ = self._require()
+        like = preference.like_probabilities(users).astype(np.float64)
+        chosen = preference.chosen_probabilities(users).astype(np.float64)
+        choice = logit(preference.exposure_probabilities(users).astype(np.float64))
+        choice -= choice.mean(axis=1, keepdims=True)
+        return like, chosen, choice
 
     def next_session(self, satisfaction: FloatArray, fatigue: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Satisfaction and fatigue at the start of the next session."""
@@ -314,29 +334,28 @@ class OfflineEngine(DecisionEngine):
         An empty page is decided as the batch path decides a page of padding: nothing shown, the user
         leaves.
         """
-        _, preference, _ = self._require()
+        self._require()
         ids = [s.item_id for s in page.items]
         k = max(1, len(ids))
         items = np.array([self.item_index.get(i, -1) for i in ids] or [-1], dtype=np.int64)
         if persona.user_id not in self.user_index:
             raise UnknownIdError("user", [persona.user_id], "personas must come from the engine's dataset")
-        user = self.user_index[persona.user_id]
-        scores = preference.scores(np.array([user], dtype=np.int64))[0]
-        safe = np.maximum(items, 0)
+        user = np.array([self.user_index[persona.user_id]], dtype=np.int64)
+        arrays = self.user_arrays(user)
+        safe, valid = np.maximum(items, 0), items >= 0
+        like, chosen, choice = (np.where(valid, a[0, safe], 0.0)[None, :] for a in arrays)
         consumed = set(state.consumed)
         outcome = self.decide_arrays(
             PageBatch(
                 items=items[None, :],
-                z=np.where(items >= 0, scores[safe], 0.0)[None, :],
-                popularity=np.where(items >= 0, preference.popularity_pct[safe], 0.0)[None, :],
+                like=like,
+                chosen=chosen,
                 consumed=np.array([[i in consumed for i in ids] or [False]], dtype=bool),
                 activity=np.array([persona.activity]),
-                conformity=np.array([persona.conformity]),
-                rating_mean=np.array([persona.rating_mean]),
-                rating_std=np.array([persona.rating_std]),
                 satisfaction=np.array([state.satisfaction]),
                 fatigue=np.array([state.fatigue]),
                 uniforms=page_uniforms([state.seed], page.index, k),
+                choice=choice,
             )
         )
         actions: list[SimAction] = []
@@ -367,17 +386,19 @@ class OfflineEngine(DecisionEngine):
         )
 
     async def ainterview(self, persona: Persona, state: UserState, record: SessionRecord) -> Interview:
-        """The templated interview, naming the persona's favourite genre when nothing matched."""
-        return templated_interview(persona, record, state.satisfaction, genres_by_item=self._genres)
+        """The templated interview, naming the persona's favourite genre when nothing matched.
+
+        A rating is liked at the like model's threshold, as on the batch path.
+        """
+        preference, _ = self._require()
+        return templated_interview(
+            persona,
+            record,
+            state.satisfaction,
+            genres_by_item=self._genres,
+            liked_threshold=preference.threshold,
+        )
 
     def genres_of(self, item_id: str) -> list[str]:
         """Genres of an item by external id (empty when unknown)."""
         return self._genres.get(item_id, [])
-
-
-def _rating_scale(data: Dataset) -> tuple[float, float, float]:
-    values = np.unique(data.interactions["rating"].to_numpy(np.float64))
-    if data.implicit or len(values) < 2:
-        return 1.0, 1.0, 1.0
-    step = float(np.min(np.diff(values)))
-    return float(values[0]), float(values[-1]), max(step, 1e-6)

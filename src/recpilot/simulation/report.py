@@ -219,7 +219,7 @@ def _figure(key: str, title: str, frame: pd.DataFrame, xlabel: str, ylabel: str,
     return {
         "id": key,
         "title": title,
-        "png": _plot(lambda ax: _lines(ax, frame), xlabel, ylabel),
+        "png": plot_png(lambda ax: _lines(ax, frame), xlabel, ylabel),
         "note": note,
     }
 
@@ -236,7 +236,8 @@ def _lines(ax: Any, frame: pd.DataFrame) -> None:
         ax.legend()
 
 
-def _plot(draw: Callable[[Any], None], xlabel: str, ylabel: str) -> str:
+def plot_png(draw: Callable[[Any], None], xlabel: str, ylabel: str) -> str:
+    """A matplotlib figure drawn by ``draw(ax)``, as a base64 PNG for an ``<img>`` tag."""
     from matplotlib.figure import Figure  # the object API: no pyplot state, no display needed
 
     fig = Figure(figsize=(7, 3.2))
@@ -265,6 +266,7 @@ __all__ = [
     "exit_curve",
     "load_results",
     "normalised_entropy",
+    "plot_png",
     "render_report",
     "satisfaction_by_page",
     "write_report",

@@ -303,6 +303,7 @@ class SimulationResult(_Model):
         user_sessions: Number of user-sessions completed.
         ctr: Clicks per examined-or-skipped shown item (clicks / items shown).
         mean_rating: Mean of the ratings given.
+        likes_per_session: Mean number of items liked per session (clicked and rated as a like).
         mean_session_length: Mean number of pages seen per session.
         exit_rate: Fraction of sessions the user left early, before the session's last page (a
             recommender that runs out of items also ends a session early).
@@ -323,6 +324,7 @@ class SimulationResult(_Model):
     user_sessions: int
     ctr: float
     mean_rating: float | None
+    likes_per_session: float = 0.0
     mean_session_length: float
     exit_rate: float
     completion_rate: float

@@ -7,6 +7,7 @@ from pathlib import Path
 from recpilot.data.dataset import Dataset
 from recpilot.data.loaders.detect import SUPPORTED_LAYOUTS, DetectedSource, SourceKind, detect_source
 from recpilot.data.loaders.movielens import load_movielens
+from recpilot.data.loaders.random_exposure import load_coat, load_yahoo_r3
 from recpilot.data.loaders.sequences import load_sequences
 from recpilot.data.loaders.tabular import load_tabular
 from recpilot.errors import ConfigError
@@ -16,10 +17,12 @@ __all__ = [
     "DetectedSource",
     "SourceKind",
     "detect_source",
+    "load_coat",
     "load_dataset",
     "load_movielens",
     "load_sequences",
     "load_tabular",
+    "load_yahoo_r3",
 ]
 
 
@@ -29,7 +32,9 @@ def load_dataset(source: str | Path, *, items: str | Path | None = None, name: s
     Args:
         source: A built-in dataset name (``"ml-latest-small"``), or a path to a MovieLens folder or
             ``.zip``, an S3-Rec ``.txt`` sequence file (or a folder holding one with its
-            ``_item2attributes.json``), or a CSV/Parquet interactions table. An existing path wins over
+            ``_item2attributes.json``), a CSV/Parquet interactions table, or a random-exposure folder (Coat,
+            Yahoo! R3; the random test is kept in ``extra``, see
+            :mod:`recpilot.data.loaders.random_exposure`). An existing path wins over
             a built-in name of the same spelling.
         items: An items table for a CSV/Parquet ``source`` (see :func:`load_tabular`).
         name: Dataset name; defaults to the built-in name or the file or folder name.
@@ -53,6 +58,10 @@ def load_dataset(source: str | Path, *, items: str | Path | None = None, name: s
     _no_items(items, str(detected.path))
     if detected.kind is SourceKind.MOVIELENS:
         return load_movielens(detected.path, name=name)
+    if detected.kind is SourceKind.COAT:
+        return load_coat(detected.path, name=name)
+    if detected.kind is SourceKind.YAHOO_R3:
+        return load_yahoo_r3(detected.path, name=name)
     return load_sequences(detected.path, name=name)
 
 

@@ -19,6 +19,8 @@ SUPPORTED_LAYOUTS = (
     "an S3-Rec sequence file (.txt, 'user item item ...' per line), or a folder holding one with its "
     "<name>_item2attributes.json",
     "an interactions table in CSV, TSV or Parquet (.csv, .tsv, .parquet) with user and item columns",
+    "a random-exposure folder: Coat (train.ascii, test.ascii) or Yahoo! R3 "
+    "(ydata-ymusic-rating-study-v1_0-train.txt, ydata-ymusic-rating-study-v1_0-test.txt)",
 )
 
 MovieLensLayout = Literal["100k", "1m", "latest"]
@@ -35,6 +37,8 @@ class SourceKind(StrEnum):
     MOVIELENS = "movielens"
     SEQUENCES = "sequences"
     TABLE = "table"
+    COAT = "coat"
+    YAHOO_R3 = "yahoo-r3"
 
 
 @dataclass(frozen=True)
@@ -90,14 +94,18 @@ def sequence_file_in(folder: Path) -> Path | None:
     """The S3-Rec sequence file in ``folder``: the ``.txt`` with an ``_item2attributes.json`` beside it.
 
     Failing that, the one ``.txt`` whose first line is a row of integers (READMEs and provenance notes
-    are ``.txt`` files too).
+    are ``.txt`` files too). ``None`` when there is none or several (see :func:`sequence_files_in`).
     """
+    found = sequence_files_in(folder)
+    return found[0] if len(found) == 1 else None
+
+
+def sequence_files_in(folder: Path) -> list[Path]:
+    """The candidate S3-Rec sequence files in ``folder``: those paired with an attribute file, else the
+    ``.txt`` files whose first line is a row of integers."""
     texts = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix == ".txt")
     paired = [p for p in texts if (p.parent / f"{p.stem}_item2attributes.json").is_file()]
-    if len(paired) == 1:
-        return paired[0]
-    numeric = [p for p in texts if _first_line_is_integers(p)]
-    return numeric[0] if len(numeric) == 1 else None
+    return paired or [p for p in texts if _first_line_is_integers(p)]
 
 
 def sniff_separator(sample: str) -> str:
@@ -138,6 +146,18 @@ def detect_source(source: str | Path) -> DetectedSource:
     if path.is_dir():
         if movielens_root(path) is not None:
             return DetectedSource(SourceKind.MOVIELENS, path)
+        if all((path / name).is_file() for name in ("train.ascii", "test.ascii")):
+            return DetectedSource(SourceKind.COAT, path)
+        if all((path / f"ydata-ymusic-rating-study-v1_0-{part}.txt").is_file() for part in ("train", "test")):
+            return DetectedSource(SourceKind.YAHOO_R3, path)
+        paired = sequence_files_in(path)
+        if len(paired) > 1:
+            names = ", ".join(p.name for p in paired)
+            raise DataError(
+                f"this folder holds {len(paired)} S3-Rec datasets ({names}), so which one to load is "
+                "ambiguous; pass the .txt file of the one you want",
+                path=path,
+            )
         sequences = sequence_file_in(path)
         if sequences is not None:
             return DetectedSource(SourceKind.SEQUENCES, sequences)

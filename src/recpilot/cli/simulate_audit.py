@@ -1,0 +1,86 @@
+"""``recpilot simulate --audit``: does the simulator rank recommenders as real users do?"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from recpilot.cli._common import err_console, out_console, print_json, status
+
+
+def run_audit_command(
+    dataset: str,
+    recommenders: str,
+    *,
+    temporal: bool,
+    seed: int,
+    choice_weight: float | None = None,
+    report: str | None,
+    json_out: bool,
+) -> dict[str, Any]:
+    """Load ``dataset``, run the audit, write the HTML report if asked, print the result."""
+    from recpilot.data.loaders import load_dataset
+    from recpilot.simulation.audit import AuditConfig, run_audit
+
+    def step(message: str) -> None:
+        if not json_out:
+            err_console.print(f"[dim]{message}...[/]")
+
+    from recpilot.simulation.offline_engine import BehaviourConfig
+
+    behaviour = BehaviourConfig() if choice_weight is None else BehaviourConfig(choice_weight=choice_weight)
+    config = AuditConfig(
+        recommenders=recommenders.split(","), temporal=temporal, seed=seed, behaviour=behaviour
+    )
+    with status("Auditing the simulator...", quiet=json_out):
+        result = run_audit(load_dataset(dataset), config, step=step)
+    if report is not None:
+        from recpilot.simulation.audit_report import write_audit_report
+
+        result["report"] = str(write_audit_report(result, report))
+    if json_out:
+        print_json(result)
+    else:
+        print_audit(result)
+    return result
+
+
+def print_audit(result: dict[str, Any]) -> None:
+    """The audit as two tables and a few lines."""
+    console = out_console()
+    table = Table(
+        title=f"Simulator audit on {result['dataset']} ({result['audit']}, {result['test_users']} users)"
+    )
+    for column in ("recommender", "unbiased", "simulated", "note"):
+        table.add_column(column, justify="left" if column in ("recommender", "note") else "right")
+    for name, row in result["recommenders"].items():
+        table.add_row(name, _num(row.get("unbiased")), _num(row.get("simulated")), row.get("error", ""))
+    console.print(table)
+    console.print(f"[dim]unbiased: {result['unbiased_metric']}; simulated: {result['simulated_outcome']}[/]")
+    ra = result["rank_agreement"]
+    console.print(
+        f"Kendall {_num(ra['kendall'])} {_ci(ra.get('kendall_ci'))}, Spearman {_num(ra['spearman'])} "
+        f"{_ci(ra.get('spearman_ci'))}; significant pairs {ra['significant_pairs']}, ordered the same "
+        f"{ra['concordant_significant_pairs']}"
+    )
+    calibration = result.get("calibration")
+    if calibration:
+        console.print(
+            f"calibration on {calibration['pairs']} random pairs: AUC {_num(calibration['auc'])}, Brier "
+            f"{_num(calibration['brier'])}, calibration error {_num(calibration['calibration_error'])}, "
+            f"like rate predicted {calibration['predicted_like_rate']:.3f} vs actual "
+            f"{calibration['actual_like_rate']:.3f}"
+        )
+    for warning in result["warnings"]:
+        console.print(f"[yellow]{warning}[/]")
+    if result.get("report"):
+        console.print(f"report written to {result['report']}")
+
+
+def _num(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def _ci(bounds: list[float] | None) -> str:
+    return "" if not bounds else f"[{bounds[0]:.2f}, {bounds[1]:.2f}]"

@@ -1,0 +1,380 @@
+"""Does the simulator predict? Calibration against random exposure and rank agreement with real users.
+
+:func:`run_audit` (``recpilot simulate --audit``) fits the offline engine on the logged data only, then
+
+- **calibration** (random exposure): for every test pair (user, randomly shown item) the engine's
+  like probability against what the user did (rating at or above the like threshold): AUC, Brier
+  score, expected calibration error (10 equal-count bins), predicted against actual like rate and the
+  calibration curve;
+- **rank agreement**: each recommender is trained on the logged data; its *unbiased* metric is the
+  random-exposure estimate of how many of its top ``K`` items (``K`` = the items a simulated session
+  shows) the user likes: random items are a uniform sample, so ``n_items / n_random(u)`` times the
+  likes among random items that fall in the top ``K`` is unbiased for the likes in the top ``K``.
+  Its *simulated* outcome is the engine's mean number of liked items per session over the same users
+  (the random test measures liking).
+  Kendall's tau and Spearman's rho between the two orderings come with percentile-bootstrap intervals
+  (users resampled); every recommender pair that a paired bootstrap separates at 95% on the unbiased
+  metric counts as significant, and as concordant when the simulator orders it the same way.
+
+On a dataset without a random-exposure test, the same audit runs against a temporal hold-out (each
+user's latest 20% of interactions; NDCG@K of each recommender on it), labelled ``temporal-holdout``; it says
+whether the simulator ranks recommenders as the future of the log does, not as an online test would.
+There the simulated outcome is clicks per session: the hold-out records what users chose, not whether
+they liked it.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field
+from scipy.stats import kendalltau, spearmanr
+
+from recpilot.data.columns import Columns
+from recpilot.data.dataset import Dataset
+from recpilot.data.splits import Split, has_random_exposure, latest_per_user, random_exposure_split
+from recpilot.errors import ConfigError, RecpilotError
+from recpilot.evaluation.bootstrap import bootstrap_cis, bootstrap_means, paired_bootstrap
+from recpilot.evaluation.metrics import ndcg
+from recpilot.evaluation.unbiased import calibration_summary, random_exposure_likes
+from recpilot.models.base import Recommender
+from recpilot.simulation.audit_models import build_audit_model
+from recpilot.simulation.batch import simulate_chunk
+from recpilot.simulation.environment import ModelRecommender
+from recpilot.simulation.like_model import like_threshold
+from recpilot.simulation.offline_engine import BehaviourConfig, OfflineEngine
+from recpilot.simulation.persona import SimulatedUser, build_personas, string_index
+from recpilot.simulation.types import SimColumns
+
+FloatArray = npt.NDArray[np.float64]
+AuditKind = Literal["random-exposure", "temporal-holdout"]
+Step = Callable[[str], None]
+#: Recommenders of the families nearest the simulator's like model: popularity (its item bias) and
+#: matrix factorisation (its low-rank taste block).
+OWN_FAMILY = {
+    "pop": "the like model's item bias scores items as popularity does",
+    "als": "the like model's taste block is a low-rank factorisation",
+    "bpr": "the like model's taste block is a low-rank factorisation",
+}
+#: Below this many test users, bootstrap intervals are not reported (too few to resample).
+MIN_USERS_FOR_CI = 20
+
+
+class NoRandomExposureError(RecpilotError, ValueError):
+    """The dataset has no random-exposure test; the temporal audit is offered instead."""
+
+
+class AuditConfig(BaseModel):
+    """One audit, declared once for the CLI, tests and benchmarks.
+
+    Attributes:
+        recommenders: Recommender names (``random`` plus the model registry's names); at least three.
+        temporal: Audit against a temporal hold-out (required when there is no random exposure).
+        sessions: Simulated sessions per test user.
+        pages: Pages per simulated session.
+        page_size: Items per page; ``K = pages * page_size`` for the unbiased metric.
+        copies: Simulated users per real test user (more copies, less simulation noise).
+        n_resamples: Bootstrap resamples.
+        behaviour: The engine's behavioural priors.
+        seed: Seed of the simulation, the bootstrap and the random recommender.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    recommenders: list[str]
+    temporal: bool = False
+    sessions: int = Field(default=1, ge=1)
+    pages: int = Field(default=3, ge=1)
+    page_size: int = Field(default=10, ge=1)
+    copies: int = Field(default=4, ge=1)
+    n_resamples: int = Field(default=1000, ge=100)
+    behaviour: BehaviourConfig = Field(default_factory=BehaviourConfig)
+    seed: int = Field(default=42, ge=0)
+
+
+def run_audit(dataset: Dataset, config: AuditConfig, *, step: Step | None = None) -> dict[str, Any]:
+    """Run the audit (see the module docstring) and return its JSON-ready results.
+
+    Raises:
+        ConfigError: Fewer than three recommenders, or names that are not known.
+        NoRandomExposureError: ``dataset`` has no random-exposure test and ``temporal`` is off.
+    """
+    say = step or (lambda _: None)
+    names = _check_names(config.recommenders)
+    kind: AuditKind
+    if config.temporal:
+        kind, split = "temporal-holdout", latest_per_user(dataset, test_fraction=0.2)
+    elif has_random_exposure(dataset):
+        kind, split = "random-exposure", random_exposure_split(dataset)
+    else:
+        raise NoRandomExposureError(
+            f"dataset {dataset.name!r} has no random-exposure test, so an unbiased audit is impossible; "
+            "rerun with --temporal for the audit against a temporal hold-out"
+        )
+    say(f"fitting the simulator on {split.train.n_interactions:,} logged interactions")
+    engine = OfflineEngine(config.behaviour, seed=config.seed).fit(split.train)
+    warnings: list[str] = []
+    users = _test_users(split)
+    if len(users) < MIN_USERS_FOR_CI:
+        warnings.append(
+            f"only {len(users)} test users: too few for bootstrap intervals and significance (need "
+            f"{MIN_USERS_FOR_CI}); point estimates only"
+        )
+    calibration = _calibration(engine, split) if kind == "random-exposure" else None
+    k = config.pages * config.page_size
+    results: dict[str, dict[str, Any]] = {}
+    per_user: dict[str, tuple[FloatArray, FloatArray]] = {}
+    population = _population(split.train, users, config.copies)
+    for name in names:
+        say(f"training and simulating {name}")
+        try:
+            model = build_audit_model(name, seed=config.seed).fit(split.train)
+            unbiased = _unbiased(model, split, users, k, kind)
+            simulated, ctr = _simulated(
+                engine, model, population, users, config, clicks=kind != "random-exposure"
+            )
+        except Exception as exc:  # a recommender's failure is a result, not a crash
+            results[name] = {"error": f"{type(exc).__name__}: {exc}", "unbiased": None, "simulated": None}
+            warnings.append(f"{name} failed and is left out of the rank agreement ({type(exc).__name__})")
+            continue
+        per_user[name] = (unbiased, simulated)
+        results[name] = {"unbiased": float(unbiased.mean()), "simulated": float(simulated.mean()), "ctr": ctr}
+    agreement = _rank_agreement(per_user, config, warnings, enough_users=len(users) >= MIN_USERS_FOR_CI)
+    _add_intervals(results, per_user, config, enough=len(users) >= MIN_USERS_FOR_CI)
+    metric = (
+        f"unbiased likes in the top {k} (random-exposure estimate)"
+        if kind == "random-exposure"
+        else f"NDCG@{k} on the temporal hold-out (not unbiased)"
+    )
+    return {
+        "dataset": dataset.name,
+        "audit": kind,
+        "test_users": len(users),
+        "k": k,
+        "unbiased_metric": metric,
+        "simulated_outcome": (
+            "liked items per simulated session"
+            if kind == "random-exposure"
+            else "clicks per simulated session"
+        ),
+        "calibration": calibration,
+        "rank_agreement": agreement,
+        "recommenders": results,
+        "own_family": _own_family(per_user),
+        "parameters": engine.parameters(),
+        "warnings": warnings,
+    }
+
+
+def _check_names(names: Sequence[str]) -> list[str]:
+    cleaned = list(dict.fromkeys(n.strip().lower() for n in names if n.strip()))
+    if len(cleaned) < 3:
+        raise ConfigError(
+            f"--recommenders needs at least three distinct recommenders to compare orderings, got "
+            f"{len(cleaned)} ({', '.join(cleaned) or 'none'}); e.g. random,pop,itemknn,ease,als,bpr"
+        )
+    return cleaned
+
+
+def _test_users(split: Split) -> npt.NDArray[np.int64]:
+    """Test users who also have logged interactions (the recommenders can rank for them)."""
+    logged = np.diff(split.train.matrix("binary").indptr) > 0
+    users = split.test_users
+    kept: npt.NDArray[np.int64] = users[logged[users]]
+    return kept
+
+
+def _population(train: Dataset, users: npt.NDArray[np.int64], copies: int) -> list[SimulatedUser]:
+    personas = build_personas(train, users=users.tolist())
+    index = string_index(train.users.external_ids)
+    return [
+        SimulatedUser(
+            sim_id=f"{p.user_id}#{c}", index=c * len(personas) + row, user_idx=index[p.user_id], persona=p
+        )
+        for c in range(copies)
+        for row, p in enumerate(personas)
+    ]
+
+
+# -- calibration ----------------------------------------------------------------------------------------
+
+
+def _calibration(engine: OfflineEngine, split: Split) -> dict[str, Any]:
+    preference, _ = engine._require()
+    test = split.test
+    predicted = preference.like_pairs(test[Columns.USER_IDX].to_numpy(), test[Columns.ITEM_IDX].to_numpy())
+    actual = (test[Columns.RATING].to_numpy(np.float64) >= preference.threshold).astype(np.float64)
+    return calibration_summary(predicted, actual)
+
+
+# -- the two outcomes per recommender -------------------------------------------------------------------
+
+
+def _unbiased(
+    model: Recommender[Any], split: Split, users: npt.NDArray[np.int64], k: int, kind: AuditKind
+) -> FloatArray:
+    """Per test user: the random-exposure estimate of likes in the top ``k``, or temporal NDCG@k."""
+    top, _ = model.recommend_indices(users, k=k)
+    test = split.test[split.test[Columns.USER_IDX].isin(users)]
+    if kind == "temporal-holdout":
+        truth = split.truth()
+        rows = np.searchsorted(split.test_users, users)
+        out: FloatArray = ndcg(top, truth[rows], k).astype(np.float64)
+        return out
+    return random_exposure_likes(
+        top,
+        np.searchsorted(users, test[Columns.USER_IDX].to_numpy()),
+        test[Columns.ITEM_IDX].to_numpy(),
+        test[Columns.RATING].to_numpy(np.float64) >= like_threshold(split.train),
+        split.train.n_items,
+    )
+
+
+def _simulated(
+    engine: OfflineEngine,
+    model: Recommender[Any],
+    population: list[SimulatedUser],
+    users: npt.NDArray[np.int64],
+    config: AuditConfig,
+    *,
+    clicks: bool,
+) -> tuple[FloatArray, float]:
+    """Per test user: liked items (or clicks) per simulated session, over copies and sessions; the CTR."""
+    items, sessions = simulate_chunk(
+        engine,
+        ModelRecommender(model),
+        population,
+        run_seed=config.seed,
+        run_id="audit",
+        sessions=config.sessions,
+        pages=config.pages,
+        page_size=config.page_size,
+    )
+    clicked = items[SimColumns.ACTION] == "click"
+    if clicks:
+        per_session = items[clicked].groupby([SimColumns.USER, SimColumns.SESSION]).size()
+        keys = pd.MultiIndex.from_frame(sessions[[SimColumns.USER, SimColumns.SESSION]])
+        outcome = per_session.reindex(keys, fill_value=0).to_numpy(np.float64)
+    else:
+        outcome = sessions[SimColumns.LIKED].map(len).to_numpy(np.float64)
+    by_sim_id = {u.sim_id: u.user_idx for u in population}
+    real = sessions[SimColumns.USER].map(by_sim_id).to_numpy(np.int64)
+    row = np.searchsorted(users, real)
+    totals = np.bincount(row, weights=outcome, minlength=len(users))
+    counts = np.bincount(row, minlength=len(users)).astype(np.float64)
+    return totals / np.maximum(counts, 1.0), float(clicked.sum()) / max(len(items), 1)
+
+
+# -- agreement ------------------------------------------------------------------------------------------
+
+
+def _rank_agreement(
+    per_user: dict[str, tuple[FloatArray, FloatArray]],
+    config: AuditConfig,
+    warnings: list[str],
+    *,
+    enough_users: bool,
+) -> dict[str, Any]:
+    names = list(per_user)
+    out: dict[str, Any] = {
+        "recommenders": names,
+        "kendall": None,
+        "spearman": None,
+        "kendall_ci": None,
+        "spearman_ci": None,
+        "significant_pairs": None,
+        "concordant_significant_pairs": None,
+        "pairs": [],
+    }
+    if len(names) < 3:
+        warnings.append(
+            f"only {len(names)} recommenders gave results: rank agreement needs three; partial results kept"
+        )
+        return out
+    unbiased = np.column_stack([per_user[n][0] for n in names])
+    simulated = np.column_stack([per_user[n][1] for n in names])
+    out["kendall"] = _corr(kendalltau, unbiased.mean(axis=0), simulated.mean(axis=0))
+    out["spearman"] = _corr(spearmanr, unbiased.mean(axis=0), simulated.mean(axis=0))
+    if not enough_users:
+        return out
+    both = bootstrap_means(np.hstack([unbiased, simulated]), n_resamples=config.n_resamples, seed=config.seed)
+    m = len(names)
+    for key, fn in (("kendall_ci", kendalltau), ("spearman_ci", spearmanr)):
+        values = np.array([_corr(fn, row[:m], row[m:]) for row in both], dtype=np.float64)  # None -> nan
+        values = values[np.isfinite(values)]
+        out[key] = (
+            [float(np.quantile(values, 0.025)), float(np.quantile(values, 0.975))] if len(values) else None
+        )
+    significant = concordant = 0
+    for a, b in itertools.combinations(range(m), 2):
+        test = paired_bootstrap(
+            unbiased[:, a], unbiased[:, b], n_resamples=config.n_resamples, seed=config.seed
+        )
+        sim_diff = float(simulated[:, a].mean() - simulated[:, b].mean())
+        same = np.sign(sim_diff) == np.sign(test.mean_difference)
+        separated = test.low > 0 or test.high < 0
+        significant += separated
+        concordant += separated and same
+        out["pairs"].append(
+            {
+                "a": names[a],
+                "b": names[b],
+                "unbiased_difference": test.mean_difference,
+                "unbiased_ci": [test.low, test.high],
+                "significant": bool(separated),
+                "simulated_difference": sim_diff,
+                "same_order": bool(same),
+            }
+        )
+    out["significant_pairs"], out["concordant_significant_pairs"] = int(significant), int(concordant)
+    return out
+
+
+def _corr(fn: Any, x: FloatArray, y: FloatArray) -> float | None:
+    """The correlation, or ``None`` where it is undefined (a constant ordering, e.g. in a resample)."""
+    if np.ptp(x) == 0 or np.ptp(y) == 0:
+        return None
+    value = float(fn(x, y)[0])
+    return value if np.isfinite(value) else None
+
+
+def _add_intervals(
+    results: dict[str, dict[str, Any]],
+    per_user: dict[str, tuple[FloatArray, FloatArray]],
+    config: AuditConfig,
+    *,
+    enough: bool,
+) -> None:
+    if not enough:
+        return
+    for name, (unbiased, simulated) in per_user.items():
+        cis = bootstrap_cis(
+            {"unbiased": unbiased, "simulated": simulated}, n_resamples=config.n_resamples, seed=config.seed
+        )
+        results[name]["unbiased_ci"] = cis["unbiased"].bounds()
+        results[name]["simulated_ci"] = cis["simulated"].bounds()
+
+
+def _own_family(per_user: dict[str, tuple[FloatArray, FloatArray]]) -> list[dict[str, Any]]:
+    """Where the recommenders of the simulator's own families rank, in truth and in simulation."""
+    names = list(per_user)
+    unbiased = -np.array([per_user[n][0].mean() for n in names])
+    simulated = -np.array([per_user[n][1].mean() for n in names])
+    true_rank = np.argsort(np.argsort(unbiased)) + 1
+    sim_rank = np.argsort(np.argsort(simulated)) + 1
+    return [
+        {
+            "recommender": name,
+            "why": why,
+            "unbiased_rank": int(true_rank[names.index(name)]),
+            "simulated_rank": int(sim_rank[names.index(name)]),
+            "of": len(names),
+        }
+        for name, why in OWN_FAMILY.items()
+        if name in per_user
+    ]

@@ -1,0 +1,210 @@
+"""Very large offline runs in bounded memory: chunks streamed to Parquet, resumable, local or on Ray.
+
+The ordinary runner keeps every result row to write one table and compute the summary at the end;
+for a million users that is hundreds of millions of rows. Here each chunk of users is simulated on the
+vectorised path, committed as its own Parquet pair (``journal/chunk-NNNNNN/items.parquet`` and
+``sessions.parquet``, atomically, as :class:`~recpilot.simulation.journal.Journal` does), and reduced
+at once to a few counts (:class:`ChunkTotals`) saved beside it; the summary adds the counts up. Memory
+holds one chunk per worker, whatever the population. A rerun with ``resume`` skips committed chunks.
+
+With Ray each chunk is a task that writes its own files and returns its counts; at most ``workers``
+tasks are in flight, and the object store is capped by the caller (``ray.init(object_store_memory=)``).
+The result folder is a Parquet dataset (``pyarrow.dataset.dataset(folder / "journal")``).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from recpilot.errors import ConfigError
+from recpilot.simulation.batch import simulate_chunk
+from recpilot.simulation.environment import ModelRecommender
+from recpilot.simulation.files import atomic_write_text
+from recpilot.simulation.journal import Journal, commit_chunk
+from recpilot.simulation.offline_engine import OfflineEngine
+from recpilot.simulation.persona import SimulatedUser
+from recpilot.simulation.runner import SimulationRun, run_id_of
+from recpilot.simulation.types import SimColumns as C
+
+Progress = Callable[[int, int], None]
+
+
+@dataclass
+class ChunkTotals:
+    """What one chunk adds to the run's summary.
+
+    Attributes:
+        sessions: User-sessions.
+        shown: Shown items (rows of the items table).
+        clicks: Clicks.
+        likes: Liked clicks.
+        rating_sum: Sum of ratings given.
+        ratings: Ratings given.
+        pages: Pages seen, summed over sessions.
+        exits: Sessions left before the last page.
+        items: Distinct item ids shown (for coverage).
+    """
+
+    sessions: int = 0
+    shown: int = 0
+    clicks: int = 0
+    likes: int = 0
+    rating_sum: float = 0.0
+    ratings: int = 0
+    pages: int = 0
+    exits: int = 0
+    items: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, items: pd.DataFrame, sessions: pd.DataFrame) -> ChunkTotals:
+        """The totals of one chunk's tables."""
+        clicks = items[C.ACTION] == "click"
+        ratings = items.loc[clicks, C.RATING].dropna()
+        return cls(
+            sessions=len(sessions),
+            shown=len(items),
+            clicks=int(clicks.sum()),
+            likes=int(sessions[C.LIKED].map(len).sum()),
+            rating_sum=float(ratings.sum()),
+            ratings=len(ratings),
+            pages=int(sessions[C.PAGES_SEEN].sum()),
+            exits=int(sessions[C.EXIT_PAGE].notna().sum()),
+            items=sorted(items[C.ITEM].astype(str).unique().tolist()),
+        )
+
+
+def chunk_task(run: SimulationRun, number: int, users: list[SimulatedUser], root: str) -> dict[str, Any]:
+    """Simulate one chunk, commit its tables under ``root`` and return its totals (a Ray task, too)."""
+    engine, recommender, cfg = run.engine, run.recommender, run.config
+    if not isinstance(engine, OfflineEngine) or not isinstance(recommender, ModelRecommender):
+        raise ConfigError("streamed runs need the offline engine and a model recommender (the fast path)")
+    items, sessions = simulate_chunk(
+        engine,
+        recommender,
+        users,
+        run_seed=cfg.seed,
+        run_id=run_id_of(cfg),
+        sessions=cfg.sessions,
+        pages=cfg.pages,
+        page_size=cfg.page_size,
+    )
+    # not through a Journal: opening one clears unfinished chunks, which other workers may be writing
+    commit_chunk(Path(root) / "journal", number, items, sessions)
+    totals = asdict(ChunkTotals.of(items, sessions))
+    atomic_write_text(_totals_path(Path(root), number), json.dumps(totals))
+    return totals
+
+
+def run_streaming(
+    run: SimulationRun,
+    output_dir: str | Path,
+    *,
+    resume: bool = False,
+    backend: str = "local",
+    workers: int = 2,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Simulate ``run`` chunk by chunk into ``output_dir``; return the summary (see the module docstring).
+
+    Raises:
+        ConfigError: ``output_dir`` holds another run (or any run without ``resume``), or the run is
+            not on the fast path.
+    """
+    root = Path(output_dir)
+    Journal(root, run.config, resume=resume)  # refuses a folder holding another run
+    size = run.config.chunk_users
+    population = run.population
+    chunks = [(n, population[i : i + size]) for n, i in enumerate(range(0, len(population), size))]
+    done = {n for n, _ in chunks if _totals_path(root, n).is_file()}
+    pending = [(n, users) for n, users in chunks if n not in done]
+    started = time.perf_counter()
+    if backend == "ray":
+        _on_ray(run, pending, root, workers, len(done), len(chunks), progress)
+    else:
+        for count, (number, users) in enumerate(pending, start=len(done) + 1):
+            chunk_task(run, number, users, str(root))
+            if progress is not None:
+                progress(count, len(chunks))
+    wall = time.perf_counter() - started
+    totals = [json.loads(_totals_path(root, n).read_text(encoding="utf-8")) for n, _ in chunks]
+    summary = _summary(totals, run.dataset.n_items)
+    computed = sum(
+        t["sessions"] for n, t in zip((n for n, _ in chunks), totals, strict=True) if n not in done
+    )
+    summary.update(
+        run_id=run_id_of(run.config),
+        recommender=run.recommender_name,
+        chunks=len(chunks),
+        resumed_chunks=len(done),
+        wall_time_s=wall,
+        sessions_per_minute=computed / wall * 60.0 if wall > 0 else 0.0,
+    )
+    atomic_write_text(root / "summary.json", json.dumps(summary, indent=2))
+    return summary
+
+
+def _on_ray(
+    run: SimulationRun,
+    pending: list[tuple[int, list[SimulatedUser]]],
+    root: Path,
+    workers: int,
+    done: int,
+    total: int,
+    progress: Progress | None,
+) -> None:
+    from recpilot.simulation.ray_backend import require_ray
+
+    ray = require_ray()
+    if not ray.is_initialized():
+        raise ConfigError(
+            "start Ray first (ray.init(num_cpus=..., object_store_memory=...)) to cap its memory"
+        )
+    remote = ray.remote(chunk_task)
+    shared = ray.put(
+        SimulationRun(run.config, run.dataset, [], run.engine, run.recommender, run.recommender_name)
+    )
+    in_flight: list[Any] = []
+    finished = done
+    queue = list(pending)
+    while queue or in_flight:
+        while queue and len(in_flight) < workers:
+            number, users = queue.pop(0)
+            in_flight.append(remote.remote(shared, number, users, str(root)))
+        ready, in_flight = ray.wait(in_flight, num_returns=1)
+        ray.get(ready)
+        finished += 1
+        if progress is not None:
+            progress(finished, total)
+
+
+def _summary(totals: list[dict[str, Any]], n_items: int) -> dict[str, Any]:
+    def total(key: str) -> float:
+        return float(sum(t[key] for t in totals))
+
+    sessions = total("sessions")
+    items: set[str] = set()
+    for t in totals:
+        items.update(t["items"])
+    return {
+        "user_sessions": int(sessions),
+        "ctr": total("clicks") / max(total("shown"), 1.0),
+        "likes_per_session": total("likes") / max(sessions, 1.0),
+        "mean_rating": total("rating_sum") / total("ratings") if total("ratings") else None,
+        "mean_session_length": total("pages") / max(sessions, 1.0),
+        "exit_rate": total("exits") / max(sessions, 1.0),
+        "coverage": len(items) / max(n_items, 1),
+    }
+
+
+def _totals_path(root: Path, number: int) -> Path:
+    return root / "journal" / f"totals-{number:06d}.json"
+
+
+__all__ = ["ChunkTotals", "chunk_task", "run_streaming"]
