@@ -88,7 +88,8 @@ class DialogueAct:
 
 _CLOSE = re.compile(
     r"^(?:(?:ok(?:ay)?|great|perfect|awesome|lovely|brilliant|nice|cool|good|super|fab(?:ulous)?|"
-    r"excellent|wonderful|alright|all right|right|fine|cheers|ta|thanks?(?: you)?(?: (?:so|very) much)?"
+    r"excellent|wonderful|alright|all right|right|fine|cheers|ta|sounds (?:good|great|perfect|fine)|"
+    r"that works|deal|will do|thanks?(?: you)?(?: (?:so|very) much)?"
     r"(?: a lot| a bunch| again)?|thx|ty|many thanks|much appreciated|appreciated|bye|goodbye|"
     r"bye bye|see you|see ya|later|good night|night|thats (?:all|it|everything|enough)|that is (?:all|it)|"
     r"thats all i need(?:ed)?|that will do|thatll do|that(?:s| is) great|"
