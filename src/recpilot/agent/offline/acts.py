@@ -89,7 +89,8 @@ class DialogueAct:
 _CLOSE = re.compile(
     r"^(?:(?:ok(?:ay)?|great|perfect|awesome|lovely|brilliant|nice|cool|good|super|fab(?:ulous)?|"
     r"excellent|wonderful|alright|all right|right|fine|cheers|ta|sounds (?:good|great|perfect|fine)|"
-    r"that works|deal|will do|thanks?(?: you)?(?: (?:so|very) much)?"
+    r"that works|deal|will do|now|for now|for today|today|then|for tonight|"
+    r"thanks?(?: you)?(?: (?:so|very) much)?"
     r"(?: a lot| a bunch| again)?|thx|ty|many thanks|much appreciated|appreciated|bye|goodbye|"
     r"bye bye|see you|see ya|later|good night|night|thats (?:all|it|everything|enough)|that is (?:all|it)|"
     r"thats all i need(?:ed)?|that will do|thatll do|that(?:s| is) great|"
@@ -104,19 +105,21 @@ _THANKS_ONLY = re.compile(
 )
 _CHITCHAT = re.compile(
     r"^(?:hi|hello|hey|hiya|yo|howdy|good (?:morning|afternoon|evening)|how are you(?: doing)?(?: today)?|"
-    r"whats up|sup|who are you|what are you|what can you do|how does this work|help|"
-    r"(?:(?:lol|(?:ha)+h?|hehe|hmm+|interesting|wow|oh|ah|nice|cool|neat|fun|sweet|fair enough|i see)"
+    r"whats up|sup|who are you|what are you|what can you do(?: for me)?|how does this work|help|"
+    r"hows it going|how is it going|hows things|how are things|"
+    r"(?:(?:lol|(?:ha)+h?|hehe|hmm+|interesting|wow|oh|ah|nice|cool|neat|fun|sweet|fair enough|i see|ok|okay)"
     r"[ ,!.]*)+|"
-    r"you(?:re| are) (?:funny|great|smart|good|helpful|a good bot)|"
+    r"you(?:re| are) (?:funny|great|smart|good|helpful|a good bot|awesome|amazing|the best|brilliant|cool)|"
     r"do you (?:like|watch) (?:movies|films)|whats your favou?rite (?:movie|film))"
     r"(?: there| again| bot| assistant| mate)?[ ,.!?]*$"
 )
 _WHY = re.compile(
-    r"^(?:but |so |and |ok |hmm )?(?:why|how come|what makes|whats so (?:good|great|special) about|"
+    r"^(?:but |so |and |ok |hmm )?(?:why|whys|how come|what makes|whats so (?:good|great|special) about|"
     r"what is so (?:good|great|special) about|explain|reason for|whats the reason|what is the reason|"
     r"why did you|why would|why do you think|why should|justify|how did you (?:pick|choose|come up with))\b"
     r"|\bwhy (?:is|was|did|would|should|do)\b|\b(?:a )?good (?:pick|choice|match|fit) for me\b"
-    r"|\bwhy (?:that|this|it|these|those)\b"
+    r"|\bwhy (?:that|this|it|these|those)\b|\b(?:relevant|right|suited|a match) (?:to|for) me\b|"
+    r"\bin common with\b|\bwhat (?:about it|in it) (?:appeals|fits)\b"
 )
 _COMPARE = re.compile(
     r"\b(?:which (?:is|one is|would you|should i|of (?:the|these|those|them)|one)|compare|"
@@ -131,6 +134,7 @@ _LIKED = re.compile(
     r"\b(?:i|we|ive|i have|i really|i absolutely|my (?:wife|husband|kids|partner))\s+"
     r"(?:really |absolutely |totally |quite )?(?:liked|loved|enjoyed|adored|like|love|enjoy|dig)\b"
     r"|\b(?:is|was) (?:great|brilliant|amazing|fantastic|a favou?rite|one of my favou?rites)\b"
+    r"|^(?:really |absolutely |totally )?(?:liked|loved|enjoyed|adored)\b"
 )
 _DISLIKED = re.compile(
     r"\b(?:i|we|ive)\s+(?:really |absolutely |totally )?(?:hated|disliked|hate|dislike|couldnt stand|"
@@ -138,14 +142,17 @@ _DISLIKED = re.compile(
     r"|\b(?:is|was) (?:awful|terrible|boring|rubbish|bad|overrated)\b|\bnot a fan of\b"
 )
 _MORE = re.compile(
-    r"^(?:(?:ok|okay|and|so|cool|nice|great|hmm|alright|sure|yes|yeah)[ ,]+)*(?:can you |could you |please )?"
+    r"^(?:(?:ok|okay|and|so|cool|nice|great|hmm|alright|sure|yes|yeah)[ ,]+)*"
+    r"(?:can you |could you |please |can i see |could i see |can we see |may i see |can i have |can i get )?"
     r"(?:(?:show me|give me|got|have you got|you got|any|let me see|lets see|i want|id like|even|just) )*"
     r"(?:some |a few |a couple |a bunch |a few |even )?"
-    r"(?:more|next|others|other ones|other options|further|another (?:few|batch|page|set))"
+    r"(?:more|next|others|other ones|other options|further|another (?:few|batch|page|set)|"
+    r"next (?:\d{1,2}|two|three|four|five|ten))"
     r"(?: (?:please|results|options|titles|films|movies|ones|suggestions|picks|of (?:these|those|them|that)|"
     r"like (?:these|those|this)|from (?:that|the|this) list|in (?:that|the|this) list|page|ideas|"
     r"on the list|of the same|of the same kind|of that kind|in the same vein))*[ ,.!?]*$"
-    r"|^(?:keep (?:going|them coming)|next page|whats next|what else(?: (?:have you got|is there|you got))?|"
+    r"|^(?:keep (?:going|them coming)(?: please)?|next page|whats next|"
+    r"what else(?: (?:have you got|is there|you got))?|"
     r"anything else (?:like (?:these|those|that)|from that list|on that list)|go on|continue|"
     r"(?:show me |give me )?the next (?:ones|few|batch|page|set)|(?:and )?then)[ ,.!?]*$"
 )
@@ -153,7 +160,8 @@ _DIFFERENT = re.compile(
     r"^(?:(?:hmm|no|nah|meh|ugh|ok)[ ,]+)*(?:show me |give me |i want |i need |lets try |try )?"
     r"(?:something|anything|some(?:thing)? (?:completely|totally|entirely|very)) ?"
     r"(?:completely |totally |entirely |very )?(?:different|else)"
-    r"(?: (?:please|entirely|altogether|instead))*[ ,.!?]*$"
+    r"(?: (?:please|entirely|altogether|instead))*"
+    r"(?:[ ,.!?]*|[ ,]+(?:these|those|they|theyre|its|thats|this|i|we)\b.*)$"
     r"|^(?:none of (?:these|those|them)(?: (?:appeal|work|grab me|do it for me))?|"
     r"not (?:these|those|feeling these)|different ones|other stuff|"
     r"i dont like (?:any of )?(?:these|those|them)|these are(?: all)? (?:bad|boring|not for me)|"
@@ -243,6 +251,8 @@ def rule_kind(text: str, shown: list[ShownItem], focus: str | None) -> ActKind:
         return "request"  # "something like it", "anything like the first one": a request to run
     refs = find_references(text, shown, focus, numbers=bool(_SEEN.search(text)))
     about_items = bool(refs.items or refs.problem or refs.plural)
+    if _PICK.search(text) and len(refs.items) == 1 and not _WHY.search(text) and "?" not in text:
+        return "close"  # "perfect, I'll watch the first one": the user chose
     if _WHY.search(text) and (about_items or refs.pronoun or len(words) <= 4):
         return "ask_why"
     options = _compared_spans(text, refs) if " or " in text or " vs " in text or "versus" in text else []
@@ -263,7 +273,13 @@ def rule_kind(text: str, shown: list[ShownItem], focus: str | None) -> ActKind:
 
 
 _REQUEST_CUE = re.compile(
-    r"\b(?:something|anything|more|films?|movies?|ones?|stuff) (?:(?:just |a bit |more )?like|similar to)\b"
+    r"\b(?:something|anything|more|films?|movies?|ones?|stuff) (?:(?:just |a bit |more )?like|similar to)"
+    r" (?!\?|$)"
+)
+# "that's perfect, I'll watch the first one": a pick that ends the conversation.
+_PICK = re.compile(
+    r"\b(?:ill|i will|im going to|going to|gonna|lets|let me|we will|well) "
+    r"(?:watch|go with|take|try|pick|choose|see)\b"
 )
 
 
@@ -280,7 +296,7 @@ def _with_slots(
     if kind in ("request", "refine", "critique"):
         return None
     act = DialogueAct(kind=kind, text=text, reason=reason)
-    if kind in ("ask_item", "ask_why", "compare", "mark"):
+    if kind in ("ask_item", "ask_why", "compare", "mark") or (kind == "close" and _PICK.search(text)):
         act.refs = find_references(text, shown, focus, numbers=kind in ("mark", "compare", "ask_why"))
     if kind == "mark":
         act.mark = (

@@ -53,6 +53,7 @@ if TYPE_CHECKING:
 _DEFAULT_COUNT = 10
 _MAX_RANKED = 100
 _PENDING = 256
+_PARSED = 1024
 _LISTED_ITEM = re.compile(r"^\s*\d+\.\s+(?P<title>.+?)(?:\s+—\s+.*)?$", re.MULTILINE)
 
 
@@ -106,6 +107,10 @@ class OfflineBrain(Brain):
         self._vocabularies: weakref.WeakKeyDictionary[Catalog, CatalogVocabulary] = (
             weakref.WeakKeyDictionary()
         )
+        # Recent messages parsed, by catalog: a session's request is re-read from its messages each turn.
+        self._parsed: weakref.WeakKeyDictionary[Catalog, OrderedDict[str, ParsedRequest]] = (
+            weakref.WeakKeyDictionary()
+        )
         # Outcomes of act() waiting for compose(), by tool runner (one per turn).
         self._pending: OrderedDict[int, Outcome] = OrderedDict()
 
@@ -120,13 +125,21 @@ class OfflineBrain(Brain):
     def parse(self, message: str, catalog: Catalog) -> ParsedRequest:
         """One message as a request, its soft modifiers ("but lighter") cut out first (see
         :mod:`~recpilot.agent.offline.modifiers`)."""
-        modifiers = find_modifiers(message)
-        parsed = parse_request(modifiers.rest, self.vocabulary(catalog))
-        if (modifiers.moods or modifiers.length) and parsed.intent == "chitchat":
-            parsed = ParsedRequest(refinement="adjust")
-        elif (modifiers.moods or modifiers.length) and not parsed.understood():
-            parsed.refinement = "adjust"
-        return parsed
+        parsed = self._parsed.get(catalog)
+        if parsed is None:
+            parsed = self._parsed[catalog] = OrderedDict()
+        cached = parsed.get(message)
+        if cached is None:
+            modifiers = find_modifiers(message)
+            cached = parse_request(modifiers.rest, self.vocabulary(catalog))
+            if (modifiers.moods or modifiers.length) and cached.intent == "chitchat":
+                cached = ParsedRequest(refinement="adjust")
+            elif (modifiers.moods or modifiers.length) and not cached.understood():
+                cached.refinement = "adjust"
+            parsed[message] = cached
+            while len(parsed) > _PARSED:
+                parsed.popitem(last=False)
+        return cached.model_copy(deep=True)  # callers refine and adjust what they get
 
     def understand(self, turn: Turn, catalog: Catalog, state: DialogueState | None = None) -> ParsedRequest:
         """Parse the turn's message, folding in the session's earlier requests when it refines them."""

@@ -67,7 +67,7 @@ class FollowUps:
             case "not_understood":
                 return Handled(act=self._not_understood(act))
             case "close":
-                return Handled(act=self._close(tools.context, state))
+                return Handled(act=self._close(act, tools.context, state))
             case "chitchat":
                 return Handled(act=self._chitchat(act))
             case "ask_item":
@@ -100,7 +100,11 @@ class FollowUps:
             reply += f"If you meant {guess}, ask me “{guess}”. "
         return _kept(reply + HOW_TO_ASK, "not understood: another language")
 
-    def _close(self, ctx: ToolContext, state: DialogueState) -> Act:
+    def _close(self, act: DialogueAct, ctx: ToolContext, state: DialogueState) -> Act:
+        chosen = act.refs.items[:1] if not act.refs.problem else []
+        for item in chosen:  # "perfect, I'll watch the first one"
+            state.accept_item(str(item))
+            state.focus_item = str(item)
         picked = state.accepted_items[-1] if state.accepted_items else state.focus_item
         enjoy = "Enjoy your film!"
         if picked is not None and _known(ctx, picked):

@@ -9,7 +9,9 @@ focus) and returns the items it points to, in the order named, or the problem th
 from __future__ import annotations
 
 import re
+import weakref
 from dataclasses import dataclass, field
+from typing import Any
 
 from recpilot.agent.offline.lexicon import phrase_key, word_set
 from recpilot.agent.offline.tokens import STOPWORDS
@@ -42,7 +44,7 @@ _FIRST_N = re.compile(
     r"\b(?:the )?(?P<end>first|last|top) (?P<n>two|three|four|five|2|3|4|5)\b(?! (?:years?|decades?|times?))"
 )
 # "number 2", "no 3", "#4", "numbers 1 and 3", "number one and three", "1 and 3" (after a list verb).
-_BY_NUMBER = re.compile(rf"\b(?:numbers?|nos?|nr|#) ?(?P<num>{_NUMBER})\b")
+_BY_NUMBER = re.compile(rf"(?:\b(?:numbers?|nos?|nr)|#) ?(?P<num>{_NUMBER})\b")
 _MORE_NUMBERS = re.compile(
     rf"^(?:(?:,|and|&|or|\+|as well as|plus) )+(?:(?:number|no|#) ?)?(?P<num>{_NUMBER})\b"
 )
@@ -256,17 +258,26 @@ def _titles_named(text: str, shown: list[ShownItem]) -> list[tuple[int, str]]:
 
 def shown_items(catalog: Catalog, state: DialogueState) -> list[ShownItem]:
     """The list shown last as :class:`ShownItem` (title, genres and tags searchable), in order."""
+    columns = _columns(catalog)
     items = []
     for position, item in enumerate(state.last_shown, 1):
         if not catalog.has_item(item):
             continue
-        row = catalog.row(catalog.coerce_item_id(item))
-        words = " ".join(
-            [
-                str(row.get("title", "")),
-                *map(str, as_list(row.get("genres"))),
-                *map(str, as_list(row.get("tags"))),
-            ]
-        )
-        items.append(ShownItem(position, item, str(row.get("title", "")), phrase_key(words)))
+        index = catalog.index(item)
+        values = [v for column in columns.values() for v in as_list(column[index])]
+        title = str(columns["title"][index]) if "title" in columns else str(item)
+        items.append(ShownItem(position, item, title, phrase_key(" ".join(map(str, values)))))
     return items
+
+
+_COLUMNS: weakref.WeakKeyDictionary[Catalog, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def _columns(catalog: Catalog) -> dict[str, Any]:
+    """The catalog's title, genres and tags as arrays (kept per catalog: a turn reads a few rows)."""
+    columns = _COLUMNS.get(catalog)
+    if columns is None:
+        frame = catalog.dataset.catalog
+        columns = {c: frame[c].to_numpy() for c in ("title", "genres", "tags") if c in frame.columns}
+        _COLUMNS[catalog] = columns
+    return columns
