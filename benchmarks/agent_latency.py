@@ -111,8 +111,11 @@ def main() -> None:
     ]
     rows.append(("tool chain, ml-latest-small (9,742 items)", chain_latency(builtin, chains, args.repeat)))
 
-    agent = RecommenderAgent(builtin, brain=OfflineBrain(act_classifier=args.act_classifier))
-    agent.respond("warm-up", "thanks, that's all")  # fits the act classifier before anything is timed
+    brain = OfflineBrain(act_classifier=args.act_classifier)
+    agent = RecommenderAgent(builtin, brain=brain)
+    classifier = brain.classifier()
+    if classifier is not None:
+        classifier.classify("warm up")  # loads and fits the act classifier before anything is timed
     turns: list[float] = []
     overhead: list[float] = []
     for _ in range(args.repeat):

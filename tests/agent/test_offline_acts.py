@@ -6,6 +6,11 @@ from __future__ import annotations
 import pytest
 
 from recpilot.agent.explain import why_sentence
+from recpilot.agent.offline.act_classifier import (
+    EmbeddingActClassifier,
+    build_act_classifier,
+    embed_extra_installed,
+)
 from recpilot.agent.offline.acts import read_act
 from recpilot.agent.offline.modifiers import find_modifiers
 from recpilot.agent.offline.shown import ShownItem
@@ -111,3 +116,45 @@ def test_why_is_said_in_plain_words() -> None:
         "yours rated it highly."
     )
     assert "no particular evidence" in why_sentence("Clueless (1995)", [])
+
+
+def test_a_broken_classifier_leaves_the_act_to_the_rules(monkeypatch: pytest.MonkeyPatch) -> None:
+    classifier = EmbeddingActClassifier()
+
+    def missing() -> object:
+        raise OSError("no model files")
+
+    monkeypatch.setattr(classifier, "_model", missing)
+    assert classifier.classify("got anything else") is None
+    act = read_act("why the third one?", SHOWN, None, classifier)
+    assert act is not None
+    assert act.kind == "ask_why"
+
+
+# Phrasings written apart from the training examples (act_examples.py) and from the acceptance set.
+HELD_OUT = [
+    ("request", "could you suggest a crime drama"),
+    ("request", "i'm after a good documentary"),
+    ("ask_item", "does number four have a happy ending"),
+    ("ask_item", "is the first film suitable for teenagers"),
+    ("ask_why", "what's the reasoning behind the second pick"),
+    ("ask_why", "how is number three a match for me"),
+    ("compare", "speed or heat, which is the better watch"),
+    ("mark", "i've seen number five before"),
+    ("more", "let me see a few more"),
+    ("more", "anything further"),
+    ("different", "not feeling any of these, something else"),
+    ("chitchat", "are you a real person"),
+    ("chitchat", "what's your name"),
+    ("close", "that's all for tonight, bye"),
+    ("not_understood", "tu peux me conseiller un film"),
+]
+
+
+@pytest.mark.embed
+@pytest.mark.skipif(not embed_extra_installed(), reason="needs the [embed] extra")
+def test_the_minilm_classifier_generalises_to_other_phrasings() -> None:
+    classifier = build_act_classifier("minilm")
+    assert classifier is not None
+    right = [kind for kind, text in HELD_OUT if classifier.classify(text) == kind]
+    assert len(right) >= 0.8 * len(HELD_OUT), right

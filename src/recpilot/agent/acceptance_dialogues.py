@@ -169,7 +169,7 @@ DIALOGUES: tuple[DialogueCase, ...] = (
     _d("compare-numbers", NEW,
        _t("request", "romantic comedies", MinItems(5), EveryGenre("Romance", "Comedy")),
        _t("compare", "hmm, 2 or 5?", *_ANSWER, MentionsShown(2, 5), ReplyMentions("I'd pick")),
-       _t("mark", "I've seen the one you picked already, to be honest", MinItems(5), NoToolErrors())),
+       _t("mark", "we've seen both of those, to be honest", Omits(2, 5), MinItems(5), MarkedSeen(2, 5))),
     _d("described-reference", NEW,
        _t("request", "films like E.T.", MinItems(5), NotReturned("E.T. the Extra-Terrestrial (1982)")),
        _t("ask_item", "is the Toy Story one for kids?", NoItems(), ReplyMentions("Toy Story"))),

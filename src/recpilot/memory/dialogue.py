@@ -70,6 +70,8 @@ class DialogueState(BaseModel):
         focus_item: The item the conversation is about: the last one the user asked about, compared,
             marked or picked ("is it violent?" refers to it).
         seen_items: Items the user said they have already seen (left out of later lists).
+        discussed: The items the last question was about (two after a comparison): "both of
+            those" refers to them.
         requests: The user's messages that make up the current recommendation request, oldest first
             (a new request starts it again); None when not tracked (states stored before it existed).
     """
@@ -95,6 +97,7 @@ class DialogueState(BaseModel):
     pending_question: str | None = None
     focus_item: str | None = None
     seen_items: list[str] = Field(default_factory=list)
+    discussed: list[str] = Field(default_factory=list)
     requests: list[str] | None = None
 
     @property

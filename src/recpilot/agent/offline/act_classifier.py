@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import logging
 import threading
 from typing import Protocol
 
@@ -19,6 +20,7 @@ from recpilot.agent.offline.act_examples import ACT_EXAMPLES
 from recpilot.agent.offline.acts import ActKind
 from recpilot.errors import ConfigError
 
+logger = logging.getLogger("recpilot.agent")
 #: Below this probability the classifier abstains and the rules decide.
 MIN_CONFIDENCE = 0.45
 
@@ -46,10 +48,19 @@ class EmbeddingActClassifier:
         self.min_confidence = min_confidence
         self._lock = threading.Lock()
         self._fitted: tuple[object, object, list[ActKind]] | None = None
+        self._broken = False
 
     def classify(self, text: str) -> ActKind | None:
-        """The act kind of ``text`` when the model is at least :attr:`min_confidence` sure."""
-        return self._classify(text)
+        """The act kind of ``text`` when the model is at least :attr:`min_confidence` sure; None (the
+        rules decide) when unsure, or when the encoder cannot be loaded (logged once)."""
+        if self._broken:
+            return None
+        try:
+            return self._classify(text)
+        except Exception as exc:  # a broken [embed] install must not break a turn: the rules take over
+            logger.warning("the MiniLM act classifier is unavailable (%s); using the rules", exc)
+            self._broken = True
+            return None
 
     @functools.lru_cache(maxsize=2048)  # noqa: B019 - one shared instance per process, see build_act_classifier
     def _classify(self, text: str) -> ActKind | None:

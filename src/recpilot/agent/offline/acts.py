@@ -106,7 +106,8 @@ _THANKS_ONLY = re.compile(
 _CHITCHAT = re.compile(
     r"^(?:hi|hello|hey|hiya|yo|howdy|good (?:morning|afternoon|evening)|how are you(?: doing)?(?: today)?|"
     r"whats up|sup|who are you|what are you|what can you do(?: for me)?|how does this work|help|"
-    r"hows it going|how is it going|hows things|how are things|"
+    r"hows it going|how is it going|hows things|how are things|whats your name|"
+    r"are you (?:a )?(?:robot|bot|human|person|an ai|ai|real)|"
     r"(?:(?:lol|(?:ha)+h?|hehe|hmm+|interesting|wow|oh|ah|nice|cool|neat|fun|sweet|fair enough|i see|ok|okay)"
     r"[ ,!.]*)+|"
     r"you(?:re| are) (?:funny|great|smart|good|helpful|a good bot|awesome|amazing|the best|brilliant|cool)|"
@@ -119,7 +120,8 @@ _WHY = re.compile(
     r"why did you|why would|why do you think|why should|justify|how did you (?:pick|choose|come up with))\b"
     r"|\bwhy (?:is|was|did|would|should|do)\b|\b(?:a )?good (?:pick|choice|match|fit) for me\b"
     r"|\bwhy (?:that|this|it|these|those)\b|\b(?:relevant|right|suited|a match) (?:to|for) me\b|"
-    r"\bin common with\b|\bwhat (?:about it|in it) (?:appeals|fits)\b"
+    r"\bin common with\b|\b(?:logic|reasoning|thinking) behind\b|\bfits? (?:what|with what) (?:i|we)\b|"
+    r"\bwhat (?:about it|in it) (?:appeals|fits)\b"
 )
 _COMPARE = re.compile(
     r"\b(?:which (?:is|one is|would you|should i|of (?:the|these|those|them)|one)|compare|"
@@ -144,7 +146,8 @@ _DISLIKED = re.compile(
 _MORE = re.compile(
     r"^(?:(?:ok|okay|and|so|cool|nice|great|hmm|alright|sure|yes|yeah)[ ,]+)*"
     r"(?:can you |could you |please |can i see |could i see |can we see |may i see |can i have |can i get )?"
-    r"(?:(?:show me|give me|got|have you got|you got|any|let me see|lets see|i want|id like|even|just) )*"
+    r"(?:(?:show me|show|give me|got|have you got|you got|any|let me see|lets see|i want|id like|even|just)"
+    r" )*"
     r"(?:some |a few |a couple |a bunch |a few |even )?"
     r"(?:more|next|others|other ones|other options|further|another (?:few|batch|page|set)|"
     r"next (?:\d{1,2}|two|three|four|five|ten))"
@@ -157,13 +160,16 @@ _MORE = re.compile(
     r"(?:show me |give me )?the next (?:ones|few|batch|page|set)|(?:and )?then)[ ,.!?]*$"
 )
 _DIFFERENT = re.compile(
-    r"^(?:(?:hmm|no|nah|meh|ugh|ok)[ ,]+)*(?:show me |give me |i want |i need |lets try |try )?"
+    r"^(?:(?:hmm|no|nah|meh|ugh|ok)[ ,]+)*(?:can you |could you )?"
+    r"(?:show me |give me |i want |i need |lets try |try )?"
     r"(?:something|anything|some(?:thing)? (?:completely|totally|entirely|very)) ?"
     r"(?:completely |totally |entirely |very )?(?:different|else)"
     r"(?: (?:please|entirely|altogether|instead))*"
     r"(?:[ ,.!?]*|[ ,]+(?:these|those|they|theyre|its|thats|this|i|we)\b.*)$"
-    r"|^(?:none of (?:these|those|them)(?: (?:appeal|work|grab me|do it for me))?|"
+    r"|^(?:(?:can you |could you )?(?:show me |give me |try )?different ones(?: please)?|"
+    r"none of (?:these|those|them)(?: (?:appeal|work|grab me|do it for me))?|"
     r"not (?:these|those|feeling these)|different ones|other stuff|"
+    r"(?:these|those|they) (?:dont|do not|didnt) (?:do it for me|work for me|appeal|grab me)|"
     r"i dont like (?:any of )?(?:these|those|them)|these are(?: all)? (?:bad|boring|not for me)|"
     r"change it up|mix it up)[ ,.!?]*$"
 )
@@ -193,6 +199,7 @@ def read_act(
     shown: list[ShownItem],
     focus: str | None,
     classifier: ActClassifier | None = None,
+    discussed: list[str] | None = None,
 ) -> DialogueAct | None:
     """The message's act with its slots, or None for a request, refinement or critique.
 
@@ -201,19 +208,23 @@ def read_act(
         shown: The list shown last (empty before any).
         focus: The item the conversation is about, if any.
         classifier: A learned act classifier; None uses the rules alone.
+        discussed: The items the last question was about ("both of those").
     """
     text = normalise(message)
     if not re.search(r"[^\W_]", text):
         return DialogueAct(kind="not_understood", text=text, reason="no words")
-    kind = rule_kind(text, shown, focus)
+    kind = rule_kind(text, shown, focus, discussed)
     reason = "rules"
-    if kind == "request" and classifier is not None:
+    if kind in ("request", "ask_item") and classifier is not None:
         # The rules are precise but narrow; the classifier covers other phrasings of the same acts,
         # and is trusted only when the act's slots can be filled.
         learned = classifier.classify(text)
-        if learned is not None and learned != kind and _fits(learned, text, shown, focus):
+        # A question about an item may be a "why" or a comparison the rules did not see; it never
+        # turns back into a request.
+        overrides = kind == "request" or learned in ("ask_why", "compare")
+        if learned is not None and learned != kind and overrides and _fits(learned, text, shown, focus):
             kind, reason = learned, f"classifier ({classifier.name})"
-    return _with_slots(kind, text, shown, focus, reason)
+    return _with_slots(kind, text, shown, focus, reason, discussed)
 
 
 def _fits(kind: ActKind, text: str, shown: list[ShownItem], focus: str | None) -> bool:
@@ -232,7 +243,9 @@ def _fits(kind: ActKind, text: str, shown: list[ShownItem], focus: str | None) -
     return kind in ("more", "different") and bool(shown)
 
 
-def rule_kind(text: str, shown: list[ShownItem], focus: str | None) -> ActKind:
+def rule_kind(
+    text: str, shown: list[ShownItem], focus: str | None, discussed: list[str] | None = None
+) -> ActKind:
     """The act kind the rules read in a normalised message (``request`` when none fits)."""
     words = text.replace(",", " ").split()
     if _THANKS_ONLY.match(text):
@@ -249,7 +262,7 @@ def rule_kind(text: str, shown: list[ShownItem], focus: str | None) -> ActKind:
         return "different"
     if _REQUEST_CUE.search(text):
         return "request"  # "something like it", "anything like the first one": a request to run
-    refs = find_references(text, shown, focus, numbers=bool(_SEEN.search(text)))
+    refs = find_references(text, shown, focus, numbers=bool(_SEEN.search(text)), discussed=discussed)
     about_items = bool(refs.items or refs.problem or refs.plural)
     if _PICK.search(text) and len(refs.items) == 1 and not _WHY.search(text) and "?" not in text:
         return "close"  # "perfect, I'll watch the first one": the user chose
@@ -291,13 +304,19 @@ def _options_resolve(options: list[str], shown: list[ShownItem], focus: str | No
 
 
 def _with_slots(
-    kind: ActKind, text: str, shown: list[ShownItem], focus: str | None, reason: str
+    kind: ActKind,
+    text: str,
+    shown: list[ShownItem],
+    focus: str | None,
+    reason: str,
+    discussed: list[str] | None = None,
 ) -> DialogueAct | None:
     if kind in ("request", "refine", "critique"):
         return None
     act = DialogueAct(kind=kind, text=text, reason=reason)
     if kind in ("ask_item", "ask_why", "compare", "mark") or (kind == "close" and _PICK.search(text)):
-        act.refs = find_references(text, shown, focus, numbers=kind in ("mark", "compare", "ask_why"))
+        numbers = kind in ("mark", "compare", "ask_why")
+        act.refs = find_references(text, shown, focus, numbers=numbers, discussed=discussed)
     if kind == "mark":
         act.mark = (
             "seen"

@@ -202,7 +202,8 @@ class OfflineBrain(Brain):
         classifier = self.classifier()
         if classifier is not None and _clear_request(self.parse(turn.message, catalog)):
             classifier = None  # a genre, period, title or ranking: a request; the encoder is not needed
-        return read_act(turn.message, shown_items(catalog, state), state.focus_item, classifier)
+        shown = shown_items(catalog, state)
+        return read_act(turn.message, shown, state.focus_item, classifier, state.discussed)
 
     async def act(self, turn: Turn, tools: ToolRunner) -> Act:
         """Understand the message and run the tools (see the module docstring)."""
@@ -292,6 +293,9 @@ class OfflineBrain(Brain):
 
     def _recommend(self, tools: ToolRunner, parsed: ParsedRequest, notes: Sequence[str] = ()) -> Act:
         ctx = tools.context
+        if ctx.dialogue is not None and ctx.dialogue.seen_items:  # "I've seen that one": never again
+            seen = _coerced(ctx.catalog, ctx.dialogue.seen_items)
+            parsed.constraints.exclude_items = list(dict.fromkeys([*parsed.constraints.exclude_items, *seen]))
         vocabulary = self.vocabulary(ctx.catalog)
         outcome = Outcome(
             noun=vocabulary.noun,

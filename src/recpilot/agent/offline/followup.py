@@ -153,6 +153,7 @@ class FollowUps:
             return Handled(act=_kept("I couldn't look that up just now; please try again.", "details failed"))
         answers = [answer_question(act.text, row, rating_of(ctx, row["item_id"])) for row in rows]
         state.focus_item = str(items[-1]) if len(items) == 1 else state.focus_item
+        state.discussed = [str(i) for i in items]
         return Handled(act=Act(intent="details", reply=" ".join(answers), note="act: ask_item"))
 
     def _ask_why(
@@ -177,6 +178,7 @@ class FollowUps:
             sentences.append(why_sentence(pretty_title(ctx.catalog.title(coerced)), _ordered(reasons)))
         if len(items) == 1:
             state.focus_item = str(items[0])
+        state.discussed = [str(i) for i in items[:_WHY_LIMIT]]
         return Handled(act=Act(intent="details", reply=" ".join(sentences), note="act: ask_why"))
 
     def _compare(self, act: DialogueAct, tools: ToolRunner, state: DialogueState) -> Handled:
@@ -201,6 +203,7 @@ class FollowUps:
         )
         reply, pick = compare_reply(ctx, [ctx.catalog.coerce_item_id(i) for i in items[:2]])
         state.focus_item = str(pick)
+        state.discussed = items[:2]
         return Handled(act=Act(intent="details", reply=reply, note="act: compare"))
 
     def _compared_items(self, act: DialogueAct, state: DialogueState) -> tuple[list[str], list[str]]:

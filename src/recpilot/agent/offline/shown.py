@@ -57,6 +57,7 @@ _PLURAL = re.compile(
     r"\b(?:these|those|them|all of them|all of these|all of those|the list|this list|your list|"
     r"your picks|your suggestions)\b"
 )
+_BOTH = re.compile(r"\bboth\b")
 # "the Spielberg one", "the animated one", "the one with Robin Williams".
 _DESCRIBED = re.compile(r"\bthe (?P<what>[a-z0-9][a-z0-9 ]{1,30}?) (?:one|film|movie)\b")
 _WITH = re.compile(r"\bthe one (?:with|by|about|from|starring|set in) (?P<what>[a-z0-9][a-z0-9 ]{1,30})")
@@ -117,6 +118,7 @@ def find_references(
     focus: str | None,
     *,
     numbers: bool = False,
+    discussed: list[str] | None = None,
 ) -> References:
     """The shown items a normalised message refers to (see the module docstring).
 
@@ -125,6 +127,7 @@ def find_references(
         shown: The list shown last, in order (empty before any list).
         focus: The item the conversation is about (the last one asked about or picked), if any.
         numbers: Bare numbers count as positions ("I've seen 2 and 4"): only for acts about items.
+        discussed: The items the last question was about; "both (of those)" means them when two.
     """
     refs = References()
     count = len(shown)
@@ -211,6 +214,10 @@ def find_references(
                 f"I'm not sure which of the {count} titles you mean; "
                 f"say its number (1 to {count}) or its title."
             )
+    if not refs.items and discussed and len(discussed) == 2 and _BOTH.search(text):
+        refs.plural = True
+        for item in discussed:
+            refs.add(item)
     if not refs.items and not refs.pronoun and _PLURAL.search(text) and shown:
         refs.plural = True
         for entry in shown:
