@@ -73,6 +73,12 @@ def test_requests_and_critiques_are_left_to_the_parser(message: str) -> None:
     assert read_act(message, SHOWN, None) is None
 
 
+def test_statements_of_taste_before_a_list_are_requests() -> None:
+    """ "it" in a statement is no reference to a list when nothing was shown ("It" is also a title)."""
+    assert read_act("I liked Heat, it was great", [], None) is None
+    assert read_act("I didn't like It (2017). I want comedy films.", [], None) is None
+
+
 def test_marks_say_how() -> None:
     assert [read_act(m, SHOWN, None).mark for m in ("I loved the second one", "I hated number 4")] == [  # type: ignore[union-attr]
         "liked",

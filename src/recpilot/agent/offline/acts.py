@@ -275,7 +275,8 @@ def rule_kind(
         return "compare"
     if _SEEN.search(text) and (about_items or refs.pronoun or _bare_numbers(text)):
         return "mark"
-    if (_LIKED.search(text) or _DISLIKED.search(text)) and about_items and not refs.plural:
+    # "I liked Heat, it was great": a statement of taste (the parser's) unless a shown item is named.
+    if (_LIKED.search(text) or _DISLIKED.search(text)) and (refs.items or refs.positions) and not refs.plural:
         return "mark"
     is_question = bool(_QUESTION_START.match(text)) or "?" in text
     if _CRITIQUE_START.match(text):
