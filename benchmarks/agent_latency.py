@@ -3,7 +3,9 @@
 Measures, after models are fitted:
 - the tool chain search_catalog -> similar_items -> rank_candidates through the dispatcher, on the
   built-in MovieLens catalog and on a generated 100,000-item catalog;
-- an offline-brain turn end to end (``RecommenderAgent.respond``) over the acceptance requests;
+- an offline-brain turn end to end (``RecommenderAgent.respond``) over the acceptance requests, and
+  over the turns of the multi-turn acceptance dialogues (``--act-classifier rules`` is the brain
+  without the ``[embed]`` extra; ``auto`` uses the MiniLM act classifier when it is installed);
 - the agent's own overhead per turn (the turn minus time spent inside tool calls).
 
 Run: ``.venv/bin/python benchmarks/agent_latency.py [--repeat 5] [--big-items 100000]``
@@ -20,6 +22,8 @@ import pandas as pd
 
 from recpilot.agent import RecommenderAgent, build_runtime
 from recpilot.agent.acceptance import ACCEPTANCE_CASES
+from recpilot.agent.acceptance_dialogues import DIALOGUES
+from recpilot.agent.offline import OfflineBrain
 from recpilot.agent.runtime import AgentRuntime
 from recpilot.data import Dataset
 from recpilot.data.builtin import load_builtin
@@ -81,6 +85,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--big-items", type=int, default=100_000)
+    parser.add_argument("--act-classifier", default="auto", choices=("auto", "rules"))
     args = parser.parse_args()
 
     rows: list[tuple[str, list[float]]] = []
@@ -106,7 +111,11 @@ def main() -> None:
     ]
     rows.append(("tool chain, ml-latest-small (9,742 items)", chain_latency(builtin, chains, args.repeat)))
 
-    agent = RecommenderAgent(builtin)
+    brain = OfflineBrain(act_classifier=args.act_classifier)
+    agent = RecommenderAgent(builtin, brain=brain)
+    classifier = brain.classifier()
+    if classifier is not None:
+        classifier.classify("warm up")  # loads and fits the act classifier before anything is timed
     turns: list[float] = []
     overhead: list[float] = []
     for _ in range(args.repeat):
@@ -118,6 +127,16 @@ def main() -> None:
             turns.append(total)
             overhead.append(total - sum(step.ms for step in response.trace if step.kind == "tool_call"))
     rows.append(("offline turn end to end", turns))
+    dialogue_turns: list[float] = []
+    for run in range(args.repeat):
+        agent.runtime.memory = InMemoryProfileMemory()
+        for dialogue in DIALOGUES:
+            user = f"{dialogue.id}-{run}" if dialogue.user == "new" else dialogue.user
+            for step in dialogue.turns:
+                start = time.perf_counter()
+                agent.respond(user, step.message, session_id=f"{dialogue.id}-{run}")
+                dialogue_turns.append((time.perf_counter() - start) * 1000)
+    rows.append(("offline turn in a dialogue (multi-turn set)", dialogue_turns))
     rows.append(("agent overhead per turn (excl. tools, no LLM)", overhead))
 
     start = time.perf_counter()

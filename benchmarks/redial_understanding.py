@@ -76,6 +76,10 @@ def print_tables(report: RedialReport) -> None:
     print(f"{'method':28}" + "".join(f"{'R@' + str(k):>8}" for k in KS))
     for method, by_k in report.recall.items():
         print(f"{method:28}" + "".join(f"{by_k.get(k, float('nan')):>8.4f}" for k in KS))
+    total = sum(report.acts.values())
+    print(f"\nDialogue acts of {total} seeker turns (offline brain rules; shown = the films last suggested)")
+    for act, count in report.acts.items():
+        print(f"{act:28}{count:>8}{count / max(1, total):>8.3f}")
     print(f"\n{report.elapsed_s:.1f}s")
 
 

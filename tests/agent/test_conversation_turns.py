@@ -16,6 +16,7 @@ from recpilot.agent.offline.conversation import OFF_TOPIC_REPLY
 from recpilot.agent.runtime import AgentRuntime
 from recpilot.agent.types import AgentResponse
 from recpilot.conversation.policy import build_policy
+from recpilot.memory.dialogue import DialogueState
 from recpilot.memory.sql import SqlProfileMemory
 from recpilot.types import ItemId
 
@@ -258,3 +259,32 @@ def test_a_request_with_a_but_is_not_split_into_critiques(agent: RecommenderAgen
     state = agent.runtime.memory.dialogue_state(session)
     assert state is not None
     assert state.critiques == []
+
+
+def test_a_state_stored_before_dialogue_acts_still_continues_its_list(agent: RecommenderAgent) -> None:
+    """States saved before focus, seen items and request tracking existed: "more" re-reads the dialogue."""
+    session = _session()
+    first = agent.respond("1", "westerns", session_id=session)
+    stored = agent.runtime.memory.dialogue_state(session)
+    assert stored is not None
+    old = stored.model_dump(mode="json", exclude={"focus_item", "seen_items", "requests", "discussed"})
+    agent.runtime.memory.save_dialogue_state(DialogueState.model_validate(old))
+    reloaded = agent.runtime.memory.dialogue_state(session)
+    assert reloaded is not None
+    assert reloaded.requests is None
+    more = agent.respond("1", "show me more", session_id=session)
+    assert more.items
+    assert all("Western" in g for g in _genres(more))
+    assert not {i.item_id for i in first.items} & {i.item_id for i in more.items}
+
+
+def test_focus_follows_the_item_talked_about(agent: RecommenderAgent) -> None:
+    session = _session()
+    shown = agent.respond("1", "a 90s thriller", session_id=session)
+    agent.respond("1", "is the fourth one violent?", session_id=session)
+    state = agent.runtime.memory.dialogue_state(session)
+    assert state is not None
+    assert state.focus_item == str(shown.items[3].item_id)
+    why = agent.respond("1", "why that one?", session_id=session)
+    assert shown.items[3].title.split(" (")[0].split(",")[0] in why.reply
+    assert why.items == []

@@ -13,17 +13,28 @@ import numpy as np
 
 from recpilot.agent.types import AgentResponse, ItemId
 from recpilot.memory.base import PreferenceKind, ProfileMemory
+from recpilot.memory.dialogue import DialogueState
 from recpilot.tools.context import Catalog
 
 
 @dataclass
 class CheckContext:
-    """What checks may consult besides the response: the catalog, the memory, earlier turns."""
+    """What checks may consult besides the response: the catalog, the memory, earlier turns, and in a
+    dialogue the session's state before and after the turn."""
 
     catalog: Catalog
     memory: ProfileMemory
     user_id: str
     earlier: list[AgentResponse] = field(default_factory=list)
+    state_before: DialogueState | None = None
+    state_after: DialogueState | None = None
+
+    def last_list(self) -> list[ItemId]:
+        """The items of the latest earlier turn that showed any (the list the user is looking at)."""
+        for response in reversed(self.earlier):
+            if response.items:
+                return [i.item_id for i in response.items]
+        return []
 
     def genres(self, item: ItemId) -> set[str]:
         """The item's genres, from the catalog."""

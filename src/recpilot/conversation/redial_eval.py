@@ -15,6 +15,7 @@ Three measurements (:func:`evaluate_redial`):
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from recpilot.agent import RecommenderAgent
 from recpilot.agent.offline import CatalogVocabulary
+from recpilot.agent.offline.act_classifier import ActClassifier
+from recpilot.agent.offline.acts import read_act
+from recpilot.agent.offline.lexicon import phrase_key
+from recpilot.agent.offline.shown import ShownItem
 from recpilot.agent.runtime import AgentRuntime
 from recpilot.conversation.redial import (
     MENTION,
@@ -93,6 +98,7 @@ class RedialReport(_Model):
         mapping: Mapping coverage.
         turns: Recommender turns evaluated (each with at least one accepted, mapped suggestion).
         recall: Method -> k -> mean recall@k over those turns.
+        acts: Dialogue act -> seeker turns assigned it (:func:`seeker_acts`).
         elapsed_s: Wall time.
     """
 
@@ -100,6 +106,7 @@ class RedialReport(_Model):
     mapping: MappingCoverage
     turns: int
     recall: dict[str, dict[int, float]] = Field(default_factory=dict)
+    acts: dict[str, int] = Field(default_factory=dict)
     elapsed_s: float = 0.0
 
 
@@ -302,8 +309,39 @@ def evaluate_redial(
         mapping=coverage,
         turns=len(cases),
         recall=recall,
+        acts=seeker_acts(dialogues, mapping, runtime),
         elapsed_s=time.perf_counter() - started,
     )
+
+
+#: The bucket of seeker turns the offline brain reads as a request, a refinement or a critique.
+REQUEST_ACTS = "request/refine/critique"
+
+
+def seeker_acts(
+    dialogues: Sequence[RedialDialogue],
+    mapping: dict[str, object],
+    runtime: AgentRuntime,
+    classifier: ActClassifier | None = None,
+) -> dict[str, int]:
+    """How many seeker turns the offline brain assigns each dialogue act (by its rules, or with
+    ``classifier``). The films the recommender mentioned last count as the list shown."""
+    catalog = runtime.catalog
+    counts: Counter[str] = Counter()
+    for dialogue in dialogues:
+        shown: list[ShownItem] = []
+        for message in dialogue.messages:
+            if message.sender == "recommender":
+                items = [mapping[m] for m in message.mentions if m in mapping]
+                if items:
+                    shown = [
+                        ShownItem(n, str(i), catalog.title(i), phrase_key(catalog.title(i)))  # type: ignore[arg-type]
+                        for n, i in enumerate(items, start=1)
+                    ]
+                continue
+            act = read_act(dialogue.render(message.text), shown, None, classifier)
+            counts[act.kind if act is not None else REQUEST_ACTS] += 1
+    return dict(counts.most_common())
 
 
 def replay_lists(

@@ -67,6 +67,13 @@ class DialogueState(BaseModel):
             ("older" than what was shown); None for an open end.
         pending_question: The ``field=value`` attribute the system asked about last, waiting for a
             yes or no.
+        focus_item: The item the conversation is about: the last one the user asked about, compared,
+            marked or picked ("is it violent?" refers to it).
+        seen_items: Items the user said they have already seen (left out of later lists).
+        discussed: The items the last question was about (two after a comparison): "both of
+            those" refers to them.
+        requests: The user's messages that make up the current recommendation request, oldest first
+            (a new request starts it again); None when not tracked (states stored before it existed).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -88,6 +95,10 @@ class DialogueState(BaseModel):
     item_weights: dict[str, float] = Field(default_factory=dict)
     numeric_bounds: dict[str, tuple[float | None, float | None]] = Field(default_factory=dict)
     pending_question: str | None = None
+    focus_item: str | None = None
+    seen_items: list[str] = Field(default_factory=list)
+    discussed: list[str] = Field(default_factory=list)
+    requests: list[str] | None = None
 
     @property
     def last_shown(self) -> list[str]:

@@ -16,7 +16,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from recpilot.agent.brain import Act, Brain, Composition, ToolRunner, Turn
-from recpilot.agent.offline.conversation import OfflineConversation, reconcile_answers
+from recpilot.agent.offline.acts import DialogueAct, read_act
+from recpilot.agent.offline.conversation import Handled, OfflineConversation, reconcile_answers
+from recpilot.agent.offline.followup import FollowUps
+from recpilot.agent.offline.intents import refusal
+from recpilot.agent.offline.modifiers import apply_modifiers, find_modifiers
 from recpilot.agent.offline.parser import parse_request, refine
 from recpilot.agent.offline.plans import (
     Attempt,
@@ -25,6 +29,7 @@ from recpilot.agent.offline.plans import (
     in_words,
     recommendation_plan,
 )
+from recpilot.agent.offline.references import ReferenceFinder
 from recpilot.agent.offline.replies import (
     CHITCHAT_REPLY,
     REFUSALS,
@@ -34,16 +39,21 @@ from recpilot.agent.offline.replies import (
 )
 from recpilot.agent.offline.request import ItemReference, ParsedRequest
 from recpilot.agent.offline.services import ServiceReplies
+from recpilot.agent.offline.shown import shown_items
+from recpilot.agent.offline.tokens import tokenize
 from recpilot.agent.offline.vocabulary import YEAR_ATTRIBUTE, CatalogVocabulary, pretty_title
-from recpilot.agent.types import HardConstraints, ItemId, Plan, RecommendedItem
+from recpilot.agent.types import HardConstraints, ItemId, Plan, RecommendedItem, TraceStep
+from recpilot.memory.dialogue import DialogueState
 from recpilot.tools.context import CandidateSet, Catalog, ToolContext
 
 if TYPE_CHECKING:
+    from recpilot.agent.offline.act_classifier import ActClassifier
     from recpilot.conversation.policy import ConversationPolicy
 
 _DEFAULT_COUNT = 10
 _MAX_RANKED = 100
 _PENDING = 256
+_PARSED = 1024
 _LISTED_ITEM = re.compile(r"^\s*\d+\.\s+(?P<title>.+?)(?:\s+—\s+.*)?$", re.MULTILINE)
 
 
@@ -66,6 +76,8 @@ class OfflineBrain(Brain):
         clarify_policy: An ask-or-recommend policy (instance or registry name such as
             ``"preference-weighted"``): a vague first request of a user without history ("something to
             watch tonight") then gets one attribute question instead of a blind list. None never asks.
+        act_classifier: How dialogue acts are recognised: ``"auto"`` (the MiniLM classifier when the
+            ``[embed]`` extra is installed, the rules otherwise), ``"rules"``, or a classifier.
     """
 
     name = "offline"
@@ -78,6 +90,7 @@ class OfflineBrain(Brain):
         similarity_weight: float = 0.9,
         content_weight: float = 0.5,
         clarify_policy: ConversationPolicy[Any] | str | None = None,
+        act_classifier: ActClassifier | str = "auto",
     ) -> None:
         self.settings = PlanSettings(description_pool, description_weight, similarity_weight, content_weight)
         if isinstance(clarify_policy, str):
@@ -85,7 +98,17 @@ class OfflineBrain(Brain):
 
             clarify_policy = build_policy(clarify_policy)
         self.conversation = OfflineConversation(clarify_policy)
+        if isinstance(act_classifier, str):
+            from recpilot.agent.offline.act_classifier import build_act_classifier
+
+            self._classifier = build_act_classifier(act_classifier)
+        else:
+            self._classifier = act_classifier
         self._vocabularies: weakref.WeakKeyDictionary[Catalog, CatalogVocabulary] = (
+            weakref.WeakKeyDictionary()
+        )
+        # Recent messages parsed, by catalog: a session's request is re-read from its messages each turn.
+        self._parsed: weakref.WeakKeyDictionary[Catalog, OrderedDict[str, ParsedRequest]] = (
             weakref.WeakKeyDictionary()
         )
         # Outcomes of act() waiting for compose(), by tool runner (one per turn).
@@ -99,49 +122,115 @@ class OfflineBrain(Brain):
             self._vocabularies[catalog] = vocabulary
         return vocabulary
 
-    def understand(self, turn: Turn, catalog: Catalog) -> ParsedRequest:
+    def parse(self, message: str, catalog: Catalog) -> ParsedRequest:
+        """One message as a request, its soft modifiers ("but lighter") cut out first (see
+        :mod:`~recpilot.agent.offline.modifiers`)."""
+        parsed = self._parsed.get(catalog)
+        if parsed is None:
+            parsed = self._parsed[catalog] = OrderedDict()
+        cached = parsed.get(message)
+        if cached is None:
+            modifiers = find_modifiers(message)
+            cached = parse_request(modifiers.rest, self.vocabulary(catalog))
+            if (modifiers.moods or modifiers.length) and cached.intent == "chitchat":
+                cached = ParsedRequest(refinement="adjust")
+            elif (modifiers.moods or modifiers.length) and not cached.understood():
+                cached.refinement = "adjust"
+            parsed[message] = cached
+            while len(parsed) > _PARSED:
+                parsed.popitem(last=False)
+        return cached.model_copy(deep=True)  # callers refine and adjust what they get
+
+    def understand(self, turn: Turn, catalog: Catalog, state: DialogueState | None = None) -> ParsedRequest:
         """Parse the turn's message, folding in the session's earlier requests when it refines them."""
-        vocabulary = self.vocabulary(catalog)
-        parsed = parse_request(turn.message, vocabulary)
-        if parsed.intent != "recommend" or parsed.refinement == "new":
+        parsed = self.parse(turn.message, catalog)
+        if parsed.intent != "recommend":
             return parsed
-        previous = self.previous_request(turn, catalog)
+        previous = self.previous_request(turn, catalog, state)
         if previous is None:
+            return parsed
+        if parsed.refinement == "new" and _only_narrows(parsed):
+            parsed.refinement = (
+                "adjust"  # "from the 2000s instead", "only after 1990": the same list, narrowed
+            )
+        if parsed.refinement == "new":
             return parsed
         merged = refine(previous, parsed)
         if parsed.refinement == "more":
-            shown = _shown_items(turn, vocabulary)
+            shown = [i for page in state.shown for i in page] if state is not None else []
+            shown = shown or [str(i) for i in _shown_items(turn, self.vocabulary(catalog))]
             merged.constraints.exclude_items = list(
-                dict.fromkeys([*merged.constraints.exclude_items, *shown])
+                dict.fromkeys([*merged.constraints.exclude_items, *_coerced(catalog, shown)])
             )
         return merged
 
-    def previous_request(self, turn: Turn, catalog: Catalog) -> ParsedRequest | None:
+    def previous_request(
+        self, turn: Turn, catalog: Catalog, state: DialogueState | None = None
+    ) -> ParsedRequest | None:
         """The session's recommendation request so far: earlier requests folded together (feed
-        commands, critiques, picks and answers are not requests and are skipped)."""
-        vocabulary = self.vocabulary(catalog)
+        commands, critiques, picks, answers and questions about items are not requests).
+
+        The state's :attr:`~recpilot.memory.DialogueState.requests` says which messages those are;
+        a state stored before it existed falls back to re-reading the dialogue.
+        """
+        if state is not None and state.requests is not None:
+            messages = state.requests
+        else:
+            messages = [
+                t.content
+                for t in turn.dialogue
+                if t.role == "user" and not self.conversation.is_command(t.content, catalog)
+            ]
         previous: ParsedRequest | None = None
-        for earlier in turn.dialogue:
-            if earlier.role != "user" or self.conversation.is_command(earlier.content, catalog):
-                continue
-            request = parse_request(earlier.content, vocabulary)
+        for message in messages:
+            request = self.parse(message, catalog)
             if request.intent != "recommend":
                 continue
+            if previous is not None and request.refinement == "new" and _only_narrows(request):
+                request.refinement = "adjust"
             previous = (
                 refine(previous, request) if previous is not None and request.refinement != "new" else request
             )
         return previous
 
+    def read_act(self, turn: Turn, tools: ToolRunner, state: DialogueState) -> DialogueAct | None:
+        """The message's dialogue act when it is about the conversation (see :mod:`.acts`); None for
+        requests, critiques, refusals and answers to a question the brain asked."""
+        if self.conversation.is_answer(turn.message, state) or refusal(turn.message):
+            return None
+        catalog = tools.context.catalog
+        classifier = self.classifier()
+        if classifier is not None and _clear_request(self.parse(turn.message, catalog)):
+            classifier = None  # a genre, period, title or ranking: a request; the encoder is not needed
+        shown = shown_items(catalog, state)
+        return read_act(turn.message, shown, state.focus_item, classifier, state.discussed)
+
     async def act(self, turn: Turn, tools: ToolRunner) -> Act:
         """Understand the message and run the tools (see the module docstring)."""
         self._pending.pop(id(tools), None)
-        catalog = tools.context.catalog
-        handled = self.conversation.handle(turn, tools, self.previous_request(turn, catalog))
+        ctx = tools.context
+        catalog = ctx.catalog
+        state = ctx.dialogue or DialogueState(session_id=turn.session_id, user_id=turn.user_id)
+        ctx.dialogue = state
+        feed = self.conversation.handle_feed(turn, tools)
+        if feed is not None:
+            return feed
+        previous = self.previous_request(turn, catalog, state)
+        dialogue_act = self.read_act(turn, tools, state)
+        if dialogue_act is not None:
+            tools.trace.append(
+                TraceStep(
+                    kind="plan", name=dialogue_act.kind, detail=f"dialogue act by {dialogue_act.reason}"
+                )
+            )
+            handled: Handled | None = self.followups(catalog).handle(dialogue_act, tools, state, previous)
+        else:
+            handled = self.conversation.handle(turn, tools, previous)
         if handled is not None and handled.act is not None:
             return handled.act
         if handled is not None and handled.request is not None:
             return self._recommend(tools, handled.request, handled.notes)
-        parsed = self.understand(turn, catalog)
+        parsed = self.understand(turn, catalog, state)
         services = ServiceReplies(tools, self.vocabulary(catalog))
         if parsed.intent == "recommend":
             early = self.conversation.off_topic(turn.message, parsed) or self.conversation.clarify(
@@ -152,6 +241,10 @@ class OfflineBrain(Brain):
         match parsed.intent:
             case "recommend":
                 notes = reconcile_answers(tools.context.dialogue, parsed)
+                notes.extend(apply_modifiers(state, find_modifiers(turn.message), catalog))
+                state.requests = (
+                    [turn.message] if parsed.refinement == "new" else [*(state.requests or []), turn.message]
+                )
                 return self._recommend(tools, parsed, notes)
             case "details":
                 return Act(intent="details", reply=services.details(parsed), note="details")
@@ -171,6 +264,20 @@ class OfflineBrain(Brain):
             case _:
                 return Act(intent="chitchat", reply=CHITCHAT_REPLY, note="chitchat")
 
+    def followups(self, catalog: Catalog) -> FollowUps:
+        """The answers to dialogue acts over ``catalog``."""
+        vocabulary = self.vocabulary(catalog)
+
+        def titles(phrase: str) -> list[Any]:
+            words = tokenize(phrase)
+            return [r.item_id for r in ReferenceFinder(words, vocabulary).bare_titles(whole=True)]
+
+        return FollowUps(catalog, vocabulary, lambda text: self.parse(text, catalog), titles)
+
+    def classifier(self) -> ActClassifier | None:
+        """The learned act classifier, or None (rules only)."""
+        return self._classifier
+
     async def compose(
         self, turn: Turn, act: Act, items: list[RecommendedItem], tools: ToolRunner
     ) -> Composition:
@@ -186,6 +293,9 @@ class OfflineBrain(Brain):
 
     def _recommend(self, tools: ToolRunner, parsed: ParsedRequest, notes: Sequence[str] = ()) -> Act:
         ctx = tools.context
+        if ctx.dialogue is not None and ctx.dialogue.seen_items:  # "I've seen that one": never again
+            seen = _coerced(ctx.catalog, ctx.dialogue.seen_items)
+            parsed.constraints.exclude_items = list(dict.fromkeys([*parsed.constraints.exclude_items, *seen]))
         vocabulary = self.vocabulary(ctx.catalog)
         outcome = Outcome(
             noun=vocabulary.noun,
@@ -374,6 +484,25 @@ def _shown_items(turn: Turn, vocabulary: CatalogVocabulary) -> list[ItemId]:
             if index is not None:
                 shown.append(vocabulary.items[index])
     return shown
+
+
+def _clear_request(parsed: ParsedRequest) -> bool:
+    """A message the parser reads as a request with something to look for (or a non-request intent)."""
+    if parsed.intent != "recommend":
+        return parsed.intent != "chitchat"
+    c = parsed.constraints
+    return bool(c.attributes or c.numeric or c.exclude_attributes or parsed.liked or parsed.ranking)
+
+
+def _only_narrows(parsed: ParsedRequest) -> bool:
+    """A request that only narrows (a period, an exclusion, a count), naming nothing to look for."""
+    c = parsed.constraints
+    named = c.attributes or parsed.liked or parsed.topics or parsed.leftover or parsed.ranking
+    return not named and bool(c.numeric or c.exclude_attributes or parsed.count)
+
+
+def _coerced(catalog: Catalog, items: list[str]) -> list[ItemId]:
+    return [catalog.coerce_item_id(i) for i in items if catalog.has_item(i)]
 
 
 def _outcome_from(act: Act, ctx: ToolContext, vocabulary: CatalogVocabulary) -> Outcome:

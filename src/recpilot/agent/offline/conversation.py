@@ -106,6 +106,27 @@ class OfflineConversation:
             or _NO.match(low)
         )
 
+    def handle_feed(self, turn: Turn, tools: ToolRunner) -> Act | None:
+        """Answer a feed command or a question about feed rules; None for any other message."""
+        ctx = tools.context
+        vocabulary = self.feed_vocabulary(ctx.catalog)
+        text = turn.message
+        rules = parse_rules_request(text, vocabulary)
+        if rules is not None:
+            return self._rules(ctx, rules, tools)
+        command = parse_feed_command(text, vocabulary, now=time.time())
+        if command is not None:
+            change = add_feed_rules(ctx.memory, ctx.user_id, command.rules)
+            _trace(tools, "add_feed_rules", f"{len(change.stored)} stored, {len(change.removed)} replaced")
+            reply = describe_change(change, until=command.until, unknown=command.unknown)
+            return Act(intent="feed", reply=reply, note="feed command")
+        return None
+
+    def is_answer(self, message: str, state: DialogueState) -> bool:
+        """Whether the message answers the question the system asked last ("yes", "no thanks")."""
+        low = message.strip().lower()
+        return state.pending_question is not None and bool(_YES.match(low) or _NO.match(low))
+
     def handle(self, turn: Turn, tools: ToolRunner, previous: ParsedRequest | None) -> Handled | None:
         """Answer or translate a conversational message; None leaves it to the request parser.
 
@@ -119,15 +140,6 @@ class OfflineConversation:
         ctx.dialogue = state
         vocabulary = self.feed_vocabulary(ctx.catalog)
         text = turn.message
-        rules = parse_rules_request(text, vocabulary)
-        if rules is not None:
-            return Handled(act=self._rules(ctx, rules, tools))
-        command = parse_feed_command(text, vocabulary, now=time.time())
-        if command is not None:
-            change = add_feed_rules(ctx.memory, ctx.user_id, command.rules)
-            _trace(tools, "add_feed_rules", f"{len(change.stored)} stored, {len(change.removed)} replaced")
-            reply = describe_change(change, until=command.until, unknown=command.unknown)
-            return Handled(act=Act(intent="feed", reply=reply, note="feed command"))
         shown = [(item, _title(ctx, item)) for item in state.last_shown]
         selection = parse_selection(text, shown)
         if selection is not None:
@@ -207,12 +219,14 @@ class OfflineConversation:
         item = selection.item_id
         title = pretty_title(_title(ctx, item))
         if selection.details:
+            state.focus_item = item
             row = ctx.catalog.row(item)
             facts = ", ".join(
                 f"{k}: {_short(v)}" for k, v in row.items() if k in ("year", "genres", "tags") and v
             )
             return Act(intent="details", reply=f"{title} — {facts}.", note="details of a shown item")
         state.accept_item(item)
+        state.focus_item = item
         return Act(
             intent="chitchat",
             reply=f"Great choice: {title}. Ask for “more like it” when you want similar ones.",

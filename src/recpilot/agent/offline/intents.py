@@ -236,3 +236,9 @@ def _details(target: list[Word], vocabulary: CatalogVocabulary) -> ParsedRequest
         return None
     text = " ".join(w.text for w in target)
     return ParsedRequest(intent="details", subjects=[ItemReference(text=text)], unresolved=[text])
+
+
+def refusal(message: str) -> bool:
+    """Whether the message is code or an attempt to change the instructions (refused, never an act)."""
+    low = " ".join(re.findall(r"[^\W_]+", message.lower().replace("'", "")))
+    return bool(_CODE.search(message) or _INJECTION.search(low))

@@ -45,7 +45,7 @@ FILLER = word_set(
     "fine tonight today weekend evening night mood feel feeling like love enjoy time now let lets go "
     "which whatever tell know think im into prefer preferably something else another other others new "
     "please could would liked loved enjoyed adored similar same vibe vibes style vein fan fans favorite "
-    "favourite recommended"
+    "favourite recommended instead"
 )
 #: Words that open a negation ("no", "without", "hate").
 NEGATION_CUES = word_set(

@@ -86,13 +86,22 @@ function describeAttributes(attributes) {
   return parts.join(" · ");
 }
 
+// The item's reasons ("it's a comedy, as you asked; people with tastes like yours rated it highly") as
+// the sentence the agent says when asked "why that one?" (recpilot.agent.explain.why_sentence).
+function explanationSentence(text) {
+  const clauses = text.split("; ").map((clause) => clause.trim().replace(/\.$/, "")).filter(Boolean);
+  if (!clauses.length) return "";
+  const last = clauses.pop();
+  return `Because ${clauses.length ? `${clauses.join(", ")} and ${last}` : last}.`;
+}
+
 function addCard(list, item) {
   const card = $("card-template").content.firstElementChild.cloneNode(true);
   const article = card.querySelector("article");
   article.setAttribute("aria-label", item.title);
   card.querySelector(".card-title").textContent = item.title;
   card.querySelector(".card-attributes").textContent = describeAttributes(item.attributes || {});
-  card.querySelector(".card-explanation").textContent = item.explanation || "";
+  card.querySelector(".card-explanation").textContent = explanationSentence(item.explanation || "");
   const like = card.querySelector(".like");
   const dislike = card.querySelector(".dislike");
   like.setAttribute("aria-label", `Like ${item.title}`);
