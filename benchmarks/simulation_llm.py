@@ -32,8 +32,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from recpilot.llm import LLMSettings
+from recpilot.llm.ratelimit import RateLimitConfig
 from recpilot.simulation.llm_engine import LLMDecisionEngine, LLMEngineConfig
-from recpilot.simulation.ratelimit import RateLimitConfig
 from recpilot.simulation.types import Page, Persona, ShownItem, UserState
 
 ANSWER = {"clicked": [{"item_id": "i3", "rating": 4.0, "reason": "looks good"}], "satisfaction": 0.6}

@@ -1,23 +1,19 @@
-"""The two ways the LLM simulator talks to a model: a lean chat-completions client and pydantic-ai.
+"""One question, one typed answer: the chat sessions every LLM user of recpilot talks through.
 
-A simulated page is one question with one typed answer through one output tool. pydantic-ai's model
-layer (with the OpenAI SDK under it) costs about 3 ms of CPU per call in request building and
-response handling, which caps one process far below what an endpoint with dozens of requests in
-flight can serve. :class:`ChatCompletionsClient` is the lean path for exactly this shape of call:
-one POST of a JSON body (the same body pydantic-ai sends: messages, ``tools`` with the output tool's
-JSON schema, ``tool_choice: required``), parsed with pydantic-core, through the same
-:class:`httpx2.AsyncClient` stack (cache, retries with the remote-request guard, rate limits).
-:class:`ModelChat` keeps the pydantic-ai route for any pydantic-ai ``Model`` (e.g. the scripted
-test model) and as a configurable alternative for endpoints.
+:class:`ChatCompletionsClient` is recpilot's own OpenAI-compatible client: one POST of a JSON body
+per request, parsed with pydantic-core, through one :class:`httpx2.AsyncClient` stack (record/replay
+cache, retries with the remote-request guard, rate limits; see :mod:`recpilot.llm.client`). It asks
+for the typed answer in the output mode the endpoint takes (:mod:`recpilot.llm.modes`) and steps down
+within the same call when the server rejects a request shape. Every request carries ``max_tokens``.
+:class:`ModelChat` serves any pydantic-ai ``Model`` (the scripted test models) through its direct
+request API.
 
 Both implement :class:`ChatSession` (send, send an answer back with feedback) and return a
-:class:`ChatReply`; validation and bookkeeping stay in the engine.
+:class:`ChatReply`; validation and the repair round live in :mod:`recpilot.llm.structured`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Generic, Protocol, TypeVar
@@ -39,40 +35,45 @@ from pydantic_ai.messages import (
     UserPromptPart,
 )
 from pydantic_ai.models import Model, ModelRequestParameters
+from pydantic_ai.settings import ModelSettings
 from pydantic_ai.tools import ToolDefinition
 
 from recpilot import __version__
 from recpilot.llm.errors import LLMError
-from recpilot.llm.models import RetryingTransport, RetryPolicy, build_chat_model
+from recpilot.llm.modes import (
+    OUTPUT_TOOL,
+    ModeChoice,
+    OutputMode,
+    rejects_shape,
+    request_fields,
+    schema_instructions,
+)
 from recpilot.llm.settings import LLMSettings
-from recpilot.simulation.http_pool import KeepAliveTransport
-from recpilot.simulation.llm_answers import OUTPUT_TOOL
-from recpilot.simulation.llm_cache import CachingTransport, LLMCache
-from recpilot.simulation.ratelimit import RateLimitedTransport, RateLimiter
 
 OutputT = TypeVar("OutputT", bound=BaseModel)
 
 
 @dataclass(frozen=True)
 class Question(Generic[OutputT]):
-    """One kind of question: instructions, the typed answer and the output tool's description.
+    """One kind of question: instructions, the typed answer and the output's description.
 
     Attributes:
-        instructions: The system prompt.
+        instructions: The system prompt (the stable prefix of every request of this kind).
         output: The answer's pydantic model (its JSON schema is the output tool's parameters).
         description: The output tool's description.
+        max_tokens: The answer's token budget (None: the settings' ``max_output_tokens``).
     """
 
     instructions: str
     output: type[OutputT]
     description: str
+    max_tokens: int | None = None
 
     @cached_property
-    def tool(self) -> dict[str, Any]:
-        """The output tool in the chat-completions ``tools`` format."""
-        schema = _without_titles(self.output.model_json_schema())
-        function = {"name": OUTPUT_TOOL, "description": self.description, "parameters": schema}
-        return {"type": "function", "function": function}
+    def schema(self) -> dict[str, Any]:
+        """The answer's JSON schema, lean: no ``title`` annotations, no class docstrings."""
+        schema: dict[str, Any] = _without_titles(self.output.model_json_schema())
+        return schema
 
     @cached_property
     def parameters(self) -> ModelRequestParameters:
@@ -91,12 +92,11 @@ _NAMED_SCHEMAS = frozenset({"properties", "$defs", "definitions", "patternProper
 
 
 def _without_titles(node: Any, names: bool = False) -> Any:
-    """A JSON schema without ``title`` annotations, as pydantic-ai sends it (the same request, cache key)."""
     if isinstance(node, dict):
         return {
             key: _without_titles(value, not names and key in _NAMED_SCHEMAS)
             for key, value in node.items()
-            if names or key != "title"
+            if names or not (key == "title" or (key == "description" and "properties" in node))
         }
     if isinstance(node, list):
         return [_without_titles(value) for value in node]
@@ -112,6 +112,9 @@ class ChatReply:
         via_tool: Whether ``text`` came from an output tool call.
         input_tokens: Prompt tokens reported.
         output_tokens: Completion tokens reported.
+        finish_reason: Why generation stopped (``length``: cut at the token budget).
+        mode: The output mode of the request.
+        called: Names of the tools the model called (another tool than the output tool is a mistake).
         raw: The reply in the session's own form (sent back with feedback on a retry).
     """
 
@@ -119,6 +122,9 @@ class ChatReply:
     via_tool: bool
     input_tokens: int = 0
     output_tokens: int = 0
+    finish_reason: str = "stop"
+    mode: OutputMode = "tool"
+    called: list[str] = field(default_factory=list)
     raw: Any = field(default=None, repr=False)
 
 
@@ -146,20 +152,29 @@ class ChatCompletionsError(LLMError):
     def __init__(self, url: str, problem: str, status: int) -> None:
         self.url = url
         self.status = status
+        self.problem = problem
         super().__init__(f"chat completion from {url} failed: {problem}")
+
+    @property
+    def rejects_shape(self) -> bool:
+        """Whether the server refused the request's shape (tools, tool choice, response format)."""
+        return rejects_shape(self.status, self.problem)
 
 
 class ChatCompletionsClient:
-    """A lean OpenAI-compatible chat-completions client: one output tool, one JSON POST per request.
+    """recpilot's OpenAI-compatible chat-completions client: one JSON POST per request.
 
     Args:
         settings: Endpoint, model, key and sampling settings.
-        http: The client requests go through (see :func:`simulation_http_client`); not closed here.
+        http: The client requests go through (see :func:`recpilot.llm.client.llm_http_client`); not
+            closed here.
+        modes: The output mode choice for this endpoint and model.
     """
 
-    def __init__(self, settings: LLMSettings, http: httpx2.AsyncClient) -> None:
+    def __init__(self, settings: LLMSettings, http: httpx2.AsyncClient, modes: ModeChoice) -> None:
         self.settings = settings
         self.http = http
+        self.modes = modes
         self.url = httpx2.URL(f"{settings.endpoint}/chat/completions")  # parsed once, not per request
         self._headers = {
             "Authorization": f"Bearer {settings.resolved_api_key() or 'not-needed'}",
@@ -170,54 +185,77 @@ class ChatCompletionsClient:
         self._sampling: dict[str, Any] = {}
         if settings.temperature is not None:
             self._sampling["temperature"] = settings.temperature
-        if settings.max_output_tokens is not None:
-            self._sampling["max_completion_tokens"] = settings.max_output_tokens
+        # OpenAI's newer models take only max_completion_tokens; every other server knows max_tokens.
+        self._budget_field = "max_completion_tokens" if settings.is_openai else "max_tokens"
 
     def session(self, question: Question[Any], prompt: str) -> LeanChat:
         """A new exchange asking ``question`` about ``prompt``."""
-        messages = [{"role": "system", "content": question.instructions}, {"role": "user", "content": prompt}]
-        return LeanChat(self, question.tool, messages)
+        return LeanChat(self, question, [{"role": "user", "content": prompt}])
 
-    async def complete(self, messages: list[dict[str, Any]], tool: dict[str, Any]) -> ChatReply:
-        """One chat completion that must call ``tool``.
+    async def complete(
+        self, messages: list[dict[str, Any]], question: Question[Any], mode: OutputMode
+    ) -> ChatReply:
+        """One chat completion asking for ``question``'s typed answer in ``mode``.
 
         Raises:
             ChatCompletionsError: An HTTP error status, or a body that is not a chat completion.
             httpx2.HTTPError: The request failed after the transport's retries.
         """
+        system = {
+            "role": "system",
+            "content": question.instructions + schema_instructions(mode, question.schema),
+        }
         body = {
             "model": self.settings.model,
             "stream": False,
-            "messages": messages,
+            "messages": [system, *messages],
             **self._sampling,
-            "tool_choice": "required",
-            "tools": [tool],
+            self._budget_field: question.max_tokens or self.settings.max_output_tokens,
+            **request_fields(mode, question.description, question.schema),
         }
         response = await self.http.post(self.url, content=pydantic_core.to_json(body), headers=self._headers)
         if response.status_code >= 400:
-            raise ChatCompletionsError(str(self.url), _error_text(response), response.status_code)
+            raise ChatCompletionsError(str(self.url), error_text(response), response.status_code)
         try:
-            return _read_completion(pydantic_core.from_json(response.content), tool["function"]["name"])
+            return _read_completion(pydantic_core.from_json(response.content), mode)
         except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
             raise ChatCompletionsError(
-                str(self.url), f"not a chat completion ({exc})", response.status_code
+                str(self.url),
+                f"not a chat completion ({type(exc).__name__}: {exc})"[:300],
+                response.status_code,
             ) from None
 
 
 @dataclass
 class LeanChat:
-    """A :class:`ChatSession` over :class:`ChatCompletionsClient` (messages as plain JSON dicts)."""
+    """A :class:`ChatSession` over :class:`ChatCompletionsClient` (messages as plain JSON dicts).
+
+    Attributes:
+        step_downs: Output modes the server rejected during this exchange.
+    """
 
     client: ChatCompletionsClient
-    tool: dict[str, Any]
+    question: Question[Any]
     messages: list[dict[str, Any]]
+    step_downs: list[str] = field(default_factory=list)
 
     async def send(self) -> ChatReply:
-        """The model's next reply."""
-        return await self.client.complete(self.messages, self.tool)
+        """The model's next reply; a rejected request shape is resent in the next weaker mode."""
+        modes = self.client.modes
+        while True:
+            mode = modes.current
+            try:
+                reply = await self.client.complete(_for_mode(self.messages, mode), self.question, mode)
+            except ChatCompletionsError as exc:
+                if exc.rejects_shape and modes.step_down(mode, exc.problem):
+                    self.step_downs.append(f"{mode}: {exc.problem}"[:200])
+                    continue
+                raise
+            modes.confirm(mode)
+            return reply
 
     def send_back(self, reply: ChatReply, feedback: str) -> None:
-        """The assistant message as received, then the feedback as each tool call's result (or a user turn).
+        """The assistant message as received, then the feedback (as each tool call's result, or a user turn).
 
         The chat-completions API wants a result for every tool call of an assistant message.
         """
@@ -230,10 +268,36 @@ class LeanChat:
             self.messages.append({"role": "user", "content": feedback})
 
 
-def _read_completion(completion: Any, tool_name: str) -> ChatReply:
-    message = completion["choices"][0]["message"]
+def _for_mode(messages: list[dict[str, Any]], mode: OutputMode) -> list[dict[str, Any]]:
+    """The conversation as ``mode`` can send it: tool calls become text outside the tool mode.
+
+    After a step down, an earlier answer made by a tool call is resent as its text, and its tool
+    result as a user turn, because the request no longer declares the tool.
+    """
+    if mode == "tool":
+        return messages
+    result: list[dict[str, Any]] = []
+    for message in messages:
+        calls = message.get("tool_calls")
+        if calls:
+            text = calls[0]["function"].get("arguments") or ""
+            result.append({"role": "assistant", "content": text if isinstance(text, str) else str(text)})
+        elif message.get("role") == "tool":
+            result.append({"role": "user", "content": message.get("content", "")})
+        else:
+            result.append(message)
+    return result
+
+
+def _read_completion(completion: Any, mode: OutputMode) -> ChatReply:
+    choices = completion["choices"]
+    if not choices:
+        raise ValueError("the answer has no choices")
+    choice = choices[0]
+    message = choice["message"]
     usage = completion.get("usage") or {}
     tokens = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+    finish = str(choice.get("finish_reason") or "stop")
     calls = message.get("tool_calls") or []
     sent_back: dict[str, Any] = {"role": "assistant", "content": message.get("content")}
     if calls:
@@ -241,20 +305,26 @@ def _read_completion(completion: Any, tool_name: str) -> ChatReply:
             {"id": c.get("id") or f"call_{i}", "type": "function", "function": c["function"]}
             for i, c in enumerate(calls)
         ]
-    call = next((c for c in calls if c["function"]["name"] == tool_name), None)
+    called = [str(c["function"]["name"]) for c in calls]
+    call = next((c for c in calls if c["function"]["name"] == OUTPUT_TOOL), None)
     if call is not None:
         arguments = call["function"].get("arguments")
         text = arguments if isinstance(arguments, str) else pydantic_core.to_json(arguments).decode()
-        return ChatReply(text, True, *tokens, raw=sent_back)
-    return ChatReply((message.get("content") or "").strip(), False, *tokens, raw=sent_back)
+        return ChatReply(text, True, *tokens, finish_reason=finish, mode=mode, called=called, raw=sent_back)
+    content = message.get("content")
+    text = content.strip() if isinstance(content, str) else ""
+    return ChatReply(text, False, *tokens, finish_reason=finish, mode=mode, called=called, raw=sent_back)
 
 
-def _error_text(response: httpx2.Response) -> str:
+def error_text(response: httpx2.Response) -> str:
+    """``HTTP <status>: <the server's message>``, shortened, for errors and logs."""
     try:
-        error = pydantic_core.from_json(response.content).get("error") or {}
-        detail = str(error.get("message") or "")[:200]
-    except (ValueError, AttributeError):
-        detail = response.text[:200]
+        error = pydantic_core.from_json(response.content)
+        error = error.get("error") or error.get("detail") or error if isinstance(error, dict) else error
+        detail = str(error.get("message") or error) if isinstance(error, dict) else str(error)
+    except ValueError:
+        detail = response.text
+    detail = " ".join(detail.split())[:300]
     return f"HTTP {response.status_code}" + (f": {detail}" if detail else "")
 
 
@@ -265,24 +335,35 @@ class ModelChat:
     model: Model
     question: Question[Any]
     messages: list[ModelMessage]
+    max_tokens: int | None = None
 
     @classmethod
-    def open(cls, model: Model, question: Question[Any], prompt: str) -> ModelChat:
+    def open(
+        cls, model: Model, question: Question[Any], prompt: str, max_tokens: int | None = None
+    ) -> ModelChat:
         """A new exchange asking ``question`` about ``prompt``."""
         request = ModelRequest(parts=[SystemPromptPart(question.instructions), UserPromptPart(prompt)])
-        return cls(model, question, [request])
+        return cls(model, question, [request], question.max_tokens or max_tokens)
 
     async def send(self) -> ChatReply:
         """The model's next reply."""
+        settings = ModelSettings(max_tokens=self.max_tokens) if self.max_tokens else None
         response = await model_request(
-            self.model, self.messages, model_request_parameters=self.question.parameters, instrument=False
+            self.model,
+            self.messages,
+            model_settings=settings,
+            model_request_parameters=self.question.parameters,
+            instrument=False,
         )
         usage = response.usage.input_tokens, response.usage.output_tokens
+        finish = str(response.finish_reason or "stop")
         call = _output_call(response)
+        called = [p.tool_name for p in response.parts if isinstance(p, ToolCallPart)]
         if call is not None:
-            return ChatReply(call.args_as_json_str(), True, *usage, raw=response)
+            text = call.args_as_json_str()
+            return ChatReply(text, True, *usage, finish_reason=finish, called=called, raw=response)
         text = "".join(p.content for p in response.parts if isinstance(p, TextPart)).strip()
-        return ChatReply(text, False, *usage, raw=response)
+        return ChatReply(text, False, *usage, finish_reason=finish, called=called, raw=response)
 
     def send_back(self, reply: ChatReply, feedback: str) -> None:
         """The response, then the feedback as the output tool's retry (or retry feedback)."""
@@ -308,34 +389,6 @@ def _output_call(response: ModelResponse) -> ToolCallPart | None:
     )
 
 
-def simulation_http_client(
-    settings: LLMSettings, limiter: RateLimiter, cache: LLMCache | None = None
-) -> httpx2.AsyncClient:
-    """An HTTP client for simulation traffic: cache (outermost), retries, rate limits, then the network.
-
-    The cache sits on top so a replayed answer costs no request, token or retry; the limiter sits below
-    the retries so every attempt waits for a token and a backoff sleep holds no concurrency slot. The
-    network end keeps one connection per concurrency slot alive (see :class:`KeepAliveTransport`).
-    """
-    network = KeepAliveTransport(max_idle=limiter.config.max_concurrency)
-    transport: httpx2.AsyncBaseTransport = RetryingTransport(
-        RateLimitedTransport(network, limiter), RetryPolicy.from_settings(settings)
-    )
-    if cache is not None:
-        transport = CachingTransport(transport, cache)
-    timeout = httpx2.Timeout(settings.timeout_s, connect=min(settings.timeout_s, 5.0))
-    return httpx2.AsyncClient(transport=transport, timeout=timeout)
-
-
-@asynccontextmanager
-async def open_simulation_model(
-    settings: LLMSettings, limiter: RateLimiter, cache: LLMCache | None = None
-) -> AsyncIterator[Model]:
-    """A pydantic-ai chat model over :func:`simulation_http_client`, closed on exit."""
-    async with simulation_http_client(settings, limiter, cache) as client:
-        yield build_chat_model(settings, client)
-
-
 __all__ = [
     "ChatCompletionsClient",
     "ChatCompletionsError",
@@ -344,6 +397,5 @@ __all__ = [
     "LeanChat",
     "ModelChat",
     "Question",
-    "open_simulation_model",
-    "simulation_http_client",
+    "error_text",
 ]
