@@ -46,9 +46,9 @@ OutputT = TypeVar("OutputT", bound=BaseModel)
 #: Failures that mean "the model gave no usable answer" (anything else is a bug and propagates).
 _MODEL_FAILURES = (LLMError, httpx2.HTTPError)
 
-_COMPOSE = Question(prompts.COMPOSE_INSTRUCTIONS, ComposedReply, "The reply.", max_tokens=400)
-_CRITIC = Question(prompts.CRITIC_INSTRUCTIONS, Critique, "The verdict on the draft.", max_tokens=400)
-_PLAN_TOKENS = 400
+_COMPOSE = Question(prompts.COMPOSE_INSTRUCTIONS, ComposedReply, "The reply.", max_tokens=300)
+_CRITIC = Question(prompts.CRITIC_INSTRUCTIONS, Critique, "The verdict on the draft.", max_tokens=300)
+_PLAN_TOKENS = 300
 
 
 @dataclass
@@ -184,7 +184,8 @@ class LLMBrain(Brain):
         question = self._plan_questions.get(key)
         if question is None:
             instructions = prompts.plan_instructions(prompts.tool_catalog(specs))
-            question = Question(instructions, Plan, "The plan.", max_tokens=_PLAN_TOKENS)
+            schema = prompts.plan_schema([spec.name for spec in specs])
+            question = Question(instructions, Plan, "The plan.", max_tokens=_PLAN_TOKENS, wire_schema=schema)
             self._plan_questions[key] = question
         return question
 

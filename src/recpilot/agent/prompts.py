@@ -18,7 +18,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from recpilot.agent.types import HardConstraints, RecommendedItem, TraceStep
+from recpilot.agent.types import HardConstraints, Plan, RecommendedItem, TraceStep
+from recpilot.llm.chat import lean_schema
 from recpilot.memory.base import DialogueTurn, UserProfile
 from recpilot.tools.context import Catalog, normalise_title
 from recpilot.tools.dispatcher import ToolSpec
@@ -37,7 +38,7 @@ You plan the actions of a recommender over a real catalog. Answer with a plan:
 - note: one short sentence on why.
 Use only the attribute names and values listed in the message. Never invent items, ids or values.
 
-Tools (name(arguments): what it does):
+Tools, as name(arguments, ? = optional):
 {tools}"""
 
 COMPOSE_INSTRUCTIONS = """\
@@ -142,6 +143,14 @@ class Vocabulary:
 
 
 _TOKEN = re.compile(r"[a-z0-9]+")
+# Words of requests that name no value ("some", "please", "movies"): they would match many tags.
+_COMMON_WORDS = frozenset(
+    {
+        *("some", "please", "want", "like", "with", "from", "that", "this", "more", "less", "than"),
+        *("good", "great", "movie", "movies", "film", "films", "show", "something", "anything"),
+        *("give", "recommend", "watch", "the", "and", "for", "any"),
+    }
+)
 
 
 def relevant_vocabulary(vocabulary: Vocabulary, message: str, *, listed: int = _MAX_VALUES) -> str:
@@ -151,7 +160,7 @@ def relevant_vocabulary(vocabulary: Vocabulary, message: str, *, listed: int = _
     only by the values that share a word with the message, so the prompt stays small whatever the
     catalog's size.
     """
-    words = {w for w in _TOKEN.findall(message.lower()) if len(w) >= 3}
+    words = {w for w in _TOKEN.findall(message.lower()) if len(w) >= 3 and w not in _COMMON_WORDS}
     lines = [f"Catalog {vocabulary.name!r}: {vocabulary.n_items:,} items. Attributes:"]
     for name, (low, high) in vocabulary.ranges.items():
         lines.append(f"- {name} (number): {low:g} to {high:g}")
@@ -166,9 +175,39 @@ def relevant_vocabulary(vocabulary: Vocabulary, message: str, *, listed: int = _
     return "\n".join(lines)
 
 
+def plan_schema(tool_names: Sequence[str]) -> dict[str, Any]:
+    """The plan's JSON schema as sent: tools limited to ``tool_names``, intent and steps required.
+
+    Servers that decode under the schema (llama.cpp's grammars) then cannot write an unknown tool, and
+    a small model cannot stop after a bare note; validation still uses :class:`Plan` itself.
+    """
+    schema = lean_schema(Plan)
+    schema["$defs"]["PlanStep"]["properties"]["tool"] = {"enum": list(tool_names), "type": "string"}
+    schema["required"] = ["intent", "steps", "constraints"]
+    schema["properties"]["note"] = {"type": "string", "maxLength": 120}  # bounds constrained decoding
+    lean: dict[str, Any] = _without_defaults(schema)
+    return lean
+
+
+def _without_defaults(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _without_defaults(v) for k, v in node.items() if k != "default"}
+    if isinstance(node, list):
+        return [_without_defaults(v) for v in node]
+    return node
+
+
 def tool_catalog(specs: Iterable[ToolSpec]) -> str:
     """Each tool as ``name(arg: type, ...): description`` (the arguments' JSON schema, condensed)."""
-    return "\n".join(f"- {spec.name}({_signature(spec.json_schema())}): {spec.description}" for spec in specs)
+    return "\n".join(
+        f"- {spec.name}({_signature(spec.json_schema())}): {_first_sentence(spec.description)}"
+        for spec in specs
+    )
+
+
+def _first_sentence(text: str) -> str:
+    head = re.split(r"(?<=[.;])\s", text.strip(), maxsplit=1)[0]
+    return head.rstrip(".;")
 
 
 def _signature(schema: dict[str, Any]) -> str:
@@ -196,20 +235,6 @@ def _type_name(prop: dict[str, Any], defs: dict[str, Any]) -> str:
     if kind == "object" and isinstance(prop.get("additionalProperties"), dict):
         return f"{{str: {_type_name(prop['additionalProperties'], defs)}}}"
     return str(kind)
-
-
-def lean_schema(schema: Any) -> Any:
-    """A JSON schema without the keys that only repeat names (``title``, ``additionalProperties: false``)."""
-    if isinstance(schema, dict):
-        return {
-            key: lean_schema(value)
-            for key, value in schema.items()
-            if not (key == "title" and isinstance(value, str))
-            and not (key == "additionalProperties" and value is False)
-        }
-    if isinstance(schema, list):
-        return [lean_schema(value) for value in schema]
-    return schema
 
 
 def profile_summary(profile: UserProfile | None, catalog: Catalog) -> str:

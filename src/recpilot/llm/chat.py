@@ -62,18 +62,23 @@ class Question(Generic[OutputT]):
         output: The answer's pydantic model (its JSON schema is the output tool's parameters).
         description: The output tool's description.
         max_tokens: The answer's token budget (None: the settings' ``max_output_tokens``).
+        wire_schema: The JSON schema sent to the model, when it should be stricter than ``output``
+            (e.g. an enum of the tool names a plan may use, so constrained decoding cannot invent one);
+            None: ``output``'s own schema, lean.
     """
 
     instructions: str
     output: type[OutputT]
     description: str
     max_tokens: int | None = None
+    wire_schema: dict[str, Any] | None = field(default=None, hash=False, compare=False)
 
     @cached_property
     def schema(self) -> dict[str, Any]:
-        """The answer's JSON schema, lean: no ``title`` annotations, no class docstrings."""
-        schema: dict[str, Any] = _without_titles(self.output.model_json_schema())
-        return schema
+        """The JSON schema sent: ``wire_schema``, or the answer's own without titles and class docstrings."""
+        if self.wire_schema is not None:
+            return self.wire_schema
+        return lean_schema(self.output)
 
     @cached_property
     def parameters(self) -> ModelRequestParameters:
@@ -89,6 +94,12 @@ class Question(Generic[OutputT]):
 
 #: Schema keys whose values map names to schemas (a property may be called "title").
 _NAMED_SCHEMAS = frozenset({"properties", "$defs", "definitions", "patternProperties"})
+
+
+def lean_schema(output: type[BaseModel]) -> dict[str, Any]:
+    """``output``'s JSON schema without ``title`` annotations and class docstrings (fields keep theirs)."""
+    schema: dict[str, Any] = _without_titles(output.model_json_schema())
+    return schema
 
 
 def _without_titles(node: Any, names: bool = False) -> Any:
@@ -247,7 +258,9 @@ class LeanChat:
             try:
                 reply = await self.client.complete(_for_mode(self.messages, mode), self.question, mode)
             except ChatCompletionsError as exc:
-                if exc.rejects_shape and modes.step_down(mode, exc.problem):
+                # Only a first request tells about the mode; a repair round's error is about its history.
+                first = len(self.messages) == 1
+                if first and exc.rejects_shape and modes.step_down(mode, exc.problem):
                     self.step_downs.append(f"{mode}: {exc.problem}"[:200])
                     continue
                 raise
@@ -299,7 +312,8 @@ def _read_completion(completion: Any, mode: OutputMode) -> ChatReply:
     tokens = int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
     finish = str(choice.get("finish_reason") or "stop")
     calls = message.get("tool_calls") or []
-    sent_back: dict[str, Any] = {"role": "assistant", "content": message.get("content")}
+    # Sent back on a repair: llama.cpp refuses an assistant message whose content is null.
+    sent_back: dict[str, Any] = {"role": "assistant", "content": message.get("content") or ""}
     if calls:
         sent_back["tool_calls"] = [
             {"id": c.get("id") or f"call_{i}", "type": "function", "function": c["function"]}
@@ -398,4 +412,5 @@ __all__ = [
     "ModelChat",
     "Question",
     "error_text",
+    "lean_schema",
 ]
