@@ -61,7 +61,7 @@ class Question(Generic[OutputT]):
         instructions: The system prompt (the stable prefix of every request of this kind).
         output: The answer's pydantic model (its JSON schema is the output tool's parameters).
         description: The output tool's description.
-        max_tokens: The answer's token budget (None: the settings' ``max_output_tokens``).
+        max_tokens: The answer's token budget (the settings' ``max_output_tokens`` caps it).
         wire_schema: The JSON schema sent to the model, when it should be stricter than ``output``
             (e.g. an enum of the tool names a plan may use, so constrained decoding cannot invent one);
             None: ``output``'s own schema, lean.
@@ -221,7 +221,7 @@ class ChatCompletionsClient:
             "stream": False,
             "messages": [system, *messages],
             **self._sampling,
-            self._budget_field: question.max_tokens or self.settings.max_output_tokens,
+            self._budget_field: _budget(question.max_tokens, self.settings.max_output_tokens),
             **request_fields(mode, question.description, question.schema),
         }
         response = await self.http.post(self.url, content=pydantic_core.to_json(body), headers=self._headers)
@@ -279,6 +279,12 @@ class LeanChat:
             self.messages.append({"role": "tool", "tool_call_id": call["id"], "content": feedback})
         if not calls:
             self.messages.append({"role": "user", "content": feedback})
+
+
+def _budget(question: int | None, settings: int | None) -> int | None:
+    """The tokens an answer may take: the question's own budget, capped by the settings'."""
+    given = [budget for budget in (question, settings) if budget]
+    return min(given) if given else None
 
 
 def _for_mode(messages: list[dict[str, Any]], mode: OutputMode) -> list[dict[str, Any]]:
@@ -357,7 +363,7 @@ class ModelChat:
     ) -> ModelChat:
         """A new exchange asking ``question`` about ``prompt``."""
         request = ModelRequest(parts=[SystemPromptPart(question.instructions), UserPromptPart(prompt)])
-        return cls(model, question, [request], question.max_tokens or max_tokens)
+        return cls(model, question, [request], _budget(question.max_tokens, max_tokens))
 
     async def send(self) -> ChatReply:
         """The model's next reply."""

@@ -9,6 +9,7 @@ shorter. What every call cost lands in :class:`CallBooks`.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
@@ -78,7 +79,17 @@ def validate_answer(text: str, via_tool: bool, output: type[OutputT]) -> tuple[O
         shown = " ".join(text.split())[:80]
         return None, f"no JSON object in the answer (got {shown!r})" if shown else "the answer was empty"
     try:
-        return output.model_validate_json(payload), ""
+        try:
+            return output.model_validate_json(payload), ""
+        except ValidationError as exc:
+            if exc.errors()[0]["type"] != "json_invalid":
+                raise
+            # Small models put raw newlines and tabs inside strings; lenient JSON reads them.
+            try:
+                lenient = json.loads(payload, strict=False)
+            except ValueError:
+                raise exc from None
+            return output.model_validate(lenient), ""
     except ValidationError as exc:
         details = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'answer'}: {e['msg']}" for e in exc.errors())
         return None, f"invalid answer ({details[:300]})"
