@@ -25,18 +25,16 @@ from recpilot.tools.context import Catalog, normalise_title
 from recpilot.tools.dispatcher import ToolSpec
 
 PLAN_INSTRUCTIONS = """\
-You plan the actions of a recommender over a real catalog. Answer with a plan:
+You plan a recommender's actions over a real catalog. Answer with a plan:
 - intent: what the user wants;
-- steps: tool calls run in order. They share one candidate set: search_catalog narrows it by hard
-  constraints, similar_items scores it by similarity to named items, rank_candidates ranks it and keeps
-  the answer. A recommend plan ends with rank_candidates. Use item_details for facts, user_profile to
-  show the profile, remember_preference / forget_preference to change it; chitchat and refuse need no steps.
-  A critique of the list shown last ("not the second one", "less violent", "older") is intent critique:
-  critique_shown, then the search and rank steps again. A standing instruction ("no more horror this
-  week") is intent feed: add_feed_rule; list_feed_rules and remove_feed_rule manage rules;
-- constraints: the hard constraints the user stated (the same ones you pass to search_catalog);
+- steps: tool calls run in order on one shared candidate set: search_catalog narrows it by hard
+  constraints, similar_items scores it by likeness to named items, rank_candidates ranks it and keeps
+  the answer (a recommend plan ends with it). chitchat and refuse need no steps. A critique of the list
+  shown last ("not the second one", "older") is intent critique: critique_shown, then search and rank
+  again. A standing instruction ("no horror this week") is intent feed: add_feed_rule;
+- constraints: the hard constraints the user stated (as passed to search_catalog);
 - note: one short sentence on why.
-Use only the attribute names and values listed in the message. Never invent items, ids or values.
+Use only attribute names and values listed in the message. Never invent items, ids or values.
 
 Tools, as name(arguments, ? = optional):
 {tools}"""
@@ -94,6 +92,7 @@ class Critique(_Output):
 _MAX_VALUES = 25
 _DIALOGUE_TURNS = 8
 _TURN_CHARS = 300
+_MESSAGE_CHARS = 1_000  # a plan needs the request, not every repetition of it; the prompt stays small
 
 
 def plan_instructions(tools: str) -> str:
@@ -183,6 +182,7 @@ def plan_schema(tool_names: Sequence[str]) -> dict[str, Any]:
     """
     schema = lean_schema(Plan)
     schema["$defs"]["PlanStep"]["properties"]["tool"] = {"enum": list(tool_names), "type": "string"}
+    del schema["$defs"]["HardConstraints"]["properties"]["exclude_items"]  # the agent adds seen items
     schema["required"] = ["intent", "steps", "constraints"]
     schema["properties"]["note"] = {"type": "string", "maxLength": 120}  # bounds constrained decoding
     lean: dict[str, Any] = _without_defaults(schema)
@@ -190,8 +190,13 @@ def plan_schema(tool_names: Sequence[str]) -> dict[str, Any]:
 
 
 def _without_defaults(node: Any) -> Any:
+    # Defaults and "no other keys" say nothing a model needs (validation applies both anyway).
     if isinstance(node, dict):
-        return {k: _without_defaults(v) for k, v in node.items() if k != "default"}
+        return {
+            k: _without_defaults(v)
+            for k, v in node.items()
+            if k != "default" and not (k == "additionalProperties" and v is False)
+        }
     if isinstance(node, list):
         return [_without_defaults(v) for v in node]
     return node
@@ -205,9 +210,9 @@ def tool_catalog(specs: Iterable[ToolSpec]) -> str:
     )
 
 
-def _first_sentence(text: str) -> str:
-    head = re.split(r"(?<=[.;])\s", text.strip(), maxsplit=1)[0]
-    return head.rstrip(".;")
+def _first_sentence(text: str, limit: int = 70) -> str:
+    head = re.split(r"(?<=[.;])\s|\s\(|;\s|,\s", text.strip(), maxsplit=1)[0].rstrip(".;")
+    return head if len(head) <= limit else head[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 def _signature(schema: dict[str, Any]) -> str:
@@ -267,7 +272,7 @@ def plan_prompt(message: str, vocabulary: str, profile: str, dialogue: str, show
     listed = f"\n\nShown last (positions for critique_shown):\n{shown}" if shown else ""
     return (
         f"{vocabulary}\n\nUser profile:\n{profile}\n\n"
-        f"Dialogue so far:\n{dialogue}{listed}\n\nUser message: {message}"
+        f"Dialogue so far:\n{dialogue}{listed}\n\nUser message: {_shorten(message, _MESSAGE_CHARS)}"
     )
 
 
