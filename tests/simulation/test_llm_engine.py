@@ -291,7 +291,7 @@ def test_remote_endpoint_is_refused_without_a_request() -> None:
 def test_concurrent_pages_respect_the_rate_limiter() -> None:
     replies = [reply_delayed(0.05, reply_output(VALID)) for _ in range(12)]
     with ScriptedLLMServer(replies) as server:
-        engine = _http_engine(_settings(server), rate=RateLimitConfig(max_concurrency=3))
+        engine = _http_engine(_settings(server), rate=RateLimitConfig(max_concurrency=3, adaptive=False))
 
         async def run() -> tuple[list[Any], RateLimiter | None]:
             async with engine:

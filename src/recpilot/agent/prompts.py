@@ -90,9 +90,9 @@ class Critique(_Output):
 
 
 _MAX_VALUES = 25
-_DIALOGUE_TURNS = 8
-_TURN_CHARS = 300
-_MESSAGE_CHARS = 1_000  # a plan needs the request, not every repetition of it; the prompt stays small
+_DIALOGUE_TURNS = 6
+_TURN_CHARS = 200
+_MESSAGE_CHARS = 600  # a plan needs the request, not every repetition of it; the prompt stays small
 
 
 def plan_instructions(tools: str) -> str:
@@ -215,10 +215,17 @@ def _first_sentence(text: str, limit: int = 70) -> str:
     return head if len(head) <= limit else head[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
+# Optional arguments that tune a tool's internals: the planner leaves them to their defaults, so its
+# prompt does not spend tokens on them (a plan that sets one is still accepted).
+_TUNING_ARGUMENTS = frozenset({"content_weight", "similarity_weight", "min_keep", "floor", "label", "limit"})
+
+
 def _signature(schema: dict[str, Any]) -> str:
     required = set(schema.get("required", []))
     parts = []
     for name, prop in (schema.get("properties") or {}).items():
+        if name in _TUNING_ARGUMENTS and name not in required:
+            continue
         optional = "" if name in required else "?"
         parts.append(f"{name}{optional}: {_type_name(prop, schema.get('$defs', {}))}")
     return ", ".join(parts)
