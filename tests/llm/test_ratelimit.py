@@ -85,12 +85,15 @@ def test_adaptive_concurrency_starts_low_grows_while_latency_holds_and_backs_off
     for _ in range(4):
         limiter.record(0.2, overloaded=False)
     assert limiter.limit == 8
-    limiter.record(1.0, overloaded=False)  # five times the fastest: the server queues requests
-    for _ in range(8):
+    for _ in range(3):
+        limiter.record(1.0, overloaded=False)  # five times the fastest: the server queues requests
+    assert limiter.limit == 8
+    for _ in range(40):
         limiter.record(0.2, overloaded=False)
-    assert limiter.limit == 9  # past the first slow answer it only creeps up
+    assert 9 <= limiter.limit <= 12  # past the slow spell it only creeps up, by one per round
+    before = limiter.limit
     limiter.record(0.2, overloaded=True)  # a timeout or a 429
-    assert limiter.limit == 4
+    assert limiter.limit == before // 2
     for _ in range(200):
         limiter.record(0.2, overloaded=False)
     assert limiter.limit == 16  # never above the ceiling

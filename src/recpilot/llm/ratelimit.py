@@ -8,9 +8,10 @@ applies it to every HTTP attempt, below recpilot's :class:`~recpilot.llm.models.
 each retry waits for a token too and a backoff sleep never holds a concurrency slot.
 
 With ``adaptive`` (the default) the limit on requests in flight is found, not assumed: it starts at
-``start_concurrency``, doubles while answers come back no slower than twice the fastest seen (a
-one-slot local server queues requests, so its latency grows at once), stops growing when they slow
-down, and halves on a timeout or an HTTP 429; ``max_concurrency`` stays the ceiling.
+``start_concurrency``, doubles while the smoothed latency stays within 1.5 times the fastest answer
+seen (a one-slot local server queues requests, so its latency grows at once), then grows by one per
+round while it holds, holds when it does not, and halves on a timeout or an HTTP 429;
+``max_concurrency`` stays the ceiling.
 """
 
 from __future__ import annotations
@@ -107,6 +108,7 @@ class RateLimiter:
         self.peak_in_flight = 0
         self.started = 0
         self._fastest = float("inf")
+        self._typical: float | None = None
         self._good = 0  # answers in time since the limit last changed
         self._growing = True  # doubling until the first slow answer or overload
 
@@ -136,7 +138,9 @@ class RateLimiter:
             self.limit, self._good, self._growing = max(1, self.limit // 2), 0, False
             return
         self._fastest = min(self._fastest, seconds)
-        if seconds > 2.0 * self._fastest:
+        # Smoothed, so one slow answer (a busy client, a GC pause) does not stop the growth.
+        self._typical = seconds if self._typical is None else 0.8 * self._typical + 0.2 * seconds
+        if self._typical > 1.5 * self._fastest:
             self._growing, self._good = False, 0  # the server queues: hold the limit
             return
         self._good += 1
