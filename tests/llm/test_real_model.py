@@ -164,7 +164,8 @@ def test_simulate_with_the_llm_engine_completes_and_reports(
     assert (payload["engine"], payload["user_sessions"]) == ("llm", 5)
     stats = payload["engine_stats"]
     assert stats["requests"] >= 1  # the model answered; fallbacks (its content) are counted, not fatal
-    assert stats["failed"] <= stats["pages"] == 10  # 5 users x 2 pages, each decided or counted
+    assert stats["failed"] <= stats["pages"] <= 10  # 5 users x at most 2 pages, each decided or counted
+    assert stats["pages"] >= 5
     assert "Traceback" not in result.output
 
 
