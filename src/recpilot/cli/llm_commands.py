@@ -30,8 +30,9 @@ def check(
         print_json(report.as_json())
         return
     table = Table(title=f"{settings.model} @ {settings.endpoint}")
-    for column in ("probe", "result", "latency s", "prompt tok", "output tok", "output tok/s", "detail"):
-        table.add_column(column)
+    for column in ("probe", "result", "latency s", "prompt tok", "output tok", "output tok/s"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("detail")
     for probe in report.probes:
         colour = {"ok": "green", "ignored": "yellow"}.get(probe.status, "red")
         table.add_row(
@@ -41,7 +42,7 @@ def check(
             str(probe.prompt_tokens),
             str(probe.output_tokens),
             f"{probe.output_tokens_per_s:.1f}",
-            probe.detail,
+            probe.detail if len(probe.detail) <= 48 else probe.detail[:47] + "…",  # whole in --json
         )
     console = out_console()
     console.print(table)
