@@ -5,8 +5,8 @@ per request, parsed with pydantic-core, through one :class:`httpx2.AsyncClient` 
 cache, retries with the remote-request guard, rate limits; see :mod:`recpilot.llm.client`). It asks
 for the typed answer in the output mode the endpoint takes (:mod:`recpilot.llm.modes`) and steps down
 within the same call when the server rejects a request shape. Every request carries ``max_tokens``.
-:class:`ModelChat` serves any pydantic-ai ``Model`` (the scripted test models) through its direct
-request API.
+:class:`~recpilot.llm.model_chat.ModelChat` serves any pydantic-ai ``Model`` (the scripted test
+models) through its direct request API.
 
 Both implement :class:`ChatSession` (send, send an answer back with feedback) and return a
 :class:`ChatReply`; validation and the repair round live in :mod:`recpilot.llm.structured`.
@@ -21,21 +21,7 @@ from typing import Any, Generic, Protocol, TypeVar
 import httpx2
 import pydantic_core
 from pydantic import BaseModel
-from pydantic_ai.direct import model_request
-from pydantic_ai.messages import (
-    ModelMessage,
-    ModelRequest,
-    ModelResponse,
-    RetryFeedbackPart,
-    RetryInfo,
-    SystemPromptPart,
-    TextPart,
-    ToolCallPart,
-    ToolReturnPart,
-    UserPromptPart,
-)
-from pydantic_ai.models import Model, ModelRequestParameters
-from pydantic_ai.settings import ModelSettings
+from pydantic_ai.models import ModelRequestParameters
 from pydantic_ai.tools import ToolDefinition
 
 from recpilot import __version__
@@ -221,7 +207,7 @@ class ChatCompletionsClient:
             "stream": False,
             "messages": [system, *messages],
             **self._sampling,
-            self._budget_field: _budget(question.max_tokens, self.settings.max_output_tokens),
+            self._budget_field: budget(question.max_tokens, self.settings.max_output_tokens),
             **request_fields(mode, question.description, question.schema),
         }
         response = await self.http.post(self.url, content=pydantic_core.to_json(body), headers=self._headers)
@@ -281,7 +267,7 @@ class LeanChat:
             self.messages.append({"role": "user", "content": feedback})
 
 
-def _budget(question: int | None, settings: int | None) -> int | None:
+def budget(question: int | None, settings: int | None) -> int | None:
     """The tokens an answer may take: the question's own budget, capped by the settings'."""
     given = [budget for budget in (question, settings) if budget]
     return min(given) if given else None
@@ -348,75 +334,14 @@ def error_text(response: httpx2.Response) -> str:
     return f"HTTP {response.status_code}" + (f": {detail}" if detail else "")
 
 
-@dataclass
-class ModelChat:
-    """A :class:`ChatSession` over any pydantic-ai ``Model`` (its direct request API, no agent run)."""
-
-    model: Model
-    question: Question[Any]
-    messages: list[ModelMessage]
-    max_tokens: int | None = None
-
-    @classmethod
-    def open(
-        cls, model: Model, question: Question[Any], prompt: str, max_tokens: int | None = None
-    ) -> ModelChat:
-        """A new exchange asking ``question`` about ``prompt``."""
-        request = ModelRequest(parts=[SystemPromptPart(question.instructions), UserPromptPart(prompt)])
-        return cls(model, question, [request], _budget(question.max_tokens, max_tokens))
-
-    async def send(self) -> ChatReply:
-        """The model's next reply."""
-        settings = ModelSettings(max_tokens=self.max_tokens) if self.max_tokens else None
-        response = await model_request(
-            self.model,
-            self.messages,
-            model_settings=settings,
-            model_request_parameters=self.question.parameters,
-            instrument=False,
-        )
-        usage = response.usage.input_tokens, response.usage.output_tokens
-        finish = str(response.finish_reason or "stop")
-        call = _output_call(response)
-        called = [p.tool_name for p in response.parts if isinstance(p, ToolCallPart)]
-        if call is not None:
-            text = call.args_as_json_str()
-            return ChatReply(text, True, *usage, finish_reason=finish, called=called, raw=response)
-        text = "".join(p.content for p in response.parts if isinstance(p, TextPart)).strip()
-        return ChatReply(text, False, *usage, finish_reason=finish, called=called, raw=response)
-
-    def send_back(self, reply: ChatReply, feedback: str) -> None:
-        """The response, then the feedback as the output tool's retry (or retry feedback)."""
-        response: ModelResponse = reply.raw
-        call = _output_call(response)
-        retry: ToolReturnPart | RetryFeedbackPart = (
-            ToolReturnPart(
-                call.tool_name,
-                feedback,
-                call.tool_call_id,
-                outcome="retried",
-                retry=RetryInfo("validation_error"),
-            )
-            if call is not None
-            else RetryFeedbackPart(feedback, retry=RetryInfo("no_output"))
-        )
-        self.messages += [response, ModelRequest(parts=[retry])]
-
-
-def _output_call(response: ModelResponse) -> ToolCallPart | None:
-    return next(
-        (p for p in response.parts if isinstance(p, ToolCallPart) and p.tool_name == OUTPUT_TOOL), None
-    )
-
-
 __all__ = [
     "ChatCompletionsClient",
     "ChatCompletionsError",
     "ChatReply",
     "ChatSession",
     "LeanChat",
-    "ModelChat",
     "Question",
+    "budget",
     "error_text",
     "lean_schema",
 ]

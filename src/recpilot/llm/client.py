@@ -23,8 +23,9 @@ from pydantic import BaseModel
 from pydantic_ai.models import Model
 
 from recpilot.llm.cache import CachingTransport, LLMCache, LLMCacheConfig
-from recpilot.llm.chat import ChatCompletionsClient, ChatSession, ModelChat, Question
+from recpilot.llm.chat import ChatCompletionsClient, ChatSession, Question
 from recpilot.llm.http_pool import KeepAliveTransport
+from recpilot.llm.model_chat import ModelChat
 from recpilot.llm.models import RetryingTransport, RetryPolicy
 from recpilot.llm.modes import ModeChoice, ModeMemory
 from recpilot.llm.ratelimit import RateLimitConfig, RateLimitedTransport, RateLimiter
