@@ -6,6 +6,12 @@ HTTP 429. :class:`RateLimiter` keeps at most ``max_concurrency`` requests in fli
 applies it to every HTTP attempt, below recpilot's :class:`~recpilot.llm.models.RetryingTransport`
 (which retries 408, 429, 5xx, timeouts and dropped connections with jittered exponential backoff), so
 each retry waits for a token too and a backoff sleep never holds a concurrency slot.
+
+With ``adaptive`` (the default) the limit on requests in flight is found, not assumed: it starts at
+``start_concurrency``, doubles while the smoothed latency stays within 1.5 times the fastest answer
+seen (a one-slot local server queues requests, so its latency grows at once), then grows by one per
+round while it holds, holds when it does not, and halves on a timeout or an HTTP 429;
+``max_concurrency`` stays the ceiling.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ class RateLimitConfig(BaseModel):
         requests_per_s: Requests started per second at most (None: no rate limit).
         burst: Requests that may start at once after an idle spell (the bucket's size); defaults to
             one second's worth of tokens.
+        adaptive: Find the concurrency the server sustains (see the module docstring).
+        start_concurrency: The first limit when adaptive.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -36,6 +44,8 @@ class RateLimitConfig(BaseModel):
     max_concurrency: int = Field(default=16, ge=1)
     requests_per_s: float | None = Field(default=None, gt=0)
     burst: int | None = Field(default=None, ge=1)
+    adaptive: bool = True
+    start_concurrency: int = Field(default=2, ge=1)
 
 
 class TokenBucket:
@@ -87,7 +97,9 @@ class RateLimiter:
 
     def __init__(self, config: RateLimitConfig | None = None) -> None:
         self.config = config or RateLimitConfig()
-        self._slots = anyio.Semaphore(self.config.max_concurrency)
+        ceiling = self.config.max_concurrency
+        self.limit = min(self.config.start_concurrency, ceiling) if self.config.adaptive else ceiling
+        self._free = anyio.Condition()
         rate = self.config.requests_per_s
         self._bucket = (
             TokenBucket(rate, float(self.config.burst or max(1, round(rate)))) if rate is not None else None
@@ -95,20 +107,46 @@ class RateLimiter:
         self.in_flight = 0
         self.peak_in_flight = 0
         self.started = 0
+        self._fastest = float("inf")
+        self._typical: float | None = None
+        self._good = 0  # answers in time since the limit last changed
+        self._growing = True  # doubling until the first slow answer or overload
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         """Hold one request slot: waits for a free slot, then for a token of the rate."""
-        async with self._slots:
+        async with self._free:
+            while self.in_flight >= self.limit:
+                await self._free.wait()
+            self.in_flight += 1
+        try:
             if self._bucket is not None:
                 await self._bucket.acquire()
-            self.in_flight += 1
             self.started += 1
             self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-            try:
-                yield
-            finally:
+            yield
+        finally:
+            async with self._free:
                 self.in_flight -= 1
+                self._free.notify()
+
+    def record(self, seconds: float, overloaded: bool) -> None:
+        """Adapt the limit to one answer: its latency, and whether it was a timeout or an HTTP 429."""
+        if not self.config.adaptive:
+            return
+        if overloaded:
+            self.limit, self._good, self._growing = max(1, self.limit // 2), 0, False
+            return
+        self._fastest = min(self._fastest, seconds)
+        # Smoothed, so one slow answer (a busy client, a GC pause) does not stop the growth.
+        self._typical = seconds if self._typical is None else 0.8 * self._typical + 0.2 * seconds
+        if self._typical > 1.5 * self._fastest:
+            self._growing, self._good = False, 0  # the server queues: hold the limit
+            return
+        self._good += 1
+        if self._good >= self.limit and self.limit < self.config.max_concurrency:
+            grown = self.limit * 2 if self._growing else self.limit + 1
+            self.limit, self._good = min(grown, self.config.max_concurrency), 0
 
 
 async def buffered(response: httpx2.Response, request: httpx2.Request) -> httpx2.Response:
@@ -146,8 +184,15 @@ class RateLimitedTransport(httpx2.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         """Wait for a slot and a token, send ``request`` and read the whole answer."""
         async with self._limiter.slot():
-            response = await self._inner.handle_async_request(request)
-            return await buffered(response, request)
+            started = time.monotonic()
+            try:
+                response = await self._inner.handle_async_request(request)
+            except httpx2.TimeoutException:
+                self._limiter.record(time.monotonic() - started, overloaded=True)
+                raise
+            answered = await buffered(response, request)
+            self._limiter.record(time.monotonic() - started, overloaded=answered.status_code == 429)
+            return answered
 
     async def aclose(self) -> None:
         """Close the inner transport."""

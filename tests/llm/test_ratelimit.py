@@ -11,7 +11,7 @@ import pytest
 
 from recpilot.errors import ConfigError
 from recpilot.llm.models import RetryingTransport, RetryPolicy
-from recpilot.simulation.ratelimit import RateLimitConfig, RateLimitedTransport, RateLimiter, TokenBucket
+from recpilot.llm.ratelimit import RateLimitConfig, RateLimitedTransport, RateLimiter, TokenBucket
 from recpilot.testing.llm_server import ScriptedLLMServer, reply_error, reply_text
 
 
@@ -45,7 +45,7 @@ def test_burst_then_rate() -> None:
 
 
 def test_concurrency_is_bounded() -> None:
-    limiter = RateLimiter(RateLimitConfig(max_concurrency=4))
+    limiter = RateLimiter(RateLimitConfig(max_concurrency=4, adaptive=False))
     asyncio.run(_hammer(limiter, 30, 0.01))
     assert limiter.peak_in_flight == 4
     assert limiter.started == 30
@@ -74,3 +74,26 @@ def test_every_http_attempt_takes_a_slot_and_429_is_retried() -> None:
     assert status == 200
     assert limiter.started == 2
     assert len(server.chat_requests) == 2
+
+
+def test_adaptive_concurrency_starts_low_grows_while_latency_holds_and_backs_off() -> None:
+    limiter = RateLimiter(RateLimitConfig(max_concurrency=16, start_concurrency=2))
+    assert limiter.limit == 2
+    for _ in range(2):
+        limiter.record(0.2, overloaded=False)
+    assert limiter.limit == 4  # doubled after a limit's worth of answers in time
+    for _ in range(4):
+        limiter.record(0.2, overloaded=False)
+    assert limiter.limit == 8
+    for _ in range(3):
+        limiter.record(1.0, overloaded=False)  # five times the fastest: the server queues requests
+    assert limiter.limit == 8
+    for _ in range(40):
+        limiter.record(0.2, overloaded=False)
+    assert 9 <= limiter.limit <= 12  # past the slow spell it only creeps up, by one per round
+    before = limiter.limit
+    limiter.record(0.2, overloaded=True)  # a timeout or a 429
+    assert limiter.limit == before // 2
+    for _ in range(200):
+        limiter.record(0.2, overloaded=False)
+    assert limiter.limit == 16  # never above the ceiling
