@@ -10,18 +10,23 @@ from typing import Any
 
 from recpilot.agent.brain import Act, Brain, Composition, ToolRunner, Turn
 from recpilot.agent.explain import explain
-from recpilot.agent.grounding import ground, resolve_named
+from recpilot.agent.grounding import ground, resolve_named, with_users_constraints
+from recpilot.agent.offline.brain import OfflineBrain
+from recpilot.agent.requested import Judgement, judge_turn
 from recpilot.agent.runtime import AgentRuntime
 from recpilot.agent.types import AgentResponse, Reason, RecommendedItem, TraceStep, Usage
 from recpilot.conversation.critiques import critique_adjuster
 from recpilot.conversation.feed import apply_feed_rules, feed_adjuster
 from recpilot.conversation.tools import CONVERSATION_TOOLS
 from recpilot.llm.errors import LLM_UNAVAILABLE_NOTE
+from recpilot.memory.audit import AuditEntry
 from recpilot.memory.base import DialogueTurn
 from recpilot.memory.condense import condense_dialogue
 from recpilot.memory.dialogue import DialogueState
 from recpilot.memory.feed_rules import FeedRule
+from recpilot.memory.integrity import MemorySnapshot
 from recpilot.memory.summary import build_profile_summary
+from recpilot.safety.request import refusal_sentence
 from recpilot.tools.context import ToolContext
 from recpilot.tools.dispatcher import ToolDispatcher, ToolPolicy, ToolSpec
 from recpilot.tools.recommender_tools import RECOMMENDER_TOOLS
@@ -43,7 +48,8 @@ class RecommenderAgent:
         fallback: The brain that completes a turn when ``brain`` fails (the offline brain).
         tools: The tools available (defaults to :data:`DEFAULT_TOOLS`: the recommender tools, critiques
             and feed rules).
-        policy: Access policy for tool calls.
+        policy: Access policy for tool calls (default: :func:`recpilot.safety.default_policy`: writes
+            only when the user's own message asks for them).
         k: Items per answer.
     """
 
@@ -57,13 +63,13 @@ class RecommenderAgent:
         policy: ToolPolicy | None = None,
         k: int = 10,
     ) -> None:
-        from recpilot.agent.offline import OfflineBrain
-
         self.runtime = runtime
         self.fallback = fallback or OfflineBrain()
         self.brain = brain or self.fallback
         self.dispatcher = ToolDispatcher(tools, policy) if policy is not None else ToolDispatcher(tools)
         self.k = k
+        # Judges what the user's own words ask for (writes, hard constraints), whatever the brain.
+        self._parser = self.fallback if isinstance(self.fallback, OfflineBrain) else OfflineBrain()
 
     def respond(self, user: str | int, message: str, *, session_id: str | None = None) -> AgentResponse:
         """Answer one message (blocking). See :meth:`arespond`."""
@@ -102,15 +108,40 @@ class RecommenderAgent:
         turn = Turn(user_id, session, text, memory.turns(session), profile)
         state = memory.dialogue_state(session) or DialogueState(session_id=session, user_id=user_id)
         rules = memory.feed_rules(user_id)
+        judgement = judge_turn(turn, context.catalog, state, self._parser)
+        context.request = judgement.request
         _install(context, state.model_copy(deep=True), rules)
+        snapshot = MemorySnapshot.take(memory, user_id)
+        try:
+            response = await self._turn(turn, runner, state, rules, judgement, snapshot)
+        except BaseException:
+            snapshot.restore(memory)  # a failed turn leaves no write behind
+            raise
+        response.trace.append(
+            TraceStep(kind="answer", name=response.brain, ms=(time.perf_counter() - started) * 1000)
+        )
+        return response
 
-        act, brain = await self._act(turn, runner, state, rules)
+    async def _turn(
+        self,
+        turn: Turn,
+        runner: ToolRunner,
+        state: DialogueState,
+        rules: list[FeedRule],
+        judgement: Judgement,
+        snapshot: MemorySnapshot,
+    ) -> AgentResponse:
+        context = runner.context
+        act, brain = await self._act(turn, runner, state, rules, snapshot)
         usage = act.usage
         items: list[RecommendedItem] = []
         reply: str | None = act.reply
         degraded = act.degraded or brain is not self.brain
+        rolled_back = False
         if reply is None:
             constraints = act.constraints.merged(context.constraints)
+            if not isinstance(brain, OfflineBrain):  # the offline brain's plan is the user's text, by code
+                constraints = with_users_constraints(constraints, judgement.constraints, runner.trace)
             grounded = ground(context.catalog, context.candidates.ranked, constraints, runner.trace)
             explained = [self._item(context, item, score, constraints) for item, score in grounded[: self.k]]
             composition = await self._compose(brain, turn, act, explained, runner)
@@ -130,18 +161,25 @@ class RecommenderAgent:
             if rules and not items:
                 reply = f"{reply} {_RULES_NOTE}"
             degraded = degraded or composition.degraded
+            rolled_back = composition.degraded and brain is not self.fallback
         else:
             constraints = act.constraints
+        refusals = [step for step in runner.trace if step.kind == "policy"]
+        if refusals or rolled_back:
+            undone = snapshot.restore(self.runtime.memory)
+            runner.trace.append(
+                TraceStep(kind="memory", name="rolled_back", detail=f"{undone} record(s) restored")
+            )
+            reply = f"{reply} {refusal_sentence(refusals, undone)}".strip()
         if degraded:
             reply = f"{reply} {LLM_UNAVAILABLE_NOTE}"
-        self._remember(session, user_id, text, reply)
+        request = context.request
+        self._audit(snapshot, turn, request.provenance, rolled_back=bool(refusals or rolled_back))
+        self._remember(turn.session_id, turn.user_id, turn.message, reply)
         self._save_state(context, act, items)
-        runner.trace.append(
-            TraceStep(kind="answer", name=brain.name, ms=(time.perf_counter() - started) * 1000)
-        )
         return AgentResponse(
-            user_id=user_id,
-            session_id=session,
+            user_id=turn.user_id,
+            session_id=turn.session_id,
             reply=reply,
             items=items,
             trace=runner.trace,
@@ -151,8 +189,31 @@ class RecommenderAgent:
             constraints=constraints,
         )
 
+    def _audit(self, snapshot: MemorySnapshot, turn: Turn, provenance: str, *, rolled_back: bool) -> None:
+        """Append the turn's memory writes (or its rollback) to the user's audit log."""
+        memory = self.runtime.memory
+        entries = snapshot.changes(memory, provenance=provenance, session_id=turn.session_id)
+        if rolled_back:
+            entries.append(
+                AuditEntry(
+                    user_id=turn.user_id,
+                    action="rolled back",
+                    record="preference",
+                    detail="every write of a refused or degraded turn",
+                    provenance=provenance,
+                    session_id=turn.session_id,
+                )
+            )
+        if entries:
+            memory.record_audit(turn.user_id, entries)
+
     async def _act(
-        self, turn: Turn, runner: ToolRunner, state: DialogueState, rules: list[FeedRule]
+        self,
+        turn: Turn,
+        runner: ToolRunner,
+        state: DialogueState,
+        rules: list[FeedRule],
+        snapshot: MemorySnapshot,
     ) -> tuple[Act, Brain]:
         try:
             return await self.brain.act(turn, runner), self.brain
@@ -163,7 +224,8 @@ class RecommenderAgent:
             runner.trace.append(
                 TraceStep(kind="fallback", name=self.fallback.name, ok=False, detail=_describe(exc))
             )
-            # A half-run plan must not leak candidates or constraints into the offline answer.
+            # A half-run plan must not leak writes, candidates or constraints into the offline answer.
+            snapshot.restore(self.runtime.memory)
             context = runner.context
             context.candidates = type(context.candidates)()
             context.constraints = type(context.constraints)()

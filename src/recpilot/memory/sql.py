@@ -27,8 +27,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from recpilot.errors import ConfigError
 from recpilot.memory.base import DialogueTurn, Preference, PreferenceKind, ProfileMemory, UserProfile
-from recpilot.memory.sql_conversation import ConversationRecords, dialogue_states, feed_rules_table
+from recpilot.memory.sql_conversation import (
+    AuditRecords,
+    ConversationRecords,
+    audit_table,
+    dialogue_states,
+    feed_rules_table,
+)
 from recpilot.memory.sql_schema import lock_key, metadata, storable, value_key
+from recpilot.memory.values import check_preference
 
 SUPPORTED_DIALECTS: Final = ("sqlite", "postgresql")
 
@@ -69,7 +76,7 @@ turns_table = sa.Table(
 )
 
 
-class SqlProfileMemory(ConversationRecords, ProfileMemory):
+class SqlProfileMemory(ConversationRecords, AuditRecords, ProfileMemory):
     """Profiles and sessions in SQLite or PostgreSQL; a new instance over the same database sees everything.
 
     Safe to share between threads and processes: concurrent writers never duplicate a preference,
@@ -140,6 +147,7 @@ class SqlProfileMemory(ConversationRecords, ProfileMemory):
         )
 
     def remember(self, user_id: str, preference: Preference) -> Preference:
+        check_preference(preference)
         value = storable(preference.value)
         key = value_key(value)
         row = {
@@ -268,7 +276,14 @@ class SqlProfileMemory(ConversationRecords, ProfileMemory):
         with self._db.begin() as conn:
             return sum(
                 conn.execute(table.delete().where(table.c.user_id == user_id)).rowcount
-                for table in (preferences, profiles, turns_table, dialogue_states, feed_rules_table)
+                for table in (
+                    preferences,
+                    profiles,
+                    turns_table,
+                    dialogue_states,
+                    feed_rules_table,
+                    audit_table,
+                )
             )
 
     # -- internals -------------------------------------------------------------------------------------
