@@ -14,7 +14,15 @@ from recpilot.agent.grounding import ground, resolve_named, with_users_constrain
 from recpilot.agent.offline.brain import OfflineBrain
 from recpilot.agent.requested import Judgement, judge_turn
 from recpilot.agent.runtime import AgentRuntime
-from recpilot.agent.types import AgentResponse, Reason, RecommendedItem, TraceStep, Usage
+from recpilot.agent.types import (
+    AgentResponse,
+    HardConstraints,
+    ItemId,
+    Reason,
+    RecommendedItem,
+    TraceStep,
+    Usage,
+)
 from recpilot.conversation.critiques import critique_adjuster
 from recpilot.conversation.feed import apply_feed_rules, feed_adjuster
 from recpilot.conversation.tools import CONVERSATION_TOOLS
@@ -51,6 +59,8 @@ class RecommenderAgent:
         policy: Access policy for tool calls (default: :func:`recpilot.safety.default_policy`: writes
             only when the user's own message asks for them).
         k: Items per answer.
+        enforce_stated_constraints: Ground every shown item on the constraints parsed from the user's
+            own words, whatever a brain planned (turned off only to measure what it prevents).
     """
 
     def __init__(
@@ -62,12 +72,14 @@ class RecommenderAgent:
         tools: Sequence[ToolSpec] = DEFAULT_TOOLS,
         policy: ToolPolicy | None = None,
         k: int = 10,
+        enforce_stated_constraints: bool = True,
     ) -> None:
         self.runtime = runtime
         self.fallback = fallback or OfflineBrain()
         self.brain = brain or self.fallback
         self.dispatcher = ToolDispatcher(tools, policy) if policy is not None else ToolDispatcher(tools)
         self.k = k
+        self.enforce_stated_constraints = enforce_stated_constraints
         # Judges what the user's own words ask for (writes, hard constraints), whatever the brain.
         self._parser = self.fallback if isinstance(self.fallback, OfflineBrain) else OfflineBrain()
 
@@ -140,9 +152,12 @@ class RecommenderAgent:
         rolled_back = False
         if reply is None:
             constraints = act.constraints.merged(context.constraints)
-            if not isinstance(brain, OfflineBrain):  # the offline brain's plan is the user's text, by code
+            # The offline brain's plan is the user's text, read by code; any other brain is checked.
+            if self.enforce_stated_constraints and not isinstance(brain, OfflineBrain):
                 constraints = with_users_constraints(constraints, judgement.constraints, runner.trace)
             grounded = ground(context.catalog, context.candidates.ranked, constraints, runner.trace)
+            if not grounded and not judgement.constraints.is_empty() and _contradicted(runner.trace):
+                grounded = self._rank_stated(runner, judgement.constraints, constraints)
             explained = [self._item(context, item, score, constraints) for item, score in grounded[: self.k]]
             composition = await self._compose(brain, turn, act, explained, runner)
             usage = usage.add(composition.usage)
@@ -188,6 +203,23 @@ class RecommenderAgent:
             degraded=degraded,
             constraints=constraints,
         )
+
+    def _rank_stated(
+        self, runner: ToolRunner, stated: HardConstraints, constraints: HardConstraints
+    ) -> list[tuple[ItemId, float]]:
+        """When a plan that contradicted the user left nothing, rank what the user's own words ask for."""
+        context = runner.context
+        context.candidates = type(context.candidates)()
+        runner.call(
+            "search_catalog",
+            {
+                "attributes": stated.attributes,
+                "exclude_attributes": stated.exclude_attributes,
+                "numeric": {k: v.model_dump() for k, v in stated.numeric.items()},
+            },
+        )
+        runner.call("rank_candidates", {"k": self.k})
+        return ground(context.catalog, context.candidates.ranked, constraints, runner.trace)
 
     def _audit(self, snapshot: MemorySnapshot, turn: Turn, provenance: str, *, rolled_back: bool) -> None:
         """Append the turn's memory writes (or its rollback) to the user's audit log."""
@@ -316,6 +348,10 @@ def _obeying(
         dropped = [i.title for i in items if str(i.item_id) not in allowed]
         runner.trace.append(TraceStep(kind="grounding", name="feed_rules", detail=f"dropped {dropped}"))
     return kept
+
+
+def _contradicted(trace: list[TraceStep]) -> bool:
+    return any(step.name == "plan_contradicts_user" for step in trace)
 
 
 def _note(text: str) -> Reason:

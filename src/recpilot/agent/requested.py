@@ -12,6 +12,7 @@ what it produces, sits below the tools so the dispatcher can read it.
 
 from __future__ import annotations
 
+import math
 import time
 import weakref
 from dataclasses import dataclass
@@ -57,9 +58,14 @@ def judge_turn(turn: Turn, catalog: Catalog, state: DialogueState | None, parser
     rules = parse_rules_request(text, feed)
     if rules is not None and rules.action == "remove":
         writes.add("feed_remove")
-    command = parse_feed_command(text, feed, now=time.time())
+    now = time.time()
+    command = parse_feed_command(text, feed, now=now)
+    stated: dict[str, set[str]] = {}
     if command is not None:
         writes.add("feed_add")
+        stated["effect"] = {r.effect for r in command.rules}
+        days = [math.inf if r.expires_at is None else (r.expires_at - now) / 86_400 for r in command.rules]
+        stated["days"] = {str(max(days, default=math.inf))}
     shown = [(str(item), "") for item in (state.last_shown if state is not None else [])]
     genres = frozenset(feed.values.get(GENRE_ATTRIBUTE, {}).values())
     if parse_critiques(text, shown or [("", "")], genres=genres, numeric=feed.numeric):
@@ -69,6 +75,7 @@ def judge_turn(turn: Turn, catalog: Catalog, state: DialogueState | None, parser
     if rules is None and command is None:
         parsed = parser.understand(turn, catalog)
         mentions.update(note.value for note in (*parsed.remember, *parsed.forget))
+        stated["kind"] = {note.kind for note in parsed.remember}
         mentions.update(
             str(ref.item_id)
             for ref in (*parsed.liked, *parsed.disliked, *parsed.subjects)
@@ -82,7 +89,11 @@ def judge_turn(turn: Turn, catalog: Catalog, state: DialogueState | None, parser
             constraints = parsed.constraints.model_copy(update={"keywords": None, "exclude_items": []})
     number = sum(1 for t in turn.dialogue if t.role == "user") + 1
     request = UserRequest(
-        text=text, writes=frozenset(writes), mentions=frozenset(m.casefold() for m in mentions), turn=number
+        text=text,
+        writes=frozenset(writes),
+        mentions=frozenset(m.casefold() for m in mentions),
+        stated={arg: frozenset(values) for arg, values in stated.items()},
+        turn=number,
     )
     return Judgement(request, constraints)
 

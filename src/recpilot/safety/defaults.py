@@ -1,8 +1,9 @@
 """The policy every interface runs with unless given another: reads run, writes need the user's words.
 
 In words: read-only tools always run. A tool that writes the user's memory, preferences or feed rules
-runs only when the user's own message asked for that kind of write (judged by code from the text), and
-the values it stores must be words the user said. Anything else, including a tool the policy does not
+runs only when the user's own message asked for that kind of write (judged by code from the text), the
+values it stores must be words the user said, and what the user's words fix (the kind of preference,
+the rule's effect, how long it lasts) must match. Anything else, including a tool the policy does not
 know, is refused with a sentence the user reads.
 """
 
@@ -28,10 +29,28 @@ def default_policy() -> SafetyPolicy:
                 reason=_NOT_SAID,
             ),
             PolicyRule(
+                tool="remember_preference",
+                args=[ArgPredicate(arg="kind", stated=False)],
+                action="deny",
+                reason=_NOT_SAID,
+            ),
+            PolicyRule(
                 tool="add_feed_rule",
                 args=[ArgPredicate(arg="value", said_by_user=False)],
                 action="deny",
                 reason=_NOT_SAID,
+            ),
+            PolicyRule(
+                tool="add_feed_rule",
+                args=[ArgPredicate(arg="effect", stated=False)],
+                action="deny",
+                reason=_NOT_SAID,
+            ),
+            PolicyRule(
+                tool="add_feed_rule",
+                args=[ArgPredicate(arg="days", stated=False)],
+                action="deny",
+                reason="it would keep the rule longer than you said",
             ),
             PolicyRule(privilege="write", requested=True, action="allow"),
         ],

@@ -48,6 +48,10 @@ class ArgPredicate(_Model):
         said_by_user: The value is something the user said: every word of it appears in the user's
             own message, or it is an item or value code found in that message (``UserRequest.mentions``).
             "Remember that I like Heat" may store Heat; a title an injected text names may not.
+        stated: The value is one the user's words fix for this argument (``UserRequest.stated``):
+            "remember that I love westerns" states a ``like_attribute``, not a ``dislike_attribute``.
+            A number (``days``) holds when it is at most the stated one; a missing number means
+            "forever" and holds only when the user stated no end either.
     """
 
     arg: str
@@ -58,6 +62,7 @@ class ArgPredicate(_Model):
     max: float | None = None
     matches: str | None = None
     said_by_user: bool | None = None
+    stated: bool | None = None
 
     @field_validator("matches")
     @classmethod
@@ -87,6 +92,8 @@ class ArgPredicate(_Model):
         if self.matches is not None and (
             value is None or not re.search(self.matches, str(value), re.IGNORECASE)
         ):
+            return False
+        if self.stated is not None and _stated(self.arg, value, request) != self.stated:
             return False
         return self.said_by_user is None or _said(value, request) == self.said_by_user
 
@@ -224,6 +231,26 @@ def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
     return float(value)
+
+
+def _stated(arg: str, value: Any, request: UserRequest) -> bool:
+    """Whether the user's words fix ``value`` for ``arg`` (numbers: at most the stated one)."""
+    allowed = request.stated.get(arg)
+    if not allowed:
+        return False
+    limits = [float(a) for a in allowed if _is_number(a)]
+    if limits:
+        number = float("inf") if value is None else _number(value)
+        return number is not None and number <= max(limits) * 1.001
+    return str(value).casefold() in {a.casefold() for a in allowed}
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _said(value: Any, request: UserRequest) -> bool:

@@ -8,7 +8,7 @@ was asked, so no write tool runs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -33,6 +33,10 @@ class UserRequest:
         writes: The kinds of memory writes the message asks for (judged by code from ``text``).
         mentions: Values the parsers found in the message, case-folded: item ids the user named
             ("I liked Heat" -> ``"6"``) and the values of stated preferences (``"genres=horror"``).
+        stated: Argument values the user's words fix for this turn's writes, by argument name: the
+            preference kinds (``kind``), the rule effects (``effect``) and the longest rule duration in
+            days (``days``, ``"inf"`` for "until removed"). A write whose argument is not among them is
+            not what the user asked for.
         confirmed: Tools the user confirmed in this session after being asked (temporal rules).
         turn: The turn number in the session (1 for the first message), for provenance.
     """
@@ -40,6 +44,7 @@ class UserRequest:
     text: str = ""
     writes: frozenset[WriteKind] = field(default_factory=frozenset)
     mentions: frozenset[str] = field(default_factory=frozenset)
+    stated: Mapping[str, frozenset[str]] = field(default_factory=dict)
     confirmed: frozenset[str] = field(default_factory=frozenset)
     turn: int = 0
 
