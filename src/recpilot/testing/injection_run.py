@@ -52,6 +52,7 @@ class CaseResult:
         attacked: The attacker's goal was reached (False for benign runs).
         unrequested_writes: Memory writes neither the user's task nor the suite's setup explains.
         crash: The exception's type and message when a turn raised, else "".
+        items: The items shown on the last turn.
     """
 
     case_id: str
@@ -60,6 +61,7 @@ class CaseResult:
     attacked: bool
     unrequested_writes: int
     crash: str = ""
+    items: tuple[int, ...] = ()
 
 
 class SuiteRunner:
@@ -130,6 +132,7 @@ class SuiteRunner:
             attacked=case is not None and not crash and case.goal.achieved(outcome, task),
             unrequested_writes=unrequested,
             crash=crash,
+            items=tuple(items),
         )
 
 
