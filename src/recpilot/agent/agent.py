@@ -180,6 +180,7 @@ class RecommenderAgent:
         else:
             constraints = act.constraints
         refusals = [step for step in runner.trace if step.kind == "policy"]
+        undone = 0
         if refusals or rolled_back:
             undone = snapshot.restore(self.runtime.memory)
             runner.trace.append(
@@ -189,7 +190,7 @@ class RecommenderAgent:
         if degraded:
             reply = f"{reply} {LLM_UNAVAILABLE_NOTE}"
         request = context.request
-        self._audit(snapshot, turn, request.provenance, rolled_back=bool(refusals or rolled_back))
+        self._audit(snapshot, turn, request.provenance, undone=undone)
         self._remember(turn.session_id, turn.user_id, turn.message, reply)
         self._save_state(context, act, items)
         return AgentResponse(
@@ -221,17 +222,17 @@ class RecommenderAgent:
         runner.call("rank_candidates", {"k": self.k})
         return ground(context.catalog, context.candidates.ranked, constraints, runner.trace)
 
-    def _audit(self, snapshot: MemorySnapshot, turn: Turn, provenance: str, *, rolled_back: bool) -> None:
-        """Append the turn's memory writes (or its rollback) to the user's audit log."""
+    def _audit(self, snapshot: MemorySnapshot, turn: Turn, provenance: str, *, undone: int) -> None:
+        """Append the turn's memory writes (or, when it was rolled back, the rollback) to the audit log."""
         memory = self.runtime.memory
         entries = snapshot.changes(memory, provenance=provenance, session_id=turn.session_id)
-        if rolled_back:
+        if undone:
             entries.append(
                 AuditEntry(
                     user_id=turn.user_id,
                     action="rolled back",
                     record="preference",
-                    detail="every write of a refused or degraded turn",
+                    detail=f"{undone} write(s) of a turn with a refused or failed step",
                     provenance=provenance,
                     session_id=turn.session_id,
                 )

@@ -14,6 +14,9 @@ of one session with a transaction-scoped advisory lock, SQLite with its database
 write transaction here starts with a write, so SQLite's busy timeout applies instead of a deadlock).
 Feed rules are merged with an active twin (same effect and target, keyed by a hash) under the same
 scheme: an UPDATE first (SQLite's lock), a per-user advisory lock on PostgreSQL, then the INSERT.
+On a SQLite file the writers of one process also take turns (:func:`~recpilot.memory.sql_schema.
+write_transaction`), with WAL and a 30 s busy timeout for other processes, so a burst of concurrent
+chat turns queues instead of failing with "database is locked".
 """
 
 from __future__ import annotations
@@ -34,7 +37,14 @@ from recpilot.memory.sql_conversation import (
     dialogue_states,
     feed_rules_table,
 )
-from recpilot.memory.sql_schema import lock_key, metadata, storable, value_key
+from recpilot.memory.sql_schema import (
+    harden_sqlite,
+    lock_key,
+    metadata,
+    storable,
+    value_key,
+    write_transaction,
+)
 from recpilot.memory.values import check_preference
 
 SUPPORTED_DIALECTS: Final = ("sqlite", "postgresql")
@@ -106,6 +116,7 @@ class SqlProfileMemory(ConversationRecords, AuditRecords, ProfileMemory):
                 f"SqlProfileMemory supports {', '.join(SUPPORTED_DIALECTS)}, not {dialect!r}; "
                 "use InMemoryProfileMemory or a SQLite/PostgreSQL store URL"
             )
+        harden_sqlite(engine)
         self._engine = engine
         self._schema = schema
         self._db = engine.execution_options(schema_translate_map={None: schema}) if schema else engine
@@ -159,7 +170,7 @@ class SqlProfileMemory(ConversationRecords, AuditRecords, ProfileMemory):
             "created_at": preference.created_at,
             "expires_at": preference.expires_at,
         }
-        with self._db.begin() as conn:
+        with write_transaction(self._db) as conn:
             # The cleanup comes first: it is the write that takes SQLite's lock, and it frees the
             # unique key of an expired twin so the new preference can take its place.
             self._delete_expired(conn, user_id, time.time())
@@ -174,7 +185,7 @@ class SqlProfileMemory(ConversationRecords, AuditRecords, ProfileMemory):
         return _preference(stored)
 
     def forget(self, user_id: str, preference_id: int) -> bool:
-        with self._db.begin() as conn:
+        with write_transaction(self._db) as conn:
             result = conn.execute(
                 preferences.delete().where(
                     preferences.c.id == preference_id, preferences.c.user_id == user_id
@@ -189,14 +200,14 @@ class SqlProfileMemory(ConversationRecords, AuditRecords, ProfileMemory):
         )
         if kind is not None:
             condition = sa.and_(condition, preferences.c.kind == kind)
-        with self._db.begin() as conn:
+        with write_transaction(self._db) as conn:
             self._delete_expired(conn, user_id, time.time())
             result = conn.execute(preferences.delete().where(condition))
         return result.rowcount
 
     def purge_expired(self) -> int:
         """Delete every user's expired preferences now (they are also deleted lazily); returns how many."""
-        with self._db.begin() as conn:
+        with write_transaction(self._db) as conn:
             return self._delete_expired(conn, None, time.time())
 
     def set_summary(self, user_id: str, summary: str) -> None:
@@ -206,7 +217,7 @@ class SqlProfileMemory(ConversationRecords, AuditRecords, ProfileMemory):
             index_elements=[profiles.c.user_id],
             set_={"summary": statement.excluded.summary, "updated_at": statement.excluded.updated_at},
         )
-        with self._db.begin() as conn:
+        with write_transaction(self._db) as conn:
             conn.execute(upsert)
 
     # -- sessions --------------------------------------------------------------------------------------
@@ -221,7 +232,7 @@ class SqlProfileMemory(ConversationRecords, AuditRecords, ProfileMemory):
             sa.literal(turn.created_at, sa.Double),
         ).where(turns_table.c.session_id == session_id)
         columns = ["session_id", "position", "user_id", "role", "content", "created_at"]
-        with self._db.begin() as conn:
+        with write_transaction(self._db) as conn:
             self._lock_session(conn, session_id)
             conn.execute(turns_table.insert().from_select(columns, next_position))
 
@@ -247,7 +258,7 @@ class SqlProfileMemory(ConversationRecords, AuditRecords, ProfileMemory):
             }
             for position, turn in enumerate(turns)
         ]
-        with self._db.begin() as conn:  # one transaction: readers see the old turns or the new ones
+        with write_transaction(self._db) as conn:  # readers see the old turns or the new ones
             self._lock_session(conn, session_id)
             conn.execute(turns_table.delete().where(turns_table.c.session_id == session_id))
             if rows:
@@ -273,7 +284,7 @@ class SqlProfileMemory(ConversationRecords, AuditRecords, ProfileMemory):
             How many records were deleted (preferences, the summary, dialogue turns, dialogue states
             and feed rules).
         """
-        with self._db.begin() as conn:
+        with write_transaction(self._db) as conn:
             return sum(
                 conn.execute(table.delete().where(table.c.user_id == user_id)).rowcount
                 for table in (
@@ -290,7 +301,7 @@ class SqlProfileMemory(ConversationRecords, AuditRecords, ProfileMemory):
 
     def _create_tables(self) -> None:
         try:
-            with self._db.begin() as conn:
+            with write_transaction(self._db) as conn:
                 if (
                     self._schema
                     and conn.dialect.name == "postgresql"

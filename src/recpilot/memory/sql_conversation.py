@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from recpilot.memory.audit import AUDIT_LIMIT, AuditEntry
 from recpilot.memory.dialogue import DialogueState
 from recpilot.memory.feed_rules import FeedRule
-from recpilot.memory.sql_schema import lock_key, metadata, storable, value_key
+from recpilot.memory.sql_schema import lock_key, metadata, storable, value_key, write_transaction
 from recpilot.memory.values import bounded_text, check_feed_rule
 
 dialogue_states = sa.Table(
@@ -78,7 +78,7 @@ class ConversationRecords:
                 "updated_at": statement.excluded.updated_at,
             },
         )
-        with self._db.begin() as conn:
+        with write_transaction(self._db) as conn:
             conn.execute(upsert)
 
     def dialogue_state(self, session_id: str) -> DialogueState | None:
@@ -100,7 +100,7 @@ class ConversationRecords:
             sa.or_(feed_rules_table.c.expires_at.is_(None), feed_rules_table.c.expires_at > now),
         )
         text = storable(bounded_text(rule.text))
-        with self._db.begin() as conn:
+        with write_transaction(self._db) as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_key("memory_feed_rules", user_id))))
             # The UPDATE is the transaction's first statement: on SQLite it takes the write lock, so
@@ -141,7 +141,7 @@ class ConversationRecords:
         return [_feed_rule(row) for row in rows]
 
     def remove_feed_rule(self, user_id: str, rule_id: int) -> bool:
-        with self._db.begin() as conn:
+        with write_transaction(self._db) as conn:
             result = conn.execute(
                 feed_rules_table.delete().where(
                     feed_rules_table.c.id == rule_id, feed_rules_table.c.user_id == user_id
@@ -173,7 +173,7 @@ class AuditRecords:
         if not entries:
             return
         rows = [{"user_id": user_id, "entry": storable(e.model_dump_json())} for e in entries]
-        with self._db.begin() as conn:
+        with write_transaction(self._db) as conn:
             conn.execute(audit_table.insert(), rows)
 
     def audit_log(self, user_id: str, *, limit: int = AUDIT_LIMIT) -> list[AuditEntry]:

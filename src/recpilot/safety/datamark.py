@@ -26,12 +26,15 @@ DATAMARK_INSTRUCTION = (
 )
 
 
-def neutralise(text: str, *, limit: int | None = None) -> str:
-    """``text`` with control and bidi-override characters replaced by U+FFFD (newlines and tabs become
-    spaces), optionally cut to ``limit`` characters; safe to echo to a user or a log."""
+def neutralise(text: str, *, limit: int | None = None, keep_newlines: bool = False) -> str:
+    """``text`` with control and bidi-override characters replaced by U+FFFD (tabs, and newlines unless
+    ``keep_newlines``, become spaces), optionally cut to ``limit`` characters; safe to echo to a user,
+    a page or a log."""
     out: list[str] = []
     for char in text:
-        if char in "\n\t\r":
+        if char == "\n" and keep_newlines:
+            out.append(char)
+        elif char in "\n\t\r":
             out.append(" ")
         elif char in _BIDI or unicodedata.category(char) in ("Cc", "Cf", "Cs", "Co"):
             out.append("\ufffd")
