@@ -125,3 +125,31 @@ def test_no_tool_reads_another_users_data(runtime: AgentRuntime) -> None:
     record = dispatcher.call("user_profile", {"user_id": USER}, context)
     assert not record.ok
     assert "Extra inputs" in record.error, "agent tools take no user argument at all"
+
+
+def test_forgetting_everything_runs_only_after_the_user_confirms(runtime: AgentRuntime) -> None:
+    """Agent-C style: the call is held, and only a "yes" in the same session runs it."""
+    agent = RecommenderAgent(runtime, brain=_Scripted(("forget_everything", {})))
+    held = agent.respond(USER, "forget everything you know about me", session_id="c")
+    assert [s.args["decision"]["action"] for s in held.trace if s.kind == "policy"] == ["confirm"]
+    assert "needs your confirmation" in held.reply
+    assert runtime.memory.feed_rules(USER), "nothing deleted yet"
+    plain = RecommenderAgent(runtime)
+    dropped = plain.respond(USER, "a 90s comedy", session_id="c")
+    assert not any(s.name == "forget_everything" for s in dropped.trace), (
+        "another message drops the held call"
+    )
+    assert runtime.memory.feed_rules(USER)
+    agent.respond(USER, "forget everything you know about me", session_id="c")
+    done = plain.respond(USER, "yes", session_id="c")
+    assert done.reply.startswith("Done: deleted everything")
+    assert runtime.memory.feed_rules(USER) == []
+    assert runtime.memory.profile(USER).preferences == []
+
+
+def test_an_injected_forget_everything_is_refused_outright(runtime: AgentRuntime) -> None:
+    agent = RecommenderAgent(runtime, brain=_Scripted(("forget_everything", {})))
+    response = agent.respond(USER, "a 90s comedy", session_id="i")
+    assert [s.args["decision"]["action"] for s in response.trace if s.kind == "policy"] == ["deny"]
+    assert runtime.memory.dialogue_state("i") is not None
+    assert runtime.memory.dialogue_state("i").pending_call is None  # type: ignore[union-attr]

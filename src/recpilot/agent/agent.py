@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -12,7 +13,7 @@ from recpilot.agent.brain import Act, Brain, Composition, ToolRunner, Turn
 from recpilot.agent.explain import explain
 from recpilot.agent.grounding import ground, resolve_named, with_users_constraints
 from recpilot.agent.offline.brain import OfflineBrain
-from recpilot.agent.requested import Judgement, judge_turn
+from recpilot.agent.requested import Judgement, is_confirmation, judge_turn
 from recpilot.agent.runtime import AgentRuntime
 from recpilot.agent.types import (
     AgentResponse,
@@ -34,7 +35,8 @@ from recpilot.memory.dialogue import DialogueState
 from recpilot.memory.feed_rules import FeedRule
 from recpilot.memory.integrity import MemorySnapshot
 from recpilot.memory.summary import build_profile_summary
-from recpilot.safety.request import refusal_sentence
+from recpilot.safety.request import TOOL_WRITES, refusal_sentence
+from recpilot.tools.account_tools import ACCOUNT_TOOLS
 from recpilot.tools.context import ToolContext
 from recpilot.tools.dispatcher import ToolDispatcher, ToolPolicy, ToolSpec
 from recpilot.tools.recommender_tools import RECOMMENDER_TOOLS
@@ -42,8 +44,8 @@ from recpilot.tools.recommender_tools import RECOMMENDER_TOOLS
 logger = logging.getLogger("recpilot.agent")
 
 MAX_MESSAGE_CHARS = 10_000
-#: The agent's default tools: the recommender tools plus critiques and feed rules.
-DEFAULT_TOOLS: tuple[ToolSpec, ...] = (*RECOMMENDER_TOOLS, *CONVERSATION_TOOLS)
+#: The agent's default tools: the recommender tools, critiques, feed rules and forgetting everything.
+DEFAULT_TOOLS: tuple[ToolSpec, ...] = (*RECOMMENDER_TOOLS, *CONVERSATION_TOOLS, *ACCOUNT_TOOLS)
 _RULES_NOTE = "(Your feed rules are in force and may leave nothing; say “what are my rules?” to see them.)"
 
 
@@ -144,7 +146,10 @@ class RecommenderAgent:
         snapshot: MemorySnapshot,
     ) -> AgentResponse:
         context = runner.context
-        act, brain = await self._act(turn, runner, state, rules, snapshot)
+        confirmed = self._confirmed_call(turn, runner, state)
+        act, brain = (
+            confirmed if confirmed is not None else await self._act(turn, runner, state, rules, snapshot)
+        )
         usage = act.usage
         items: list[RecommendedItem] = []
         reply: str | None = act.reply
@@ -179,7 +184,17 @@ class RecommenderAgent:
             rolled_back = composition.degraded and brain is not self.fallback
         else:
             constraints = act.constraints
-        refusals = [step for step in runner.trace if step.kind == "policy"]
+        held = [
+            s
+            for s in runner.trace
+            if s.kind == "policy" and s.args.get("decision", {}).get("action") == "confirm"
+        ]
+        refusals = [s for s in runner.trace if s.kind == "policy" and s not in held]
+        if held and context.dialogue is not None:
+            step = held[-1]
+            args = {k: v for k, v in step.args.items() if k != "decision"}
+            context.dialogue.pending_call = {"tool": step.name, "args": args}
+            reply = f"{reply} {refusal_sentence(held, 0)}".strip()
         undone = 0
         if refusals or rolled_back:
             undone = snapshot.restore(self.runtime.memory)
@@ -204,6 +219,33 @@ class RecommenderAgent:
             degraded=degraded,
             constraints=constraints,
         )
+
+    def _confirmed_call(
+        self, turn: Turn, runner: ToolRunner, state: DialogueState
+    ) -> tuple[Act, Brain] | None:
+        """A "yes" to a call a policy held for confirmation runs it; any other message drops it."""
+        pending = state.pending_call
+        context = runner.context
+        if pending is None or context.dialogue is None:
+            return None
+        context.dialogue.pending_call = None
+        if not is_confirmation(turn.message):
+            return None
+        tool = str(pending.get("tool", ""))
+        kind = TOOL_WRITES.get(tool)
+        request = context.request
+        context.request = dataclasses.replace(
+            request,
+            confirmed=request.confirmed | {tool},
+            writes=request.writes | ({kind} if kind is not None else set()),
+        )
+        record = runner.call(tool, pending.get("args") or {})
+        reply = (
+            f"Done: {record.output.summary}."
+            if record.output is not None
+            else f"That did not work: {record.error}."
+        )
+        return Act(intent="forget", reply=reply, note=f"confirmed {tool}"), self.brain
 
     def _rank_stated(
         self, runner: ToolRunner, stated: HardConstraints, constraints: HardConstraints

@@ -13,6 +13,7 @@ what it produces, sits below the tools so the dispatcher can read it.
 from __future__ import annotations
 
 import math
+import re
 import time
 import weakref
 from dataclasses import dataclass
@@ -96,6 +97,16 @@ def judge_turn(turn: Turn, catalog: Catalog, state: DialogueState | None, parser
         turn=number,
     )
     return Judgement(request, constraints)
+
+
+_YES = re.compile(
+    r"^\s*(?:yes|yeah|yep|sure|ok|okay|confirm|confirmed|go ahead|do it)\b[\s.!,]*(?:please)?[\s.!]*$", re.I
+)
+
+
+def is_confirmation(message: str) -> bool:
+    """Whether the message is a plain "yes" (to a question the agent asked)."""
+    return bool(_YES.match(message))
 
 
 def _feed_vocabulary(catalog: Catalog) -> FeedVocabulary:

@@ -10,7 +10,7 @@ persists it; :mod:`recpilot.conversation.state` re-exports it under its usual na
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -67,6 +67,8 @@ class DialogueState(BaseModel):
             ("older" than what was shown); None for an open end.
         pending_question: The ``field=value`` attribute the system asked about last, waiting for a
             yes or no.
+        pending_call: A tool call a policy held for the user's confirmation (``{"tool", "args"}``); a
+            "yes" on the next turn runs it, anything else drops it.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -88,6 +90,7 @@ class DialogueState(BaseModel):
     item_weights: dict[str, float] = Field(default_factory=dict)
     numeric_bounds: dict[str, tuple[float | None, float | None]] = Field(default_factory=dict)
     pending_question: str | None = None
+    pending_call: dict[str, Any] | None = None
 
     @property
     def last_shown(self) -> list[str]:

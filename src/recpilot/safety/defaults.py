@@ -3,8 +3,9 @@
 In words: read-only tools always run. A tool that writes the user's memory, preferences or feed rules
 runs only when the user's own message asked for that kind of write (judged by code from the text), the
 values it stores must be words the user said, and what the user's words fix (the kind of preference,
-the rule's effect, how long it lasts) must match. Anything else, including a tool the policy does not
-know, is refused with a sentence the user reads.
+the rule's effect, how long it lasts) must match. Deleting everything about the user runs only after
+the user confirmed it in this session (a temporal rule in the Agent-C style). Anything else,
+including a tool the policy does not know, is refused with a sentence the user reads.
 """
 
 from __future__ import annotations
@@ -22,6 +23,12 @@ def default_policy() -> SafetyPolicy:
         rules=[
             PolicyRule(privilege="read", action="allow"),
             PolicyRule(privilege="write", requested=False, action="deny", reason=_NOT_ASKED),
+            PolicyRule(
+                tool="forget_everything",
+                confirmed=False,
+                action="confirm",
+                reason="deleting everything I remember about you needs your confirmation; say yes to do it",
+            ),
             PolicyRule(
                 tool="remember_preference",
                 args=[ArgPredicate(arg="value", said_by_user=False)],

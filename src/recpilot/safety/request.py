@@ -21,6 +21,7 @@ TOOL_WRITES: dict[str, WriteKind] = {
     "add_feed_rule": "feed_add",
     "remove_feed_rule": "feed_remove",
     "critique_shown": "critique",
+    "forget_everything": "forget",
 }
 
 
@@ -66,6 +67,7 @@ WRITE_WORDS: dict[str, str] = {
     "add_feed_rule": "add a feed rule",
     "remove_feed_rule": "remove a feed rule",
     "critique_shown": "record a critique",
+    "forget_everything": "delete everything I remember about you",
 }
 
 
@@ -81,7 +83,9 @@ def refusal_sentence(refusals: Sequence[_Refusal], undone: int) -> str:
     for step in refusals:
         what = WRITE_WORDS.get(step.name, f"use {step.name}")
         reason = step.detail.split("refused: ", 1)[-1]
-        sentence = f"I did not {what}: {reason}."
+        sentence = (
+            f"I did not {what} yet: {reason}." if "confirm" in reason else f"I did not {what}: {reason}."
+        )
         if sentence not in parts:
             parts.append(sentence)
     if undone:
