@@ -7,13 +7,14 @@ for the GIL) answers every chat completion after ``--latency-ms`` with a valid p
 below. Prints calls/second per run, the client's and the stub's CPU per call (the stable figures on a
 shared machine), the median of the runs, its share of the ideal and the load average.
 
-``--client`` picks the engine's chat client (``lean`` or ``pydantic-ai``); ``--processes P`` splits
+The engine talks through recpilot's one LLM stack (:class:`recpilot.llm.client.LLMClient`, output
+mode ``tool`` here, as the stub answers with tool calls); ``--processes P`` splits
 the calls and the concurrency over P client processes that start each run together (the
 multi-process route, as the Ray backend shards a population); ``--freeze-gc`` calls ``gc.freeze()``
 after the warm-up. uvloop drives the client's event loop when it is installed.
 
 Usage: ``.venv/bin/python benchmarks/simulation_llm.py [--calls 960] [--concurrency 64] [--runs 3]
-[--client lean] [--processes 1] [--freeze-gc]``
+[--processes 1] [--freeze-gc]``
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from recpilot.llm import LLMSettings
+from recpilot.llm.ratelimit import RateLimitConfig
 from recpilot.simulation.llm_engine import LLMDecisionEngine, LLMEngineConfig
-from recpilot.simulation.ratelimit import RateLimitConfig
 from recpilot.simulation.types import Page, Persona, ShownItem, UserState
 
 ANSWER = {"clicked": [{"item_id": "i3", "rating": 4.0, "reason": "looks good"}], "satisfaction": 0.6}
@@ -160,10 +161,10 @@ async def _run(engine: LLMDecisionEngine, calls: int, concurrency: int) -> RunTi
     return start, time.monotonic(), time.process_time() - cpu
 
 
-def _engine(url: str, concurrency: int, client: str) -> LLMDecisionEngine:
-    settings = LLMSettings(base_url=url, model="bench", max_retries=0, timeout_s=30.0)
+def _engine(url: str, concurrency: int) -> LLMDecisionEngine:
+    settings = LLMSettings(base_url=url, model="bench", max_retries=0, timeout_s=30.0, output_mode="tool")
     rate = RateLimitConfig(max_concurrency=concurrency)
-    return LLMDecisionEngine(settings, LLMEngineConfig(rate=rate, client=client))  # type: ignore[arg-type]
+    return LLMDecisionEngine(settings, LLMEngineConfig(rate=rate))
 
 
 async def _client(
@@ -171,11 +172,10 @@ async def _client(
     calls: int,
     concurrency: int,
     runs: int,
-    client: str,
     freeze_gc: bool,
     ready: Callable[[], None],
 ) -> list[RunTimes]:
-    engine = _engine(url, concurrency, client)
+    engine = _engine(url, concurrency)
     await _run(engine, concurrency, concurrency)  # warm-up: open the connections
     if freeze_gc:
         # Everything allocated so far (mostly imported modules) leaves the collector's view, so a
@@ -192,14 +192,14 @@ async def _client(
     return times
 
 
-def _client_process(args: tuple[str, int, int, int, str, bool], barrier: Any, results: Connection) -> None:
+def _client_process(args: tuple[str, int, int, int, bool], barrier: Any, results: Connection) -> None:
     results.send(_run_loop(lambda: _client(*args, ready=barrier.wait)))
 
 
 def _measure(url: str, args: argparse.Namespace) -> list[list[RunTimes]]:
     """Per run, the times of each client process (one process: in this one)."""
     if args.processes == 1:
-        own = (url, args.calls, args.concurrency, args.runs, args.client, args.freeze_gc)
+        own = (url, args.calls, args.concurrency, args.runs, args.freeze_gc)
         return [[t] for t in _run_loop(lambda: _client(*own, ready=lambda: None))]
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(args.processes)
@@ -208,7 +208,6 @@ def _measure(url: str, args: argparse.Namespace) -> list[list[RunTimes]]:
         args.calls // args.processes,
         args.concurrency // args.processes,
         args.runs,
-        args.client,
         args.freeze_gc,
     )
     pipes = [context.Pipe(duplex=False) for _ in range(args.processes)]
@@ -228,7 +227,6 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=64)
     parser.add_argument("--latency-ms", type=float, default=200.0)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--client", choices=["lean", "pydantic-ai"], default="lean")
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--freeze-gc", action="store_true", help="gc.freeze() after the warm-up")
     args = parser.parse_args()
@@ -271,7 +269,7 @@ def main() -> None:
         f"load average (1 min) {load_before[0]:.2f} before, {load_after[0]:.2f} after; {os.cpu_count()} CPUs"
     )
     print(
-        f"client {args.client}, {args.processes} process(es), gc.freeze {args.freeze_gc}, "
+        f"{args.processes} process(es), gc.freeze {args.freeze_gc}, "
         f"calls per run {calls}, "
         f"concurrency {args.concurrency}, latency {args.latency_ms:g} ms"
     )

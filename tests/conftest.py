@@ -50,6 +50,14 @@ def _no_remote_llm() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _llm_modes_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Learned LLM output modes go to a temporary file, never to the user's settings home."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("RECPILOT_LLM_MODES_FILE", str(tmp_path_factory.mktemp("llm") / "modes.json"))
+        yield
+
+
 @pytest.fixture(scope="session")
 def postgres_admin() -> Iterator[sa.Engine]:
     """An engine on the PostgreSQL test database (skips the test when the server is unreachable)."""

@@ -10,7 +10,7 @@ import pytest
 
 from recpilot.errors import ConfigError
 from recpilot.llm import LLMSettings, load_llm_settings, parse_llm_option
-from recpilot.llm.models import RetryPolicy, is_loopback_host, model_settings, retry_after_seconds
+from recpilot.llm.models import RetryPolicy, is_loopback_host, retry_after_seconds
 from recpilot.llm.settings import DEFAULT_MODEL, OPENAI_BASE_URL
 
 
@@ -120,11 +120,6 @@ def test_bad_llm_option_explains_the_syntax(option: str) -> None:
 def test_llm_option_with_a_bad_url_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="base_url"):
         parse_llm_option("ftp://host/v1#model", LLMSettings())
-
-
-def test_model_settings_turn_sdk_retries_off() -> None:
-    settings = model_settings(LLMSettings(timeout_s=7, temperature=None, max_output_tokens=256))
-    assert settings == {"timeout": 7, "max_retries": 0, "max_tokens": 256}
 
 
 def test_backoff_grows_exponentially_with_jitter_and_a_cap() -> None:

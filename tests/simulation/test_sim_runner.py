@@ -15,10 +15,10 @@ import pytest
 from _s1_data import clustered_dataset
 
 from recpilot.errors import ConfigError
+from recpilot.llm.cache import CacheMissError
 from recpilot.simulation.assembly import build_simulation
 from recpilot.simulation.engine import DecisionEngine
 from recpilot.simulation.environment import FeedbackObserver, ModelRecommender
-from recpilot.simulation.llm_cache import CacheMissError
 from recpilot.simulation.offline_engine import BehaviourConfig, OfflineEngine
 from recpilot.simulation.runner import SimulationRunner, SimulationStoppedError
 from recpilot.simulation.types import (

@@ -1,10 +1,12 @@
 """The LLM brain: plan first, execute through the dispatcher, then write the answer.
 
 A typical turn costs two model calls: :meth:`LLMBrain.act` asks for a typed :class:`Plan` (a tool
-chain) and runs it; :meth:`LLMBrain.compose` writes the reply about the grounded items. When a plan
-fails, the brain falls back to step-by-step tool calling (bounded); with ``reflect=True`` a critic
-checks the draft before it is sent. Every tool call, planned or not, goes through the one dispatcher.
-Any failure to get a usable answer (after the HTTP retries and the validation retries) raises
+chain) and runs it; :meth:`LLMBrain.compose` writes the reply about the grounded items. A plan naming
+an unknown tool, invalid arguments or an unknown attribute is sent back to the model with the problem
+before anything runs (a bounded repair); a plan whose step fails when run is reset and asked for once
+more with the failure. With ``reflect=True`` a critic checks the draft before it is sent. Every call
+goes through the one LLM stack (:class:`~recpilot.llm.client.LLMClient`: output mode, retries, rate
+limit, cache) and every tool call through the one dispatcher. Any failure to get a usable answer raises
 :class:`~recpilot.llm.errors.LLMUnavailableError`, and the agent completes the turn with the offline brain.
 """
 
@@ -12,73 +14,58 @@ from __future__ import annotations
 
 import logging
 import weakref
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import anyio
 import httpx2
-import openai
-from pydantic_ai import (
-    Agent,
-    AgentRetries,
-    AgentRunError,
-    RunUsage,
-    Tool,
-    UnexpectedModelBehavior,
-    UsageLimits,
-    capture_run_messages,
-)
-from pydantic_ai.messages import ModelMessage, ModelRequest
+from pydantic import BaseModel, ValidationError
 from pydantic_ai.models import Model
 
 from recpilot.agent import prompts
 from recpilot.agent.brain import Act, Brain, Composition, ToolRunner, Turn
 from recpilot.agent.grounding import resolve_named
-from recpilot.agent.prompts import ComposedReply, Critique, StepOutcome
+from recpilot.agent.prompts import ComposedReply, Critique
 from recpilot.agent.types import HardConstraints, Intent, Plan, RecommendedItem, TraceStep, Usage
 from recpilot.errors import ConfigError
+from recpilot.llm.chat import Question
+from recpilot.llm.client import LLMClient
 from recpilot.llm.errors import LLMError, LLMUnavailableError
-from recpilot.llm.models import AttemptLog, recording_attempts, using_model
+from recpilot.llm.models import AttemptLog, recording_attempts
 from recpilot.llm.settings import LLMSettings, load_llm_settings
+from recpilot.llm.structured import CallBooks
 from recpilot.tools.context import CandidateSet, Catalog, ToolContext
 from recpilot.tools.dispatcher import ToolSpec
 
 logger = logging.getLogger("recpilot.agent")
 
-OutputT = TypeVar("OutputT")
+OutputT = TypeVar("OutputT", bound=BaseModel)
 
 #: Failures that mean "the model gave no usable answer" (anything else is a bug and propagates).
-_MODEL_FAILURES = (AgentRunError, LLMError, httpx2.HTTPError, openai.OpenAIError)
+_MODEL_FAILURES = (LLMError, httpx2.HTTPError)
+
+_COMPOSE = Question(prompts.COMPOSE_INSTRUCTIONS, ComposedReply, "The reply.", max_tokens=300)
+_CRITIC = Question(prompts.CRITIC_INSTRUCTIONS, Critique, "The verdict on the draft.", max_tokens=300)
+_PLAN_TOKENS = 300
 
 
 @dataclass
 class _Books:
-    """LLM usage of one brain step: model requests, tokens and rejected answers."""
+    """LLM usage of one brain step: HTTP attempts and the answered requests' tokens and rejections."""
 
     attempts: AttemptLog = field(default_factory=AttemptLog)
-    requests: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    rejected: int = 0
-
-    def add(self, run: RunUsage, messages: Sequence[ModelMessage]) -> None:
-        self.requests += run.requests
-        self.input_tokens += run.input_tokens
-        self.output_tokens += run.output_tokens
-        self.rejected += sum(
-            1 for m in messages if isinstance(m, ModelRequest) and any(map(_is_retry, m.parts))
-        )
+    calls: CallBooks = field(default_factory=CallBooks)
 
     def usage(self) -> Usage:
         # Over HTTP every attempt counts as a call (retries cost too); test models have no transport.
-        calls = max(self.attempts.attempts, self.requests)
-        failures = calls - self.requests + self.rejected + self.attempts.refused
+        calls = max(self.attempts.attempts, self.calls.requests)
+        failures = calls - self.calls.requests + self.calls.rejected + self.attempts.refused
         return Usage(
             llm_calls=calls,
-            input_tokens=self.input_tokens,
-            output_tokens=self.output_tokens,
+            input_tokens=self.calls.input_tokens,
+            output_tokens=self.calls.output_tokens,
             failures=failures,
         )
 
@@ -87,68 +74,58 @@ class LLMBrain(Brain):
     """A brain that plans with a language model and writes the reply with it.
 
     Args:
-        model: The model: :class:`~recpilot.llm.settings.LLMSettings` for an OpenAI-compatible endpoint
-            (a fresh HTTP client per step, with recpilot's retry policy), or any pydantic-ai ``Model``
-            (e.g. ``FunctionModel`` / ``TestModel`` in tests).
+        model: The model: an :class:`~recpilot.llm.client.LLMClient`, :class:`LLMSettings` for an
+            OpenAI-compatible endpoint, or any pydantic-ai ``Model`` (e.g. the scripted test models).
         reflect: Run a critic call on the draft reply before answering (one more call per turn).
         output_retries: How often the model may correct an invalid answer; defaults to the settings'.
-        max_tool_steps: The most model requests of the step-by-step fallback; defaults to the settings'.
         deadline_s: The most seconds :meth:`act` or :meth:`compose` may take; defaults to the settings'
-            (none for a given pydantic-ai ``Model``).
+            (none for an in-process ``Model``).
     """
 
     name = "llm"
 
     def __init__(
         self,
-        model: LLMSettings | Model,
+        model: LLMClient | LLMSettings | Model,
         *,
         reflect: bool = False,
         output_retries: int | None = None,
-        max_tool_steps: int | None = None,
         deadline_s: float | None = None,
     ) -> None:
-        self.model = model
+        self.llm = LLMClient.of(model)
         self.reflect = reflect
-        defaults = model if isinstance(model, LLMSettings) else LLMSettings.model_construct()
-        self.output_retries = defaults.output_retries if output_retries is None else output_retries
-        self.max_tool_steps = defaults.max_tool_steps if max_tool_steps is None else max_tool_steps
-        settings_deadline = model.deadline_s if isinstance(model, LLMSettings) else None
-        self.deadline_s = deadline_s if deadline_s is not None else settings_deadline
-        retries = AgentRetries(output=self.output_retries, tools=self.output_retries)
-        self._planner = Agent(None, output_type=Plan, instructions=prompts.PLAN_INSTRUCTIONS, retries=retries)
-        self._writer = Agent(
-            None, output_type=ComposedReply, instructions=prompts.COMPOSE_INSTRUCTIONS, retries=retries
+        settings = self.llm.settings
+        self.output_retries = settings.output_retries if output_retries is None else output_retries
+        self.deadline_s = (
+            deadline_s if deadline_s is not None else (settings.deadline_s if self.llm.is_endpoint else None)
         )
-        self._critic = Agent(
-            None, output_type=Critique, instructions=prompts.CRITIC_INSTRUCTIONS, retries=retries
-        )
+        self._plan_questions: dict[tuple[str, ...], Question[Plan]] = {}
 
     async def act(self, turn: Turn, tools: ToolRunner) -> Act:
-        """Call 1: a typed plan, run through the dispatcher; step-by-step tool calling if it fails."""
+        """Call 1: a typed plan, checked, then run by the dispatcher (asked once more if a step fails)."""
         books = _Books()
+        question = self._plan_question(tools.dispatcher.specs)
+        prompt = self._planner_context(turn, tools)
+
+        def check(plan: Plan) -> list[str]:
+            return _plan_problems(plan, tools)
+
         with recording_attempts() as books.attempts:
-            async with self._open("plan", books) as model:
-                context = self._planner_context(turn, tools)
-                plan = await self._run("plan", self._planner, context, model, books, 1 + self.output_retries)
-                failure = _constraint_problem(plan.constraints, tools.context.catalog)
-                failure = failure or _plan_failure(tools.run_plan(plan))
-                if failure is None:
-                    _finish_ranking(plan.intent, tools)
-                    return Act(
-                        intent=plan.intent, constraints=plan.constraints, usage=books.usage(), note=plan.note
-                    )
-                logger.info("plan failed (%s); calling tools step by step", failure)
-                books.rejected += 1
-                tools.trace.append(TraceStep(kind="fallback", name="step_by_step", ok=False, detail=failure))
-                _reset(tools.context)
-                stepper = self._stepper(tools)
-                prompt = prompts.steps_prompt(context, failure)
-                outcome = await self._run("steps", stepper, prompt, model, books, self.max_tool_steps)
-        _finish_ranking(outcome.intent, tools)
-        constraints = _known_constraints(outcome.constraints, tools.context.catalog, tools.trace)
-        note = f"step by step after a failed plan: {outcome.note}".strip()
-        return Act(intent=outcome.intent, constraints=constraints, usage=books.usage(), note=note)
+            async with self._step("plan", books):
+                plan = await self._ask("plan", question, prompt, books, check)
+                failure = _plan_failure(tools.run_plan(plan))
+                if failure is not None:
+                    logger.info("plan failed (%s); asking for another", failure)
+                    books.calls.rejected += 1
+                    tools.trace.append(TraceStep(kind="fallback", name="replan", ok=False, detail=failure))
+                    _reset(tools.context)
+                    retry = prompts.replan_prompt(prompt, failure)
+                    plan = await self._ask("plan", question, retry, books, check)
+                    failure = _plan_failure(tools.run_plan(plan))
+                    if failure is not None:
+                        raise LLMUnavailableError("plan", f"the plan failed twice: {failure}", books.usage())
+        _finish_ranking(plan.intent, tools)
+        return Act(intent=plan.intent, constraints=plan.constraints, usage=books.usage(), note=plan.note)
 
     async def compose(
         self, turn: Turn, act: Act, items: list[RecommendedItem], tools: ToolRunner
@@ -158,12 +135,10 @@ class LLMBrain(Brain):
         constraints = act.constraints.merged(tools.context.constraints)
         prompt = prompts.compose_prompt(turn.message, act.intent, constraints, items, tools.trace)
         with recording_attempts() as books.attempts:
-            async with self._open("compose", books) as model:
-                draft = await self._run(
-                    "compose", self._writer, prompt, model, books, 1 + self.output_retries
-                )
+            async with self._step("compose", books):
+                draft = await self._ask("compose", _COMPOSE, prompt, books)
                 if self.reflect:
-                    draft = await self._reflect(prompt, draft, items, model, books, tools.trace)
+                    draft = await self._reflect(prompt, draft, items, books, tools.trace)
         catalog = tools.context.catalog
         shown = resolve_named(catalog, draft.item_ids, [(i.item_id, i.score) for i in items], constraints, [])
         allowed = [i.title for i in items] + [catalog.title(item) for item, _ in shown]
@@ -180,14 +155,13 @@ class LLMBrain(Brain):
         prompt: str,
         draft: ComposedReply,
         items: Sequence[RecommendedItem],
-        model: Model,
         books: _Books,
         trace: list[TraceStep],
     ) -> ComposedReply:
         chosen = draft.item_ids or [i.item_id for i in items]
         try:
-            critique = await self._run(
-                "reflect", self._critic, prompts.critic_prompt(prompt, draft.reply, chosen), model, books, 2
+            critique = await self._ask(
+                "reflect", _CRITIC, prompts.critic_prompt(prompt, draft.reply, chosen), books
             )
         except LLMUnavailableError as exc:  # the critic is optional: keep the draft
             trace.append(TraceStep(kind="error", name="reflect", ok=False, detail=exc.reason))
@@ -204,64 +178,54 @@ class LLMBrain(Brain):
             notes={k: v for k, v in draft.notes.items() if k not in dropped},
         )
 
-    def _stepper(self, tools: ToolRunner) -> Agent[None, StepOutcome]:
-        wrapped = [_as_tool(spec, tools) for spec in tools.dispatcher.specs]
-        retries = AgentRetries(output=self.output_retries, tools=self.output_retries)
-        return Agent(
-            None,
-            output_type=StepOutcome,
-            instructions=prompts.STEPS_INSTRUCTIONS,
-            tools=wrapped,
-            retries=retries,
-        )
+    def _plan_question(self, specs: Sequence[ToolSpec]) -> Question[Plan]:
+        """The planner's question: instructions and the tools (the stable prefix of every plan request)."""
+        key = tuple(spec.name for spec in specs)
+        question = self._plan_questions.get(key)
+        if question is None:
+            instructions = prompts.plan_instructions(prompts.tool_catalog(specs))
+            schema = prompts.plan_schema([spec.name for spec in specs])
+            question = Question(instructions, Plan, "The plan.", max_tokens=_PLAN_TOKENS, wire_schema=schema)
+            self._plan_questions[key] = question
+        return question
 
     def _planner_context(self, turn: Turn, tools: ToolRunner) -> str:
         catalog = tools.context.catalog
         return prompts.plan_prompt(
             turn.message,
-            _overview(catalog),
-            prompts.tool_catalog(tools.dispatcher.specs),
+            prompts.relevant_vocabulary(_vocabulary(catalog), turn.message),
             prompts.profile_summary(turn.profile, catalog),
             prompts.dialogue_text(turn.dialogue),
             _shown(tools.context),
         )
 
     @asynccontextmanager
-    async def _open(self, stage: str, books: _Books) -> AsyncIterator[Model]:
-        """The model for one brain step, under the step's deadline."""
+    async def _step(self, stage: str, books: _Books) -> AsyncIterator[None]:
+        """One brain step under its deadline, with its own HTTP client."""
         try:
             with anyio.fail_after(self.deadline_s):
-                async with using_model(self.model) as model:
-                    yield model
+                async with self.llm.opened():
+                    yield
         except TimeoutError:
             reason = f"no usable answer within the {self.deadline_s:g}s deadline"
             logger.warning("LLM %s failed: %s", stage, reason)
             raise LLMUnavailableError(stage, reason, books.usage()) from None
 
-    async def _run(
+    async def _ask(
         self,
         stage: str,
-        agent: Agent[None, OutputT],
+        question: Question[OutputT],
         prompt: str,
-        model: Model,
         books: _Books,
-        max_requests: int,
+        check: Callable[[OutputT], list[str]] | None = None,
     ) -> OutputT:
-        """One bounded agent run, with its usage booked whether it succeeds or not."""
-        run_usage = RunUsage()
-        with capture_run_messages() as messages:
-            try:
-                result = await agent.run(
-                    prompt, model=model, usage=run_usage, usage_limits=UsageLimits(request_limit=max_requests)
-                )
-            except _MODEL_FAILURES as exc:
-                books.add(run_usage, messages)
-                if isinstance(exc, UnexpectedModelBehavior):
-                    books.rejected += 1  # the last answer was rejected too, with no retry left
-                logger.warning("LLM %s failed: %s", stage, _describe(exc))
-                raise LLMUnavailableError(stage, _describe(exc), books.usage()) from exc
-        books.add(run_usage, messages)
-        return result.output
+        """One typed question, its cost booked whether it succeeds or not."""
+        try:
+            return await self.llm.ask(question, prompt, books.calls, repairs=self.output_retries, check=check)
+        except _MODEL_FAILURES as exc:
+            reason = _describe(exc)
+            logger.warning("LLM %s failed: %s", stage, reason)
+            raise LLMUnavailableError(stage, reason, books.usage()) from exc
 
 
 def build_llm_brain(settings: LLMSettings | None = None, *, reflect: bool = False) -> LLMBrain:
@@ -279,7 +243,7 @@ def build_llm_brain(settings: LLMSettings | None = None, *, reflect: bool = Fals
     return LLMBrain(settings, reflect=reflect)
 
 
-_overviews: weakref.WeakKeyDictionary[Catalog, str] = weakref.WeakKeyDictionary()
+_vocabularies: weakref.WeakKeyDictionary[Catalog, prompts.Vocabulary] = weakref.WeakKeyDictionary()
 
 
 def _shown(context: ToolContext) -> str:
@@ -290,27 +254,31 @@ def _shown(context: ToolContext) -> str:
     return "\n".join(f"{n}. {catalog.title(i)} (id {i})" for n, i in enumerate(items, start=1))
 
 
-def _overview(catalog: Catalog) -> str:
+def _vocabulary(catalog: Catalog) -> prompts.Vocabulary:
     # The vocabulary costs a few SQL queries; a catalog's does not change while it is in use.
-    overview = _overviews.get(catalog)
-    if overview is None:
-        overview = _overviews[catalog] = prompts.catalog_overview(catalog)
-    return overview
+    vocabulary = _vocabularies.get(catalog)
+    if vocabulary is None:
+        vocabulary = _vocabularies[catalog] = prompts.Vocabulary.of(catalog)
+    return vocabulary
 
 
-def _as_tool(spec: ToolSpec, tools: ToolRunner) -> Tool[None]:
-    """A pydantic-ai tool that forwards to the dispatcher (which validates, times and records the call)."""
-
-    # Async and sequential: pydantic-ai runs sync tools in worker threads, but tools share the turn's
-    # candidate set (order matters) and the store's connection (an in-memory SQLite is per thread).
-    async def forward(**args: Any) -> str:
-        record = tools.call(spec.name, args)
-        if record.ok and record.output is not None:
-            return record.output.summary
-        return f"error: {record.error}"
-
-    schema = prompts.lean_schema(spec.json_schema())
-    return Tool.from_schema(forward, spec.name, spec.description, schema, sequential=True)
+def _plan_problems(plan: Plan, tools: ToolRunner) -> list[str]:
+    """Why ``plan`` cannot run as it is (unknown tools, invalid arguments, unknown attributes)."""
+    specs = {spec.name: spec for spec in tools.dispatcher.specs}
+    problems = []
+    for step in plan.steps:
+        spec = specs.get(step.tool)
+        if spec is None:
+            problems.append(f"unknown tool {step.tool!r}; tools are {', '.join(specs)}")
+            continue
+        try:
+            spec.args_model.model_validate(step.args)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(map(str, first["loc"])) or "args"
+            problems.append(f"{step.tool}: {where}: {first['msg']}")
+    problem = _constraint_problem(plan.constraints, tools.context.catalog)
+    return [*problems, *([problem] if problem else [])]
 
 
 def _constraint_problem(constraints: HardConstraints, catalog: Catalog) -> str | None:
@@ -320,24 +288,6 @@ def _constraint_problem(constraints: HardConstraints, catalog: Catalog) -> str |
         if name not in known:
             return f"unknown attribute {name!r} in the constraints; attributes are {', '.join(known)}"
     return None
-
-
-def _known_constraints(
-    constraints: HardConstraints, catalog: Catalog, trace: list[TraceStep]
-) -> HardConstraints:
-    """The constraints without unknown attributes (which would reject every item); drops are traced."""
-    problem = _constraint_problem(constraints, catalog)
-    if problem is None:
-        return constraints
-    known = catalog.store.attributes()
-    trace.append(TraceStep(kind="grounding", name="constraint_dropped", ok=False, detail=problem))
-    return constraints.model_copy(
-        update={
-            "attributes": {k: v for k, v in constraints.attributes.items() if k in known},
-            "exclude_attributes": {k: v for k, v in constraints.exclude_attributes.items() if k in known},
-            "numeric": {k: v for k, v in constraints.numeric.items() if k in known},
-        }
-    )
 
 
 def _plan_failure(records: Sequence[Any]) -> str | None:
@@ -357,13 +307,6 @@ def _reset(context: ToolContext) -> None:
     context.candidates = CandidateSet()
     context.constraints = HardConstraints()
     context.referenced.clear()
-
-
-def _is_retry(part: Any) -> bool:
-    return getattr(part, "outcome", None) == "retried" or getattr(part, "part_kind", "") in (
-        "retry-prompt",
-        "retry-feedback",
-    )
 
 
 def _describe(exc: BaseException) -> str:

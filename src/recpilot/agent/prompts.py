@@ -1,8 +1,11 @@
 """The LLM brain's instructions, the typed answers it expects, the context of each call, reply checks.
 
-Kept small on purpose: the tools' JSON schemas and the catalog's vocabulary carry the detail, and
-every call sees only what it needs (the planner: tools, catalog, profile, dialogue; the writer: the
-grounded items and what the tools found).
+Sized for local models: the planner's stable prefix (instructions and the tools' signatures) comes
+first so servers can reuse their prompt cache, and its message carries only the vocabulary relevant
+to what the user said (:func:`relevant_vocabulary`), not the whole catalog's. Each kind of inserted
+text has one builder: catalog values (:func:`relevant_vocabulary`, :func:`item_line`), tools
+(:func:`tool_catalog`), memory (:func:`profile_summary`, :func:`dialogue_text`), so marking them as
+data is a change in one place each.
 """
 
 from __future__ import annotations
@@ -10,39 +13,36 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from recpilot.agent.types import HardConstraints, Intent, RecommendedItem, TraceStep
+from recpilot.agent.types import HardConstraints, Plan, RecommendedItem, TraceStep
+from recpilot.llm.chat import lean_schema
 from recpilot.memory.base import DialogueTurn, UserProfile
 from recpilot.tools.context import Catalog, normalise_title
 from recpilot.tools.dispatcher import ToolSpec
 
 PLAN_INSTRUCTIONS = """\
-You plan the actions of a recommender over a real catalog. Answer by calling final_result with a plan:
+You plan the actions of a recommender over a real catalog. Answer with a plan:
 - intent: what the user wants;
 - steps: tool calls run in order. They share one candidate set: search_catalog narrows it by hard
   constraints, similar_items scores it by similarity to named items, rank_candidates ranks it and keeps
   the answer. A recommend plan ends with rank_candidates. Use item_details for facts, user_profile to
   show the profile, remember_preference / forget_preference to change it; chitchat and refuse need no steps.
-  A critique of the list shown last ("not the second one", "less violent", "older", "something else") is
-  intent critique: critique_shown, then the search and rank steps again. A standing instruction ("no
-  more horror this week", "stop recommending sequels") is intent feed: add_feed_rule; "what are my
-  rules?" list_feed_rules; "remove rule 2" / "allow horror again" remove_feed_rule;
+  A critique of the list shown last ("not the second one", "less violent", "older") is intent critique:
+  critique_shown, then the search and rank steps again. A standing instruction ("no more horror this
+  week") is intent feed: add_feed_rule; list_feed_rules and remove_feed_rule manage rules;
 - constraints: the hard constraints the user stated (the same ones you pass to search_catalog);
 - note: one short sentence on why.
-Use only the catalog's attribute names and values listed below. Never invent items, ids or values."""
+Use only the attribute names and values listed in the message. Never invent items, ids or values.
 
-STEPS_INSTRUCTIONS = """\
-You serve a recommender's user by calling its tools one at a time; each tool answers with a summary.
-Tools share one candidate set: search_catalog narrows it, similar_items scores it, rank_candidates
-ranks it and keeps the answer (a recommendation must end with rank_candidates). When done, call
-final_result with the intent, the hard constraints the user stated and a short note.
-Use only the catalog's attribute names and values listed below. Never invent items, ids or values."""
+Tools, as name(arguments, ? = optional):
+{tools}"""
 
 COMPOSE_INSTRUCTIONS = """\
-You write the recommender's reply. Answer by calling final_result with:
+You write the recommender's reply. Answer with:
 - reply: a short, friendly answer to the user's message (2 to 5 sentences). Mention only the items
   listed below, by their exact titles; never mention any other title and never invent facts;
 - item_ids: the ids of the listed items to show, best first (all of them if they all fit);
@@ -52,8 +52,8 @@ tool results."""
 
 CRITIC_INSTRUCTIONS = """\
 You check a recommender's draft reply before it is sent. It must answer the user's message, respect
-the user's constraints, and mention only the listed items with their true facts. Answer by calling
-final_result: ok=true if the draft is faithful; otherwise ok=false, the problems, a corrected reply,
+the user's constraints, and mention only the listed items with their true facts. Answer with
+ok=true if the draft is faithful; otherwise ok=false, the problems, a corrected reply,
 and the ids of listed items that break the constraints (drop_item_ids)."""
 
 
@@ -91,67 +91,150 @@ class Critique(_Output):
     drop_item_ids: list[int | str] = Field(default_factory=list)
 
 
-class StepOutcome(_Output):
-    """How a step-by-step run ends.
-
-    Attributes:
-        intent: What the user wanted.
-        constraints: The hard constraints the user stated.
-        note: A short rationale for the trace.
-    """
-
-    intent: Intent = "recommend"
-    constraints: HardConstraints = Field(default_factory=HardConstraints)
-    note: str = ""
-
-
 _MAX_VALUES = 25
 _DIALOGUE_TURNS = 8
 _TURN_CHARS = 300
 
 
-def catalog_overview(catalog: Catalog) -> str:
-    """The catalog's name, size, attributes and their common values (numeric ones as a range)."""
-    store = catalog.store
-    n_items = catalog.dataset.n_items
-    lines = [f"Catalog {catalog.name!r}: {n_items:,} items. Attributes:"]
-    for name, info in store.attributes().items():
-        if name.endswith("_id") or info.n_values >= 0.9 * n_items:
-            continue  # identifiers: nothing a user asks for
-        vocabulary = store.vocabulary(name)
-        if info.value_type in ("int", "float"):
-            numbers = [float(v) for v in vocabulary if isinstance(v, int | float)]
-            if numbers:
-                lines.append(f"- {name} (number): {min(numbers):g} to {max(numbers):g}")
+def plan_instructions(tools: str) -> str:
+    """The planner's system prompt, with the tool list (see :func:`tool_catalog`)."""
+    return PLAN_INSTRUCTIONS.format(tools=tools)
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """What a catalog's attributes can take, read once per catalog.
+
+    Attributes:
+        name: The catalog's name.
+        n_items: Items in the catalog.
+        ranges: Numeric attribute -> (lowest, highest).
+        values: Categorical attribute -> its values, most common first.
+        multivalued: Attributes an item may have several values of.
+    """
+
+    name: str
+    n_items: int
+    ranges: dict[str, tuple[float, float]]
+    values: dict[str, list[str]]
+    multivalued: frozenset[str]
+
+    @classmethod
+    def of(cls, catalog: Catalog) -> Vocabulary:
+        """The vocabulary of ``catalog`` (identifiers, one value per item, are left out)."""
+        store = catalog.store
+        n_items = catalog.dataset.n_items
+        ranges: dict[str, tuple[float, float]] = {}
+        values: dict[str, list[str]] = {}
+        multivalued = set()
+        for name, info in store.attributes().items():
+            if name.endswith("_id") or info.n_values >= 0.9 * n_items:
+                continue  # identifiers: nothing a user asks for
+            vocabulary = store.vocabulary(name)
+            if info.value_type in ("int", "float"):
+                numbers = [float(v) for v in vocabulary if isinstance(v, int | float)]
+                if numbers:
+                    ranges[name] = (min(numbers), max(numbers))
+                continue
+            values[name] = [str(v) for v in vocabulary]
+            if info.multivalued:
+                multivalued.add(name)
+        return cls(catalog.name, n_items, ranges, values, frozenset(multivalued))
+
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+# Words of requests that name no value ("some", "please", "movies"): they would match many tags.
+_COMMON_WORDS = frozenset(
+    {
+        *("some", "please", "want", "like", "with", "from", "that", "this", "more", "less", "than"),
+        *("good", "great", "movie", "movies", "film", "films", "show", "something", "anything"),
+        *("give", "recommend", "watch", "the", "and", "for", "any"),
+    }
+)
+
+
+def relevant_vocabulary(vocabulary: Vocabulary, message: str, *, listed: int = _MAX_VALUES) -> str:
+    """The attributes and the values the planner may use for ``message``.
+
+    A small vocabulary (up to ``listed`` values, like genres) is listed whole; a large one (user tags)
+    only by the values that share a word with the message, so the prompt stays small whatever the
+    catalog's size.
+    """
+    words = {w for w in _TOKEN.findall(message.lower()) if len(w) >= 3 and w not in _COMMON_WORDS}
+    lines = [f"Catalog {vocabulary.name!r}: {vocabulary.n_items:,} items. Attributes:"]
+    for name, (low, high) in vocabulary.ranges.items():
+        lines.append(f"- {name} (number): {low:g} to {high:g}")
+    for name, values in vocabulary.values.items():
+        several = " (several per item)" if name in vocabulary.multivalued else ""
+        if len(values) <= listed:
+            lines.append(f"- {name}{several}: {', '.join(values)}")
             continue
-        values = [str(v) for v in list(vocabulary)[:_MAX_VALUES]]
-        more = f" (and {info.n_values - len(values)} more)" if info.n_values > len(values) else ""
-        lines.append(
-            f"- {name}{' (several per item)' if info.multivalued else ''}: {', '.join(values)}{more}"
-        )
+        matched = [v for v in values if words & set(_TOKEN.findall(v.lower()))][:listed]
+        shown = ", ".join(matched) if matched else "none named in the message"
+        lines.append(f"- {name}{several}, {len(values):,} values; those the message names: {shown}")
     return "\n".join(lines)
 
 
+def plan_schema(tool_names: Sequence[str]) -> dict[str, Any]:
+    """The plan's JSON schema as sent: tools limited to ``tool_names``, intent and steps required.
+
+    Servers that decode under the schema (llama.cpp's grammars) then cannot write an unknown tool, and
+    a small model cannot stop after a bare note; validation still uses :class:`Plan` itself.
+    """
+    schema = lean_schema(Plan)
+    schema["$defs"]["PlanStep"]["properties"]["tool"] = {"enum": list(tool_names), "type": "string"}
+    schema["required"] = ["intent", "steps", "constraints"]
+    schema["properties"]["note"] = {"type": "string", "maxLength": 120}  # bounds constrained decoding
+    lean: dict[str, Any] = _without_defaults(schema)
+    return lean
+
+
+def _without_defaults(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {k: _without_defaults(v) for k, v in node.items() if k != "default"}
+    if isinstance(node, list):
+        return [_without_defaults(v) for v in node]
+    return node
+
+
 def tool_catalog(specs: Iterable[ToolSpec]) -> str:
-    """Each tool with its description and the JSON schema of its arguments."""
+    """Each tool as ``name(arg: type, ...): description`` (the arguments' JSON schema, condensed)."""
     return "\n".join(
-        f"- {spec.name}: {spec.description} Arguments: {_compact(lean_schema(spec.json_schema()))}"
+        f"- {spec.name}({_signature(spec.json_schema())}): {_first_sentence(spec.description)}"
         for spec in specs
     )
 
 
-def lean_schema(schema: Any) -> Any:
-    """A JSON schema without the keys that only repeat names (``title``, ``additionalProperties: false``)."""
-    if isinstance(schema, dict):
-        return {
-            key: lean_schema(value)
-            for key, value in schema.items()
-            if not (key == "title" and isinstance(value, str))
-            and not (key == "additionalProperties" and value is False)
-        }
-    if isinstance(schema, list):
-        return [lean_schema(value) for value in schema]
-    return schema
+def _first_sentence(text: str) -> str:
+    head = re.split(r"(?<=[.;])\s", text.strip(), maxsplit=1)[0]
+    return head.rstrip(".;")
+
+
+def _signature(schema: dict[str, Any]) -> str:
+    required = set(schema.get("required", []))
+    parts = []
+    for name, prop in (schema.get("properties") or {}).items():
+        optional = "" if name in required else "?"
+        parts.append(f"{name}{optional}: {_type_name(prop, schema.get('$defs', {}))}")
+    return ", ".join(parts)
+
+
+def _type_name(prop: dict[str, Any], defs: dict[str, Any]) -> str:
+    if "$ref" in prop:
+        target = defs.get(prop["$ref"].rsplit("/", 1)[-1], {})
+        inner = target.get("properties") or {}
+        return "{" + ", ".join(f"{k}: {_type_name(v, defs)}" for k, v in inner.items()) + "}"
+    if "anyOf" in prop:
+        kinds = [_type_name(p, defs) for p in prop["anyOf"] if p.get("type") != "null"]
+        return " | ".join(dict.fromkeys(kinds))
+    if "enum" in prop:
+        return "|".join(json.dumps(v) for v in prop["enum"])
+    kind = prop.get("type", "any")
+    if kind == "array":
+        return f"[{_type_name(prop.get('items', {}), defs)}]"
+    if kind == "object" and isinstance(prop.get("additionalProperties"), dict):
+        return f"{{str: {_type_name(prop['additionalProperties'], defs)}}}"
+    return str(kind)
 
 
 def profile_summary(profile: UserProfile | None, catalog: Catalog) -> str:
@@ -179,18 +262,18 @@ def dialogue_text(dialogue: Sequence[DialogueTurn]) -> str:
     return "\n".join(f"{turn.role}: {_shorten(turn.content)}" for turn in recent)
 
 
-def plan_prompt(message: str, catalog: str, tools: str, profile: str, dialogue: str, shown: str = "") -> str:
+def plan_prompt(message: str, vocabulary: str, profile: str, dialogue: str, shown: str = "") -> str:
     """The planner's user prompt (``shown``: the list shown last, numbered, for critiques)."""
     listed = f"\n\nShown last (positions for critique_shown):\n{shown}" if shown else ""
     return (
-        f"{catalog}\n\nTools:\n{tools}\n\nUser profile:\n{profile}\n\n"
+        f"{vocabulary}\n\nUser profile:\n{profile}\n\n"
         f"Dialogue so far:\n{dialogue}{listed}\n\nUser message: {message}"
     )
 
 
-def steps_prompt(base: str, failure: str) -> str:
-    """The step-by-step prompt: the planner's context plus why the plan failed."""
-    return f"{base}\n\nA one-shot plan failed ({failure}). Call the tools step by step instead."
+def replan_prompt(base: str, failure: str) -> str:
+    """The planner's prompt once more, with why the last plan failed when it ran."""
+    return f"{base}\n\nYour last plan failed when it ran ({failure}). Give a plan that avoids this."
 
 
 def compose_prompt(

@@ -300,6 +300,10 @@ def _register_commands() -> None:
 
     app.command()(simulate)
 
+    from recpilot.cli.llm_commands import llm_app
+
+    app.add_typer(llm_app, name="llm")
+
 
 _register_commands()
 

@@ -2,9 +2,9 @@
 
 A simulated user holds a hidden target item and a persona drawn from a real user's history. Each turn
 it sees the agent's reply and the items shown and answers with a typed :class:`SimulatorReply`. Two
-engines share one contract (:class:`UserSimulator`): :class:`LLMUserSimulator` asks an
-OpenAI-compatible model through pydantic-ai, :class:`RuleBasedUserSimulator` describes the target from
-its attributes with templates (no LLM, fully offline).
+engines share one contract (:class:`UserSimulator`): :class:`LLMUserSimulator` asks a model through
+the one LLM stack (:class:`~recpilot.llm.client.LLMClient`), :class:`RuleBasedUserSimulator`
+describes the target from its attributes with templates (no LLM, fully offline).
 
 The base class enforces in code what a prompt can only ask for: every utterance is checked against
 the target's title (normalised and fuzzy, see :class:`TitleGuard`); a leaking draft is asked for again
@@ -20,18 +20,19 @@ from typing import ClassVar, Literal
 
 import anyio
 import httpx2
-import openai
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic_ai import Agent, AgentRetries, AgentRunError, RunUsage, UsageLimits
 from pydantic_ai.models import Model
 
 from recpilot.conversation.leakguard import TitleGuard
 from recpilot.errors import ConfigError, RecpilotError
+from recpilot.llm.chat import Question
+from recpilot.llm.client import LLMClient
 from recpilot.llm.errors import LLMError
-from recpilot.llm.models import recording_attempts, using_model
+from recpilot.llm.models import recording_attempts
 from recpilot.llm.settings import LLMSettings
+from recpilot.llm.structured import CallBooks
 
-_FAILURES = (AgentRunError, LLMError, httpx2.HTTPError, openai.OpenAIError)
+_FAILURES = (LLMError, httpx2.HTTPError)
 
 
 class _Model(BaseModel):
@@ -318,12 +319,15 @@ def simulator_prompt(goal: SimulationGoal, context: SimulatorContext, feedback: 
     return "\n".join(lines)
 
 
+_QUESTION = Question(INSTRUCTIONS, SimulatorOutput, "Your next message.", max_tokens=200)
+
+
 class LLMUserSimulator(UserSimulator):
     """A simulated user played by a language model behind an OpenAI-compatible endpoint.
 
     Args:
-        model: :class:`~recpilot.llm.settings.LLMSettings` (a fresh HTTP client with recpilot's retry
-            policy per call) or any pydantic-ai ``Model`` (scripted models in tests).
+        model: An :class:`~recpilot.llm.client.LLMClient`, :class:`~recpilot.llm.settings.LLMSettings`
+            (an endpoint, through the one LLM stack) or any pydantic-ai ``Model`` (scripted in tests).
         max_leak_retries: How often a leaking draft is asked for again before redaction.
         attempts: Whole calls tried per draft after the HTTP retries and output retries are spent.
         output_retries: How often the model may correct an answer that fails the schema.
@@ -334,7 +338,7 @@ class LLMUserSimulator(UserSimulator):
 
     def __init__(
         self,
-        model: LLMSettings | Model,
+        model: LLMClient | LLMSettings | Model,
         *,
         max_leak_retries: int = 2,
         attempts: int = 2,
@@ -344,19 +348,12 @@ class LLMUserSimulator(UserSimulator):
         super().__init__(max_leak_retries=max_leak_retries)
         if attempts < 1:
             raise ConfigError(f"attempts must be at least 1, got {attempts}")
-        self.model = model
+        self.llm = LLMClient.of(model)
         self.attempts = attempts
-        settings = model if isinstance(model, LLMSettings) else None
-        self.output_retries = (
-            output_retries if output_retries is not None else settings.output_retries if settings else 1
-        )
-        self.deadline_s = deadline_s if deadline_s is not None else settings.deadline_s if settings else None
-        self._agent = Agent(
-            None,
-            output_type=SimulatorOutput,
-            instructions=INSTRUCTIONS,
-            retries=AgentRetries(output=self.output_retries),
-        )
+        settings = self.llm.settings
+        self.output_retries = output_retries if output_retries is not None else settings.output_retries
+        endpoint_deadline = settings.deadline_s if self.llm.is_endpoint else None
+        self.deadline_s = deadline_s if deadline_s is not None else endpoint_deadline
 
     async def _draft(
         self, goal: SimulationGoal, context: SimulatorContext, feedback: Sequence[str]
@@ -365,26 +362,24 @@ class LLMUserSimulator(UserSimulator):
         calls = 0
         reason = "no attempt made"
         for _ in range(self.attempts):
-            usage = RunUsage()
+            books = CallBooks()
             with recording_attempts() as log:
                 try:
-                    output = await self._run(prompt, usage)
+                    output = await self._run(prompt, books)
                 except (*_FAILURES, TimeoutError) as exc:
                     output = None
                     reason = _describe(exc)
-            calls += max(log.attempts, usage.requests)
+            calls += max(log.attempts, books.requests)
             if output is not None and output.utterance.strip():
                 return output, calls
             if output is not None:
                 reason = "the model answered with an empty utterance"
         raise SimulatorError(self.name, f"{reason} (after {calls} model calls)", calls)
 
-    async def _run(self, prompt: str, usage: RunUsage) -> SimulatorOutput:
-        limits = UsageLimits(request_limit=1 + self.output_retries)
+    async def _run(self, prompt: str, books: CallBooks) -> SimulatorOutput:
         with anyio.fail_after(self.deadline_s):
-            async with using_model(self.model) as model:
-                result = await self._agent.run(prompt, model=model, usage=usage, usage_limits=limits)
-        return result.output
+            async with self.llm.opened() as llm:
+                return await llm.ask(_QUESTION, prompt, books, repairs=self.output_retries)
 
 
 def _describe(exc: BaseException) -> str:

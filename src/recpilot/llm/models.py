@@ -1,11 +1,11 @@
-"""pydantic-ai models for an OpenAI-compatible endpoint, with recpilot's own retry policy and a request guard.
+"""recpilot's retry policy and request guard for LLM HTTP traffic.
 
 Retrying lives in one HTTP transport (:class:`RetryingTransport`) so it is the same for every server:
 timeouts, connection errors, HTTP 408, 429 and 5xx are retried with jittered exponential backoff, a
-``Retry-After`` is honoured up to a cap, other 4xx fail at once. The OpenAI SDK's own retries are
-switched off so attempts never multiply. The transport also counts attempts for the turn's
-books (:func:`recording_attempts`) and refuses non-loopback endpoints while
-:data:`ALLOW_REMOTE_LLM_REQUESTS` is False (tests switch it off globally).
+``Retry-After`` is honoured up to a cap, other 4xx fail at once, and so does an error that refuses the
+request's shape (a retry would get the same answer; the output mode steps down instead). The
+transport also counts attempts for the turn's books (:func:`recording_attempts`) and refuses
+non-loopback endpoints while :data:`ALLOW_REMOTE_LLM_REQUESTS` is False (tests switch it off globally).
 """
 
 from __future__ import annotations
@@ -16,22 +16,16 @@ import logging
 import math
 import random
 import time
-import urllib.request
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
 import anyio
 import httpx2
-from openai import AsyncOpenAI
-from pydantic_ai.models import Model
-from pydantic_ai.models.openai import OpenAIChatModel
-from pydantic_ai.providers.openai import OpenAIProvider
-from pydantic_ai.providers.openai_compatible import OpenAICompatibleProvider
-from pydantic_ai.settings import ModelSettings
 
 from recpilot.llm.errors import LLMRequestRefusedError
+from recpilot.llm.modes import rejects_shape
 from recpilot.llm.settings import LLMSettings
 
 logger = logging.getLogger("recpilot.llm")
@@ -193,6 +187,8 @@ class RetryingTransport(httpx2.AsyncBaseTransport):
                 return response
             if retry == last or not self._policy.retryable(response.status_code):
                 return response
+            if rejects_shape(response.status_code, (await response.aread()).decode(errors="replace")):
+                return response  # the request's shape is refused: a retry gets the same answer
             wait_or_none = self._policy.delay(retry, response.headers)
             if wait_or_none is None:
                 logger.warning("LLM endpoint asked to wait longer than the cap; not retrying")
@@ -208,69 +204,3 @@ class RetryingTransport(httpx2.AsyncBaseTransport):
     async def aclose(self) -> None:
         """Close the inner transport."""
         await self._inner.aclose()
-
-
-def model_settings(settings: LLMSettings) -> ModelSettings:
-    """pydantic-ai request settings for ``settings`` (timeout per attempt; SDK retries off)."""
-    result = ModelSettings(timeout=settings.timeout_s, max_retries=0)
-    if settings.temperature is not None:
-        result["temperature"] = settings.temperature
-    if settings.max_output_tokens is not None:
-        result["max_tokens"] = settings.max_output_tokens
-    return result
-
-
-def build_chat_model(settings: LLMSettings, http_client: httpx2.AsyncClient) -> OpenAIChatModel:
-    """A pydantic-ai chat model for the endpoint in ``settings`` that sends through ``http_client``."""
-    client = AsyncOpenAI(
-        base_url=settings.endpoint,
-        api_key=settings.resolved_api_key() or "not-needed",
-        http_client=http_client,
-        max_retries=0,
-        timeout=settings.timeout_s,
-    )
-    provider: OpenAIProvider | OpenAICompatibleProvider
-    if settings.is_openai:
-        provider = OpenAIProvider(openai_client=client)
-    else:
-        provider = OpenAICompatibleProvider("openai-compatible", openai_client=client)
-    return OpenAIChatModel(settings.model, provider=provider, settings=model_settings(settings))
-
-
-@asynccontextmanager
-async def open_chat_model(settings: LLMSettings) -> AsyncIterator[OpenAIChatModel]:
-    """A chat model with its own HTTP client, closed on exit.
-
-    One client per use keeps connections from outliving the event loop they were opened on (each
-    blocking agent turn runs its own loop).
-    """
-    transport = RetryingTransport(
-        httpx2.AsyncHTTPTransport(proxy=_environment_proxy(settings.endpoint)),
-        RetryPolicy.from_settings(settings),
-    )
-    timeout = httpx2.Timeout(settings.timeout_s, connect=min(settings.timeout_s, 5.0))
-    async with httpx2.AsyncClient(transport=transport, timeout=timeout) as http_client:
-        yield build_chat_model(settings, http_client)
-
-
-@asynccontextmanager
-async def using_model(model: LLMSettings | Model) -> AsyncIterator[Model]:
-    """The model to run: a fresh one from settings (:func:`open_chat_model`), or ``model`` itself.
-
-    The one place the settings-or-model choice is made for the agent, the policies and the simulators
-    (tests hand in scripted pydantic-ai models, which need no client).
-    """
-    if isinstance(model, LLMSettings):
-        async with open_chat_model(model) as opened:
-            yield opened
-    else:
-        yield model
-
-
-def _environment_proxy(url: str) -> str | None:
-    # A custom transport turns off httpx's reading of HTTP(S)_PROXY, so honour it here.
-    host = httpx2.URL(url).host
-    if urllib.request.proxy_bypass_environment(host):  # type: ignore[attr-defined]
-        return None
-    proxies = urllib.request.getproxies_environment()
-    return proxies.get(httpx2.URL(url).scheme) or proxies.get("all")

@@ -9,7 +9,8 @@ overrides the endpoint and model (see :func:`parse_llm_option`).
 from __future__ import annotations
 
 import os
-from typing import Any
+from pathlib import Path
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
@@ -47,7 +48,16 @@ class LLMSettings(BaseSettings):
         backoff_max_s: The longest delay between attempts.
         retry_after_max_s: The longest ``Retry-After`` honoured; a server asking for more is not retried.
         temperature: Sampling temperature (None keeps the server's default).
-        max_output_tokens: A cap on tokens per answer (None keeps the server's default).
+        max_output_tokens: The cap on tokens per answer, sent with every request (a call that hits it
+            is handled as a cut answer, never left to run on).
+        output_mode: How a typed answer is asked for: ``auto`` (learned once per endpoint and model,
+            stepping down when the server rejects a shape), ``tool``, ``json_schema``, ``json_object``
+            or ``prompted`` (see :mod:`recpilot.llm.modes`).
+        modes_file: Where learned output modes are kept (None: ``llm-modes.json`` under the settings home).
+        concurrency: Requests in flight at most (long runs start lower and adapt up to this).
+        requests_per_s: Requests started per second at most (None: no rate limit).
+        cache_path: SQLite file of the record/replay cache (None: no cache).
+        cache_mode: ``record``, ``replay`` or ``auto`` (replay what is stored, record the rest).
         output_retries: How often the model may correct an answer that fails validation (bad JSON,
             a schema violation, an unknown tool, an empty answer) before the call fails.
         max_tool_steps: The most model requests of the step-by-step fallback in one turn.
@@ -66,7 +76,13 @@ class LLMSettings(BaseSettings):
     backoff_max_s: float = Field(default=8.0, ge=0)
     retry_after_max_s: float = Field(default=30.0, ge=0)
     temperature: float | None = Field(default=0.2, ge=0, le=2)
-    max_output_tokens: int | None = Field(default=None, gt=0)
+    max_output_tokens: int = Field(default=512, gt=0)
+    output_mode: Literal["auto", "tool", "json_schema", "json_object", "prompted"] = "auto"
+    modes_file: Path | None = None
+    concurrency: int = Field(default=4, ge=1, le=1024)
+    requests_per_s: float | None = Field(default=None, gt=0)
+    cache_path: str | None = None
+    cache_mode: Literal["record", "replay", "auto"] = "auto"
     output_retries: int = Field(default=1, ge=0, le=5)
     max_tool_steps: int = Field(default=6, ge=1, le=20)
     deadline_s: float = Field(default=90.0, gt=0)
@@ -114,6 +130,19 @@ class LLMSettings(BaseSettings):
     def from_cli(cls, value: str) -> LLMSettings:
         """Settings for a ``--llm`` value; see :func:`parse_llm_option` for the syntax."""
         return parse_llm_option(value)
+
+    @property
+    def key(self) -> str:
+        """``endpoint#model``: what learned output modes are kept under."""
+        return f"{self.endpoint}#{self.model}"
+
+    def resolved_modes_file(self) -> Path:
+        """The file learned output modes are kept in."""
+        if self.modes_file is not None:
+            return self.modes_file
+        from recpilot.settings import get_settings
+
+        return get_settings().home / "llm-modes.json"
 
     def describe(self) -> str:
         """``model @ endpoint`` for logs and messages (never the key)."""

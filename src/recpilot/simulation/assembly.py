@@ -55,10 +55,10 @@ def build_engine(config: SimulationConfig, split: Split, dataset: Dataset) -> De
     if not config.llm:
         raise ConfigError("--engine llm needs --llm URL#MODEL (an OpenAI-compatible endpoint and model)")
     try:
-        from recpilot.simulation.llm_cache import LLMCacheConfig
+        from recpilot.llm.cache import LLMCacheConfig
+        from recpilot.llm.ratelimit import RateLimitConfig
         from recpilot.simulation.llm_engine import LLMDecisionEngine, LLMEngineConfig
         from recpilot.simulation.llm_prompts import catalog_items
-        from recpilot.simulation.ratelimit import RateLimitConfig
     except ImportError as exc:
         raise ConfigError(
             f"the LLM simulation engine is not available in this installation ({exc})"

@@ -1,8 +1,9 @@
 """What the LLM user simulator must answer, and how an answer is checked and turned into actions.
 
-The model answers through one output tool (:data:`OUTPUT_TOOL`) with a :class:`PageAnswer` per page
-and an :class:`InterviewAnswer` after a session. :func:`page_problems` and :func:`interview_problems`
-say why an answer does not fit what was shown (the engine sends that back to the model);
+The model answers (in the endpoint's output mode, see :mod:`recpilot.llm.modes`) with a
+:class:`PageAnswer` per page and an :class:`InterviewAnswer` after a session. :func:`page_problems`
+and :func:`interview_problems` say why an answer does not fit what was shown (the engine sends that
+back to the model);
 :func:`to_decision` turns a valid answer into typed actions and :func:`fallback_decision` is the
 recorded decision when no valid answer came.
 """
@@ -11,14 +12,11 @@ from __future__ import annotations
 
 from typing import Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from recpilot.simulation.types import Page, PageDecision, SimAction, UserState
 
 OutputT = TypeVar("OutputT", bound=BaseModel)
-
-#: The output tool the model answers through (the name pydantic-ai agents use too).
-OUTPUT_TOOL = "final_result"
 
 
 class _Answer(BaseModel):
@@ -145,25 +143,7 @@ def interview_problems(answer: InterviewAnswer, shown: frozenset[str]) -> list[s
     return []
 
 
-def validate_answer(text: str, via_tool: bool, output: type[OutputT]) -> tuple[OutputT | None, str]:
-    """The typed answer in a model's reply, or why there is none.
-
-    Args:
-        text: The output tool's arguments, or the reply's text when no output tool was called.
-        via_tool: Whether ``text`` came from the output tool.
-        output: The answer's model.
-    """
-    if not via_tool and not text.startswith("{"):  # some servers answer with JSON text despite the tool
-        return None, f"no {OUTPUT_TOOL} tool call in the answer"
-    try:
-        return output.model_validate_json(text), ""
-    except ValidationError as exc:
-        details = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'answer'}: {e['msg']}" for e in exc.errors())
-        return None, f"invalid answer ({details[:300]})"
-
-
 __all__ = [
-    "OUTPUT_TOOL",
     "ClickChoice",
     "InterviewAnswer",
     "PageAnswer",
@@ -171,5 +151,4 @@ __all__ = [
     "interview_problems",
     "page_problems",
     "to_decision",
-    "validate_answer",
 ]

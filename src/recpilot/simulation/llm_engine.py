@@ -1,7 +1,7 @@
 """The LLM-driven user simulator: one model call per page, a typed answer checked against the page.
 
 :class:`LLMDecisionEngine` prompts an OpenAI-compatible model (through the lean chat-completions client of
-:mod:`~recpilot.simulation.llm_chat`, or pydantic-ai) with the persona,
+:mod:`~recpilot.llm.chat`, or pydantic-ai) with the persona,
 a bounded memory retrieved for the page (see :func:`~recpilot.simulation.llm_prompts.retrieve_memory`),
 the user's state and the page, and asks for a :class:`~recpilot.simulation.llm_answers.PageAnswer`.
 An answer naming an item that is not on the page, or a rating off the scale, is sent back to the model
@@ -9,44 +9,35 @@ with the problem (bounded by ``output_retries``); HTTP failures are retried by t
 timeouts), then the whole call by ``page_attempts``. When nothing usable comes back the page gets a
 recorded fallback decision (``skip`` everything, or ``leave``), counted in :attr:`LLMDecisionEngine.stats`:
 a simulation run never crashes on the model. The one exception is a replay-mode cache miss
-(:class:`~recpilot.simulation.llm_cache.CacheMissError`): a replay that silently differs from its
+(:class:`~recpilot.llm.cache.CacheMissError`): a replay that silently differs from its
 recording would defeat its purpose, so it propagates.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Literal, TypeVar
 
 import httpx2
-import openai
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic_ai import AgentRunError
 from pydantic_ai.models import Model
 
+from recpilot.llm.cache import CacheMissError, LLMCache, LLMCacheConfig
+from recpilot.llm.chat import Question
+from recpilot.llm.client import LLMClient
 from recpilot.llm.errors import LLMError
-from recpilot.llm.models import build_chat_model
+from recpilot.llm.ratelimit import RateLimitConfig, RateLimiter
 from recpilot.llm.settings import LLMSettings
+from recpilot.llm.structured import CallBooks
 from recpilot.simulation.engine import DecisionEngine, templated_interview
 from recpilot.simulation.llm_answers import (
-    OUTPUT_TOOL,
     InterviewAnswer,
     PageAnswer,
     fallback_decision,
     interview_problems,
     page_problems,
     to_decision,
-    validate_answer,
-)
-from recpilot.simulation.llm_cache import CacheMissError, LLMCache, LLMCacheConfig
-from recpilot.simulation.llm_chat import (
-    ChatCompletionsClient,
-    ChatSession,
-    ModelChat,
-    Question,
-    simulation_http_client,
 )
 from recpilot.simulation.llm_prompts import (
     INTERVIEW_INSTRUCTIONS,
@@ -55,7 +46,6 @@ from recpilot.simulation.llm_prompts import (
     page_prompt,
     retrieve_memory,
 )
-from recpilot.simulation.ratelimit import RateLimitConfig, RateLimiter
 from recpilot.simulation.types import (
     Interview,
     Page,
@@ -69,7 +59,7 @@ from recpilot.simulation.types import (
 OutputT = TypeVar("OutputT", bound=BaseModel)
 
 #: Failures that mean "the model gave no usable answer" (anything else is a bug and propagates).
-_MODEL_FAILURES = (AgentRunError, LLMError, httpx2.HTTPError, openai.OpenAIError)
+_MODEL_FAILURES = (LLMError, httpx2.HTTPError)
 
 
 class LLMEngineConfig(BaseModel):
@@ -86,11 +76,6 @@ class LLMEngineConfig(BaseModel):
         on_failure: The recorded decision when no usable answer came: ``skip`` every item and stay, or
             ``leave`` the session.
         interview: Ask the model for the post-session interview (else it is templated).
-        client: How endpoint requests are made: ``lean``, the simulator's own chat-completions client
-            (one JSON POST per request, well under the CPU cost of the SDK route), or ``pydantic-ai``,
-            pydantic-ai's OpenAI model over the OpenAI SDK. Both send the same first request and go
-            through the same HTTP stack (cache, retries, remote-request guard, rate limits). A
-            pydantic-ai ``Model`` given instead of settings is always used through pydantic-ai.
         rate: Concurrency and rate limits of the HTTP requests (endpoint models only).
         cache: Record/replay cache of the HTTP requests (endpoint models only).
     """
@@ -106,7 +91,6 @@ class LLMEngineConfig(BaseModel):
     page_attempts: int = Field(default=2, ge=1, le=5)
     on_failure: Literal["skip", "leave"] = "skip"
     interview: bool = True
-    client: Literal["lean", "pydantic-ai"] = "lean"
     rate: RateLimitConfig = Field(default_factory=RateLimitConfig)
     cache: LLMCacheConfig | None = None
 
@@ -136,30 +120,8 @@ class LLMEngineStats:
     last_error: str = ""
 
 
-class OutputRejectedError(LLMError):
-    """The model's answers failed validation every time it was asked.
-
-    Args:
-        problem: What was wrong with the last answer.
-    """
-
-    def __init__(self, problem: str) -> None:
-        self.problem = problem
-        super().__init__(f"the model's answer was rejected: {problem}")
-
-
-_PAGE = Question(PAGE_INSTRUCTIONS, PageAnswer, "Your decision for this page.")
-_INTERVIEW = Question(INTERVIEW_INSTRUCTIONS, InterviewAnswer, "Your interview answer.")
-
-
-@dataclass
-class _Connection:
-    """An event loop's HTTP client, its limiter and how a question becomes a chat session over it."""
-
-    loop: asyncio.AbstractEventLoop
-    client: httpx2.AsyncClient
-    limiter: RateLimiter
-    open: Callable[[Question[Any], str], ChatSession]
+_PAGE = Question(PAGE_INSTRUCTIONS, PageAnswer, "Your decision for this page.", max_tokens=300)
+_INTERVIEW = Question(INTERVIEW_INSTRUCTIONS, InterviewAnswer, "Your interview answer.", max_tokens=200)
 
 
 class LLMDecisionEngine(DecisionEngine):
@@ -192,12 +154,12 @@ class LLMDecisionEngine(DecisionEngine):
         self.catalog = catalog or {}
         self.stats = LLMEngineStats()
         self.cache = LLMCache(self.config.cache) if self.config.cache is not None else None
-        self._connection: _Connection | None = None
+        self.llm = LLMClient(model, rate=self.config.rate, cache=self.cache)
 
     @property
     def limiter(self) -> RateLimiter | None:
         """The rate limiter of the current connection (None before the first request)."""
-        return self._connection.limiter if self._connection is not None else None
+        return self.llm.limiter
 
     async def adecide(self, persona: Persona, state: UserState, page: Page) -> PageDecision:
         """The persona's actions on ``page``: one model call (plus bounded retries), never an exception."""
@@ -251,13 +213,7 @@ class LLMDecisionEngine(DecisionEngine):
 
     async def aclose(self) -> None:
         """Close the HTTP client (a later call opens a new one)."""
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            await connection.client.aclose()
-
-    def __getstate__(self) -> dict[str, Any]:
-        # Shipped to other processes (Ray workers) without its HTTP client; each opens its own.
-        return {**self.__dict__, "_connection": None}
+        await self.llm.aclose()
 
     async def __aenter__(self) -> LLMDecisionEngine:
         return self
@@ -269,38 +225,16 @@ class LLMDecisionEngine(DecisionEngine):
         self, question: Question[OutputT], prompt: str, check: Callable[[OutputT], list[str]]
     ) -> OutputT:
         """One question; an answer failing validation or ``check`` is sent back (bounded)."""
-        chat = self._open_chat(question, prompt)
-        problem = ""
-        for _ in range(1 + self.config.output_retries):
-            reply = await chat.send()
-            self.stats.requests += 1
-            self.stats.input_tokens += reply.input_tokens
-            self.stats.output_tokens += reply.output_tokens
-            answer, problem = validate_answer(reply.text, reply.via_tool, question.output)
-            if answer is not None:
-                problem = "; ".join(check(answer))
-                if not problem:
-                    return answer
-            self.stats.rejected += 1
-            chat.send_back(reply, f"{problem}. Answer again with the {OUTPUT_TOOL} tool.")
-        raise OutputRejectedError(problem)
-
-    def _open_chat(self, question: Question[Any], prompt: str) -> ChatSession:
-        if not isinstance(self.model, LLMSettings):
-            return ModelChat.open(self.model, question, prompt)
-        loop = asyncio.get_running_loop()
-        if self._connection is None or self._connection.loop is not loop:
-            # A client (and its limiter) belongs to one event loop; a new loop gets its own.
-            self._connection = self._connect(self.model, loop)
-        return self._connection.open(question, prompt)
-
-    def _connect(self, settings: LLMSettings, loop: asyncio.AbstractEventLoop) -> _Connection:
-        limiter = RateLimiter(self.config.rate)
-        client = simulation_http_client(settings, limiter, self.cache)
-        if self.config.client == "lean":
-            return _Connection(loop, client, limiter, ChatCompletionsClient(settings, client).session)
-        model = build_chat_model(settings, client)
-        return _Connection(loop, client, limiter, lambda q, prompt: ModelChat.open(model, q, prompt))
+        books = CallBooks()
+        try:
+            return await self.llm.ask(
+                question, prompt, books, repairs=self.config.output_retries, check=check
+            )
+        finally:
+            self.stats.requests += books.requests
+            self.stats.rejected += books.rejected
+            self.stats.input_tokens += books.input_tokens
+            self.stats.output_tokens += books.output_tokens
 
 
 def _reraise_cache_miss(exc: BaseException) -> None:
@@ -319,5 +253,4 @@ __all__ = [
     "LLMDecisionEngine",
     "LLMEngineConfig",
     "LLMEngineStats",
-    "OutputRejectedError",
 ]

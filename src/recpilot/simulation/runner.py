@@ -29,6 +29,7 @@ import pandas as pd
 
 from recpilot.data.dataset import Dataset
 from recpilot.errors import ConfigError, RecpilotError
+from recpilot.llm.cache import CacheMissError
 from recpilot.simulation.batch import session_seeds, simulate_chunk
 from recpilot.simulation.engine import DecisionEngine, engine_stats, stats_since
 from recpilot.simulation.environment import (
@@ -38,7 +39,6 @@ from recpilot.simulation.environment import (
     RecommenderUnderTest,
 )
 from recpilot.simulation.journal import Journal, records_to_frames, run_identity, summary_metrics
-from recpilot.simulation.llm_cache import CacheMissError
 from recpilot.simulation.offline_engine import OfflineEngine
 from recpilot.simulation.persona import SimulatedUser, genre_matrix
 from recpilot.simulation.types import Page, SessionRecord, ShownItem, SimulationConfig, SimulationResult

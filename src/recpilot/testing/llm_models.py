@@ -21,7 +21,15 @@ from dataclasses import dataclass
 from typing import Any, TypeAlias
 
 from pydantic import BaseModel
-from pydantic_ai.messages import ModelMessage, ModelRequest, ModelResponse, TextPart, ToolCallPart
+from pydantic_ai.messages import (
+    ModelMessage,
+    ModelRequest,
+    ModelResponse,
+    SystemPromptPart,
+    TextPart,
+    ToolCallPart,
+    UserPromptPart,
+)
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 from pydantic_ai.usage import RequestUsage
 
@@ -48,6 +56,27 @@ class ScriptedCall:
         if not isinstance(last, ModelRequest):
             return ""
         return "\n".join(str(getattr(part, "content", "")) for part in last.parts)
+
+    @property
+    def system(self) -> str:
+        """The system prompt sent (the instructions of the question)."""
+        return "\n".join(
+            str(part.content)
+            for message in self.messages
+            if isinstance(message, ModelRequest)
+            for part in message.parts
+            if isinstance(part, SystemPromptPart)
+        )
+
+    @property
+    def user_prompt(self) -> str:
+        """The first user message (the question's prompt, without instructions or feedback)."""
+        for message in self.messages:
+            if isinstance(message, ModelRequest):
+                for part in message.parts:
+                    if isinstance(part, UserPromptPart):
+                        return str(part.content)
+        return ""
 
     @property
     def tool_names(self) -> list[str]:

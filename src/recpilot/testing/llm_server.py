@@ -193,12 +193,18 @@ class ScriptedLLMServer:
         script: Replies in the order requests will get them; :meth:`push` adds more.
         exhausted: The reply once the script is used up (an HTTP 500 saying so by default, so an
             unexpected extra request fails loudly instead of hanging).
+        models: The model names ``GET /v1/models`` lists (none: that route answers 404).
     """
 
     def __init__(
-        self, script: Iterable[ScriptedReply] = (), *, exhausted: ScriptedReply | None = None
+        self,
+        script: Iterable[ScriptedReply] = (),
+        *,
+        exhausted: ScriptedReply | None = None,
+        models: Iterable[str] = (),
     ) -> None:
         self._script: deque[ScriptedReply] = deque(script)
+        self.models = list(models)
         self._exhausted = exhausted or reply_error(500, "the scripted server has no reply left")
         self._lock = threading.Lock()
         self._stopping = threading.Event()
@@ -287,11 +293,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.owner._record(request)
             self._send(reply_error(404, f"no route {self.path}"))
             return
-        if isinstance(body, dict) and body.get("stream"):
-            self.owner._record(request)
-            self._send(reply_error(400, "the scripted server does not stream"))
-            return
-        reply = self.owner._next(request)
+        reply = self.owner._next(request)  # a streamed request gets the next reply as it is (scripted SSE)
         if reply.delay_s and self.owner._stopping.wait(reply.delay_s):
             return
         if reply.disconnect:
@@ -303,6 +305,10 @@ class _Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
         headers = {k.lower(): v for k, v in self.headers.items()}
         self.owner._record(RecordedRequest("GET", self.path, headers, None))
+        if self.path.rstrip("/").endswith("/models") and self.owner.models:
+            data = [{"id": name, "object": "model", "owned_by": "scripted"} for name in self.owner.models]
+            self._send(reply_json({"object": "list", "data": data}))
+            return
         self._send(reply_error(404, f"no route {self.path}"))
 
     def _send(self, reply: ScriptedReply) -> None:

@@ -3,8 +3,9 @@
 Each turn the preference-weighted policy proposes a shortlist: the askable attributes with the highest
 weighted entropy (with their "yes" probability) and its top-k mass. The language model chooses to ask
 (and which of the proposed attributes) or to recommend; it never names items, so it cannot invent any.
-Its answer is a typed :class:`LLMChoice`, validated by pydantic-ai (an attribute outside the shortlist
-is sent back for correction). Any failure (no model, HTTP error, invalid answers after the retries)
+Its answer is a typed :class:`LLMChoice`, asked through the one LLM stack
+(:class:`~recpilot.llm.client.LLMClient`) and checked (an attribute outside the shortlist is sent back
+for correction). Any failure (no model, HTTP error, invalid answers after the retries)
 falls back to the preference-weighted decision and is recorded in :attr:`LLMPolicy.fallbacks`.
 """
 
@@ -17,20 +18,20 @@ from typing import Any, Literal
 import anyio
 import httpx2
 import numpy as np
-import openai
 from pydantic import BaseModel, ConfigDict, Field
-from pydantic_ai import Agent, AgentRetries, AgentRunError, ModelRetry, RunContext, UsageLimits
 from pydantic_ai.models import Model
 
 from recpilot.conversation.policy.base import Ask, DecisionContext, Recommend
 from recpilot.conversation.policy.preference import PreferenceConfig, PreferenceWeightedPolicy
+from recpilot.llm.chat import Question
+from recpilot.llm.client import LLMClient
 from recpilot.llm.errors import LLMError
-from recpilot.llm.models import using_model
 from recpilot.llm.settings import LLMSettings
+from recpilot.llm.structured import CallBooks
 
 logger = logging.getLogger("recpilot.conversation")
 
-_FAILURES = (AgentRunError, LLMError, httpx2.HTTPError, openai.OpenAIError, TimeoutError)
+_FAILURES = (LLMError, httpx2.HTTPError, TimeoutError)
 
 INSTRUCTIONS = """\
 You steer a conversational recommender. Each turn you either ASK the user about item attributes or
@@ -76,12 +77,14 @@ class LLMPolicy(PreferenceWeightedPolicy):
 
     Args:
         config: The typed configuration.
-        model: LLM settings for an OpenAI-compatible endpoint, or any pydantic-ai ``Model`` (tests pass
-            a scripted one). None: every decision falls back to the preference-weighted policy.
+        model: An :class:`~recpilot.llm.client.LLMClient`, LLM settings for an OpenAI-compatible
+            endpoint, or any pydantic-ai ``Model`` (tests pass a scripted one). None: every decision
+            falls back to the preference-weighted policy.
         **overrides: Configuration fields.
 
     Attributes:
         fallbacks: Why each fallen-back decision fell back, in order.
+        books: The model requests, tokens and rejected answers of every decision so far.
     """
 
     name = "llm"
@@ -91,22 +94,17 @@ class LLMPolicy(PreferenceWeightedPolicy):
         self,
         config: LLMPolicyConfig | None = None,
         *,
-        model: LLMSettings | Model | None = None,
+        model: LLMClient | LLMSettings | Model | None = None,
         **overrides: Any,
     ) -> None:
         super().__init__(config, **overrides)
-        self.model = model
+        self.llm = LLMClient.of(model) if model is not None else None
         self.fallbacks: list[str] = []
+        self.books = CallBooks()
         settings: LLMPolicyConfig = self.config  # type: ignore[assignment]
         self._settings = settings
-        self._planner: Agent[_Offer, LLMChoice] = Agent(
-            None,
-            deps_type=_Offer,
-            output_type=LLMChoice,
-            instructions=INSTRUCTIONS.format(size=self.config.question_size),
-            retries=AgentRetries(output=settings.output_retries),
-        )
-        self._planner.output_validator(_check_choice)
+        instructions = INSTRUCTIONS.format(size=self.config.question_size)
+        self._question = Question(instructions, LLMChoice, "Your decision for this turn.", max_tokens=150)
 
     def _decide(self, context: DecisionContext) -> Ask | Recommend:
         return anyio.run(self._adecide, context)
@@ -137,26 +135,30 @@ class LLMPolicy(PreferenceWeightedPolicy):
         )
 
     async def _ask_model(self, prompt: str, offer: _Offer) -> LLMChoice:
-        if self.model is None:
+        if self.llm is None:
             raise LLMError("no language model is configured for the llm policy")
-        limits = UsageLimits(request_limit=1 + self._settings.output_retries)
+
+        def check(choice: LLMChoice) -> list[str]:
+            return _choice_problems(choice, offer)
+
         with anyio.fail_after(self._settings.deadline_s):
-            async with using_model(self.model) as model:
-                result = await self._planner.run(prompt, model=model, deps=offer, usage_limits=limits)
-        return result.output
+            async with self.llm.opened() as llm:
+                return await llm.ask(
+                    self._question, prompt, self.books, repairs=self._settings.output_retries, check=check
+                )
 
 
-def _check_choice(ctx: RunContext[_Offer], choice: LLMChoice) -> LLMChoice:
-    """Send an ask without attributes, or with attributes outside the shortlist, back to the model."""
+def _choice_problems(choice: LLMChoice, offer: _Offer) -> list[str]:
+    """An ask without attributes, or with attributes outside the shortlist, goes back to the model."""
     if choice.action == "recommend":
-        return choice
-    unknown = [a for a in choice.attributes if a not in ctx.deps.attributes]
-    if not choice.attributes or unknown or len(choice.attributes) > ctx.deps.size:
-        raise ModelRetry(
-            f"ask needs 1 to {ctx.deps.size} attributes copied from the offered list "
-            f"{ctx.deps.attributes}; got {choice.attributes}"
-        )
-    return choice
+        return []
+    unknown = [a for a in choice.attributes if a not in offer.attributes]
+    if not choice.attributes or unknown or len(choice.attributes) > offer.size:
+        return [
+            f"ask needs 1 to {offer.size} attributes copied from the offered list "
+            f"{offer.attributes}; got {choice.attributes}"
+        ]
+    return []
 
 
 def _prompt(context: DecisionContext, names: list[str], mass: list[float], top_mass: float, k: int) -> str:

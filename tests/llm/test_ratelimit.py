@@ -11,7 +11,7 @@ import pytest
 
 from recpilot.errors import ConfigError
 from recpilot.llm.models import RetryingTransport, RetryPolicy
-from recpilot.simulation.ratelimit import RateLimitConfig, RateLimitedTransport, RateLimiter, TokenBucket
+from recpilot.llm.ratelimit import RateLimitConfig, RateLimitedTransport, RateLimiter, TokenBucket
 from recpilot.testing.llm_server import ScriptedLLMServer, reply_error, reply_text
 
 

@@ -11,8 +11,8 @@ from contextlib import asynccontextmanager
 import httpx2
 import pytest
 
+from recpilot.llm.http_pool import KeepAliveTransport
 from recpilot.llm.models import RetryingTransport, RetryPolicy
-from recpilot.simulation.http_pool import KeepAliveTransport
 from recpilot.testing.llm_server import ScriptedLLMServer, reply_delayed, reply_disconnect, reply_text
 
 Handler = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]

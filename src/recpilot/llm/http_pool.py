@@ -89,7 +89,11 @@ class _Connection(asyncio.Protocol):
             try:
                 event = self.h11.next_event()
             except h11.RemoteProtocolError as exc:
-                raise httpx2.RemoteProtocolError(str(exc)) from None
+                if self.closed or not self.received:  # h11's words for this are cryptic
+                    raise httpx2.RemoteProtocolError(
+                        "the server closed the connection without an answer"
+                    ) from None
+                raise httpx2.RemoteProtocolError(f"the server's answer is not valid HTTP: {exc}") from None
             if event is h11.NEED_DATA:
                 if self.timed_out:
                     raise httpx2.ReadTimeout("the LLM endpoint did not answer within the timeout")

@@ -14,7 +14,7 @@ import httpx2
 import pytest
 
 from recpilot.llm import LLMSettings
-from recpilot.simulation.llm_cache import (
+from recpilot.llm.cache import (
     CacheMissError,
     CachingTransport,
     LLMCache,
@@ -49,25 +49,24 @@ async def run_pages(engine: LLMDecisionEngine, n: int) -> list[PageDecision]:
         await engine.aclose()
 
 
-def engine_for(url: str, path: Path, mode: str, client: str = "lean") -> LLMDecisionEngine:
+def engine_for(url: str, path: Path, mode: str) -> LLMDecisionEngine:
     settings = LLMSettings(base_url=url, model="sim", timeout_s=1.0, backoff_s=0.01, max_retries=0)
     cache = LLMCacheConfig(path=str(path), mode=mode)  # type: ignore[arg-type]
-    return LLMDecisionEngine(settings, LLMEngineConfig(cache=cache, client=client))  # type: ignore[arg-type]
+    return LLMDecisionEngine(settings, LLMEngineConfig(cache=cache))
 
 
-@pytest.mark.parametrize("client", ["lean", "pydantic-ai"])
-def test_record_then_replay_with_the_server_stopped(tmp_path: Path, client: str) -> None:
+def test_record_then_replay_with_the_server_stopped(tmp_path: Path) -> None:
     cache_file = tmp_path / "cache" / "llm.sqlite"
     with ScriptedLLMServer([reply_output(answer_for(i)) for i in range(3)]) as server:
         url = server.base_url
-        recorder = engine_for(url, cache_file, "auto", client)
+        recorder = engine_for(url, cache_file, "auto")
         recorded = asyncio.run(run_pages(recorder, 3))
     assert len(server.chat_requests) == 3
     assert recorder.cache is not None
     assert recorder.cache.misses == 3
     assert [d.satisfaction for d in recorded] == pytest.approx([0.0, 0.1, 0.2])
 
-    replayer = engine_for(url, cache_file, "replay", client)  # the server is gone: answers come from disk
+    replayer = engine_for(url, cache_file, "replay")  # the server is gone: answers come from disk
     replayed = asyncio.run(run_pages(replayer, 3))
     assert replayed == recorded
     assert replayer.cache is not None
@@ -75,17 +74,6 @@ def test_record_then_replay_with_the_server_stopped(tmp_path: Path, client: str)
     assert replayer.stats.failures == 0
     copy = pickle.loads(pickle.dumps(replayer))  # as shipped to a Ray worker
     assert asyncio.run(run_pages(copy, 3)) == recorded
-
-
-def test_a_recording_replays_with_the_other_client(tmp_path: Path) -> None:
-    cache_file = tmp_path / "llm.sqlite"
-    with ScriptedLLMServer([reply_output(answer_for(i)) for i in range(2)]) as server:
-        url = server.base_url
-        recorded = asyncio.run(run_pages(engine_for(url, cache_file, "record", "pydantic-ai"), 2))
-    replayer = engine_for(url, cache_file, "replay", "lean")
-    assert asyncio.run(run_pages(replayer, 2)) == recorded
-    assert replayer.cache is not None
-    assert replayer.cache.hits == 2
 
 
 def test_a_miss_in_replay_mode_names_the_key(tmp_path: Path) -> None:

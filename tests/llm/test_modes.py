@@ -1,0 +1,191 @@
+"""Output modes and bad input against a scripted server: each case ends in an answer or a counted failure."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx2
+import pytest
+from pydantic import BaseModel
+from typer.testing import CliRunner
+
+from recpilot.cli.app import app, main
+from recpilot.llm.chat import ChatCompletionsError, Question
+from recpilot.llm.client import LLMClient
+from recpilot.llm.errors import LLMError
+from recpilot.llm.modes import ModeMemory, extract_json, rejects_shape
+from recpilot.llm.settings import LLMSettings
+from recpilot.llm.structured import CallBooks, OutputRejectedError
+from recpilot.testing.llm_server import (
+    ScriptedLLMServer,
+    ScriptedReply,
+    reply_delayed,
+    reply_disconnect,
+    reply_error,
+    reply_json,
+    reply_output,
+    reply_text,
+)
+
+
+class Genre(BaseModel):
+    genre: str
+    year: int
+
+
+QUESTION = Question("Pick a genre.", Genre, "The genre.", max_tokens=50)
+GOOD = {"genre": "Comedy", "year": 1994}
+
+
+def settings(server: ScriptedLLMServer, tmp_path: Path, **extra: Any) -> LLMSettings:
+    fields: dict[str, Any] = {"timeout_s": 1.0, "backoff_s": 0.0, "max_retries": 1, "output_retries": 1}
+    fields |= {"modes_file": tmp_path / "modes.json", **extra}
+    return LLMSettings(base_url=server.base_url, model="m", **fields)
+
+
+def ask(client: LLMClient, books: CallBooks | None = None) -> Genre:
+    async def run() -> Genre:
+        async with client.opened():
+            return await client.ask(QUESTION, "a 90s comedy", books or CallBooks())
+
+    return asyncio.run(run())
+
+
+def length_cut(text: str) -> ScriptedReply:
+    reply = reply_text(text)
+    reply.body["choices"][0]["finish_reason"] = "length"
+    return reply
+
+
+def test_a_rejected_mode_steps_down_within_the_call_and_is_remembered(tmp_path: Path) -> None:
+    script = [
+        reply_error(500, "tool_choice 'final_result' is not supported"),
+        reply_error(400, "response_format type json_schema: Input should be 'text' or 'json_object'"),
+        reply_text(json.dumps(GOOD)),
+        reply_text(json.dumps(GOOD)),
+    ]
+    with ScriptedLLMServer(script) as server:
+        books = CallBooks()
+        client = LLMClient(settings(server, tmp_path))
+        assert ask(client, books) == Genre(**GOOD)
+        again = LLMClient(settings(server, tmp_path))  # a new process reads what was learned
+        assert ask(again) == Genre(**GOOD)
+    bodies = [r.body for r in server.chat_requests]
+    assert "tool_choice" in bodies[0]
+    assert bodies[1]["response_format"]["type"] == "json_schema"
+    assert bodies[2]["response_format"] == {"type": "json_object", "schema": QUESTION.schema}
+    assert "JSON schema" in bodies[2]["messages"][0]["content"]  # the schema is in the instructions too
+    assert bodies[3]["response_format"]["type"] == "json_object"  # learned: no rejected request again
+    assert len(server.chat_requests) == 4  # a refused shape is not retried
+    assert books.step_downs == 2
+    assert all(body["max_tokens"] == 50 for body in bodies)
+    memory = ModeMemory(tmp_path / "modes.json")
+    assert memory.load(client.settings.key) == ["json_object", "prompted"]
+
+
+def test_a_fixed_mode_that_is_rejected_fails_with_the_servers_reason(tmp_path: Path) -> None:
+    with ScriptedLLMServer([reply_error(400, "tools are not supported")]) as server:
+        client = LLMClient(settings(server, tmp_path, output_mode="tool"))
+        with pytest.raises(ChatCompletionsError, match="HTTP 400: tools are not supported"):
+            ask(client)
+
+
+def test_prose_instead_of_json_is_repaired_with_the_parse_error(tmp_path: Path) -> None:
+    script = [reply_text("I think a comedy would be lovely!"), reply_text(f"Sure: ```{json.dumps(GOOD)}```")]
+    with ScriptedLLMServer(script) as server:
+        books = CallBooks()
+        assert ask(LLMClient(settings(server, tmp_path, output_mode="prompted")), books) == Genre(**GOOD)
+    feedback = server.chat_requests[1].messages[-1]["content"]
+    assert "no JSON object in the answer" in feedback
+    assert (books.requests, books.rejected) == (2, 1)
+
+
+def test_an_answer_cut_at_the_token_limit_is_asked_again_shorter_then_counted(tmp_path: Path) -> None:
+    with ScriptedLLMServer([length_cut('{"genre": "Com'), length_cut('{"genre": "Comedy", "ye')]) as server:
+        books = CallBooks()
+        with pytest.raises(OutputRejectedError, match="cut at the token limit"):
+            ask(LLMClient(settings(server, tmp_path, output_mode="json_object")), books)
+    assert "much shorter" in server.chat_requests[1].messages[-1]["content"]
+    assert (books.truncated, books.rejected) == (2, 2)
+
+
+@pytest.mark.parametrize(
+    ("script", "message"),
+    [
+        ([reply_delayed(5.0, reply_output(GOOD))] * 2, "did not answer within the timeout"),
+        ([reply_disconnect()] * 2, "closed the connection"),  # a dropped connection
+        ([reply_json({"choices": []})], "the answer has no choices"),
+    ],
+    ids=["stall", "dropped-connection", "empty-choices"],
+)
+def test_broken_answers_end_in_one_line_errors(
+    tmp_path: Path, script: list[ScriptedReply], message: str
+) -> None:
+    with ScriptedLLMServer(script) as server:
+        client = LLMClient(settings(server, tmp_path, output_mode="tool"))
+        with pytest.raises(Exception, match=message) as caught:
+            ask(client)
+    assert isinstance(caught.value, LLMError | httpx2.HTTPError)  # what every LLM user catches and counts
+    assert "\n" not in str(caught.value)
+
+
+def test_rejects_shape_reads_the_error_not_the_status_alone() -> None:
+    assert rejects_shape(500, "HTTP 500: Input should be 'text' or 'json_object' (response_format)")
+    assert rejects_shape(400, "tool_choice must be auto")
+    assert not rejects_shape(500, "HTTP 500: out of memory")
+    assert not rejects_shape(429, "too many requests for tools")
+
+
+def test_extract_json_finds_the_object_in_prose_and_fences() -> None:
+    assert extract_json('Here: ```json\n{"a": "}", "b": {"c": 1}}\n``` done') == '{"a": "}", "b": {"c": 1}}'
+    assert extract_json("no json here") is None
+
+
+def test_llm_check_reports_each_probe_and_the_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECPILOT_LLM_MODES_FILE", str(tmp_path / "modes.json"))
+    script = [
+        reply_text("Hello!"),  # plain chat
+        reply_text("no tool today"),  # tools, auto: accepted
+        reply_text("ignored the choice"),  # tool_choice required: accepted, no call
+        reply_error(500, "tool_choice must be auto"),  # named tool choice
+        reply_error(500, "response_format: Input should be 'text' or 'json_object'"),
+        reply_text(json.dumps(GOOD)),  # json_object
+        ScriptedReply(
+            body="data: {oops\n\n", headers={"Content-Type": "text/event-stream"}
+        ),  # garbage stream
+    ]
+    with ScriptedLLMServer(script, models=["m"]) as server:
+        key = f"{server.base_url}#m"
+        result = CliRunner().invoke(app, ["llm", "check", key, "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    status = {probe["name"]: probe["status"] for probe in report["probes"]}
+    assert status == {
+        "plain chat": "ok",
+        "tools (auto)": "ok",
+        "tool_choice required": "ignored",
+        "tool (named)": "rejected",
+        "json_schema": "rejected",
+        "json_object": "ok",
+        "streaming": "ignored",
+    }
+    assert report["mode"] == "json_object"
+    assert report["models"] == ["m"]
+    assert ModeMemory(tmp_path / "modes.json").load(key) == ["json_object", "prompted"]
+
+
+def test_llm_check_names_the_url_for_unknown_models_and_unreachable_servers(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with ScriptedLLMServer(models=["smollm2"]) as server:
+        assert main(["llm", "check", f"{server.base_url}#gpt-9"]) == 2
+    error = capsys.readouterr().err
+    assert "does not serve model 'gpt-9'" in error
+    assert "smollm2" in error
+    assert main(["llm", "check", "http://127.0.0.1:9/v1#m"]) == 2
+    error = capsys.readouterr().err
+    assert "cannot reach http://127.0.0.1:9/v1/models" in error
+    assert "Traceback" not in error
