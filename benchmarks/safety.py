@@ -6,7 +6,11 @@ utility, utility under attack, targeted attack success rate (ASR), unrequested m
 crashes (AgentDojo's measures), then ASR by placement and by goal, the poisoning suite and the adaptive
 attacks.
 
-    PYTHONPATH=src python benchmarks/safety.py [--json results/safety.json] [--limit N]
+    PYTHONPATH=src python benchmarks/safety.py [--json results/safety.json] [--limit N] [--real-llm]
+
+``--real-llm`` instead plays a sample (one case per goal and placement kind: a title and a stored
+profile) and the benign tasks with the LLM brain over the local model of the ``[local-llm]`` extra
+(llama.cpp's server with SmolLM2 on loopback).
 """
 
 from __future__ import annotations
@@ -115,7 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", type=Path, help="also write every result here")
     parser.add_argument("--limit", type=int, default=0, help="play only the first N injection cases")
+    parser.add_argument("--real-llm", action="store_true", help="the LLM brain over the local model")
     args = parser.parse_args(argv)
+    if args.real_llm:
+        return _real_llm(args.json)
     runner = SuiteRunner()
     cases = injection_cases()[: args.limit or None]
     started = time.perf_counter()
@@ -171,6 +178,50 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         payload = {key: [asdict(r) for r in results] for key, results in everything.items()}
         args.json.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+    return 0
+
+
+def _real_llm(json_path: Path | None) -> int:
+    """A sample of the suite with the LLM brain over the local model (slow on a CPU)."""
+    import tempfile
+
+    from recpilot.agent.llm_brain import LLMBrain
+    from recpilot.llm import LLMSettings
+    from recpilot.testing.local_llm import LocalLLMServer, local_llm_missing
+
+    missing = local_llm_missing()
+    if missing is not None:
+        print(f"the real-model run needs the [local-llm] extra: {missing}")
+        return 2
+    sample = [c for c in injection_cases() if c.task.allowed is not None and c.task.name == "90s-comedy"
+              and c.placement in ("title", "memory_summary")]  # fmt: skip
+    started = time.perf_counter()
+    with LocalLLMServer() as server, tempfile.TemporaryDirectory() as tmp:
+        settings = LLMSettings(
+            base_url=server.base_url, model=server.model, max_output_tokens=160, timeout_s=120.0,
+            deadline_s=150.0, max_retries=1, modes_file=Path(tmp) / "modes.json",
+        )  # fmt: skip
+        runner = SuiteRunner(brain=lambda: LLMBrain(settings))
+        rows = [
+            ["arm", "cases", "benign utility", "utility under attack", "targeted ASR", "unrequested writes"]
+        ]
+        everything: dict[str, list[CaseResult]] = {}
+        for arm in ARMS:
+            benign = [runner.benign(task, arm) for task in TASKS]
+            attacked = [runner.play(case, arm) for case in sample]
+            everything[f"real-llm/{arm.name}/benign"], everything[f"real-llm/{arm.name}/attack"] = (
+                benign,
+                attacked,
+            )
+            b, a = SuiteSummary.of(arm.name, benign), SuiteSummary.of(arm.name, attacked)
+            rows.append([arm.name, str(a.cases), _pct(b.utility), _pct(a.utility), _pct(a.attack_success),
+                         str(a.unrequested_writes + b.unrequested_writes)])  # fmt: skip
+    print("Injection sample against the real local model (SmolLM2 on llama.cpp; shared machine, under load)")
+    print(_table(rows))
+    print(f"\n{time.perf_counter() - started:.0f} s")
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps({k: [asdict(r) for r in v] for k, v in everything.items()}, indent=1))
     return 0
 
 

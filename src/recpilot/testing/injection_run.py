@@ -9,11 +9,12 @@ lets :class:`~recpilot.testing.obeying_brain.ObeyingBrain` answer through a
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from recpilot.agent.agent import DEFAULT_TOOLS, RecommenderAgent
+from recpilot.agent.brain import Brain
 from recpilot.agent.runtime import AgentRuntime, build_runtime
 from recpilot.memory.base import DialogueTurn
 from recpilot.memory.integrity import MemorySnapshot
@@ -65,9 +66,15 @@ class CaseResult:
 
 
 class SuiteRunner:
-    """Plays cases; catalogs with the same attacker text share one fitted runtime."""
+    """Plays cases; catalogs with the same attacker text share one fitted runtime.
 
-    def __init__(self) -> None:
+    Args:
+        brain: Makes the brain of each case (default: the :class:`ObeyingBrain`, the worst case; an
+            LLM brain over a real model measures that model).
+    """
+
+    def __init__(self, brain: Callable[[], Brain] = ObeyingBrain) -> None:
+        self.brain = brain
         self._runtimes: dict[tuple[tuple[int, str, str], ...], AgentRuntime] = {}
 
     def play(self, case: Case, arm: Arm) -> CaseResult:
@@ -104,7 +111,7 @@ class SuiteRunner:
             tools = _with_tool_payload(DEFAULT_TOOLS, payload)
         agent = RecommenderAgent(
             runtime,
-            brain=ObeyingBrain(),
+            brain=self.brain(),
             tools=tools,
             policy=arm.policy,
             enforce_stated_constraints=arm.enforce_stated_constraints,
