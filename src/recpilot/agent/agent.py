@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import time
 from collections.abc import Sequence
@@ -13,12 +12,11 @@ from recpilot.agent.brain import Act, Brain, Composition, ToolRunner, Turn
 from recpilot.agent.explain import explain
 from recpilot.agent.grounding import ground, resolve_named, with_users_constraints
 from recpilot.agent.offline.brain import OfflineBrain
-from recpilot.agent.requested import Judgement, is_confirmation, judge_turn
+from recpilot.agent.requested import Judgement, judge_turn
 from recpilot.agent.runtime import AgentRuntime
+from recpilot.agent.safeguards import audit_turn, confirmed_call, contradicted, rank_stated
 from recpilot.agent.types import (
     AgentResponse,
-    HardConstraints,
-    ItemId,
     Reason,
     RecommendedItem,
     TraceStep,
@@ -28,14 +26,13 @@ from recpilot.conversation.critiques import critique_adjuster
 from recpilot.conversation.feed import apply_feed_rules, feed_adjuster
 from recpilot.conversation.tools import CONVERSATION_TOOLS
 from recpilot.llm.errors import LLM_UNAVAILABLE_NOTE
-from recpilot.memory.audit import AuditEntry
 from recpilot.memory.base import DialogueTurn
 from recpilot.memory.condense import condense_dialogue
 from recpilot.memory.dialogue import DialogueState
 from recpilot.memory.feed_rules import FeedRule
 from recpilot.memory.integrity import MemorySnapshot
 from recpilot.memory.summary import build_profile_summary
-from recpilot.safety.request import TOOL_WRITES, refusal_sentence
+from recpilot.safety.request import refusal_sentence
 from recpilot.tools.account_tools import ACCOUNT_TOOLS
 from recpilot.tools.context import ToolContext
 from recpilot.tools.dispatcher import ToolDispatcher, ToolPolicy, ToolSpec
@@ -146,9 +143,11 @@ class RecommenderAgent:
         snapshot: MemorySnapshot,
     ) -> AgentResponse:
         context = runner.context
-        confirmed = self._confirmed_call(turn, runner, state)
+        confirmed = confirmed_call(turn, runner, state)
         act, brain = (
-            confirmed if confirmed is not None else await self._act(turn, runner, state, rules, snapshot)
+            (confirmed, self.brain)
+            if confirmed is not None
+            else await self._act(turn, runner, state, rules, snapshot)
         )
         usage = act.usage
         items: list[RecommendedItem] = []
@@ -161,8 +160,8 @@ class RecommenderAgent:
             if self.enforce_stated_constraints and not isinstance(brain, OfflineBrain):
                 constraints = with_users_constraints(constraints, judgement.constraints, runner.trace)
             grounded = ground(context.catalog, context.candidates.ranked, constraints, runner.trace)
-            if not grounded and not judgement.constraints.is_empty() and _contradicted(runner.trace):
-                grounded = self._rank_stated(runner, judgement.constraints, constraints)
+            if not grounded and not judgement.constraints.is_empty() and contradicted(runner.trace):
+                grounded = rank_stated(runner, judgement.constraints, constraints, self.k)
             explained = [self._item(context, item, score, constraints) for item, score in grounded[: self.k]]
             composition = await self._compose(brain, turn, act, explained, runner)
             usage = usage.add(composition.usage)
@@ -205,7 +204,7 @@ class RecommenderAgent:
         if degraded:
             reply = f"{reply} {LLM_UNAVAILABLE_NOTE}"
         request = context.request
-        self._audit(snapshot, turn, request.provenance, undone=undone)
+        audit_turn(self.runtime.memory, snapshot, turn, request.provenance, undone=undone)
         self._remember(turn.session_id, turn.user_id, turn.message, reply)
         self._save_state(context, act, items)
         return AgentResponse(
@@ -219,68 +218,6 @@ class RecommenderAgent:
             degraded=degraded,
             constraints=constraints,
         )
-
-    def _confirmed_call(
-        self, turn: Turn, runner: ToolRunner, state: DialogueState
-    ) -> tuple[Act, Brain] | None:
-        """A "yes" to a call a policy held for confirmation runs it; any other message drops it."""
-        pending = state.pending_call
-        context = runner.context
-        if pending is None or context.dialogue is None:
-            return None
-        context.dialogue.pending_call = None
-        if not is_confirmation(turn.message):
-            return None
-        tool = str(pending.get("tool", ""))
-        kind = TOOL_WRITES.get(tool)
-        request = context.request
-        context.request = dataclasses.replace(
-            request,
-            confirmed=request.confirmed | {tool},
-            writes=request.writes | ({kind} if kind is not None else set()),
-        )
-        record = runner.call(tool, pending.get("args") or {})
-        reply = (
-            f"Done: {record.output.summary}."
-            if record.output is not None
-            else f"That did not work: {record.error}."
-        )
-        return Act(intent="forget", reply=reply, note=f"confirmed {tool}"), self.brain
-
-    def _rank_stated(
-        self, runner: ToolRunner, stated: HardConstraints, constraints: HardConstraints
-    ) -> list[tuple[ItemId, float]]:
-        """When a plan that contradicted the user left nothing, rank what the user's own words ask for."""
-        context = runner.context
-        context.candidates = type(context.candidates)()
-        runner.call(
-            "search_catalog",
-            {
-                "attributes": stated.attributes,
-                "exclude_attributes": stated.exclude_attributes,
-                "numeric": {k: v.model_dump() for k, v in stated.numeric.items()},
-            },
-        )
-        runner.call("rank_candidates", {"k": self.k})
-        return ground(context.catalog, context.candidates.ranked, constraints, runner.trace)
-
-    def _audit(self, snapshot: MemorySnapshot, turn: Turn, provenance: str, *, undone: int) -> None:
-        """Append the turn's memory writes (or, when it was rolled back, the rollback) to the audit log."""
-        memory = self.runtime.memory
-        entries = snapshot.changes(memory, provenance=provenance, session_id=turn.session_id)
-        if undone:
-            entries.append(
-                AuditEntry(
-                    user_id=turn.user_id,
-                    action="rolled back",
-                    record="preference",
-                    detail=f"{undone} write(s) of a turn with a refused or failed step",
-                    provenance=provenance,
-                    session_id=turn.session_id,
-                )
-            )
-        if entries:
-            memory.record_audit(turn.user_id, entries)
 
     async def _act(
         self,
@@ -391,10 +328,6 @@ def _obeying(
         dropped = [i.title for i in items if str(i.item_id) not in allowed]
         runner.trace.append(TraceStep(kind="grounding", name="feed_rules", detail=f"dropped {dropped}"))
     return kept
-
-
-def _contradicted(trace: list[TraceStep]) -> bool:
-    return any(step.name == "plan_contradicts_user" for step in trace)
 
 
 def _note(text: str) -> Reason:
