@@ -24,6 +24,7 @@ from recpilot.errors import ConfigError
 from recpilot.llm import LLMSettings, LLMUnavailableError
 from recpilot.llm.models import override_allow_remote_requests
 from recpilot.memory.base import Preference
+from recpilot.safety.datamark import datamark
 from recpilot.testing.llm_models import ScriptedModel, scripted_model
 from recpilot.tools.context import ToolContext
 from recpilot.tools.dispatcher import ToolDispatcher
@@ -121,7 +122,7 @@ def test_planner_sees_tools_catalog_profile_and_dialogue(runtime: AgentRuntime) 
     assert "year (number): 1902 to 2018" in prompt
     assert "imdb_id" not in prompt  # identifiers are not vocabulary
     assert "like_item: Toy Story (1995) (id 1)" in prompt
-    assert "user: I want a comedy" in prompt
+    assert datamark("user: I want a comedy") in prompt  # earlier messages are marked as data
     assert "User message: from the nineties" in prompt
     assert [o.name for o in second.calls[0].info.output_tools] == ["final_result"]
 
@@ -288,7 +289,7 @@ def test_details_turn_lets_the_writer_see_tool_results(runtime: AgentRuntime) ->
 
     assert response.usage.llm_calls == 2
     assert response.items == []
-    assert "item_details: Toy Story (1995)" in model.calls[1].prompt
+    assert datamark("item_details: Toy Story (1995)") in model.calls[1].prompt  # tool results marked as data
     assert response.reply == "Toy Story is a 1995 animated comedy."
 
 

@@ -107,7 +107,7 @@ def test_page_config_only_on_loopback(service: RecommenderService) -> None:
 
     async def fetch(client_host: str) -> httpx.Response:
         transport = httpx.ASGITransport(app=app, client=(client_host, 1234))
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000") as http:
             return await http.get("/config.json")
 
     local = asyncio.run(fetch("127.0.0.1"))

@@ -24,6 +24,7 @@ RANKS: dict[str, int] = {
     "memory": 5,
     "llm": 5,
     "tools": 6,
+    "safety": 6,
     "agent": 7,
     "conversation": 7,
     "simulation": 8,

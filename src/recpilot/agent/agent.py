@@ -10,9 +10,18 @@ from typing import Any
 
 from recpilot.agent.brain import Act, Brain, Composition, ToolRunner, Turn
 from recpilot.agent.explain import explain
-from recpilot.agent.grounding import ground, resolve_named
+from recpilot.agent.grounding import ground, resolve_named, with_users_constraints
+from recpilot.agent.offline.brain import OfflineBrain
+from recpilot.agent.requested import Judgement, judge_turn
 from recpilot.agent.runtime import AgentRuntime
-from recpilot.agent.types import AgentResponse, Reason, RecommendedItem, TraceStep, Usage
+from recpilot.agent.safeguards import audit_turn, confirmed_call, contradicted, rank_stated
+from recpilot.agent.types import (
+    AgentResponse,
+    Reason,
+    RecommendedItem,
+    TraceStep,
+    Usage,
+)
 from recpilot.conversation.critiques import critique_adjuster
 from recpilot.conversation.feed import apply_feed_rules, feed_adjuster
 from recpilot.conversation.tools import CONVERSATION_TOOLS
@@ -21,7 +30,10 @@ from recpilot.memory.base import DialogueTurn
 from recpilot.memory.condense import condense_dialogue
 from recpilot.memory.dialogue import DialogueState
 from recpilot.memory.feed_rules import FeedRule
+from recpilot.memory.integrity import MemorySnapshot
 from recpilot.memory.summary import build_profile_summary
+from recpilot.safety.request import refusal_sentence
+from recpilot.tools.account_tools import ACCOUNT_TOOLS
 from recpilot.tools.context import ToolContext
 from recpilot.tools.dispatcher import ToolDispatcher, ToolPolicy, ToolSpec
 from recpilot.tools.recommender_tools import RECOMMENDER_TOOLS
@@ -29,8 +41,8 @@ from recpilot.tools.recommender_tools import RECOMMENDER_TOOLS
 logger = logging.getLogger("recpilot.agent")
 
 MAX_MESSAGE_CHARS = 10_000
-#: The agent's default tools: the recommender tools plus critiques and feed rules.
-DEFAULT_TOOLS: tuple[ToolSpec, ...] = (*RECOMMENDER_TOOLS, *CONVERSATION_TOOLS)
+#: The agent's default tools: the recommender tools, critiques, feed rules and forgetting everything.
+DEFAULT_TOOLS: tuple[ToolSpec, ...] = (*RECOMMENDER_TOOLS, *CONVERSATION_TOOLS, *ACCOUNT_TOOLS)
 _RULES_NOTE = "(Your feed rules are in force and may leave nothing; say “what are my rules?” to see them.)"
 
 
@@ -43,8 +55,11 @@ class RecommenderAgent:
         fallback: The brain that completes a turn when ``brain`` fails (the offline brain).
         tools: The tools available (defaults to :data:`DEFAULT_TOOLS`: the recommender tools, critiques
             and feed rules).
-        policy: Access policy for tool calls.
+        policy: Access policy for tool calls (default: :func:`recpilot.safety.default_policy`: writes
+            only when the user's own message asks for them).
         k: Items per answer.
+        enforce_stated_constraints: Ground every shown item on the constraints parsed from the user's
+            own words, whatever a brain planned (turned off only to measure what it prevents).
     """
 
     def __init__(
@@ -56,14 +71,16 @@ class RecommenderAgent:
         tools: Sequence[ToolSpec] = DEFAULT_TOOLS,
         policy: ToolPolicy | None = None,
         k: int = 10,
+        enforce_stated_constraints: bool = True,
     ) -> None:
-        from recpilot.agent.offline import OfflineBrain
-
         self.runtime = runtime
         self.fallback = fallback or OfflineBrain()
         self.brain = brain or self.fallback
         self.dispatcher = ToolDispatcher(tools, policy) if policy is not None else ToolDispatcher(tools)
         self.k = k
+        self.enforce_stated_constraints = enforce_stated_constraints
+        # Judges what the user's own words ask for (writes, hard constraints), whatever the brain.
+        self._parser = self.fallback if isinstance(self.fallback, OfflineBrain) else OfflineBrain()
 
     def respond(self, user: str | int, message: str, *, session_id: str | None = None) -> AgentResponse:
         """Answer one message (blocking). See :meth:`arespond`."""
@@ -102,16 +119,49 @@ class RecommenderAgent:
         turn = Turn(user_id, session, text, memory.turns(session), profile)
         state = memory.dialogue_state(session) or DialogueState(session_id=session, user_id=user_id)
         rules = memory.feed_rules(user_id)
+        judgement = judge_turn(turn, context.catalog, state, self._parser)
+        context.request = judgement.request
         _install(context, state.model_copy(deep=True), rules)
+        snapshot = MemorySnapshot.take(memory, user_id)
+        try:
+            response = await self._turn(turn, runner, state, rules, judgement, snapshot)
+        except BaseException:
+            snapshot.restore(memory)  # a failed turn leaves no write behind
+            raise
+        response.trace.append(
+            TraceStep(kind="answer", name=response.brain, ms=(time.perf_counter() - started) * 1000)
+        )
+        return response
 
-        act, brain = await self._act(turn, runner, state, rules)
+    async def _turn(
+        self,
+        turn: Turn,
+        runner: ToolRunner,
+        state: DialogueState,
+        rules: list[FeedRule],
+        judgement: Judgement,
+        snapshot: MemorySnapshot,
+    ) -> AgentResponse:
+        context = runner.context
+        confirmed = confirmed_call(turn, runner, state)
+        act, brain = (
+            (confirmed, self.brain)
+            if confirmed is not None
+            else await self._act(turn, runner, state, rules, snapshot)
+        )
         usage = act.usage
         items: list[RecommendedItem] = []
         reply: str | None = act.reply
         degraded = act.degraded or brain is not self.brain
+        rolled_back = False
         if reply is None:
             constraints = act.constraints.merged(context.constraints)
+            # The offline brain's plan is the user's text, read by code; any other brain is checked.
+            if self.enforce_stated_constraints and not isinstance(brain, OfflineBrain):
+                constraints = with_users_constraints(constraints, judgement.constraints, runner.trace)
             grounded = ground(context.catalog, context.candidates.ranked, constraints, runner.trace)
+            if not grounded and not judgement.constraints.is_empty() and contradicted(runner.trace):
+                grounded = rank_stated(runner, judgement.constraints, constraints, self.k)
             explained = [self._item(context, item, score, constraints) for item, score in grounded[: self.k]]
             composition = await self._compose(brain, turn, act, explained, runner)
             usage = usage.add(composition.usage)
@@ -130,18 +180,36 @@ class RecommenderAgent:
             if rules and not items:
                 reply = f"{reply} {_RULES_NOTE}"
             degraded = degraded or composition.degraded
+            rolled_back = composition.degraded and brain is not self.fallback
         else:
             constraints = act.constraints
+        held = [
+            s
+            for s in runner.trace
+            if s.kind == "policy" and s.args.get("decision", {}).get("action") == "confirm"
+        ]
+        refusals = [s for s in runner.trace if s.kind == "policy" and s not in held]
+        if held and context.dialogue is not None:
+            step = held[-1]
+            args = {k: v for k, v in step.args.items() if k != "decision"}
+            context.dialogue.pending_call = {"tool": step.name, "args": args}
+            reply = f"{reply} {refusal_sentence(held, 0)}".strip()
+        undone = 0
+        if refusals or rolled_back:
+            undone = snapshot.restore(self.runtime.memory)
+            runner.trace.append(
+                TraceStep(kind="memory", name="rolled_back", detail=f"{undone} record(s) restored")
+            )
+            reply = f"{reply} {refusal_sentence(refusals, undone)}".strip()
         if degraded:
             reply = f"{reply} {LLM_UNAVAILABLE_NOTE}"
-        self._remember(session, user_id, text, reply)
+        request = context.request
+        audit_turn(self.runtime.memory, snapshot, turn, request.provenance, undone=undone)
+        self._remember(turn.session_id, turn.user_id, turn.message, reply)
         self._save_state(context, act, items)
-        runner.trace.append(
-            TraceStep(kind="answer", name=brain.name, ms=(time.perf_counter() - started) * 1000)
-        )
         return AgentResponse(
-            user_id=user_id,
-            session_id=session,
+            user_id=turn.user_id,
+            session_id=turn.session_id,
             reply=reply,
             items=items,
             trace=runner.trace,
@@ -152,7 +220,12 @@ class RecommenderAgent:
         )
 
     async def _act(
-        self, turn: Turn, runner: ToolRunner, state: DialogueState, rules: list[FeedRule]
+        self,
+        turn: Turn,
+        runner: ToolRunner,
+        state: DialogueState,
+        rules: list[FeedRule],
+        snapshot: MemorySnapshot,
     ) -> tuple[Act, Brain]:
         try:
             return await self.brain.act(turn, runner), self.brain
@@ -163,7 +236,8 @@ class RecommenderAgent:
             runner.trace.append(
                 TraceStep(kind="fallback", name=self.fallback.name, ok=False, detail=_describe(exc))
             )
-            # A half-run plan must not leak candidates or constraints into the offline answer.
+            # A half-run plan must not leak writes, candidates or constraints into the offline answer.
+            snapshot.restore(self.runtime.memory)
             context = runner.context
             context.candidates = type(context.candidates)()
             context.constraints = type(context.constraints)()

@@ -96,11 +96,12 @@ class ToolRunner:
     def call(self, name: str, args: dict[str, Any] | str | None = None) -> ToolCall:
         """Run one tool call and record it."""
         record = self.dispatcher.call(name, args, self.context)
+        denied = record.denied
         self.trace.append(
             TraceStep(
-                kind="tool_call",
+                kind="policy" if denied else "tool_call",
                 name=name,
-                args=record.args,
+                args=record.args if denied is None else {**record.args, "decision": denied.model_dump()},
                 ok=record.ok,
                 detail=record.output.summary if record.output else record.error,
                 ms=record.ms,

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from recpilot.agent.types import HardConstraints, Plan, RecommendedItem, TraceStep
 from recpilot.llm.chat import lean_schema
 from recpilot.memory.base import DialogueTurn, UserProfile
+from recpilot.safety.datamark import DATAMARK_INSTRUCTION, fenced, untrusted_block
 from recpilot.tools.context import Catalog, normalise_title
 from recpilot.tools.dispatcher import ToolSpec
 
@@ -39,20 +40,30 @@ Use only attribute names and values listed in the message. Never invent items, i
 Tools, as name(arguments, ? = optional):
 {tools}"""
 
-COMPOSE_INSTRUCTIONS = """\
+COMPOSE_INSTRUCTIONS = (
+    """\
 You write the recommender's reply. Answer with:
 - reply: a short, friendly answer to the user's message (2 to 5 sentences). Mention only the items
   listed below, by their exact titles; never mention any other title and never invent facts;
 - item_ids: the ids of the listed items to show, best first (all of them if they all fit);
 - notes: optionally, one short sentence per item id saying why it fits this user.
 If no item is listed, say so plainly and suggest how to broaden the request, or answer from the
-tool results."""
+tool results.
 
-CRITIC_INSTRUCTIONS = """\
+"""
+    + DATAMARK_INSTRUCTION
+)
+
+CRITIC_INSTRUCTIONS = (
+    """\
 You check a recommender's draft reply before it is sent. It must answer the user's message, respect
 the user's constraints, and mention only the listed items with their true facts. Answer with
 ok=true if the draft is faithful; otherwise ok=false, the problems, a corrected reply,
-and the ids of listed items that break the constraints (drop_item_ids)."""
+and the ids of listed items that break the constraints (drop_item_ids).
+
+"""
+    + DATAMARK_INSTRUCTION
+)
 
 
 class _Output(BaseModel):
@@ -97,7 +108,7 @@ _MESSAGE_CHARS = 600  # a plan needs the request, not every repetition of it; th
 
 def plan_instructions(tools: str) -> str:
     """The planner's system prompt, with the tool list (see :func:`tool_catalog`)."""
-    return PLAN_INSTRUCTIONS.format(tools=tools)
+    return f"{PLAN_INSTRUCTIONS.format(tools=tools)}\n\n{DATAMARK_INSTRUCTION}"
 
 
 @dataclass(frozen=True)
@@ -276,16 +287,19 @@ def dialogue_text(dialogue: Sequence[DialogueTurn]) -> str:
 
 def plan_prompt(message: str, vocabulary: str, profile: str, dialogue: str, shown: str = "") -> str:
     """The planner's user prompt (``shown``: the list shown last, numbered, for critiques)."""
-    listed = f"\n\nShown last (positions for critique_shown):\n{shown}" if shown else ""
+    # Everything but the user's message is untrusted text: fenced, and marked where it need not be quoted.
+    listed = f"\n\nShown last (positions for critique_shown):\n{fenced('shown', shown)}" if shown else ""
     return (
-        f"{vocabulary}\n\nUser profile:\n{profile}\n\n"
-        f"Dialogue so far:\n{dialogue}{listed}\n\nUser message: {_shorten(message, _MESSAGE_CHARS)}"
+        f"{fenced('vocabulary', vocabulary)}\n\nUser profile:\n{fenced('profile', profile)}\n\n"
+        f"Dialogue so far:\n{untrusted_block('dialogue', dialogue)}{listed}\n\n"
+        f"User message: {_shorten(message, _MESSAGE_CHARS)}"
     )
 
 
 def replan_prompt(base: str, failure: str) -> str:
     """The planner's prompt once more, with why the last plan failed when it ran."""
-    return f"{base}\n\nYour last plan failed when it ran ({failure}). Give a plan that avoids this."
+    failed = fenced("failure", failure)
+    return f"{base}\n\nYour last plan failed when it ran:\n{failed}\nGive a plan that avoids this."
 
 
 def compose_prompt(
@@ -301,10 +315,10 @@ def compose_prompt(
         lines.append(f"Constraints: {_compact(constraints.model_dump(exclude_defaults=True))}")
     findings = [f"- {s.name}: {_shorten(s.detail)}" for s in trace if s.kind == "tool_call"]
     if findings:
-        lines += ["Tool results:", *findings]
+        lines += ["Tool results:", untrusted_block("tool results", "\n".join(findings))]
     if items:
         lines.append("Items (id | title | facts | why):")
-        lines += [item_line(item) for item in items]
+        lines.append(fenced("items", "\n".join(item_line(item) for item in items)))
     else:
         lines.append("Items: none matched.")
     return "\n".join(lines)

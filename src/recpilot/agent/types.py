@@ -68,7 +68,7 @@ class RecommendedItem(_Model):
     attributes: dict[str, Any] = Field(default_factory=dict)
 
 
-TraceKind = Literal["plan", "tool_call", "answer", "fallback", "grounding", "error", "memory"]
+TraceKind = Literal["plan", "tool_call", "answer", "fallback", "grounding", "error", "memory", "policy"]
 
 
 class TraceStep(_Model):

@@ -14,8 +14,9 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from recpilot import __version__
-from recpilot.api.limits import BodyLimitMiddleware, RateLimiter
+from recpilot.api.limits import BodyLimitMiddleware
 from recpilot.api.metrics import Metrics, MetricsMiddleware
+from recpilot.api.redis_limits import make_rate_limiter
 from recpilot.api.routes import health, v1
 from recpilot.errors import ConfigError, RecpilotError, UnknownIdError
 from recpilot.service import RecommenderService, ServiceConfig
@@ -98,7 +99,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.metrics = metrics
-    app.state.rate_limiter = RateLimiter(limits.rate_per_s, limits.burst)
+    app.state.rate_limiter = make_rate_limiter(limits.rate_per_s, limits.burst, limits.redis_url)
     app.state.page_api_key = page_api_key
     app.add_middleware(BodyLimitMiddleware, max_bytes=limits.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)

@@ -91,6 +91,10 @@ def serve(
     allow_write: Annotated[
         bool, typer.Option("--allow-write", help="Offer MCP tools that write preferences to memory.")
     ] = False,
+    policy: Annotated[
+        str,
+        typer.Option(help="Agent tool policy: default, read-only, allow-all, or a .toml/.json policy file."),
+    ] = "default",
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the URLs and key as one JSON line.")
     ] = False,
@@ -102,9 +106,11 @@ def serve(
 
     if not 0 <= port <= 65535:
         raise ConfigError(f"--port must be between 0 and 65535, got {port}")
+    from recpilot.safety import load_policy
     from recpilot.service import RecommenderService, default_key_path
 
-    config = service_config(dataset, store_url, llm)
+    load_policy(policy)  # a bad policy file fails before the catalog is loaded
+    config = service_config(dataset, store_url, llm).model_copy(update={"policy": policy})
     with status("Loading the catalog and models...", quiet=json_out):
         service = RecommenderService.from_config(config)
     # Reuse the default key kept (mode 0600) under the settings home; a new one only when none works.

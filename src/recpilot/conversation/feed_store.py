@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from recpilot.memory.base import ProfileMemory
 from recpilot.memory.feed_rules import FeedRule, FeedTarget, same_target
+from recpilot.memory.values import MemoryValueError, check_feed_rule
 
 
 @dataclass
@@ -22,11 +23,13 @@ class RuleChange:
         stored: Rules added (or restated: the same id comes back).
         removed: Rules deleted.
         missing: Rule ids or targets the user named that match none of their rules.
+        refused: Why rules were not stored (a value memory refuses, see :mod:`recpilot.memory.values`).
     """
 
     stored: list[FeedRule] = field(default_factory=list)
     removed: list[FeedRule] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
+    refused: list[str] = field(default_factory=list)
 
 
 def add_feed_rules(memory: ProfileMemory, user_id: str, rules: Sequence[FeedRule]) -> RuleChange:
@@ -34,6 +37,11 @@ def add_feed_rules(memory: ProfileMemory, user_id: str, rules: Sequence[FeedRule
     ("no more horror" after "show me more horror": the latest instruction wins)."""
     change = RuleChange()
     for rule in rules:
+        try:
+            check_feed_rule(rule)
+        except MemoryValueError as exc:
+            change.refused.append(str(exc))
+            continue
         for existing in memory.feed_rules(user_id):
             conflicting = same_target(existing.target, rule.target) and existing.effect != rule.effect
             if conflicting and memory.remove_feed_rule(user_id, existing.id):
@@ -105,6 +113,8 @@ def describe_change(change: RuleChange, *, until: str = "", unknown: Sequence[st
     if unknown:
         names = ", ".join(f"“{u}”" for u in unknown)
         parts.append(f"I can't filter on {names}: this catalog has no such genre, tag or attribute.")
+    if change.refused:
+        parts.append("I did not store a rule: " + "; ".join(change.refused) + ".")
     if change.stored:
         parts.append("Say “what are my rules?” to see them.")
     return " ".join(parts) or "Nothing changed."

@@ -25,8 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from recpilot import __version__
 from recpilot.agent.runtime import AgentRuntime
-from recpilot.mcp_server.tools import SERVICE_TOOLS, PrivilegePolicy, ServiceToolContext
+from recpilot.mcp_server.tools import SERVICE_TOOLS, ServiceToolContext, mcp_policy
 from recpilot.memory.base import ProfileMemory
+from recpilot.safety import SafetyPolicy
 from recpilot.service.recommend import Recommendations
 from recpilot.tools import RECOMMENDER_TOOLS, ToolDispatcher, ToolSpec
 
@@ -79,9 +80,11 @@ class ToolResult(BaseModel):
     data: dict[str, Any] = Field(description="The result as data (items, ids, scores, reasons).")
 
 
-def offered_tools(policy: PrivilegePolicy) -> list[ToolSpec]:
-    """The tools a server with ``policy`` lists: the agent's tools and the service tools it permits."""
-    return [spec for spec in (*SERVICE_TOOLS, *RECOMMENDER_TOOLS) if policy.permits(spec)]
+def offered_tools(policy: SafetyPolicy) -> list[ToolSpec]:
+    """The tools a server with ``policy`` lists: the agent's tools and the service tools it can run."""
+    specs = (*SERVICE_TOOLS, *RECOMMENDER_TOOLS)
+    blocked = set(policy.unusable_tools(specs))
+    return [spec for spec in specs if spec.name not in blocked]
 
 
 #: Picks the memory a call reads and writes, given the tenant its HTTP request was authenticated for
@@ -110,7 +113,7 @@ def create_mcp_server(
         The server and the dispatcher every call goes through.
     """
     config = config or McpServerConfig()
-    policy = PrivilegePolicy(allow_write=config.allow_write)
+    policy = mcp_policy(allow_write=config.allow_write)
     # The dispatcher knows every tool; the policy refuses writes even to a caller that guesses a name.
     dispatcher = ToolDispatcher((*SERVICE_TOOLS, *RECOMMENDER_TOOLS), policy)
     resolve = memory_for or (lambda _tenant: runtime.memory)

@@ -1,4 +1,4 @@
-"""The tools the MCP server adds to the agent's: one-shot ``recommend`` and ``explain``, and the policy.
+"""The tools the MCP server adds to the agent's (one-shot ``recommend`` and ``explain``) and its policy.
 
 Both call the service layer (:class:`~recpilot.service.recommend.Recommendations`), the one ranking
 implementation behind ``POST /v1/recommend`` and ``recpilot serve``'s MCP endpoint, so the same request
@@ -15,40 +15,27 @@ import weakref
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel
-
 from recpilot.agent.types import HardConstraints, ItemId, Reason
 from recpilot.errors import ConfigError
+from recpilot.safety import PolicyRule, SafetyPolicy, read_only_policy
 from recpilot.service.recommend import Recommendations
 from recpilot.service.schemas import RecommendRequest
-from recpilot.tools import ToolContext, ToolDeniedError, ToolOutput, ToolSpec, tool
+from recpilot.tools import ToolContext, ToolOutput, ToolSpec, tool
 from recpilot.tools.context import Catalog
 from recpilot.tools.recommender_tools import RankingModel
 
 MAX_K = 100
 
 
-class PrivilegePolicy:
-    """Read-only tools always run; tools that write the user's memory only when ``allow_write`` is set.
+def mcp_policy(*, allow_write: bool = False) -> SafetyPolicy:
+    """The MCP server's policy: read-only tools, and the writing tools only with ``allow_write``.
 
-    Args:
-        allow_write: Whether tools with ``privilege="write"`` (remember/forget preferences) may run.
+    An MCP call is the client's own request (there is no model-written plan between the client and the
+    tool), so with writes enabled a call to a write tool is the request itself.
     """
-
-    def __init__(self, *, allow_write: bool = False) -> None:
-        self.allow_write = allow_write
-
-    def permits(self, spec: ToolSpec) -> bool:
-        """Whether calls to ``spec`` are allowed at all (used to decide what the server lists)."""
-        return spec.privilege == "read" or self.allow_write
-
-    def authorize(self, spec: ToolSpec, args: BaseModel, context: ToolContext) -> None:
-        """Refuse a writing tool unless writes were enabled."""
-        if not self.permits(spec):
-            raise ToolDeniedError(
-                f"tool {spec.name} writes to the user's memory, which this server does not allow; "
-                "start it with --allow-write to enable writing tools"
-            )
+    if not allow_write:
+        return read_only_policy()
+    return SafetyPolicy(name="mcp-write", rules=[PolicyRule(action="allow")], default="deny")
 
 
 @dataclass

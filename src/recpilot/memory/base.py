@@ -14,8 +14,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from recpilot.memory.audit import AUDIT_LIMIT, AuditEntry
 from recpilot.memory.dialogue import DialogueState
 from recpilot.memory.feed_rules import FeedRule
+from recpilot.memory.values import bounded_text, check_feed_rule, check_preference
 
 PreferenceKind = Literal["like_item", "dislike_item", "like_attribute", "dislike_attribute", "constraint"]
 
@@ -79,7 +81,12 @@ class ProfileMemory(ABC):
 
     @abstractmethod
     def remember(self, user_id: str, preference: Preference) -> Preference:
-        """Store a preference (an identical active one is not duplicated) and return it with its id."""
+        """Store a preference (an identical active one is not duplicated) and return it with its id.
+
+        Raises:
+            MemoryValueError: The value is too long or reads as an instruction
+                (:func:`recpilot.memory.values.check_preference`); nothing is stored.
+        """
 
     @abstractmethod
     def forget(self, user_id: str, preference_id: int) -> bool:
@@ -123,7 +130,11 @@ class ProfileMemory(ABC):
         """Store a feed rule for ``user_id`` and return it with its id.
 
         An active rule with the same effect and target is not duplicated: it is kept (its id too),
-        with the later of both expiry times (None, "until removed", is the latest) and the new text.
+        with the new rule's expiry (None: until removed) and text, since the latest instruction wins.
+
+        Raises:
+            MemoryValueError: The target or wording is not storable
+                (:func:`recpilot.memory.values.check_feed_rule`); nothing is stored.
         """
 
     @abstractmethod
@@ -134,6 +145,14 @@ class ProfileMemory(ABC):
     @abstractmethod
     def remove_feed_rule(self, user_id: str, rule_id: int) -> bool:
         """Delete one of the user's feed rules; False when the user has no rule with that id."""
+
+    @abstractmethod
+    def record_audit(self, user_id: str, entries: list[AuditEntry]) -> None:
+        """Append entries to the user's audit log of memory writes."""
+
+    @abstractmethod
+    def audit_log(self, user_id: str, *, limit: int = AUDIT_LIMIT) -> list[AuditEntry]:
+        """The user's audit log, newest first (at most ``limit`` entries)."""
 
     def forget_matching(self, user_id: str, kind: PreferenceKind | None, value: str) -> int:
         """Delete active preferences whose value matches (case-insensitive); returns how many."""
@@ -157,12 +176,14 @@ class InMemoryProfileMemory(ProfileMemory):
         self._rules: dict[str, list[FeedRule]] = {}
         self._rule_ids = itertools.count(1)
         self._lock = threading.Lock()
+        self._audit: dict[str, list[AuditEntry]] = {}
 
     def profile(self, user_id: str) -> UserProfile:
         prefs = [p for p in self._prefs.get(user_id, []) if p.active()]
         return UserProfile(user_id=user_id, preferences=prefs, summary=self._summaries.get(user_id, ""))
 
     def remember(self, user_id: str, preference: Preference) -> Preference:
+        check_preference(preference)
         existing = self._prefs.setdefault(user_id, [])
         for pref in existing:
             if (
@@ -204,6 +225,7 @@ class InMemoryProfileMemory(ProfileMemory):
             if DialogueState.model_validate_json(text).user_id == user_id:
                 del self._states[session]
                 removed += 1
+        removed += len(self._audit.pop(user_id, []))
         return removed + len(self._rules.pop(user_id, []))
 
     def sessions(self, user_id: str) -> list[str]:
@@ -217,6 +239,8 @@ class InMemoryProfileMemory(ProfileMemory):
         return None if text is None else DialogueState.model_validate_json(text)
 
     def add_feed_rule(self, user_id: str, rule: FeedRule) -> FeedRule:
+        check_feed_rule(rule)
+        rule = rule.model_copy(update={"text": bounded_text(rule.text)})
         with self._lock:
             rules = self._rules.setdefault(user_id, [])
             for position, existing in enumerate(rules):
@@ -239,12 +263,15 @@ class InMemoryProfileMemory(ProfileMemory):
             self._rules[user_id] = kept
             return len(kept) != len(rules)
 
+    def record_audit(self, user_id: str, entries: list[AuditEntry]) -> None:
+        with self._lock:
+            self._audit.setdefault(user_id, []).extend(entries)
+
+    def audit_log(self, user_id: str, *, limit: int = AUDIT_LIMIT) -> list[AuditEntry]:
+        return list(reversed(self._audit.get(user_id, [])))[:limit]
+
 
 def merge_feed_rule(existing: FeedRule, new: FeedRule) -> FeedRule:
-    """An active rule restated: the same id, the new wording, and the later expiry (None is latest)."""
-    expires = (
-        None
-        if existing.expires_at is None or new.expires_at is None
-        else max(existing.expires_at, new.expires_at)
-    )
-    return existing.model_copy(update={"text": new.text or existing.text, "expires_at": expires})
+    """An active rule restated: the same id, the new wording and the new expiry (the latest instruction
+    wins: "no horror today" after "no horror this week" ends the rule today)."""
+    return existing.model_copy(update={"text": new.text or existing.text, "expires_at": new.expires_at})

@@ -10,7 +10,7 @@ persists it; :mod:`recpilot.conversation.state` re-exports it under its usual na
 from __future__ import annotations
 
 import time
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -74,6 +74,8 @@ class DialogueState(BaseModel):
             those" refers to them.
         requests: The user's messages that make up the current recommendation request, oldest first
             (a new request starts it again); None when not tracked (states stored before it existed).
+        pending_call: A tool call a policy held for the user's confirmation (``{"tool", "args"}``); a
+            "yes" on the next turn runs it, anything else drops it.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -99,6 +101,7 @@ class DialogueState(BaseModel):
     seen_items: list[str] = Field(default_factory=list)
     discussed: list[str] = Field(default_factory=list)
     requests: list[str] | None = None
+    pending_call: dict[str, Any] | None = None
 
     @property
     def last_shown(self) -> list[str]:

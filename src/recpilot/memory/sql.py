@@ -14,6 +14,9 @@ of one session with a transaction-scoped advisory lock, SQLite with its database
 write transaction here starts with a write, so SQLite's busy timeout applies instead of a deadlock).
 Feed rules are merged with an active twin (same effect and target, keyed by a hash) under the same
 scheme: an UPDATE first (SQLite's lock), a per-user advisory lock on PostgreSQL, then the INSERT.
+On a SQLite file the writers of one process also take turns (:func:`~recpilot.memory.sql_schema.
+write_transaction`), with WAL and a 30 s busy timeout for other processes, so a burst of concurrent
+chat turns queues instead of failing with "database is locked".
 """
 
 from __future__ import annotations
@@ -27,8 +30,22 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from recpilot.errors import ConfigError
 from recpilot.memory.base import DialogueTurn, Preference, PreferenceKind, ProfileMemory, UserProfile
-from recpilot.memory.sql_conversation import ConversationRecords, dialogue_states, feed_rules_table
-from recpilot.memory.sql_schema import lock_key, metadata, storable, value_key
+from recpilot.memory.sql_conversation import (
+    AuditRecords,
+    ConversationRecords,
+    audit_table,
+    dialogue_states,
+    feed_rules_table,
+)
+from recpilot.memory.sql_schema import (
+    harden_sqlite,
+    lock_key,
+    metadata,
+    storable,
+    value_key,
+    write_transaction,
+)
+from recpilot.memory.values import check_preference
 
 SUPPORTED_DIALECTS: Final = ("sqlite", "postgresql")
 
@@ -69,7 +86,7 @@ turns_table = sa.Table(
 )
 
 
-class SqlProfileMemory(ConversationRecords, ProfileMemory):
+class SqlProfileMemory(ConversationRecords, AuditRecords, ProfileMemory):
     """Profiles and sessions in SQLite or PostgreSQL; a new instance over the same database sees everything.
 
     Safe to share between threads and processes: concurrent writers never duplicate a preference,
@@ -99,6 +116,7 @@ class SqlProfileMemory(ConversationRecords, ProfileMemory):
                 f"SqlProfileMemory supports {', '.join(SUPPORTED_DIALECTS)}, not {dialect!r}; "
                 "use InMemoryProfileMemory or a SQLite/PostgreSQL store URL"
             )
+        harden_sqlite(engine)
         self._engine = engine
         self._schema = schema
         self._db = engine.execution_options(schema_translate_map={None: schema}) if schema else engine
@@ -140,6 +158,7 @@ class SqlProfileMemory(ConversationRecords, ProfileMemory):
         )
 
     def remember(self, user_id: str, preference: Preference) -> Preference:
+        check_preference(preference)
         value = storable(preference.value)
         key = value_key(value)
         row = {
@@ -151,7 +170,7 @@ class SqlProfileMemory(ConversationRecords, ProfileMemory):
             "created_at": preference.created_at,
             "expires_at": preference.expires_at,
         }
-        with self._db.begin() as conn:
+        with write_transaction(self._db) as conn:
             # The cleanup comes first: it is the write that takes SQLite's lock, and it frees the
             # unique key of an expired twin so the new preference can take its place.
             self._delete_expired(conn, user_id, time.time())
@@ -166,7 +185,7 @@ class SqlProfileMemory(ConversationRecords, ProfileMemory):
         return _preference(stored)
 
     def forget(self, user_id: str, preference_id: int) -> bool:
-        with self._db.begin() as conn:
+        with write_transaction(self._db) as conn:
             result = conn.execute(
                 preferences.delete().where(
                     preferences.c.id == preference_id, preferences.c.user_id == user_id
@@ -181,14 +200,14 @@ class SqlProfileMemory(ConversationRecords, ProfileMemory):
         )
         if kind is not None:
             condition = sa.and_(condition, preferences.c.kind == kind)
-        with self._db.begin() as conn:
+        with write_transaction(self._db) as conn:
             self._delete_expired(conn, user_id, time.time())
             result = conn.execute(preferences.delete().where(condition))
         return result.rowcount
 
     def purge_expired(self) -> int:
         """Delete every user's expired preferences now (they are also deleted lazily); returns how many."""
-        with self._db.begin() as conn:
+        with write_transaction(self._db) as conn:
             return self._delete_expired(conn, None, time.time())
 
     def set_summary(self, user_id: str, summary: str) -> None:
@@ -198,7 +217,7 @@ class SqlProfileMemory(ConversationRecords, ProfileMemory):
             index_elements=[profiles.c.user_id],
             set_={"summary": statement.excluded.summary, "updated_at": statement.excluded.updated_at},
         )
-        with self._db.begin() as conn:
+        with write_transaction(self._db) as conn:
             conn.execute(upsert)
 
     # -- sessions --------------------------------------------------------------------------------------
@@ -213,7 +232,7 @@ class SqlProfileMemory(ConversationRecords, ProfileMemory):
             sa.literal(turn.created_at, sa.Double),
         ).where(turns_table.c.session_id == session_id)
         columns = ["session_id", "position", "user_id", "role", "content", "created_at"]
-        with self._db.begin() as conn:
+        with write_transaction(self._db) as conn:
             self._lock_session(conn, session_id)
             conn.execute(turns_table.insert().from_select(columns, next_position))
 
@@ -239,7 +258,7 @@ class SqlProfileMemory(ConversationRecords, ProfileMemory):
             }
             for position, turn in enumerate(turns)
         ]
-        with self._db.begin() as conn:  # one transaction: readers see the old turns or the new ones
+        with write_transaction(self._db) as conn:  # readers see the old turns or the new ones
             self._lock_session(conn, session_id)
             conn.execute(turns_table.delete().where(turns_table.c.session_id == session_id))
             if rows:
@@ -265,17 +284,24 @@ class SqlProfileMemory(ConversationRecords, ProfileMemory):
             How many records were deleted (preferences, the summary, dialogue turns, dialogue states
             and feed rules).
         """
-        with self._db.begin() as conn:
+        with write_transaction(self._db) as conn:
             return sum(
                 conn.execute(table.delete().where(table.c.user_id == user_id)).rowcount
-                for table in (preferences, profiles, turns_table, dialogue_states, feed_rules_table)
+                for table in (
+                    preferences,
+                    profiles,
+                    turns_table,
+                    dialogue_states,
+                    feed_rules_table,
+                    audit_table,
+                )
             )
 
     # -- internals -------------------------------------------------------------------------------------
 
     def _create_tables(self) -> None:
         try:
-            with self._db.begin() as conn:
+            with write_transaction(self._db) as conn:
                 if (
                     self._schema
                     and conn.dialect.name == "postgresql"

@@ -1,4 +1,4 @@
-"""The SQL memory's conversational records: one dialogue state per session and the users' feed rules.
+"""The SQL memory's conversational records: dialogue states, the users' feed rules and their audit log.
 
 :class:`ConversationRecords` is a mixin of :class:`~recpilot.memory.sql.SqlProfileMemory`; its tables
 share that memory's metadata, so they are created with the others.
@@ -13,9 +13,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from recpilot.memory.audit import AUDIT_LIMIT, AuditEntry
 from recpilot.memory.dialogue import DialogueState
 from recpilot.memory.feed_rules import FeedRule
-from recpilot.memory.sql_schema import lock_key, metadata, storable, value_key
+from recpilot.memory.sql_schema import lock_key, metadata, storable, value_key, write_transaction
+from recpilot.memory.values import bounded_text, check_feed_rule
 
 dialogue_states = sa.Table(
     "memory_dialogue_states",
@@ -40,6 +42,15 @@ feed_rules_table = sa.Table(
     sa.Column("expires_at", sa.Double, nullable=True),
     sa.Index("ix_memory_feed_rules_user_key", "user_id", "target_key"),
     sqlite_autoincrement=True,  # a removed rule's id is never given to a new one
+)
+
+audit_table = sa.Table(
+    "memory_audit",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("user_id", sa.Text, nullable=False),
+    sa.Column("entry", sa.Text, nullable=False),
+    sa.Index("ix_memory_audit_user", "user_id"),
 )
 
 
@@ -67,7 +78,7 @@ class ConversationRecords:
                 "updated_at": statement.excluded.updated_at,
             },
         )
-        with self._db.begin() as conn:
+        with write_transaction(self._db) as conn:
             conn.execute(upsert)
 
     def dialogue_state(self, session_id: str) -> DialogueState | None:
@@ -79,6 +90,7 @@ class ConversationRecords:
     # -- feed rules ----------------------------------------------------------------------------------------
 
     def add_feed_rule(self, user_id: str, rule: FeedRule) -> FeedRule:
+        check_feed_rule(rule)
         target = rule.target.model_dump_json()
         key = value_key(f"{rule.effect}\x1f{target}")
         now = time.time()
@@ -87,22 +99,13 @@ class ConversationRecords:
             feed_rules_table.c.target_key == key,
             sa.or_(feed_rules_table.c.expires_at.is_(None), feed_rules_table.c.expires_at > now),
         )
-        expires: Any = (
-            None
-            if rule.expires_at is None
-            else sa.case(
-                (feed_rules_table.c.expires_at.is_(None), None),
-                (feed_rules_table.c.expires_at > rule.expires_at, feed_rules_table.c.expires_at),
-                else_=rule.expires_at,
-            )
-        )
-        text = storable(rule.text)
-        with self._db.begin() as conn:
+        text = storable(bounded_text(rule.text))
+        with write_transaction(self._db) as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_key("memory_feed_rules", user_id))))
             # The UPDATE is the transaction's first statement: on SQLite it takes the write lock, so
             # two writers cannot both miss the twin and insert it twice.
-            updates: dict[str, Any] = {"expires_at": expires}
+            updates: dict[str, Any] = {"expires_at": rule.expires_at}  # the latest instruction wins
             if text:
                 updates["text"] = text
             merged = conn.execute(feed_rules_table.update().where(twin).values(**updates)).rowcount
@@ -138,7 +141,7 @@ class ConversationRecords:
         return [_feed_rule(row) for row in rows]
 
     def remove_feed_rule(self, user_id: str, rule_id: int) -> bool:
-        with self._db.begin() as conn:
+        with write_transaction(self._db) as conn:
             result = conn.execute(
                 feed_rules_table.delete().where(
                     feed_rules_table.c.id == rule_id, feed_rules_table.c.user_id == user_id
@@ -159,3 +162,26 @@ def _feed_rule(row: sa.Row[Any]) -> FeedRule:
             "expires_at": row.expires_at,
         }
     )
+
+
+class AuditRecords:
+    """The audit log of memory writes over ``self._db`` (one JSON :class:`AuditEntry` per row)."""
+
+    _db: sa.Engine
+
+    def record_audit(self, user_id: str, entries: list[AuditEntry]) -> None:
+        if not entries:
+            return
+        rows = [{"user_id": user_id, "entry": storable(e.model_dump_json())} for e in entries]
+        with write_transaction(self._db) as conn:
+            conn.execute(audit_table.insert(), rows)
+
+    def audit_log(self, user_id: str, *, limit: int = AUDIT_LIMIT) -> list[AuditEntry]:
+        query = (
+            sa.select(audit_table.c.entry)
+            .where(audit_table.c.user_id == user_id)
+            .order_by(audit_table.c.id.desc())
+            .limit(limit)
+        )
+        with self._db.connect() as conn:
+            return [AuditEntry.model_validate_json(text) for text in conn.execute(query).scalars()]

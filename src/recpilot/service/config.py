@@ -15,6 +15,8 @@ class LimitsConfig(BaseModel):
     Attributes:
         max_body_bytes: The largest request body accepted; larger bodies get HTTP 413.
         rate_per_s: Requests per second each API key may sustain (token bucket refill rate).
+        redis_url: ``redis://host:port/db`` of a Redis server that keeps the buckets, so every server
+            process (uvicorn worker) shares one limit per key; None keeps them in each process.
         burst: Requests a key may make at once before the bucket runs dry.
         max_k: The most items one recommendation may ask for.
         max_history: The most items of an ad-hoc history one request may carry.
@@ -27,6 +29,7 @@ class LimitsConfig(BaseModel):
     max_body_bytes: int = Field(default=64 * 1024, ge=1024)
     rate_per_s: float = Field(default=200.0, gt=0)
     burst: int = Field(default=400, ge=1)
+    redis_url: str | None = None
     max_k: int = Field(default=100, ge=1, le=1000)
     max_history: int = Field(default=1000, ge=1)
     max_simulation_users: int = Field(default=1000, ge=1)
@@ -47,6 +50,9 @@ class ServiceConfig(BaseModel):
         limits: Body size, rate and request-size limits.
         ranking_cache: Rankings kept in memory (one per history and model; about 10 kB each) and
             filtered per request; 0 ranks the whole catalog on every request.
+        policy: The tool policy of every tenant's agent: a built-in name (``default``, ``read-only``,
+            ``allow-all``) or a ``.toml``/``.json`` policy file (:mod:`recpilot.safety`).
+        tenant_policies: Tenant id -> policy (name or file) that replaces ``policy`` for that tenant.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -58,6 +64,8 @@ class ServiceConfig(BaseModel):
     roles: dict[str, str] | None = None
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     ranking_cache: int = Field(default=4096, ge=0)
+    policy: str = "default"
+    tenant_policies: dict[str, str] = Field(default_factory=dict)
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **overrides: object) -> ServiceConfig:

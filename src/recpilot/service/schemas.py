@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from recpilot.agent.types import TraceStep
+from recpilot.memory.audit import AuditEntry
 from recpilot.memory.base import Preference
 from recpilot.memory.feed_rules import FeedRule
 from recpilot.types import HardConstraints, ItemId, Reason
@@ -162,6 +163,14 @@ class FeedbackReceipt(_Model):
 
     id: int
     duplicate: bool = False
+
+
+class AuditOut(_Model):
+    """The audit log of a user's memory writes, newest first: what was stored or removed, when, and on
+    whose word (``user turn N``, ``feedback``, ``user (API)``)."""
+
+    user_id: str
+    entries: list[AuditEntry]
 
 
 class ProfileOut(_Model):

@@ -10,25 +10,29 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import anyio.to_thread
+import numpy as np
 import sqlalchemy as sa
 
-from recpilot.agent.agent import RecommenderAgent
+from recpilot.agent.agent import DEFAULT_TOOLS, RecommenderAgent
 from recpilot.agent.brain import Brain
 from recpilot.agent.runtime import AgentRuntime, build_runtime
 from recpilot.agent.types import AgentResponse
 from recpilot.memory.base import Preference, PreferenceKind, UserProfile
 from recpilot.memory.feed_rules import FeedRule
+from recpilot.memory.integrity import MemorySnapshot
+from recpilot.safety import SafetyPolicy, default_policy, load_policy, neutralise, report_unusable
 from recpilot.service.caching import LruCache, UserSnapshot
 from recpilot.service.config import LimitsConfig, ServiceConfig
 from recpilot.service.errors import InvalidRequestError, NotFoundError
 from recpilot.service.keys import IssuedKey, KeyRing, Principal
 from recpilot.service.recommend import Recommendations
 from recpilot.service.schemas import (
+    AuditOut,
     ChatReply,
     Deleted,
     ExplanationOut,
@@ -71,6 +75,8 @@ class RecommenderService:
         cache_size: Rankings kept per history (see :mod:`recpilot.service.caching`); 0 turns the
             ranking and user-profile caches off.
         llm: ``URL#MODEL`` of the server's LLM, offered to simulation jobs (None: offline engine only).
+        policy: The tool policy of every tenant's agent (None: :func:`recpilot.safety.default_policy`).
+        tenant_policies: Policies that replace ``policy`` for some tenants.
     """
 
     def __init__(
@@ -81,8 +87,14 @@ class RecommenderService:
         limits: LimitsConfig | None = None,
         cache_size: int = 4096,
         llm: str | None = None,
+        policy: SafetyPolicy | None = None,
+        tenant_policies: Mapping[str, SafetyPolicy] | None = None,
     ) -> None:
         self.runtime = runtime
+        self.policy = policy or default_policy()
+        self.tenant_policies = dict(tenant_policies or {})
+        for used in (self.policy, *self.tenant_policies.values()):
+            report_unusable(used, DEFAULT_TOOLS)  # a policy that denies everything is reported at start-up
         self.brain = brain
         self.limits = limits or LimitsConfig()
         self.state = ServiceStore(runtime.catalog.store.engine)
@@ -95,6 +107,7 @@ class RecommenderService:
         self._agents: dict[str, RecommenderAgent] = {}
         self._snapshots: LruCache[tuple[str, str], UserSnapshot] = LruCache(65_536 if cache_size else 0)
         self._lock = threading.Lock()
+        self._scale: tuple[float, float] | None = None
 
     @classmethod
     def from_config(cls, config: ServiceConfig, *, brain: Brain | None = None) -> RecommenderService:
@@ -116,7 +129,13 @@ class RecommenderService:
 
             brain = build_llm_brain(LLMSettings.from_cli(config.llm))
         return cls(
-            runtime, brain=brain, limits=config.limits, llm=config.llm, cache_size=config.ranking_cache
+            runtime,
+            brain=brain,
+            limits=config.limits,
+            llm=config.llm,
+            cache_size=config.ranking_cache,
+            policy=load_policy(config.policy),
+            tenant_policies={tenant: load_policy(p) for tenant, p in config.tenant_policies.items()},
         )
 
     def close(self) -> None:
@@ -199,7 +218,12 @@ class RecommenderService:
         """A session's stored messages, oldest first."""
         user_id = self.session_user(tenant, session_id)
         turns = self.memory(tenant).turns(session_id)
-        messages = [MessageOut(role=t.role, content=t.content, created_at=t.created_at) for t in turns]
+        messages = [
+            MessageOut(
+                role=t.role, content=neutralise(t.content, keep_newlines=True), created_at=t.created_at
+            )
+            for t in turns
+        ]
         return SessionHistory(session_id=session_id, user_id=user_id, messages=messages)
 
     def send(self, tenant: str, session_id: str, message: MessageIn) -> ChatReply:
@@ -250,8 +274,13 @@ class RecommenderService:
             raise InvalidRequestError(
                 f"item_id: unknown item id {event.item_id!r}; ids come from the catalog"
             )
-        if event.event == "rating" and event.value is None:
-            raise InvalidRequestError("value: a 'rating' event needs a numeric value")
+        if event.event == "rating":
+            low, high = self._rating_scale()
+            if event.value is None or not low <= event.value <= high:
+                raise InvalidRequestError(
+                    f"value: a 'rating' event needs a number between {low:g} and {high:g} (this catalog's "
+                    f"rating scale), got {event.value}"
+                )
         if event.session_id is not None:
             self.session_user(tenant, event.session_id)
         item = catalog.coerce_item_id(event.item_id)
@@ -262,8 +291,24 @@ class RecommenderService:
             kind: PreferenceKind = "like_item" if event.event == "like" else "dislike_item"
             opposite: PreferenceKind = "dislike_item" if event.event == "like" else "like_item"
             memory.forget_matching(event.user_id, opposite, str(item))
+            before = MemorySnapshot.take(memory, event.user_id)
             memory.remember(event.user_id, Preference(kind=kind, value=str(item), source="feedback"))
+            memory.record_audit(event.user_id, before.changes(memory, provenance="feedback"))
         return FeedbackReceipt(id=event_id, duplicate=not created)
+
+    def _rating_scale(self) -> tuple[float, float]:
+        """The lowest and highest rating in the served dataset (1 to 5 when it has none)."""
+        if self._scale is None:
+            ratings = self.runtime.catalog.dataset.interactions["rating"]
+            finite = ratings[np.isfinite(ratings)] if len(ratings) else ratings
+            self._scale = (float(finite.min()), float(finite.max())) if len(finite) else (1.0, 5.0)
+        return self._scale
+
+    def audit(self, tenant: str, user_id: str) -> AuditOut:
+        """The audit log of the user's memory writes (newest first) in this tenant."""
+        entries = self.memory(tenant).audit_log(user_id)
+        shown = [e.model_copy(update={"detail": neutralise(e.detail)}) for e in entries]
+        return AuditOut(user_id=user_id, entries=shown)
 
     def feedback_events(self, tenant: str, user_id: str) -> list[dict[str, Any]]:
         """The user's stored feedback events, oldest first."""
@@ -284,8 +329,11 @@ class RecommenderService:
         Raises:
             NotFoundError: The user has no such preference in this tenant.
         """
-        if not self.memory(tenant).forget(user_id, preference_id):
+        memory = self.memory(tenant)
+        before = MemorySnapshot.take(memory, user_id)
+        if not memory.forget(user_id, preference_id):
             raise NotFoundError(f"user {user_id!r} has no preference {preference_id}")
+        memory.record_audit(user_id, before.changes(memory, provenance="user (API)"))
         return Deleted(deleted=1)
 
     def delete_feed_rule(self, tenant: str, user_id: str, rule_id: int) -> Deleted:
@@ -294,8 +342,11 @@ class RecommenderService:
         Raises:
             NotFoundError: The user has no such rule in this tenant.
         """
-        if not self.memory(tenant).remove_feed_rule(user_id, rule_id):
+        memory = self.memory(tenant)
+        before = MemorySnapshot.take(memory, user_id)
+        if not memory.remove_feed_rule(user_id, rule_id):
             raise NotFoundError(f"user {user_id!r} has no feed rule {rule_id}")
+        memory.record_audit(user_id, before.changes(memory, provenance="user (API)"))
         return Deleted(deleted=1)
 
     def forget_user(self, tenant: str, user_id: str) -> Deleted:
@@ -341,7 +392,8 @@ class RecommenderService:
                         runtime.memory, tenant, self._changed(tenant), self._snapshot_reader(tenant)
                     )
                     scoped = AgentRuntime(runtime.catalog, runtime.models, memory)
-                    agent = RecommenderAgent(scoped, brain=self.brain)
+                    policy = self.tenant_policies.get(tenant, self.policy)
+                    agent = RecommenderAgent(scoped, brain=self.brain, policy=policy)
                     self._agents[tenant] = agent
         return agent
 
@@ -375,10 +427,11 @@ class RecommenderService:
             )
             for item in response.items
         ]
-        rules = self.memory(tenant).feed_rules(response.user_id)
+        stored = self.memory(tenant).feed_rules(response.user_id)
+        rules = [r.model_copy(update={"text": neutralise(r.text)}) for r in stored]
         return ChatReply(
             session_id=response.session_id,
-            reply=response.reply,
+            reply=neutralise(response.reply, keep_newlines=True),
             items=items,
             degraded=response.degraded,
             brain=response.brain,

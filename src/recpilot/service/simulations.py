@@ -23,6 +23,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from recpilot.data.dataset import Dataset
+from recpilot.memory.sql_schema import write_transaction
 from recpilot.models.registry import MODELS
 from recpilot.service.config import LimitsConfig
 from recpilot.service.errors import (
@@ -105,7 +106,7 @@ class SimulationJobs:
                 "created_at": now,
                 "heartbeat_at": now,
             }
-            with self._engine.begin() as conn:
+            with write_transaction(self._engine) as conn:
                 conn.execute(simulations.insert().values(row))
             self._running[job_id] = self._pool.submit(self._run, job_id, request)
         return self.job(tenant, job_id)
@@ -198,7 +199,7 @@ class SimulationJobs:
         return found
 
     def _update(self, job_id: str, **values: Any) -> None:
-        with self._engine.begin() as conn:
+        with write_transaction(self._engine) as conn:
             conn.execute(
                 simulations.update()
                 .where(simulations.c.job_id == job_id)
@@ -207,7 +208,7 @@ class SimulationJobs:
 
     def _expire(self, before: float) -> None:
         """Mark failed the active jobs whose owner has been silent since ``before``."""
-        with self._engine.begin() as conn:
+        with write_transaction(self._engine) as conn:
             conn.execute(
                 simulations.update()
                 .where(
@@ -225,7 +226,7 @@ class SimulationJobs:
                 self._running = {job: f for job, f in self._running.items() if not f.done()}
             if live:
                 try:
-                    with self._engine.begin() as conn:
+                    with write_transaction(self._engine) as conn:
                         conn.execute(
                             simulations.update()
                             .where(simulations.c.job_id.in_(live))

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from recpilot.errors import ConfigError
+from recpilot.memory.sql_schema import harden_sqlite, write_transaction
 from recpilot.service.errors import AuthenticationError
 
 metadata = sa.MetaData()
@@ -121,6 +122,7 @@ class ServiceStore:
     """
 
     def __init__(self, engine: sa.Engine) -> None:
+        harden_sqlite(engine)
         self._engine = engine
         self._insert: Callable[[sa.Table], Any] = (
             postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
@@ -141,7 +143,7 @@ class ServiceStore:
     def ensure_tenant(self, tenant_id: str, name: str | None = None) -> None:
         """Create the tenant unless it exists (idempotent, safe under concurrency)."""
         row = {"tenant_id": tenant_id, "name": name or tenant_id, "created_at": time.time()}
-        with self._engine.begin() as conn:
+        with write_transaction(self._engine) as conn:
             conn.execute(self._insert(tenants).values(row).on_conflict_do_nothing())
 
     def tenant_exists(self, tenant_id: str) -> bool:
@@ -162,7 +164,7 @@ class ServiceStore:
             "created_at": time.time(),
             "revoked_at": None,
         }
-        with self._engine.begin() as conn:
+        with write_transaction(self._engine) as conn:
             conn.execute(api_keys.insert().values(row))
         return key_id, f"{KEY_PREFIX}_{key_id}_{secret}"
 
@@ -191,7 +193,7 @@ class ServiceStore:
 
     def revoke_key(self, key_id: str) -> bool:
         """Revoke a key; False when there is no such active key."""
-        with self._engine.begin() as conn:
+        with write_transaction(self._engine) as conn:
             result = conn.execute(
                 api_keys.update()
                 .where(api_keys.c.key_id == key_id, api_keys.c.revoked_at.is_(None))
@@ -205,7 +207,7 @@ class ServiceStore:
         """A new session owned by the tenant: ``(session_id, created_at)``."""
         session_id = uuid.uuid4().hex
         created = time.time()
-        with self._engine.begin() as conn:
+        with write_transaction(self._engine) as conn:
             conn.execute(
                 sessions.insert().values(
                     session_id=session_id, tenant_id=tenant_id, user_id=user_id, created_at=created
@@ -225,7 +227,7 @@ class ServiceStore:
 
     def delete_user(self, tenant_id: str, user_id: str) -> int:
         """Delete the user's sessions and feedback events; returns how many rows."""
-        with self._engine.begin() as conn:
+        with write_transaction(self._engine) as conn:
             return sum(
                 conn.execute(
                     table.delete().where(table.c.tenant_id == tenant_id, table.c.user_id == user_id)
@@ -242,7 +244,7 @@ class ServiceStore:
             index_elements=[user_versions.c.tenant_id, user_versions.c.user_id],
             set_={"version": user_versions.c.version + 1},
         )
-        with self._engine.begin() as conn:
+        with write_transaction(self._engine) as conn:
             conn.execute(upsert)
 
     def user_version(self, tenant_id: str, user_id: str) -> int:
@@ -256,7 +258,7 @@ class ServiceStore:
     def add_feedback(self, tenant_id: str, row: dict[str, Any]) -> tuple[int, bool]:
         """Store one feedback event: ``(id, created)``; a repeated ``event_id`` returns the first id."""
         values = {**row, "tenant_id": tenant_id, "created_at": time.time()}
-        with self._engine.begin() as conn:
+        with write_transaction(self._engine) as conn:
             if values.get("event_id") is None:
                 inserted = conn.execute(feedback.insert().values(values))
                 key = inserted.inserted_primary_key

@@ -15,6 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
+from recpilot.memory.audit import AUDIT_LIMIT, AuditEntry
 from recpilot.memory.base import DialogueTurn, Preference, PreferenceKind, ProfileMemory, UserProfile
 from recpilot.memory.dialogue import DialogueState
 from recpilot.memory.feed_rules import FeedRule
@@ -134,6 +135,17 @@ class TenantMemory(ProfileMemory):
         removed = self.base.remove_feed_rule(self._key(user_id), rule_id)
         self._changed(user_id)
         return removed
+
+    def record_audit(self, user_id: str, entries: list[AuditEntry]) -> None:
+        self.base.record_audit(
+            self._key(user_id), [e.model_copy(update={"user_id": user_id}) for e in entries]
+        )
+
+    def audit_log(self, user_id: str, *, limit: int = AUDIT_LIMIT) -> list[AuditEntry]:
+        return [
+            e.model_copy(update={"user_id": user_id})
+            for e in self.base.audit_log(self._key(user_id), limit=limit)
+        ]
 
     def _plain(self, name: str) -> str:
         return name[len(self._prefix) :] if name.startswith(self._prefix) else name

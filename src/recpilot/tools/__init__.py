@@ -3,7 +3,6 @@
 from recpilot.tools.context import CandidateSet, Catalog, ScoreAdjuster, ToolContext, normalise_title
 from recpilot.tools.discovery_tools import DISCOVERY_TOOLS, exclude_seen, match_description
 from recpilot.tools.dispatcher import (
-    AllowAll,
     ToolCall,
     ToolDeniedError,
     ToolDispatcher,
@@ -18,7 +17,6 @@ __all__ = [
     "CORE_TOOLS",
     "DISCOVERY_TOOLS",
     "RECOMMENDER_TOOLS",
-    "AllowAll",
     "CandidateSet",
     "Catalog",
     "ScoreAdjuster",

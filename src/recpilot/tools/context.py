@@ -17,6 +17,7 @@ from recpilot.data.dataset import Dataset
 from recpilot.memory.base import ProfileMemory
 from recpilot.memory.dialogue import DialogueState
 from recpilot.models.base import Recommender
+from recpilot.safety.request import UserRequest
 from recpilot.store import CatalogQuery, CatalogStore
 from recpilot.types import HardConstraints, ItemId, Reason
 
@@ -212,6 +213,8 @@ class ToolContext:
             critiques or answers update it; the agent saves it after the turn).
         score_adjusters: Applied in order by the ranking tool to the scores of every candidate before
             it keeps its top k (feed rules, critiques).
+        request: What the user's own message asked for (judged by code); the dispatcher's policy reads
+            it. The empty default asks for no write.
     """
 
     catalog: Catalog
@@ -223,6 +226,7 @@ class ToolContext:
     referenced: list[ItemId] = field(default_factory=list)
     dialogue: DialogueState | None = None
     score_adjusters: list[ScoreAdjuster] = field(default_factory=list)
+    request: UserRequest = field(default_factory=UserRequest)
 
     @cached_property
     def dataset_user(self) -> object | None:

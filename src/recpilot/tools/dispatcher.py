@@ -4,6 +4,12 @@ A tool is a plain typed function whose first parameter is the :class:`ToolContex
 Google-style docstring *are* its schema. :func:`tool` turns such a function into a :class:`ToolSpec`;
 :class:`ToolDispatcher` runs calls by name with raw (LLM- or parser-produced) arguments and never
 raises: a bad call becomes a failed :class:`ToolCall` record the brain can read and recover from.
+
+Privilege policies (:mod:`recpilot.safety`) are enforced here and nowhere else; without an explicit
+policy the dispatcher runs :func:`recpilot.safety.default_policy` (reads run, writes only when the
+user's own message asked for them). A refused call carries the policy's :class:`Decision`. A tool
+never receives another user's id: a ``user_id`` argument that differs from the turn's user is refused
+before any policy is consulted.
 """
 
 from __future__ import annotations
@@ -20,7 +26,12 @@ from typing import Any, Literal, Protocol, get_type_hints
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 
 from recpilot.errors import RecpilotError
+from recpilot.safety.defaults import default_policy
+from recpilot.safety.loading import report_unusable
+from recpilot.safety.policy import Decision, SafetyPolicy, ToolDeniedError
 from recpilot.tools.context import ToolContext
+
+__all__ = ["ToolCall", "ToolDeniedError", "ToolDispatcher", "ToolOutput", "ToolPolicy", "ToolSpec", "tool"]
 
 logger = logging.getLogger("recpilot.tools")
 
@@ -36,22 +47,11 @@ class ToolOutput(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)
 
 
-class ToolDeniedError(RecpilotError):
-    """A policy refused a tool call."""
-
-
 class ToolPolicy(Protocol):
     """Decides whether a call may run; raise :class:`ToolDeniedError` to refuse it."""
 
     def authorize(self, spec: ToolSpec, args: BaseModel, context: ToolContext) -> None:
         """Check one validated call before it runs."""
-
-
-class AllowAll:
-    """The default policy: every registered tool may run."""
-
-    def authorize(self, spec: ToolSpec, args: BaseModel, context: ToolContext) -> None:
-        """Allow the call."""
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,7 @@ class ToolCall:
     output: ToolOutput | None = None
     error: str = ""
     ms: float = 0.0
+    denied: Decision | None = None
 
 
 _ARG_LINE = re.compile(r"^\s{4,}(\w+)(?:\s*\([^)]*\))?:\s*(.+)$")
@@ -145,14 +146,19 @@ class ToolDispatcher:
 
     Args:
         tools: The tools available.
-        policy: Access policy consulted before each call.
+        policy: Access policy consulted before each call (default: :func:`recpilot.safety.default_policy`).
+            A :class:`~recpilot.safety.SafetyPolicy` that can never run some tools is reported (logged)
+            when the dispatcher is built.
     """
 
     tools: Iterable[ToolSpec]
-    policy: ToolPolicy = field(default_factory=AllowAll)
+    policy: ToolPolicy = field(default_factory=default_policy)
 
     def __post_init__(self) -> None:
         self._by_name = {spec.name: spec for spec in self.tools}
+        self.warnings = (
+            report_unusable(self.policy, self.specs) if isinstance(self.policy, SafetyPolicy) else []
+        )
 
     @property
     def specs(self) -> list[ToolSpec]:
@@ -182,8 +188,20 @@ class ToolDispatcher:
                 ToolCall(name, {}, False, error=f"invalid arguments for {name}: {detail}"), start
             )
         values = validated.model_dump()
+        other_user = values.get("user_id")
+        if other_user is not None and str(other_user) != context.user_id:
+            decision = Decision(
+                action="deny", reason="a tool may only read or change the current user's data"
+            )
+            return self._finish(
+                ToolCall(name, values, False, error=f"{name} refused: {decision.reason}", denied=decision),
+                start,
+            )
         try:
             self.policy.authorize(spec, validated, context)
+        except ToolDeniedError as exc:
+            return self._finish(ToolCall(name, values, False, error=str(exc), denied=exc.decision), start)
+        try:
             output = spec.function(context, **{k: getattr(validated, k) for k in values})
         except RecpilotError as exc:
             return self._finish(ToolCall(name, values, False, error=str(exc)), start)

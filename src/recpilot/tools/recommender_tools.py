@@ -235,7 +235,10 @@ def remember_preference(
         import time
 
         expires = time.time() + max(ttl_days, 0.0) * 86_400
-    pref = ctx.memory.remember(ctx.user_id, Preference(kind=kind, value=stored_value, expires_at=expires))
+    pref = ctx.memory.remember(
+        ctx.user_id,
+        Preference(kind=kind, value=stored_value, expires_at=expires, source=ctx.request.provenance),
+    )
     return ToolOutput(summary=f"remembered {kind}: {_display(ctx, pref)}", data={"id": pref.id})
 
 

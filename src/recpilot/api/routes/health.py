@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
@@ -51,13 +52,31 @@ def metrics(request: Request) -> Response:
     responses={404: {"model": ErrorOut}},
 )
 def page_config(request: Request) -> dict[str, str]:
-    """``{"api_key", "api_base"}`` for the page served by ``recpilot serve``; 404 for anyone not on
-    loopback, or when the server was started without a page key."""
+    """``{"api_key", "api_base"}`` for the page served by ``recpilot serve``; 404 unless the client is
+    on loopback, the ``Host`` it asked for is a loopback name (a rebound DNS name is not), and the
+    request is same-origin (a page of another site cannot read the key), or when the server was started
+    without a page key."""
     key: str | None = request.app.state.page_api_key
-    host = request.client.host if request.client is not None else ""
-    if key is None or not _is_loopback(host):
+    client = request.client.host if request.client is not None else ""
+    host = request.headers.get("host", "")
+    if key is None or not _is_loopback(client) or not _is_loopback(_hostname(host)):
+        raise HTTPException(status_code=404, detail="not found")
+    origin = request.headers.get("origin")
+    site = request.headers.get("sec-fetch-site")
+    if (origin is not None and urlsplit(origin).netloc.lower() != host.lower()) or site not in (
+        None,
+        "same-origin",
+        "none",
+    ):
         raise HTTPException(status_code=404, detail="not found")
     return {"api_key": key, "api_base": "/v1"}
+
+
+def _hostname(host: str) -> str:
+    """The name part of a ``Host`` header (``[::1]:8000`` -> ``::1``, ``localhost:8000`` -> ``localhost``)."""
+    if host.startswith("["):
+        return host[1 : host.find("]")] if "]" in host else ""
+    return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
 def _is_loopback(host: str) -> bool:

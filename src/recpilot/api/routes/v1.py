@@ -12,6 +12,7 @@ from recpilot.api.deps import PrincipalDep, ServiceDep, get_principal
 from recpilot.service import ChatEvent, Principal, RecommenderService
 from recpilot.service.schemas import (
     NO_NUL,
+    AuditOut,
     ChatReply,
     Deleted,
     ErrorOut,
@@ -184,6 +185,18 @@ def feedback(body: FeedbackIn, principal: PrincipalDep, service: ServiceDep) -> 
 def profile(user_id: UserPath, principal: PrincipalDep, service: ServiceDep) -> ProfileOut:
     """Preferences, the profile summary and feed rules (empty for a user your tenant never saw)."""
     return service.profile(principal.tenant_id, user_id)
+
+
+@router.get(
+    "/users/{user_id}/audit",
+    response_model=AuditOut,
+    summary="The log of a user's memory writes",
+    tags=["profiles"],
+)
+def audit(user_id: UserPath, principal: PrincipalDep, service: ServiceDep) -> AuditOut:
+    """Every write to the user's memory (newest first), with its provenance, including the writes of
+    refused turns that were rolled back."""
+    return service.audit(principal.tenant_id, user_id)
 
 
 @router.delete(

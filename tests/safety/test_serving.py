@@ -1,0 +1,199 @@
+"""Serving hardening: no 5xx under 200 concurrent chat turns (SQLite and PostgreSQL), the page key only
+for loopback names and same-origin requests, bounded ratings, neutralised echoes, per-tenant policies
+and the audit log over HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx2 as httpx
+import pytest
+import sqlalchemy as sa
+
+from recpilot.agent.runtime import build_runtime
+from recpilot.api import create_app
+from recpilot.memory.sql import SqlProfileMemory
+from recpilot.safety import read_only_policy
+from recpilot.service import LimitsConfig, RecommenderService
+from recpilot.testing.backends import BACKENDS, POSTGRES_ADMIN_URL
+from recpilot.testing.injection_catalog import build_catalog
+
+TURNS = 200
+LIMITS = LimitsConfig(rate_per_s=10_000, burst=10_000)
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def service(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RecommenderService]:
+    """A service on the suite's film catalog, on a SQLite file or in a fresh PostgreSQL schema."""
+    schema = ""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('serving') / 'serving.db'}"
+    else:
+        admin = request.getfixturevalue("postgres_admin")
+        schema = f"recpilot_safety_{uuid.uuid4().hex[:10]}"
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+        url = f"{POSTGRES_ADMIN_URL}?options=-csearch_path%3D{schema}"
+    runtime = build_runtime(build_catalog(), store_url=url)
+    built = RecommenderService(runtime, limits=LIMITS, tenant_policies={"locked": read_only_policy()})
+    yield built
+    built.close()
+    if schema:
+        with request.getfixturevalue("postgres_admin").begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+
+
+@contextlib.asynccontextmanager
+async def _client(
+    service: RecommenderService, host: str = "127.0.0.1", timeout: float = 30
+) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the app over ``service`` (its lifespan started), as a client at ``host``."""
+    app = create_app(service=service, page_api_key="rp_page")
+    transport = httpx.ASGITransport(app=app, client=(host, 1234))
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000", timeout=timeout) as http,
+    ):
+        yield http
+
+
+def test_200_concurrent_chat_turns_give_no_5xx_and_are_stored_whole(service: RecommenderService) -> None:
+    key = service.create_api_key(f"load-{uuid.uuid4().hex[:6]}").key
+    headers = {"Authorization": f"Bearer {key}"}
+    messages = [
+        "a 90s comedy",
+        "westerns please",
+        "no more horror this week",
+        "remember that I love westerns",
+    ]
+
+    async def run() -> list[int]:
+        async with _client(service, timeout=120) as http:
+            sessions = [
+                (await http.post("/v1/sessions", json={"user_id": f"u{i % 20}"}, headers=headers)).json()[
+                    "session_id"
+                ]
+                for i in range(TURNS)
+            ]
+            replies = await asyncio.gather(
+                *(
+                    http.post(
+                        f"/v1/sessions/{s}/messages", json={"content": messages[i % 4]}, headers=headers
+                    )
+                    for i, s in enumerate(sessions)
+                )
+            )
+            histories = await asyncio.gather(
+                *(http.get(f"/v1/sessions/{s}/messages", headers=headers) for s in sessions)
+            )
+        assert all(len(h.json()["messages"]) == 2 for h in histories), "every turn stored whole"
+        return [r.status_code for r in replies]
+
+    codes = asyncio.run(run())
+    assert [c for c in codes if c >= 500] == []
+    assert set(codes) == {200}
+
+
+@pytest.mark.parametrize(
+    ("client", "host", "headers", "status"),
+    [
+        ("127.0.0.1", "127.0.0.1:8000", {}, 200),
+        (
+            "127.0.0.1",
+            "localhost:8000",
+            {"Origin": "http://localhost:8000", "Sec-Fetch-Site": "same-origin"},
+            200,
+        ),
+        ("::1", "[::1]:8000", {}, 200),
+        ("127.0.0.1", "rebound.example:8000", {}, 404),
+        ("127.0.0.1", "localhost.example.com", {}, 404),
+        ("127.0.0.1", "127.0.0.1:8000", {"Origin": "http://evil.example"}, 404),
+        ("127.0.0.1", "127.0.0.1:8000", {"Sec-Fetch-Site": "cross-site"}, 404),
+        ("203.0.113.9", "127.0.0.1:8000", {}, 404),
+    ],
+)
+def test_page_key_only_for_loopback_names_and_same_origin(
+    service: RecommenderService, client: str, host: str, headers: dict[str, str], status: int
+) -> None:
+    async def fetch() -> httpx.Response:
+        async with _client(service, client) as http:
+            return await http.get("/config.json", headers={"Host": host, **headers})
+
+    assert asyncio.run(fetch()).status_code == status
+
+
+def test_ratings_are_bounded_and_echoes_neutralised(service: RecommenderService) -> None:
+    key = service.create_api_key(f"echo-{uuid.uuid4().hex[:6]}").key
+    headers = {"Authorization": f"Bearer {key}"}
+
+    async def run() -> None:
+        async with _client(service) as http:
+            for value in (1e308, -5, 5.5):
+                bad = await http.post(
+                    "/v1/feedback",
+                    json={"user_id": "r", "item_id": 1, "event": "rating", "value": value},
+                    headers=headers,
+                )
+                assert bad.status_code == 422
+                assert "between" in bad.json()["detail"]
+            good = await http.post(
+                "/v1/feedback",
+                json={"user_id": "r", "item_id": 1, "event": "rating", "value": 4},
+                headers=headers,
+            )
+            assert good.status_code == 202
+            session = (await http.post("/v1/sessions", json={"user_id": "r"}, headers=headers)).json()[
+                "session_id"
+            ]
+            sneaky = "a 90s comedy \u202eevil\u202c\x1b[31m called “Zz\u200bz”"
+            reply = await http.post(
+                f"/v1/sessions/{session}/messages", json={"content": sneaky}, headers=headers
+            )
+            history = await http.get(f"/v1/sessions/{session}/messages", headers=headers)
+        texts = [reply.json()["reply"], *(m["content"] for m in history.json()["messages"])]
+        for text in texts:
+            assert not any(c in text for c in "\u202e\u202c\x1b\u200b"), text
+
+    asyncio.run(run())
+
+
+def test_per_tenant_policy_and_audit_over_http(service: RecommenderService) -> None:
+    locked = service.create_api_key("locked").key
+    open_key = service.create_api_key(f"open-{uuid.uuid4().hex[:6]}").key
+
+    async def turn(key: str) -> tuple[dict[str, object], dict[str, object]]:
+        headers = {"Authorization": f"Bearer {key}"}
+        async with _client(service) as http:
+            session = (await http.post("/v1/sessions", json={"user_id": "pat"}, headers=headers)).json()[
+                "session_id"
+            ]
+            reply = await http.post(
+                f"/v1/sessions/{session}/messages",
+                json={"content": "remember that I love westerns"},
+                headers=headers,
+            )
+            audit = await http.get("/v1/users/pat/audit", headers=headers)
+        return reply.json(), audit.json()
+
+    refused, nothing = asyncio.run(turn(locked))
+    assert "I did not save a preference" in str(refused["reply"])
+    assert nothing["entries"] == []
+    _, audit = asyncio.run(turn(open_key))
+    assert [(e["action"], e["detail"], e["provenance"]) for e in audit["entries"]] == [  # type: ignore[union-attr]
+        ("added", "like_attribute genres=Western", "user turn 1")
+    ]
+
+
+def test_sqlite_memory_runs_in_wal_mode(tmp_path: Path) -> None:
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    SqlProfileMemory(engine)
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("PRAGMA journal_mode")).scalar() == "wal"
+        assert conn.execute(sa.text("PRAGMA busy_timeout")).scalar() == 30_000
+    engine.dispose()
