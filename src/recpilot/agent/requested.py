@@ -88,6 +88,13 @@ def judge_turn(turn: Turn, catalog: Catalog, state: DialogueState | None, parser
             writes.add("forget")
         if parsed.intent == "recommend" and "critique" not in writes:
             constraints = parsed.constraints.model_copy(update={"keywords": None, "exclude_items": []})
+    if state is not None and rules is None and command is None:
+        # "I loved the second one": a like or dislike of a shown item, by position, title or "it".
+        act = parser.read_act(turn, catalog, state)
+        if act is not None and act.kind == "mark" and act.mark != "seen" and act.refs.items:
+            writes.add("remember")
+            stated.setdefault("kind", set()).add("like_item" if act.mark == "liked" else "dislike_item")
+            mentions.update(str(item) for item in act.refs.items)
     number = sum(1 for t in turn.dialogue if t.role == "user") + 1
     request = UserRequest(
         text=text,

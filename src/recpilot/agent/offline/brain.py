@@ -193,12 +193,11 @@ class OfflineBrain(Brain):
             )
         return previous
 
-    def read_act(self, turn: Turn, tools: ToolRunner, state: DialogueState) -> DialogueAct | None:
+    def read_act(self, turn: Turn, catalog: Catalog, state: DialogueState) -> DialogueAct | None:
         """The message's dialogue act when it is about the conversation (see :mod:`.acts`); None for
         requests, critiques, refusals and answers to a question the brain asked."""
         if self.conversation.is_answer(turn.message, state) or refusal(turn.message):
             return None
-        catalog = tools.context.catalog
         classifier = self.classifier()
         if classifier is not None and _clear_request(self.parse(turn.message, catalog)):
             classifier = None  # a genre, period, title or ranking: a request; the encoder is not needed
@@ -216,7 +215,7 @@ class OfflineBrain(Brain):
         if feed is not None:
             return feed
         previous = self.previous_request(turn, catalog, state)
-        dialogue_act = self.read_act(turn, tools, state)
+        dialogue_act = self.read_act(turn, tools.context.catalog, state)
         if dialogue_act is not None:
             tools.trace.append(
                 TraceStep(
