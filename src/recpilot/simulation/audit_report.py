@@ -5,22 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import jinja2
 import numpy as np
 
 from recpilot.simulation.files import atomic_write_text
-from recpilot.simulation.report import plot_png
+from recpilot.simulation.report import plot_png, report_page
 
-_TEMPLATE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
-<style>
-body { font-family: system-ui, sans-serif; max-width: 960px; margin: 2em auto; color: #222; }
-table { border-collapse: collapse; } td, th { padding: 4px 12px; border-bottom: 1px solid #ddd; }
-section { margin-bottom: 2.5em; } img { max-width: 100%; } .note { color: #666; font-size: 90%; }
-.warn { color: #a40; }
-</style></head><body>
-<h1>{{ title }}</h1>
-<p>Audit against <b>{{ audit }}</b> on {{ users }} test users. Unbiased metric: {{ metric }}.
+_BODY = """<p>Audit against <b>{{ audit }}</b> on {{ users }} test users. Unbiased metric: {{ metric }}.
 Simulated outcome: {{ outcome }}.</p>
 {% for w in warnings %}<p class="warn">{{ w }}</p>{% endfor %}
 <section id="agreement"><h2>Rank agreement</h2><table>
@@ -29,14 +19,7 @@ Simulated outcome: {{ outcome }}.</p>
 <section id="recommenders"><h2>Recommenders</h2><table>
 <tr><th>recommender</th><th>unbiased</th><th>simulated</th><th>note</th></tr>
 {% for row in rows %}<tr>{% for cell in row %}<td>{{ cell }}</td>{% endfor %}</tr>
-{% endfor %}</table></section>
-{% for figure in figures %}
-<section id="{{ figure.id }}"><h2>{{ figure.title }}</h2>
-<img alt="{{ figure.title }}" src="data:image/png;base64,{{ figure.png }}">
-<p class="note">{{ figure.note }}</p></section>
-{% endfor %}
-</body></html>
-"""
+{% endfor %}</table></section>"""
 
 
 def write_audit_report(result: dict[str, Any], out_path: str | Path) -> Path:
@@ -104,20 +87,16 @@ def render_audit_report(result: dict[str, Any]) -> str:
         )
         for name, row in recs.items()
     ]
-    return (
-        jinja2.Environment(autoescape=True)
-        .from_string(_TEMPLATE)
-        .render(
-            title=f"Simulator audit: {result['dataset']}",
-            audit=result["audit"],
-            users=result["test_users"],
-            metric=result["unbiased_metric"],
-            outcome=result["simulated_outcome"],
-            warnings=result["warnings"],
-            agreement=agreement,
-            rows=rows,
-            figures=figures,
-        )
+    return report_page(_BODY).render(
+        title=f"Simulator audit: {result['dataset']}",
+        audit=result["audit"],
+        users=result["test_users"],
+        metric=result["unbiased_metric"],
+        outcome=result["simulated_outcome"],
+        warnings=result["warnings"],
+        agreement=agreement,
+        rows=rows,
+        figures=figures,
     )
 
 

@@ -26,18 +26,17 @@ from recpilot.simulation.types import SimColumns as C
 #: The file :mod:`recpilot.simulation.rounds` writes beside the result tables.
 ROUNDS_FILE = "rounds.parquet"
 
-_TEMPLATE = """<!doctype html>
+_PAGE = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{{ title }}</title>
 <style>
 body { font-family: system-ui, sans-serif; max-width: 960px; margin: 2em auto; color: #222; }
 table { border-collapse: collapse; }
 td, th { padding: 4px 12px; border-bottom: 1px solid #ddd; text-align: left; }
 section { margin-bottom: 2.5em; } img { max-width: 100%; } .note { color: #666; font-size: 90%; }
+.warn { color: #a40; }
 </style></head><body>
 <h1>{{ title }}</h1>
-<section id="summary"><h2>Summary</h2><table>
-{% for name, value in summary %}<tr><th>{{ name }}</th><td>{{ value }}</td></tr>{% endfor %}
-</table></section>
+@BODY@
 {% for figure in figures %}
 <section id="{{ figure.id }}"><h2>{{ figure.title }}</h2>
 <img alt="{{ figure.title }}" src="data:image/png;base64,{{ figure.png }}">
@@ -45,6 +44,16 @@ section { margin-bottom: 2.5em; } img { max-width: 100%; } .note { color: #666; 
 {% endfor %}
 </body></html>
 """
+
+_SUMMARY = """<section id="summary"><h2>Summary</h2><table>
+{% for name, value in summary %}<tr><th>{{ name }}</th><td>{{ value }}</td></tr>{% endfor %}
+</table></section>"""
+
+
+def report_page(body: str) -> jinja2.Template:
+    """A self-contained report page: the shared head and style, ``body`` (Jinja source), then the
+    ``figures`` (dicts with ``id``, ``title``, ``png`` and ``note``) embedded as base64 PNGs."""
+    return jinja2.Environment(autoescape=True).from_string(_PAGE.replace("@BODY@", body))
 
 
 def load_results(results_dir: str | Path) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
@@ -148,11 +157,7 @@ def render_report(
             )
         )
     rows = [(name, _fmt(value)) for name, value in (summary or basic_summary(items, sessions)).items()]
-    return (
-        jinja2.Environment(autoescape=True)
-        .from_string(_TEMPLATE)
-        .render(title=heading, summary=rows, figures=figures)
-    )
+    return report_page(_SUMMARY).render(title=heading, summary=rows, figures=figures)
 
 
 def basic_summary(items: pd.DataFrame, sessions: pd.DataFrame) -> dict[str, Any]:
