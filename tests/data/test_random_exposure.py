@@ -13,8 +13,9 @@ from recpilot.data.loaders import detect_source, load_dataset
 from recpilot.data.loaders.detect import SourceKind
 from recpilot.data.splits import has_random_exposure, random_exposure_split
 from recpilot.errors import ConfigError, DataError
+from recpilot.testing.backends import shared_data_dir
 
-SHARED_COAT = Path(__file__).resolve().parents[2] / ".." / "shared" / "data" / "coat"
+SHARED_COAT = shared_data_dir() / "coat"
 
 
 def _matrix(rows: list[list[int]]) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import re
 import time
-import weakref
 from dataclasses import dataclass
 
 from recpilot.agent.brain import Turn
@@ -23,12 +22,10 @@ from recpilot.agent.offline.brain import OfflineBrain
 from recpilot.agent.offline.vocabulary import GENRE_ATTRIBUTE
 from recpilot.agent.types import HardConstraints
 from recpilot.conversation.critiques import parse_critiques
-from recpilot.conversation.feed_parse import FeedVocabulary, parse_feed_command, parse_rules_request
+from recpilot.conversation.feed_parse import parse_feed_command, parse_rules_request
 from recpilot.memory.dialogue import DialogueState
 from recpilot.safety.request import UserRequest, WriteKind
 from recpilot.tools.context import Catalog
-
-_VOCABULARIES: weakref.WeakKeyDictionary[Catalog, FeedVocabulary] = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -54,7 +51,7 @@ def judge_turn(turn: Turn, catalog: Catalog, state: DialogueState | None, parser
         parser: The offline brain whose parsers (and cached vocabularies) are used.
     """
     text = turn.message
-    feed = _feed_vocabulary(catalog)
+    feed = parser.conversation.feed_vocabulary(catalog)
     writes: set[WriteKind] = set()
     rules = parse_rules_request(text, feed)
     if rules is not None and rules.action == "remove":
@@ -114,10 +111,3 @@ _YES = re.compile(
 def is_confirmation(message: str) -> bool:
     """Whether the message is a plain "yes" (to a question the agent asked)."""
     return bool(_YES.match(message))
-
-
-def _feed_vocabulary(catalog: Catalog) -> FeedVocabulary:
-    vocabulary = _VOCABULARIES.get(catalog)
-    if vocabulary is None:
-        vocabulary = _VOCABULARIES[catalog] = FeedVocabulary.from_dataset(catalog.dataset)
-    return vocabulary

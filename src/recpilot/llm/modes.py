@@ -144,13 +144,6 @@ class ModeMemory:
             except OSError as exc:
                 logger.warning("could not save the LLM output modes to %s: %s", self.path, exc)
 
-    def forget(self, key: str) -> None:
-        """Drop what is known about ``key`` (the next call learns again)."""
-        with _SAVING:
-            data = self._read()
-            if data.pop(key, None) is not None:
-                self.path.write_text(json.dumps(data, indent=1, sort_keys=True), encoding="utf-8")
-
 
 class ModeChoice:
     """The output mode to use for one endpoint and model, learned once and stepped down on rejection.

@@ -60,7 +60,6 @@ class LLMSettings(BaseSettings):
         cache_mode: ``record``, ``replay`` or ``auto`` (replay what is stored, record the rest).
         output_retries: How often the model may correct an answer that fails validation (bad JSON,
             a schema violation, an unknown tool, an empty answer) before the call fails.
-        max_tool_steps: The most model requests of the step-by-step fallback in one turn.
         deadline_s: The most seconds one brain step (planning with its tools, or writing the reply) may
             take in total, retries included, before the offline brain takes over.
     """
@@ -84,7 +83,6 @@ class LLMSettings(BaseSettings):
     cache_path: str | None = None
     cache_mode: Literal["record", "replay", "auto"] = "auto"
     output_retries: int = Field(default=1, ge=0, le=5)
-    max_tool_steps: int = Field(default=6, ge=1, le=20)
     deadline_s: float = Field(default=90.0, gt=0)
 
     @field_validator("base_url")

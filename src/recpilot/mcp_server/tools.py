@@ -17,7 +17,7 @@ from typing import Any
 
 from recpilot.agent.types import HardConstraints, ItemId, Reason
 from recpilot.errors import ConfigError
-from recpilot.safety import PolicyRule, SafetyPolicy, read_only_policy
+from recpilot.safety import SafetyPolicy, allow_all_policy, read_only_policy
 from recpilot.service.recommend import Recommendations
 from recpilot.service.schemas import RecommendRequest
 from recpilot.tools import ToolContext, ToolOutput, ToolSpec, tool
@@ -35,7 +35,7 @@ def mcp_policy(*, allow_write: bool = False) -> SafetyPolicy:
     """
     if not allow_write:
         return read_only_policy()
-    return SafetyPolicy(name="mcp-write", rules=[PolicyRule(action="allow")], default="deny")
+    return allow_all_policy()
 
 
 @dataclass

@@ -40,6 +40,7 @@ from sklearn.linear_model import LogisticRegression
 from recpilot.data.columns import Columns
 from recpilot.data.dataset import Dataset
 from recpilot.errors import NotFittedError
+from recpilot.simulation.calibration import sigmoid
 from recpilot.simulation.persona import genre_matrix
 
 FloatArray = npt.NDArray[np.float64]
@@ -97,7 +98,7 @@ class LikeModel:
         self.threshold = like_threshold(dataset) if cfg.like_threshold is None else cfg.like_threshold
 
         exposure = self._fit_exposure(dataset, users, items)
-        propensity = _sigmoid(self._logits(exposure, users, items))
+        propensity = sigmoid(self._logits(exposure, users, items))
         weights = 1.0 / np.maximum(propensity, 1e-6)
         weights = np.minimum(weights, np.quantile(weights, cfg.clip_quantile))
         weights /= weights.mean()
@@ -138,7 +139,7 @@ class LikeModel:
     def like_pairs(self, users: npt.ArrayLike, items: npt.ArrayLike) -> FloatArray:
         """``P(like | u, i)`` for aligned ``(user, item)`` pairs."""
         self._require()
-        return _sigmoid(self._logits(self._like, np.asarray(users, np.int64), np.asarray(items, np.int64)))
+        return sigmoid(self._logits(self._like, np.asarray(users, np.int64), np.asarray(items, np.int64)))
 
     def rating_quantile(self, liked: npt.NDArray[np.bool_], uniform: FloatArray) -> FloatArray:
         """A rating drawn from the (IPS-weighted) rating distribution of likes or of dislikes."""
@@ -228,7 +229,7 @@ class LikeModel:
         taste = np.einsum("uf,if->ui", self._user_taste[rows] * params["taste"], self._item_taste)
         logits += taste
         logits += params["intercept"] + params["user"][rows][:, None] + params["item"][None, :]
-        return _sigmoid(logits).astype(np.float32)
+        return sigmoid(logits).astype(np.float32)
 
 
 def like_threshold(dataset: Dataset) -> float:
@@ -240,11 +241,6 @@ def like_threshold(dataset: Dataset) -> float:
     values = np.unique(ratings)
     target = low + 0.75 * (high - low)
     return float(values[np.searchsorted(values, target - 1e-9)])
-
-
-def _sigmoid(x: FloatArray) -> FloatArray:
-    out: FloatArray = 0.5 * (1.0 + np.tanh(0.5 * x))
-    return out
 
 
 def _item_features(dataset: Dataset) -> sp.csr_matrix:
