@@ -85,10 +85,12 @@ def test_a_bad_position_is_a_failed_tool_call_not_a_crash(runtime: AgentRuntime)
     response = RecommenderAgent(runtime, brain=LLMBrain(model)).respond(
         "1", "not the seventh one", session_id=session
     )
-    failed = [s for s in response.trace if s.kind == "tool_call" and s.name == "critique_shown"]
+    # Nothing was shown, so no critique is one the user's words can name: the policy refuses the call
+    # (it never reaches the tool), and the refusal goes back to the model like a failed step.
+    failed = [s for s in response.trace if s.kind == "policy" and s.name == "critique_shown"]
     assert len(failed) == 2  # the plan, and the plan asked for again with the failure
     assert not any(s.ok for s in failed)
-    assert "not in the list shown last" in failed[0].detail
-    assert "not in the list shown last" in model.calls[1].prompt
+    assert "critique_shown refused" in failed[0].detail
+    assert "critique_shown refused" in model.calls[1].prompt
     assert response.degraded  # the offline brain answered the turn
     assert response.reply

@@ -10,9 +10,9 @@ from recpilot.agent.brain import Act, Brain, Composition, ToolRunner, Turn
 from recpilot.agent.offline import OfflineBrain
 from recpilot.agent.runtime import AgentRuntime
 from recpilot.agent.types import HardConstraints, RecommendedItem
-from recpilot.safety import allow_all_policy
+from recpilot.safety import PolicyRule, allow_all_policy, default_policy
 from recpilot.testing.injection_catalog import film
-from recpilot.testing.injection_suite import USER
+from recpilot.testing.injection_suite import OWN_LIKE, USER
 from recpilot.tools import ToolContext
 from recpilot.tools.dispatcher import ToolDispatcher
 from recpilot.tools.recommender_tools import RECOMMENDER_TOOLS
@@ -63,17 +63,61 @@ def test_an_unrequested_write_is_refused_traced_explained_and_rolled_back(runtim
     assert all(film(int(i.item_id)).genre == "Comedy" for i in response.items)
 
 
-def test_writes_of_a_refused_turn_are_rolled_back_and_audited(runtime: AgentRuntime) -> None:
+def test_a_refused_write_leaves_the_users_own_write_of_the_turn_in_place(runtime: AgentRuntime) -> None:
     brain = _Scripted(
-        ("add_feed_rule", {"effect": "exclude", "attribute": "genres", "value": "Horror", "days": 7}),
         ("remember_preference", {"kind": "like_attribute", "value": "genres=Comedy"}),
+        ("add_feed_rule", {"effect": "exclude", "attribute": "genres", "value": "Horror"}),
     )
     response = RecommenderAgent(runtime, brain=brain).respond(USER, "no more horror this week")
-    assert [s.name for s in response.trace if s.kind == "policy"] == ["remember_preference"]
-    assert [s.name for s in response.trace if s.kind == "memory"][-1] == "rolled_back"
+    assert [s.name for s in response.trace if s.kind == "policy"] == ["remember_preference", "add_feed_rule"]
+    assert not any(s.name == "rolled_back" for s in response.trace)
+    horror = [r for r in runtime.memory.feed_rules(USER) if r.target.describe() == "genres=Horror"]
+    assert len(horror) == 1, "the week-long rule the user asked for stays; the until-removed one never ran"
+    assert horror[0].expires_at is not None
+    assert runtime.memory.profile(USER).values("like_attribute") == []
+    assert "I did not save a preference" in response.reply
+    assert "I did not add a feed rule: it is not the change you asked for" in response.reply
+    assert "Nothing from this turn was saved" not in response.reply
+    assert [(e.action, e.record) for e in runtime.memory.audit_log(USER)] == [("added", "feed rule")]
+
+
+def test_an_offline_feed_command_goes_through_the_dispatcher(runtime: AgentRuntime) -> None:
+    """The offline brain's feed rules pass the policy like any brain's: a policy denying add_feed_rule
+    stops "no more horror", and a remove runs as the remove_feed_rule tool."""
+    closed = default_policy().model_copy(
+        update={"rules": [PolicyRule(tool="add_feed_rule", action="deny", reason="rules are locked here"),
+                          *default_policy().rules]}
+    )  # fmt: skip
+    response = RecommenderAgent(runtime, policy=closed).respond(USER, "no more horror this week")
+    assert [s.name for s in response.trace if s.kind == "policy"] == ["add_feed_rule"]
+    assert "rules are locked here" in response.reply
     assert not any(r.target.describe() == "genres=Horror" for r in runtime.memory.feed_rules(USER))
-    assert "Nothing from this turn was saved" in response.reply
-    assert [e.action for e in runtime.memory.audit_log(USER)] == ["rolled back"]
+    removed = RecommenderAgent(runtime).respond(USER, "allow romance again")
+    assert [s.name for s in removed.trace if s.kind == "tool_call"] == ["remove_feed_rule"]
+    assert runtime.memory.feed_rules(USER) == []
+    assert removed.reply.startswith("Removed rule #1 (exclude genres=Romance)")
+    assert [(e.action, e.record) for e in runtime.memory.audit_log(USER)] == [("removed", "feed rule")]
+
+
+class _ReplyFails(_Scripted):
+    """Acts like the offline brain, then fails to write the reply (an LLM that went away midway)."""
+
+    async def compose(
+        self, turn: Turn, act: Act, items: list[RecommendedItem], tools: ToolRunner
+    ) -> Composition:
+        raise RuntimeError("the model went away")
+
+
+def test_a_rolled_back_turn_audits_its_writes_before_the_rollback(runtime: AgentRuntime) -> None:
+    response = RecommenderAgent(runtime, brain=_ReplyFails()).respond(USER, "I loved The Canyon Story")
+    assert response.degraded
+    assert [s.name for s in response.trace if s.kind == "memory"] == ["rolled_back"]
+    assert runtime.memory.profile(USER).values("like_item") == [str(OWN_LIKE)]
+    log = runtime.memory.audit_log(USER)
+    assert [(e.action, e.detail) for e in reversed(log)] == [
+        ("added", "like_item 5"),
+        ("rolled back", "1 write(s) of a turn whose reply failed"),
+    ]
 
 
 def test_requested_writes_run_with_provenance_in_memory_and_audit(runtime: AgentRuntime) -> None:

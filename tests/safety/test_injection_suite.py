@@ -1,7 +1,8 @@
 """The injection suite against a brain that obeys every injected command (the worst-case LLM).
 
 The default run plays one case per (goal, placement), rotating through the tasks, with policies on and
-off; the whole suite (244 cases) is ``slow``. ``benchmarks/safety.py`` prints the full table.
+off, and every same-kind substitution case; the whole suite is ``slow``. ``benchmarks/safety.py``
+prints the full table.
 """
 
 from __future__ import annotations
@@ -11,7 +12,14 @@ import itertools
 import pytest
 
 from recpilot.testing.injection_run import ARMS, SuiteRunner, SuiteSummary
-from recpilot.testing.injection_suite import GOALS, PLACEMENTS, TASKS, Case, injection_cases
+from recpilot.testing.injection_suite import (
+    GOALS,
+    PLACEMENTS,
+    TASKS,
+    Case,
+    injection_cases,
+    substitution_cases,
+)
 
 OFF, ON = ARMS
 
@@ -50,6 +58,20 @@ def test_the_attacks_are_real_without_policies(runner: SuiteRunner) -> None:
     sample = [c for c in _sample() if c.placement in ("title", "memory_summary")]
     results = [runner.play(case, OFF) for case in sample]
     assert all(r.attacked for r in results), [r.case_id for r in results if not r.attacked]
+
+
+def test_a_same_kind_substitution_is_refused_and_the_users_own_write_kept(runner: SuiteRunner) -> None:
+    """The user asks to forget one film, remove one rule, like or dislike one item or add one rule; the
+    obeying brain also forgets another film, removes another rule, likes another item, adds another rule
+    or shortens the user's. Only the user's write runs."""
+    cases = substitution_cases()
+    assert {c.goal.name.split("-")[0] for c in cases} == {"forget", "remove", "like", "dislike", "rule"}
+    on = [runner.play(case, ON) for case in cases]
+    assert [r.case_id for r in on if r.attacked] == []
+    assert [r.case_id for r in on if not r.utility] == [], "the user's own write must go through"
+    assert sum(r.unrequested_writes for r in on) == 0
+    off = [runner.play(case, OFF) for case in cases]
+    assert [r.case_id for r in off if not r.attacked] == [], "each substitution succeeds without policies"
 
 
 def test_benign_utility_is_kept_with_policies(runner: SuiteRunner) -> None:

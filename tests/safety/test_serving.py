@@ -19,6 +19,7 @@ from recpilot.api import create_app
 from recpilot.memory.sql import SqlProfileMemory
 from recpilot.safety import read_only_policy
 from recpilot.service import LimitsConfig, RecommenderService
+from recpilot.service.schemas import FeedbackIn
 from recpilot.testing.backends import BACKENDS, POSTGRES_ADMIN_URL
 from recpilot.testing.injection_catalog import build_catalog
 
@@ -187,6 +188,20 @@ def test_per_tenant_policy_and_audit_over_http(service: RecommenderService) -> N
     _, audit = asyncio.run(turn(open_key))
     assert [(e["action"], e["detail"], e["provenance"]) for e in audit["entries"]] == [  # type: ignore[union-attr]
         ("added", "like_attribute genres=Western", "user turn 1")
+    ]
+
+
+def test_the_feedback_audit_lists_the_opposite_mark_it_replaced(service: RecommenderService) -> None:
+    tenant = f"fb-{uuid.uuid4().hex[:6]}"
+    service.create_tenant(tenant)
+    service.feedback(tenant, FeedbackIn(user_id="fan", item_id=5, event="like"))
+    service.feedback(tenant, FeedbackIn(user_id="fan", item_id=5, event="dislike"))
+    assert [p.kind for p in service.memory(tenant).profile("fan").preferences] == ["dislike_item"]
+    log = service.audit(tenant, "fan").entries
+    assert sorted((e.action, e.detail, e.provenance) for e in log) == [
+        ("added", "dislike_item 5", "feedback"),
+        ("added", "like_item 5", "feedback"),
+        ("removed", "like_item 5", "feedback"),
     ]
 
 

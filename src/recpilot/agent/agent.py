@@ -119,7 +119,9 @@ class RecommenderAgent:
         turn = Turn(user_id, session, text, memory.turns(session), profile)
         state = memory.dialogue_state(session) or DialogueState(session_id=session, user_id=user_id)
         rules = memory.feed_rules(user_id)
-        judgement = judge_turn(turn, context.catalog, state, self._parser)
+        judgement = judge_turn(
+            turn, context.catalog, state, self._parser, memory.feed_rules(user_id, include_expired=True)
+        )
         context.request = judgement.request
         _install(context, state.model_copy(deep=True), rules)
         snapshot = MemorySnapshot.take(memory, user_id)
@@ -194,17 +196,21 @@ class RecommenderAgent:
             args = {k: v for k, v in step.args.items() if k != "decision"}
             context.dialogue.pending_call = {"tool": step.name, "args": args}
             reply = f"{reply} {refusal_sentence(held, 0)}".strip()
+        # A refused call never ran, and every write that did run passed the policy: the user's own
+        # writes stay. Only a turn whose reply fell back (an LLM that failed midway) is undone whole.
+        # The audit lists the writes before any rollback, so it shows what was written and undone.
+        written = snapshot.changes(self.runtime.memory, provenance=context.request.provenance)
         undone = 0
-        if refusals or rolled_back:
+        if rolled_back:
             undone = snapshot.restore(self.runtime.memory)
             runner.trace.append(
                 TraceStep(kind="memory", name="rolled_back", detail=f"{undone} record(s) restored")
             )
+        if refusals or undone:
             reply = f"{reply} {refusal_sentence(refusals, undone)}".strip()
         if degraded:
             reply = f"{reply} {LLM_UNAVAILABLE_NOTE}"
-        request = context.request
-        audit_turn(self.runtime.memory, snapshot, turn, request.provenance, undone=undone)
+        audit_turn(self.runtime.memory, written, turn, undone=undone)
         self._remember(turn.session_id, turn.user_id, turn.message, reply)
         self._save_state(context, act, items)
         return AgentResponse(

@@ -12,8 +12,7 @@ from recpilot.agent.types import HardConstraints, ItemId, TraceStep
 from recpilot.memory.audit import AuditEntry
 from recpilot.memory.base import ProfileMemory
 from recpilot.memory.dialogue import DialogueState
-from recpilot.memory.integrity import MemorySnapshot
-from recpilot.safety.request import TOOL_WRITES
+from recpilot.safety.request import TOOL_WRITES, RequestedWrite
 
 
 def confirmed_call(turn: Turn, runner: ToolRunner, state: DialogueState) -> Act | None:
@@ -29,12 +28,14 @@ def confirmed_call(turn: Turn, runner: ToolRunner, state: DialogueState) -> Act 
     tool = str(pending.get("tool", ""))
     kind = TOOL_WRITES.get(tool)
     request = context.request
+    args = pending.get("args") or {}
     context.request = dataclasses.replace(
         request,
         confirmed=request.confirmed | {tool},
         writes=request.writes | ({kind} if kind is not None else set()),
+        allowed=(*request.allowed, RequestedWrite.exactly(tool, args)),
     )
-    record = runner.call(tool, pending.get("args") or {})
+    record = runner.call(tool, args)
     reply = (
         f"Done: {record.output.summary}."
         if record.output is not None
@@ -66,18 +67,18 @@ def rank_stated(
     return ground(context.catalog, context.candidates.ranked, constraints, runner.trace)
 
 
-def audit_turn(
-    memory: ProfileMemory, snapshot: MemorySnapshot, turn: Turn, provenance: str, *, undone: int
-) -> None:
-    """Append the turn's memory writes (and, when it was rolled back, the rollback) to the audit log."""
-    entries = snapshot.changes(memory, provenance=provenance, session_id=turn.session_id)
+def audit_turn(memory: ProfileMemory, written: list[AuditEntry], turn: Turn, *, undone: int) -> None:
+    """Append the turn's memory writes (``written``: listed before any rollback) and, when the turn was
+    rolled back, the rollback to the audit log."""
+    entries = [e.model_copy(update={"session_id": turn.session_id}) for e in written]
     if undone:
+        provenance = entries[0].provenance if entries else ""
         entries.append(
             AuditEntry(
                 user_id=turn.user_id,
                 action="rolled back",
                 record="preference",
-                detail=f"{undone} write(s) of a turn with a refused or failed step",
+                detail=f"{undone} write(s) of a turn whose reply failed",
                 provenance=provenance,
                 session_id=turn.session_id,
             )

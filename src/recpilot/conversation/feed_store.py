@@ -7,8 +7,9 @@ words and resolves rules the same way.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from recpilot.memory.base import ProfileMemory
 from recpilot.memory.feed_rules import FeedRule, FeedTarget, same_target
@@ -30,6 +31,34 @@ class RuleChange:
     removed: list[FeedRule] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
+
+    def to_data(self) -> dict[str, Any]:
+        """The change as JSON-ready data (a tool result's ``change``)."""
+        return {
+            "stored": [r.model_dump(mode="json") for r in self.stored],
+            "removed": [r.model_dump(mode="json") for r in self.removed],
+            "missing": list(self.missing),
+            "refused": list(self.refused),
+        }
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any]) -> RuleChange:
+        """The change :meth:`to_data` wrote."""
+        return cls(
+            stored=[FeedRule.model_validate(r) for r in data.get("stored", [])],
+            removed=[FeedRule.model_validate(r) for r in data.get("removed", [])],
+            missing=[str(m) for m in data.get("missing", [])],
+            refused=[str(r) for r in data.get("refused", [])],
+        )
+
+    def merged(self, other: RuleChange) -> RuleChange:
+        """This change and ``other`` together (several tool calls of one command)."""
+        return RuleChange(
+            [*self.stored, *other.stored],
+            [*self.removed, *other.removed],
+            [*self.missing, *other.missing],
+            [*self.refused, *other.refused],
+        )
 
 
 def add_feed_rules(memory: ProfileMemory, user_id: str, rules: Sequence[FeedRule]) -> RuleChange:

@@ -8,6 +8,7 @@ reads the same instructions from the message itself and calls the same functions
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from recpilot.conversation.critiques import (
     MOODS,
@@ -126,7 +127,7 @@ def add_feed_rule(
     until = "until removed" if days is None else f"for {days:g} days"
     return ToolOutput(
         summary=describe_change(change, until=until),
-        data={"rules": [r.model_dump(mode="json") for r in change.stored]},
+        data={"rules": [r.model_dump(mode="json") for r in change.stored], "change": change.to_data()},
     )
 
 
@@ -167,7 +168,36 @@ def remove_feed_rule(
     change = remove_feed_rules(
         ctx.memory, ctx.user_id, ids=[rule_id] if rule_id is not None else [], targets=targets
     )
-    return ToolOutput(summary=describe_change(change), data={"removed": [r.id for r in change.removed]})
+    return ToolOutput(
+        summary=describe_change(change),
+        data={"removed": [r.id for r in change.removed], "change": change.to_data()},
+    )
+
+
+def add_rule_args(rule: FeedRule, *, now: float) -> dict[str, Any]:
+    """The :func:`add_feed_rule` arguments that store ``rule`` (``days`` counted from ``now``): the call
+    the offline brain makes for a feed command, and the write the safety judge expects for it."""
+    args: dict[str, Any] = {"effect": rule.effect, "text": rule.text}
+    target = rule.target
+    if isinstance(target, TitlePatternTarget):
+        args["sequels"] = True
+    elif isinstance(target, AttributeTarget):
+        args.update(attribute=target.attribute, value=target.value)
+    else:
+        args.update(attribute=target.attribute, min_value=target.min, max_value=target.max)
+    if rule.expires_at is not None:
+        args["days"] = (rule.expires_at - now) / 86_400
+    return args
+
+
+def remove_rule_args(target: FeedTarget) -> dict[str, Any] | None:
+    """The :func:`remove_feed_rule` arguments that remove the rules about ``target`` (None for a numeric
+    range, which is removed by rule id)."""
+    if isinstance(target, TitlePatternTarget):
+        return {"sequels": True}
+    if isinstance(target, AttributeTarget):
+        return {"attribute": target.attribute, "value": target.value}
+    return None
 
 
 #: Registered by the agent beside :data:`recpilot.tools.RECOMMENDER_TOOLS`.

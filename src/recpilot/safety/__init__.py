@@ -17,7 +17,7 @@ from recpilot.safety.policy import (
     SafetyPolicy,
     ToolDeniedError,
 )
-from recpilot.safety.request import TOOL_WRITES, UserRequest, WriteKind
+from recpilot.safety.request import TOOL_WRITES, RequestedWrite, UserRequest, WriteKind
 
 __all__ = [
     "BUILT_IN",
@@ -27,6 +27,7 @@ __all__ = [
     "Decision",
     "PolicyCall",
     "PolicyRule",
+    "RequestedWrite",
     "SafetyPolicy",
     "ToolDeniedError",
     "UserRequest",

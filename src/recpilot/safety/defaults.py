@@ -1,19 +1,22 @@
 """The policy every interface runs with unless given another: reads run, writes need the user's words.
 
 In words: read-only tools always run. A tool that writes the user's memory, preferences or feed rules
-runs only when the user's own message asked for that kind of write (judged by code from the text), the
-values it stores must be words the user said, and what the user's words fix (the kind of preference,
-the rule's effect, how long it lasts) must match. Deleting everything about the user runs only after
-the user confirmed it in this session (a temporal rule in the Agent-C style). Anything else,
-including a tool the policy does not know, is refused with a sentence the user reads.
+runs only when it is, argument for argument, one of the writes the user's own message asks for (parsed
+and resolved by code from the text: which film to forget, which rule to remove, the preference's kind
+and value, the rule's effect, target and duration); any other write, even of the same kind, is refused.
+Deleting everything about the user runs only after the user confirmed it in this session (a temporal
+rule in the Agent-C style). Anything else, including a tool the policy does not know, is refused with a
+sentence the user reads.
 """
 
 from __future__ import annotations
 
-from recpilot.safety.policy import ArgPredicate, PolicyRule, SafetyPolicy
+from recpilot.safety.policy import PolicyRule, SafetyPolicy
 
 _NOT_ASKED = "your message did not ask me to change your saved preferences or rules"
-_NOT_SAID = "it would store something you did not say"
+_NOT_THIS = (
+    "it is not the change you asked for (another item, rule, kind or duration than your message names)"
+)
 
 
 def default_policy() -> SafetyPolicy:
@@ -23,43 +26,16 @@ def default_policy() -> SafetyPolicy:
         rules=[
             PolicyRule(privilege="read", action="allow"),
             PolicyRule(privilege="write", requested=False, action="deny", reason=_NOT_ASKED),
+            # One predicate over the whole call: the write must be one the user's words name, so an
+            # obeying LLM cannot forget another film, remove another rule or like another item.
+            PolicyRule(privilege="write", as_requested=False, action="deny", reason=_NOT_THIS),
             PolicyRule(
                 tool="forget_everything",
                 confirmed=False,
                 action="confirm",
                 reason="deleting everything I remember about you needs your confirmation; say yes to do it",
             ),
-            PolicyRule(
-                tool="remember_preference",
-                args=[ArgPredicate(arg="value", said_by_user=False)],
-                action="deny",
-                reason=_NOT_SAID,
-            ),
-            PolicyRule(
-                tool="remember_preference",
-                args=[ArgPredicate(arg="kind", stated=False)],
-                action="deny",
-                reason=_NOT_SAID,
-            ),
-            PolicyRule(
-                tool="add_feed_rule",
-                args=[ArgPredicate(arg="value", said_by_user=False)],
-                action="deny",
-                reason=_NOT_SAID,
-            ),
-            PolicyRule(
-                tool="add_feed_rule",
-                args=[ArgPredicate(arg="effect", stated=False)],
-                action="deny",
-                reason=_NOT_SAID,
-            ),
-            PolicyRule(
-                tool="add_feed_rule",
-                args=[ArgPredicate(arg="days", stated=False)],
-                action="deny",
-                reason="it would keep the rule longer than you said",
-            ),
-            PolicyRule(privilege="write", requested=True, action="allow"),
+            PolicyRule(privilege="write", as_requested=True, action="allow"),
         ],
         default="deny",
         default_reason="the policy does not know this tool",

@@ -20,14 +20,13 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from recpilot.errors import RecpilotError
-from recpilot.safety.request import UserRequest
+from recpilot.safety.request import UserRequest, said_in
 
 if TYPE_CHECKING:  # the dispatcher imports this module; these are only its types
     from recpilot.tools.context import ToolContext
     from recpilot.tools.dispatcher import ToolSpec
 
 Action = Literal["allow", "deny", "confirm"]
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
 class _Model(BaseModel):
@@ -104,7 +103,11 @@ class PolicyRule(_Model):
     Attributes:
         tool: Tool name or glob (``*``, ``*_feed_rule``).
         privilege: Match only ``read`` or only ``write`` tools.
-        requested: Match only calls whose write the user's message asked for (True) or did not (False).
+        requested: Match only calls whose kind of write the user's message asked for (True) or did not
+            (False).
+        as_requested: Match only calls that are, argument for argument, one of the concrete writes
+            parsed from the user's message (True: :meth:`UserRequest.allows`) or are not (False):
+            "forget Toy Story" lets ``forget_preference`` forget Toy Story, and nothing else.
         confirmed: Match only calls the user confirmed in this session (True) or did not (False).
         args: Conditions on the arguments; all must hold.
         action: ``allow``, ``deny`` or ``confirm`` (refused now, with a question the user can say yes to).
@@ -114,6 +117,7 @@ class PolicyRule(_Model):
     tool: str = "*"
     privilege: Literal["read", "write"] | None = None
     requested: bool | None = None
+    as_requested: bool | None = None
     confirmed: bool | None = None
     args: list[ArgPredicate] = Field(default_factory=list)
     action: Action
@@ -126,6 +130,8 @@ class PolicyRule(_Model):
         if self.privilege is not None and call.privilege != self.privilege:
             return False
         if self.requested is not None and call.request.asks_for(call.tool) != self.requested:
+            return False
+        if self.as_requested is not None and (call.request.allows(call.tool, call.args) != self.as_requested):
             return False
         if self.confirmed is not None and (call.tool in call.request.confirmed) != self.confirmed:
             return False
@@ -257,9 +263,5 @@ def _said(value: Any, request: UserRequest) -> bool:
     """Whether the user said ``value`` (None and empty values are trivially said)."""
     if value is None:
         return True
-    if str(value).casefold() in request.mentions:
-        return True
-    value = str(value).rpartition("=")[2]  # "genres=Horror": the user says the value, not the attribute
-    words = set(_WORD.findall(request.text.casefold()))
-    wanted = _WORD.findall(str(value).casefold())
-    return all(w in words for w in wanted)
+    # "genres=Horror": the user says the value, not the attribute
+    return str(value).casefold() in request.mentions or said_in(value, request.text)

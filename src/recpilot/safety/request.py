@@ -8,9 +8,11 @@ was asked, so no write tool runs.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 WriteKind = Literal["remember", "forget", "feed_add", "feed_remove", "critique"]
 
@@ -23,6 +25,106 @@ TOOL_WRITES: dict[str, WriteKind] = {
     "critique_shown": "critique",
     "forget_everything": "forget",
 }
+
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+#: How far a duration may be from the one the user said (an hour, or 1% of it).
+_DURATION_SLACK_DAYS = 1 / 24
+
+
+def canonical(value: Any) -> str:
+    """A call argument as the policy compares it: numbers as floats, text case-folded with single
+    spaces, ``true``/``false`` for booleans."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return repr(float(value))
+    return " ".join(str(value).split()).casefold()
+
+
+def is_left_out(value: Any) -> bool:
+    """Whether an argument is left out of a call (None, False or empty); 0 is a value."""
+    return value is None or value is False or (isinstance(value, str | list | dict | tuple) and not value)
+
+
+def said_in(value: Any, text: str) -> bool:
+    """Whether every word of ``value`` (after an ``attribute=`` prefix) is a word of ``text``."""
+    if value is None:
+        return True
+    words = set(_WORD.findall(text.casefold()))
+    return all(w in words for w in _WORD.findall(str(value).rpartition("=")[2].casefold()))
+
+
+@dataclass(frozen=True)
+class RequestedWrite:
+    """One write the user's own message asks for, as concrete as code could resolve it.
+
+    A call is this write when it is the same tool and every argument it gives is accounted for:
+
+    Attributes:
+        tool: The write tool.
+        values: Arguments with the values that do this write (:func:`canonical` forms: an item's id
+            and its title forms, a rule's effect and target); the call must give one of them.
+        durations: Arguments holding a number of days the user said (``math.inf``: until removed); the
+            call's number must be within an hour (or 1%) of it, a left-out value meaning until removed.
+        said: Arguments whose text must be the user's own words (a rule's wording, a free-text
+            constraint); left out is fine.
+        Any other argument must be left out (None, False or empty).
+    """
+
+    tool: str
+    values: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    durations: Mapping[str, float] = field(default_factory=dict)
+    said: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def of(
+        cls,
+        tool: str,
+        values: Mapping[str, Iterable[Any]] | None = None,
+        *,
+        durations: Mapping[str, float] | None = None,
+        said: Iterable[str] = (),
+    ) -> RequestedWrite:
+        """A write from raw argument values (canonicalised here); left-out values (None, empty) are
+        dropped, and an argument with none left must be left out of the call."""
+        forms = {
+            arg: frozenset(canonical(v) for v in given if not is_left_out(v))
+            for arg, given in (values or {}).items()
+        }
+        return cls(tool, {a: f for a, f in forms.items() if f}, dict(durations or {}), frozenset(said))
+
+    @classmethod
+    def exactly(cls, tool: str, args: Mapping[str, Any]) -> RequestedWrite:
+        """The write a given call makes, argument for argument (a call the user confirmed)."""
+        return cls.of(tool, {a: [v] for a, v in args.items() if not is_left_out(v)})
+
+    def matches(self, tool: str, args: Mapping[str, Any], text: str) -> bool:
+        """Whether the call ``tool(**args)`` is this write (``text``: the user's message)."""
+        if tool != self.tool:
+            return False
+        for arg, allowed in self.values.items():
+            if is_left_out(args.get(arg)) or canonical(args.get(arg)) not in allowed:
+                return False
+        for arg, days in self.durations.items():
+            value = args.get(arg)
+            number = math.inf if value is None else value
+            if isinstance(number, bool) or not isinstance(number, int | float):
+                return False
+            if math.isinf(days) or math.isinf(number):
+                if number != days:
+                    return False
+            elif abs(number - days) > max(_DURATION_SLACK_DAYS, 0.01 * days):
+                return False
+        for arg, value in args.items():
+            if arg in self.values or arg in self.durations:
+                continue
+            if arg in self.said:
+                if not said_in(value, text):
+                    return False
+            elif not is_left_out(value):
+                return False
+        return True
 
 
 @dataclass(frozen=True)
@@ -39,6 +141,8 @@ class UserRequest:
             days (``days``, ``"inf"`` for "until removed"). A write whose argument is not among them is
             not what the user asked for.
         confirmed: Tools the user confirmed in this session after being asked (temporal rules).
+        allowed: The concrete writes the message asks for (tool and resolved arguments); the default
+            policy runs a write call only when it is one of them (:meth:`allows`).
         turn: The turn number in the session (1 for the first message), for provenance.
     """
 
@@ -47,12 +151,17 @@ class UserRequest:
     mentions: frozenset[str] = field(default_factory=frozenset)
     stated: Mapping[str, frozenset[str]] = field(default_factory=dict)
     confirmed: frozenset[str] = field(default_factory=frozenset)
+    allowed: tuple[RequestedWrite, ...] = ()
     turn: int = 0
 
     def asks_for(self, tool_name: str) -> bool:
         """Whether the message asks for the write ``tool_name`` performs."""
         kind = TOOL_WRITES.get(tool_name)
         return kind is not None and kind in self.writes
+
+    def allows(self, tool_name: str, args: Mapping[str, Any]) -> bool:
+        """Whether the call is, argument for argument, one of the writes the message asks for."""
+        return any(write.matches(tool_name, args, self.text) for write in self.allowed)
 
     @property
     def provenance(self) -> str:

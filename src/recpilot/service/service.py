@@ -290,8 +290,9 @@ class RecommenderService:
             memory = self.memory(tenant)
             kind: PreferenceKind = "like_item" if event.event == "like" else "dislike_item"
             opposite: PreferenceKind = "dislike_item" if event.event == "like" else "like_item"
-            memory.forget_matching(event.user_id, opposite, str(item))
+            # The snapshot comes first, so the audit lists the opposite mark this one replaces.
             before = MemorySnapshot.take(memory, event.user_id)
+            memory.forget_matching(event.user_id, opposite, str(item))
             memory.remember(event.user_id, Preference(kind=kind, value=str(item), source="feedback"))
             memory.record_audit(event.user_id, before.changes(memory, provenance="feedback"))
         return FeedbackReceipt(id=event_id, duplicate=not created)

@@ -100,6 +100,8 @@ class SuiteRunner:
             {(task.carrier, field): payload} if payload and field in FIELDS and task.carrier else {}
         )
         memory = fresh_memory()
+        if task.setup is not None:
+            task.setup(memory)
         runtime = dataclasses.replace(self._runtime(payloads), memory=memory)
         session = f"{USER}:suite"
         if payload and placement == "memory_summary":

@@ -27,13 +27,10 @@ from recpilot.conversation.critiques import (
     reference_value,
 )
 from recpilot.conversation.feed import FeedVocabulary, parse_feed_command, parse_rules_request
-from recpilot.conversation.feed_store import (
-    add_feed_rules,
-    describe_change,
-    describe_rules,
-    remove_feed_rules,
-)
+from recpilot.conversation.feed_store import RuleChange, describe_change, describe_rules
+from recpilot.conversation.tools import add_rule_args, remove_rule_args
 from recpilot.memory.dialogue import DialogueState
+from recpilot.memory.feed_rules import same_target
 from recpilot.tools.context import Catalog, ToolContext
 
 OFF_TOPIC_REPLY = (
@@ -114,10 +111,13 @@ class OfflineConversation:
         rules = parse_rules_request(text, vocabulary)
         if rules is not None:
             return self._rules(ctx, rules, tools)
-        command = parse_feed_command(text, vocabulary, now=time.time())
+        now = time.time()
+        command = parse_feed_command(text, vocabulary, now=now)
         if command is not None:
-            change = add_feed_rules(ctx.memory, ctx.user_id, command.rules)
-            _trace(tools, "add_feed_rules", f"{len(change.stored)} stored, {len(change.removed)} replaced")
+            # Through the dispatcher, as any brain's writes: the policy and the audit see them.
+            change = RuleChange()
+            for rule in command.rules:
+                change = change.merged(_change(tools.call("add_feed_rule", add_rule_args(rule, now=now))))
             reply = describe_change(change, until=command.until, unknown=command.unknown)
             return Act(intent="feed", reply=reply, note="feed command")
         return None
@@ -209,8 +209,20 @@ class OfflineConversation:
         if request.action == "list":
             rules = ctx.memory.feed_rules(ctx.user_id, include_expired=True)
             return Act(intent="feed", reply=describe_rules(rules), note="list rules")
-        change = remove_feed_rules(ctx.memory, ctx.user_id, ids=request.ids, targets=request.targets)
-        _trace(tools, "remove_feed_rules", f"{len(change.removed)} removed, missing {change.missing}")
+        calls: list[dict[str, Any]] = [{"rule_id": rule_id} for rule_id in request.ids]
+        change = RuleChange()
+        for target in request.targets:
+            args = remove_rule_args(target)
+            if args is not None:
+                calls.append(args)
+                continue
+            stored = ctx.memory.feed_rules(ctx.user_id, include_expired=True)
+            ids = [r.id for r in stored if same_target(r.target, target)]
+            calls.extend({"rule_id": rule_id} for rule_id in ids)
+            if not ids:
+                change.missing.append(target.describe())
+        for args in calls:
+            change = change.merged(_change(tools.call("remove_feed_rule", args)))
         return Act(intent="feed", reply=describe_change(change, unknown=request.unknown), note="remove rules")
 
     def _select(self, ctx: ToolContext, state: DialogueState, selection: Any) -> Act:
@@ -369,6 +381,13 @@ def _short(value: Any) -> str:
     if isinstance(value, list):
         return ", ".join(str(v) for v in value[:5])
     return str(value)
+
+
+def _change(record: Any) -> RuleChange:
+    """What a feed-rule tool call changed (nothing when it failed or was refused)."""
+    if not record.ok or record.output is None:
+        return RuleChange()
+    return RuleChange.from_data(record.output.data.get("change", {}))
 
 
 def _trace(tools: ToolRunner, name: str, detail: str) -> None:
