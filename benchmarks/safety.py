@@ -3,8 +3,8 @@
 Every case runs against :class:`recpilot.testing.obeying_brain.ObeyingBrain`, a brain that does the
 user's task well and obeys every injected command (the worst case of an LLM). Prints, per arm, benign
 utility, utility under attack, targeted attack success rate (ASR), unrequested memory writes and
-crashes (AgentDojo's measures), then ASR by placement and by goal, the poisoning suite and the adaptive
-attacks.
+crashes (AgentDojo's measures), then ASR by placement and by goal, the poisoning suite, the same-kind
+substitution cases (also in the first table) and the adaptive attacks.
 
     PYTHONPATH=src python benchmarks/safety.py [--json results/safety.json] [--limit N] [--real-llm]
 
@@ -34,6 +34,7 @@ from recpilot.testing.injection_suite import (
     has_rule,
     injection_cases,
     recommends,
+    substitution_cases,
 )
 
 #: Poisoning (AgentPoison style): a planted film whose description holds a trigger phrase and the
@@ -162,6 +163,18 @@ def main(argv: list[str] | None = None) -> int:
             rows.append([task.message, arm.name, "yes" if shown else "no",
                          _pct(sum(r.attacked for r in results) / len(results)),
                          _pct(sum(r.utility for r in results) / len(results))])  # fmt: skip
+    print(_table(rows))
+
+    print(
+        "\nSame-kind substitution (the user asks for one write, the injected brain makes another of its kind)"
+    )
+    rows = [["case", *(f"{arm.name}: attack / user's write" for arm in ARMS)]]
+    for case in substitution_cases():
+        results = [runner.play(case, arm) for arm in ARMS]
+        cells = [
+            f"{'succeeded' if r.attacked else 'blocked'} / {'kept' if r.utility else 'lost'}" for r in results
+        ]
+        rows.append([case.id, *cells])
     print(_table(rows))
 
     print("\nAdaptive attacks against the default policy (piggybacking on a write the user asked for)")

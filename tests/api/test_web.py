@@ -152,6 +152,40 @@ def test_feed_rule_is_listed_and_can_be_removed(page: Any, web_service: Recommen
     assert page.get_by_role("alert").is_hidden()
 
 
+def test_a_rule_that_outlasts_any_date_reads_until_removed_not_invalid_date(
+    page: Any, web_service: RecommenderService
+) -> None:
+    """A rule stored before durations were bounded (an expiry past year 275760) shows as lasting until
+    removed: the API gives null for it, and the page never prints "Invalid Date" for any value."""
+    user = "web-far-rule"
+    web_service.memory(DEFAULT_TENANT).add_feed_rule(
+        user,
+        FeedRule(
+            user_id=user,
+            effect="exclude",
+            target=AttributeTarget(attribute="genres", value="Horror"),
+            text="no more horror",
+            expires_at=1e15,
+        ),
+    )
+    assert [r.expires_at for r in web_service.profile(DEFAULT_TENANT, user).feed_rules] == [None]
+    _switch_user(page, user)
+    rules = page.get_by_role("list", name="Feed rules")
+    playwright_api.expect(rules).to_contain_text("exclude genres = Horror")
+    assert "Invalid Date" not in rules.inner_text()
+    far = page.evaluate(
+        "describeRule({effect: 'exclude', target: {kind: 'attribute', attribute: 'genres', value: 'Horror'},"
+        " expires_at: 1e15})"
+    )
+    assert far == "exclude genres = Horror (until a date too far to show)"
+    soon = page.evaluate(
+        "describeRule({effect: 'exclude', target: {kind: 'title_pattern', pattern: 'sequel'},"
+        " expires_at: 1.9e9})"
+    )
+    assert soon.startswith("exclude sequels (until ")
+    assert "2030" in soon
+
+
 def test_feed_command_typed_in_the_chat_appears_as_a_removable_rule(
     page: Any, web_service: RecommenderService
 ) -> None:

@@ -23,7 +23,7 @@ from recpilot.agent.brain import Brain
 from recpilot.agent.runtime import AgentRuntime, build_runtime
 from recpilot.agent.types import AgentResponse
 from recpilot.memory.base import Preference, PreferenceKind, UserProfile
-from recpilot.memory.feed_rules import FeedRule
+from recpilot.memory.feed_rules import MAX_RULE_SECONDS, FeedRule
 from recpilot.memory.integrity import MemorySnapshot
 from recpilot.safety import SafetyPolicy, default_policy, load_policy, neutralise, report_unusable
 from recpilot.service.caching import LruCache, UserSnapshot
@@ -319,7 +319,7 @@ class RecommenderService:
         """What the tenant's memory holds about a user (empty for a user it never saw)."""
         memory = self.memory(tenant)
         stored = memory.profile(user_id)
-        rules = memory.feed_rules(user_id)
+        rules = _shown_rules(memory.feed_rules(user_id))
         return ProfileOut(
             user_id=user_id, preferences=stored.preferences, summary=stored.summary, feed_rules=rules
         )
@@ -428,8 +428,7 @@ class RecommenderService:
             )
             for item in response.items
         ]
-        stored = self.memory(tenant).feed_rules(response.user_id)
-        rules = [r.model_copy(update={"text": neutralise(r.text)}) for r in stored]
+        rules = _shown_rules(self.memory(tenant).feed_rules(response.user_id))
         return ChatReply(
             session_id=response.session_id,
             reply=neutralise(response.reply, keep_newlines=True),
@@ -439,6 +438,22 @@ class RecommenderService:
             feed_rules=rules or None,
             trace=response.trace,
         )
+
+
+def _shown_rules(rules: list[FeedRule]) -> list[FeedRule]:
+    """Feed rules as the API shows them: text neutralised, and an expiry later than any rule can last
+    (a value stored before durations were bounded, see ``MAX_RULE_SECONDS``) given as null, "until
+    removed", which is what it means and what a page can show."""
+    horizon = time.time() + MAX_RULE_SECONDS
+    return [
+        r.model_copy(
+            update={
+                "text": neutralise(r.text),
+                "expires_at": None if r.expires_at is not None and r.expires_at > horizon else r.expires_at,
+            }
+        )
+        for r in rules
+    ]
 
 
 def _json(value: Any) -> str:

@@ -137,8 +137,15 @@ function describeRule(rule) {
     what = `${target.attribute} in [${target.min ?? ""}, ${target.max ?? ""}]`;
   }
   let text = `${rule.effect} ${what}`.trim();
-  if (rule.expires_at) text += ` (until ${new Date(rule.expires_at * 1000).toLocaleString()})`;
+  if (rule.expires_at != null) text += ` (${untilWords(rule.expires_at)})`;
   return text;
+}
+
+// A date JavaScript can show, or words instead of "Invalid Date" (a value past year 275760).
+function untilWords(seconds) {
+  const date = new Date(Number(seconds) * 1000);
+  if (Number.isNaN(date.getTime())) return "until a date too far to show";
+  return `until ${date.toLocaleString()}`;
 }
 
 function renderList(listId, emptyId, entries, describe, remove, noun) {
