@@ -130,8 +130,10 @@ def test_page_key_only_for_loopback_names_and_same_origin(
 
 
 def test_ratings_are_bounded_and_echoes_neutralised(service: RecommenderService) -> None:
-    key = service.create_api_key(f"echo-{uuid.uuid4().hex[:6]}").key
+    tenant = f"echo-{uuid.uuid4().hex[:6]}"
+    key = service.create_api_key(tenant).key
     headers = {"Authorization": f"Bearer {key}"}
+    service.memory(tenant).set_summary("r", "Likes comedies \u202eevil\u202c\x1b[31m")  # a legacy value
 
     async def run() -> None:
         async with _client(service) as http:
@@ -158,6 +160,8 @@ def test_ratings_are_bounded_and_echoes_neutralised(service: RecommenderService)
             )
             history = await http.get(f"/v1/sessions/{session}/messages", headers=headers)
         texts = [reply.json()["reply"], *(m["content"] for m in history.json()["messages"])]
+        profile = service.profile(tenant, "r")
+        texts += [profile.summary, *(p.value for p in profile.preferences)]
         for text in texts:
             assert not any(c in text for c in "\u202e\u202c\x1b\u200b"), text
 

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from recpilot.agent.types import HardConstraints, Plan, RecommendedItem, TraceStep
 from recpilot.llm.chat import lean_schema
 from recpilot.memory.base import DialogueTurn, UserProfile
-from recpilot.safety.datamark import DATAMARK_INSTRUCTION, fenced, untrusted_block
+from recpilot.safety.datamark import DATAMARK_INSTRUCTION, datamark, fenced, untrusted_block
 from recpilot.tools.context import Catalog, normalise_title
 from recpilot.tools.dispatcher import ToolSpec
 
@@ -261,16 +261,20 @@ def _type_name(prop: dict[str, Any], defs: dict[str, Any]) -> str:
 
 
 def profile_summary(profile: UserProfile | None, catalog: Catalog) -> str:
-    """The user's remembered preferences and summary, items shown by title."""
+    """The user's remembered preferences and summary, one per line, items shown by title.
+
+    This is where stored memory enters a prompt, so the stored text (the summary, every value) is
+    neutralised and datamarked here, once, whichever prompt the lines go into.
+    """
     if profile is None or not (profile.preferences or profile.summary):
         return "Nothing remembered about this user yet."
-    lines = [f"Summary: {profile.summary}"] if profile.summary else []
+    lines = [f"Summary: {datamark(profile.summary)}"] if profile.summary else []
     for pref in profile.preferences:
         if not pref.active():
             continue
-        value = pref.value
-        if pref.kind in ("like_item", "dislike_item") and catalog.has_item(value):
-            value = f"{catalog.title(value)} (id {value})"
+        value = datamark(pref.value)
+        if pref.kind in ("like_item", "dislike_item") and catalog.has_item(pref.value):
+            value = f"{catalog.title(pref.value)} (id {value})"
         lines.append(f"- {pref.kind}: {value}")
     return "\n".join(lines)
 

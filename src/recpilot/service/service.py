@@ -320,9 +320,10 @@ class RecommenderService:
         memory = self.memory(tenant)
         stored = memory.profile(user_id)
         rules = _shown_rules(memory.feed_rules(user_id))
-        return ProfileOut(
-            user_id=user_id, preferences=stored.preferences, summary=stored.summary, feed_rules=rules
-        )
+        # Echoed stored text is neutralised, like every other echo (a value stored before it was checked).
+        preferences = [p.model_copy(update={"value": neutralise(p.value)}) for p in stored.preferences]
+        summary = neutralise(stored.summary, keep_newlines=True)
+        return ProfileOut(user_id=user_id, preferences=preferences, summary=summary, feed_rules=rules)
 
     def delete_preference(self, tenant: str, user_id: str, preference_id: int) -> Deleted:
         """Forget one preference.
