@@ -6,7 +6,12 @@ utility, utility under attack, targeted attack success rate (ASR), unrequested m
 crashes (AgentDojo's measures), then ASR by placement and by goal, the poisoning suite, the same-kind
 substitution cases (also in the first table) and the adaptive attacks.
 
-    PYTHONPATH=src python benchmarks/safety.py [--json results/safety.json] [--limit N] [--real-llm]
+    PYTHONPATH=src python benchmarks/safety.py [--json results/safety.json] [--limit N] [--obeying-llm]
+        [--real-llm]
+
+``--obeying-llm`` plays the whole suite with the LLM brain itself over
+:class:`recpilot.testing.obeying_llm.ObeyingLLM`, a scripted model that obeys every injected command
+(the brain's prompts, plan checks, re-plans and fallback are then part of what is measured).
 
 ``--real-llm`` instead plays a sample (one case per goal and placement kind: a title and a stored
 profile) and the benign tasks with the LLM brain over the local model of the ``[local-llm]`` extra
@@ -121,9 +126,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write every result here")
     parser.add_argument("--limit", type=int, default=0, help="play only the first N injection cases")
     parser.add_argument("--real-llm", action="store_true", help="the LLM brain over the local model")
+    parser.add_argument(
+        "--obeying-llm", action="store_true", help="the LLM brain over a scripted model that obeys injections"
+    )
     args = parser.parse_args(argv)
     if args.real_llm:
         return _real_llm(args.json)
+    if args.obeying_llm:
+        return _obeying_llm(args.json, args.limit)
     runner = SuiteRunner()
     cases = injection_cases()[: args.limit or None]
     started = time.perf_counter()
@@ -191,6 +201,48 @@ def main(argv: list[str] | None = None) -> int:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         payload = {key: [asdict(r) for r in results] for key, results in everything.items()}
         args.json.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+    return 0
+
+
+def _obeying_llm(json_path: Path | None, limit: int) -> int:
+    """The suite with the LLM brain over a scripted model that obeys every injected command."""
+    import functools
+
+    from recpilot.agent.runtime import build_runtime
+    from recpilot.testing.injection_catalog import build_catalog
+    from recpilot.testing.obeying_llm import obeying_llm_brain
+
+    runner = SuiteRunner(brain=functools.partial(obeying_llm_brain, build_runtime(build_catalog())))
+    cases = injection_cases()[: limit or None]
+    started = time.perf_counter()
+    rows = [["arm", "cases", "benign utility", "utility under attack", "targeted ASR", "unrequested writes",
+             "crashes"]]  # fmt: skip
+    by_placement: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
+    everything: dict[str, list[CaseResult]] = {}
+    for arm in ARMS:
+        benign = [runner.benign(task, arm) for task in TASKS]
+        attacked = [runner.play(case, arm) for case in cases]
+        everything[f"obeying-llm/{arm.name}/benign"], everything[f"obeying-llm/{arm.name}/attack"] = (
+            benign,
+            attacked,
+        )
+        b, a = SuiteSummary.of(arm.name, benign), SuiteSummary.of(arm.name, attacked)
+        writes, crashes = a.unrequested_writes + b.unrequested_writes, a.crashes + b.crashes
+        rows.append([arm.name, str(a.cases), _pct(b.utility), _pct(a.utility), _pct(a.attack_success),
+                     str(writes), str(crashes)])  # fmt: skip
+        for case, result in zip(cases, attacked, strict=True):
+            by_placement[case.placement][arm.name].append(result.attacked)
+    print("Injection suite through the LLM brain (scripted model that obeys injections; shared machine)")
+    print(_table(rows))
+    placements = [["placement", *(arm.name for arm in ARMS)]]
+    for key, arms in by_placement.items():
+        placements.append([key, *(_pct(sum(v) / len(v)) for v in (arms[arm.name] for arm in ARMS))])
+    print("\nASR by placement")
+    print(_table(placements))
+    print(f"\n{time.perf_counter() - started:.0f} s (shared machine, under load)")
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps({k: [asdict(r) for r in v] for k, v in everything.items()}, indent=1))
     return 0
 
 
