@@ -10,7 +10,7 @@ from recpilot.agent.brain import Act, Brain, Composition, ToolRunner, Turn
 from recpilot.agent.offline import OfflineBrain
 from recpilot.agent.runtime import AgentRuntime
 from recpilot.agent.types import HardConstraints, RecommendedItem
-from recpilot.safety import PolicyRule, allow_all_policy, default_policy
+from recpilot.safety import PolicyRule, SafetyPolicy, allow_all_policy, default_policy
 from recpilot.testing.injection_catalog import film
 from recpilot.testing.injection_suite import OWN_LIKE, USER
 from recpilot.tools import ToolContext
@@ -116,8 +116,34 @@ def test_a_rolled_back_turn_audits_its_writes_before_the_rollback(runtime: Agent
     log = runtime.memory.audit_log(USER)
     assert [(e.action, e.detail) for e in reversed(log)] == [
         ("added", "like_item 5"),
-        ("rolled back", "1 write(s) of a turn whose reply failed"),
+        ("rolled back", "1 write(s) undone: the turn's reply failed, or a call was refused"),
     ]
+
+
+def test_under_a_policy_by_kind_a_refusal_undoes_the_turns_unnamed_writes(runtime: AgentRuntime) -> None:
+    """A custom policy that allows writes by kind lets a same-kind injected write run; when another call
+    of the turn is refused, the turn is undone whole, as the brain was steered."""
+    by_kind = SafetyPolicy(
+        name="by-kind",
+        rules=[
+            PolicyRule(privilege="read", action="allow"),
+            PolicyRule(privilege="write", requested=True, action="allow"),
+        ],
+    )
+    brain = _Scripted(
+        ("remember_preference", {"kind": "like_attribute", "value": "genres=Comedy"}),
+        ("forget_everything", {}),
+    )
+    agent = RecommenderAgent(runtime, brain=brain, policy=by_kind)
+    response = agent.respond(USER, "remember that I love westerns")
+    assert [s.name for s in response.trace if s.kind == "policy"] == ["forget_everything"]
+    assert [s.name for s in response.trace if s.kind == "memory"] == ["rolled_back"]
+    assert runtime.memory.profile(USER).values("like_attribute") == []
+    assert "Nothing from this turn was saved" in response.reply
+    named = RecommenderAgent(runtime, brain=_Scripted(("forget_everything", {})), policy=by_kind)
+    kept = named.respond(USER, "remember that I love westerns")
+    assert not any(s.name == "rolled_back" for s in kept.trace), "only writes the user named ran: kept"
+    assert runtime.memory.profile(USER).values("like_attribute") == ["genres=Western"]
 
 
 def test_requested_writes_run_with_provenance_in_memory_and_audit(runtime: AgentRuntime) -> None:

@@ -196,9 +196,12 @@ class RecommenderAgent:
             args = {k: v for k, v in step.args.items() if k != "decision"}
             context.dialogue.pending_call = {"tool": step.name, "args": args}
             reply = f"{reply} {refusal_sentence(held, 0)}".strip()
-        # A refused call never ran, and every write that did run passed the policy: the user's own
-        # writes stay. Only a turn whose reply fell back (an LLM that failed midway) is undone whole.
-        # The audit lists the writes before any rollback, so it shows what was written and undone.
+        # A refused call never ran, and under the default policy every write that did run is one the
+        # user's words name: those stay. A turn is undone whole when its reply fell back (an LLM that
+        # failed midway), or when a call was refused and a write the user's words do not name ran all
+        # the same (a custom policy that allows writes by kind): the refusal shows the brain was
+        # steered. The audit lists the writes before any rollback, so it shows what was written and undone.
+        rolled_back = rolled_back or bool(refusals and self._unnamed_writes(runner))
         written = snapshot.changes(self.runtime.memory, provenance=context.request.provenance)
         undone = 0
         if rolled_back:
@@ -271,6 +274,19 @@ class RecommenderAgent:
             if spent.failures == 0:
                 spent = spent.add(Usage(failures=1))
             return composition.model_copy(update={"usage": composition.usage.add(spent), "degraded": True})
+
+    def _unnamed_writes(self, runner: ToolRunner) -> list[TraceStep]:
+        """Write calls of the turn that ran although they are not writes the user's words name."""
+        request = runner.context.request
+        return [
+            step
+            for step in runner.trace
+            if step.kind == "tool_call"
+            and step.ok
+            and (spec := self.dispatcher.spec(step.name)) is not None
+            and spec.privilege == "write"
+            and not request.allows(step.name, step.args)
+        ]
 
     def _item(self, context: ToolContext, item: Any, score: float, constraints: Any) -> RecommendedItem:
         catalog = context.catalog

@@ -78,7 +78,7 @@ def audit_turn(memory: ProfileMemory, written: list[AuditEntry], turn: Turn, *, 
                 user_id=turn.user_id,
                 action="rolled back",
                 record="preference",
-                detail=f"{undone} write(s) of a turn whose reply failed",
+                detail=f"{undone} write(s) undone: the turn's reply failed, or a call was refused",
                 provenance=provenance,
                 session_id=turn.session_id,
             )
