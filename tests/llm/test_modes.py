@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from typer.testing import CliRunner
 from recpilot.cli.app import app, main
 from recpilot.llm.chat import ChatCompletionsError, Question
 from recpilot.llm.client import LLMClient
-from recpilot.llm.errors import LLMError
+from recpilot.llm.errors import LLMDeadlineError, LLMError
 from recpilot.llm.modes import ModeMemory, extract_json, rejects_shape
 from recpilot.llm.settings import LLMSettings
 from recpilot.llm.structured import CallBooks, OutputRejectedError
@@ -80,7 +81,9 @@ def test_a_rejected_mode_steps_down_within_the_call_and_is_remembered(tmp_path: 
     assert "JSON schema" in bodies[2]["messages"][0]["content"]  # the schema is in the instructions too
     assert bodies[3]["response_format"]["type"] == "json_object"  # learned: no rejected request again
     assert len(server.chat_requests) == 4  # a refused shape is not retried
-    assert books.step_downs == 2
+    assert (books.attempts, books.requests, books.step_downs) == (3, 1, 2)
+    assert books.failures == 0  # a step-down is counted apart, not as a failed call
+    assert books.mode == "json_object"  # the mode that answered
     assert all(body["max_tokens"] == 50 for body in bodies)
     memory = ModeMemory(tmp_path / "modes.json")
     assert memory.load(client.settings.key) == ["json_object", "prompted"]
@@ -130,6 +133,29 @@ def test_broken_answers_end_in_one_line_errors(
             ask(client)
     assert isinstance(caught.value, LLMError | httpx2.HTTPError)  # what every LLM user catches and counts
     assert "\n" not in str(caught.value)
+
+
+def test_a_unit_of_work_past_its_deadline_ends_in_one_error_with_its_attempts_booked(tmp_path: Path) -> None:
+    with ScriptedLLMServer([reply_delayed(5.0, reply_output(GOOD))] * 2) as server:
+        client = LLMClient(settings(server, tmp_path, output_mode="tool", deadline_s=0.4))
+        assert client.deadline_s == 0.4  # from the settings
+        books = CallBooks()
+        started = time.monotonic()
+        with pytest.raises(LLMDeadlineError, match=r"within the 0\.4s deadline"):
+            ask(client, books)
+    assert time.monotonic() - started < 0.9  # cut at the deadline, not at the 1 s HTTP timeout
+    assert (books.attempts, books.requests, books.failures) == (1, 0, 1)
+
+
+def test_a_deadline_given_to_the_block_overrides_the_clients(tmp_path: Path) -> None:
+    with ScriptedLLMServer([reply_delayed(0.3, reply_output(GOOD))]) as server:
+        client = LLMClient(settings(server, tmp_path, output_mode="tool", deadline_s=0.1))
+
+        async def run() -> Genre:
+            async with client.opened(deadline_s=2.0):
+                return await client.ask(QUESTION, "a 90s comedy", CallBooks())
+
+        assert asyncio.run(run()) == Genre(**GOOD)
 
 
 def test_rejects_shape_reads_the_error_not_the_status_alone() -> None:

@@ -126,7 +126,14 @@ class ChatReply:
 
 
 class ChatSession(Protocol):
-    """One question's exchange with a model: send it, and send a rejected answer back."""
+    """One question's exchange with a model: send it, and send a rejected answer back.
+
+    Attributes:
+        step_downs: The output modes the server rejected since the caller last emptied the list, one
+            line each (``mode: reason``); :func:`~recpilot.llm.structured.ask_typed` books and clears them.
+    """
+
+    step_downs: list[str]
 
     async def send(self) -> ChatReply:
         """The model's next reply to the conversation so far."""
@@ -228,7 +235,7 @@ class LeanChat:
     """A :class:`ChatSession` over :class:`ChatCompletionsClient` (messages as plain JSON dicts).
 
     Attributes:
-        step_downs: Output modes the server rejected during this exchange.
+        step_downs: Output modes the server rejected during this exchange (see :class:`ChatSession`).
     """
 
     client: ChatCompletionsClient

@@ -1,9 +1,9 @@
 """The LLM-driven user simulator: one model call per page, a typed answer checked against the page.
 
-:class:`LLMDecisionEngine` prompts an OpenAI-compatible model (through the lean chat-completions client of
-:mod:`~recpilot.llm.chat`, or pydantic-ai) with the persona,
-a bounded memory retrieved for the page (see :func:`~recpilot.simulation.llm_prompts.retrieve_memory`),
-the user's state and the page, and asks for a :class:`~recpilot.simulation.llm_answers.PageAnswer`.
+:class:`LLMDecisionEngine` prompts a model through the one LLM stack
+(:class:`~recpilot.llm.client.LLMClient`) with the persona, a bounded memory retrieved for the page
+(see :func:`~recpilot.simulation.llm_prompts.retrieve_memory`), the user's state and the page, and asks
+for a :class:`~recpilot.simulation.llm_answers.PageAnswer`.
 An answer naming an item that is not on the page, or a rating off the scale, is sent back to the model
 with the problem (bounded by ``output_retries``); HTTP failures are retried by the transport (429, 5xx,
 timeouts), then the whole call by ``page_attempts``. When nothing usable comes back the page gets a
@@ -101,8 +101,10 @@ class LLMEngineStats:
 
     Attributes:
         pages: Pages decided (fallbacks included).
+        calls: Model requests sent (HTTP retries and step-downs included).
         requests: Model requests answered (validation retries included).
         rejected: Answers sent back to the model for failing validation.
+        step_downs: Requests whose output mode the server rejected (re-sent in a weaker mode).
         failures: Pages that got the fallback decision.
         interview_failures: Interviews that fell back to the template.
         input_tokens: Prompt tokens reported.
@@ -111,8 +113,10 @@ class LLMEngineStats:
     """
 
     pages: int = 0
+    calls: int = 0
     requests: int = 0
     rejected: int = 0
+    step_downs: int = 0
     failures: int = 0
     interview_failures: int = 0
     input_tokens: int = 0
@@ -231,8 +235,10 @@ class LLMDecisionEngine(DecisionEngine):
                 question, prompt, books, repairs=self.config.output_retries, check=check
             )
         finally:
+            self.stats.calls += books.calls
             self.stats.requests += books.requests
             self.stats.rejected += books.rejected
+            self.stats.step_downs += books.step_downs
             self.stats.input_tokens += books.input_tokens
             self.stats.output_tokens += books.output_tokens
 
