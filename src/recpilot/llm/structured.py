@@ -51,8 +51,9 @@ class CallBooks:
         output_tokens: Completion tokens reported.
         rejected: Answers sent back for failing validation or a check.
         truncated: Answers cut at the token budget.
-        step_downs: Output modes the server rejected, each re-sent in a weaker mode within the same
-            call (a request, but not a failed call: the mode is learned, the call goes on).
+        step_downs: Request shapes the server refused (an output mode, or the token-limit field), each
+            re-sent in another shape within the same call (a request, but not a failed call: the
+            shape is learned, the call goes on).
         mode: The output mode of the last answered request ("" before any).
         problems: The reasons of rejected answers, in order (one line each).
     """
