@@ -19,7 +19,7 @@ from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import httpx2
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from pydantic_ai.models import Model
 
 from recpilot.agent import prompts
@@ -236,21 +236,9 @@ def _vocabulary(catalog: Catalog) -> prompts.Vocabulary:
 
 def _plan_problems(plan: Plan, tools: ToolRunner) -> list[str]:
     """Why ``plan`` cannot run as it is (unknown tools, invalid arguments, unknown attributes)."""
-    specs = {spec.name: spec for spec in tools.dispatcher.specs}
-    problems = []
-    for step in plan.steps:
-        spec = specs.get(step.tool)
-        if spec is None:
-            problems.append(f"unknown tool {step.tool!r}; tools are {', '.join(specs)}")
-            continue
-        try:
-            spec.args_model.model_validate(step.args)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(map(str, first["loc"])) or "args"
-            problems.append(f"{step.tool}: {where}: {first['msg']}")
-    problem = _constraint_problem(plan.constraints, tools.context.catalog)
-    return [*problems, *([problem] if problem else [])]
+    problems = [tools.dispatcher.validate(step.tool, step.args) for step in plan.steps]
+    problems.append(_constraint_problem(plan.constraints, tools.context.catalog))
+    return [problem for problem in problems if problem is not None]
 
 
 def _constraint_problem(constraints: HardConstraints, catalog: Catalog) -> str | None:
