@@ -121,7 +121,7 @@ def test_planner_sees_tools_catalog_profile_and_dialogue(runtime: AgentRuntime) 
     assert "genres (several per item): Drama, Comedy" in prompt
     assert "year (number): 1902 to 2018" in prompt
     assert "imdb_id" not in prompt  # identifiers are not vocabulary
-    assert "like_item: Toy Story (1995) (id 1)" in prompt
+    assert "like_item: Toy Story (1995) #1" in prompt
     assert datamark("user: I want a comedy") in prompt  # earlier messages are marked as data
     assert "User message: from the nineties" in prompt
     assert [o.name for o in second.calls[0].info.output_tools] == ["final_result"]

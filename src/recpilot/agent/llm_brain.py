@@ -25,6 +25,7 @@ from pydantic_ai.models import Model
 from recpilot.agent import prompts
 from recpilot.agent.brain import Act, Brain, Composition, ToolRunner, Turn
 from recpilot.agent.grounding import resolve_named
+from recpilot.agent.plan_schema import plan_schema, tool_catalog
 from recpilot.agent.prompts import ComposedReply, Critique
 from recpilot.agent.types import HardConstraints, Intent, Plan, RecommendedItem, TraceStep
 from recpilot.errors import ConfigError
@@ -157,8 +158,8 @@ class LLMBrain(Brain):
         key = tuple(spec.name for spec in specs)
         question = self._plan_questions.get(key)
         if question is None:
-            instructions = prompts.plan_instructions(prompts.tool_catalog(specs))
-            schema = prompts.plan_schema([spec.name for spec in specs])
+            instructions = prompts.plan_instructions(tool_catalog(specs, prompts.PLAN_INSTRUCTIONS))
+            schema = plan_schema([spec.name for spec in specs])
             question = Question(instructions, Plan, "The plan.", max_tokens=_PLAN_TOKENS, wire_schema=schema)
             self._plan_questions[key] = question
         return question
@@ -219,11 +220,9 @@ _vocabularies: weakref.WeakKeyDictionary[Catalog, prompts.Vocabulary] = weakref.
 
 
 def _shown(context: ToolContext) -> str:
-    """The list shown last in this session, numbered ("1. Heat (1995) (id 6)"), or empty."""
+    """The list shown last in this session (see :func:`prompts.shown_list`), or empty."""
     state = context.dialogue
-    catalog = context.catalog
-    items = [i for i in (state.last_shown if state is not None else []) if catalog.has_item(i)]
-    return "\n".join(f"{n}. {catalog.title(i)} (id {i})" for n, i in enumerate(items, start=1))
+    return prompts.shown_list(context.catalog, state.last_shown if state is not None else [])
 
 
 def _vocabulary(catalog: Catalog) -> prompts.Vocabulary:
