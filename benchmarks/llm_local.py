@@ -2,9 +2,10 @@
 
 Three parts, each printed as a table:
 
-- ``--prompts``: the plan prompt's size in tokens (the model's own tokenizer, through the server's
-  ``/extras/tokenize``) for every acceptance request: instructions, tools, the answer's schema as sent
-  and the message, median and max (target: at most 1,500). No generation, so it is quick.
+- ``--prompts``: the plan prompt's size in tokens (the model's own tokenizer, read from its GGUF file
+  and counting as the server's ``/extras/tokenize`` does) for every acceptance request: instructions,
+  tools, the answer's schema as sent and the message, median, p95, max and the largest three (target:
+  at most 1,500). No server and no generation, so it is quick.
 - ``--turns N``: per output mode the server takes (tool, json_object, prompted), the first N acceptance
   requests as agent turns: per-turn latency p50/p95, LLM calls and tokens per turn, the share of turns
   that fell back to the offline brain (and how many because of the request's shape: the target is 0)
@@ -24,10 +25,10 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import httpx2
 import numpy as np
 from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models.function import AgentInfo
@@ -41,14 +42,26 @@ from recpilot.agent.types import Plan
 from recpilot.data.builtin import load_builtin
 from recpilot.llm.settings import LLMSettings
 from recpilot.testing.llm_models import ScriptedCall, ScriptedModel
-from recpilot.testing.local_llm import LocalLLMServer
+from recpilot.testing.local_llm import LocalLLMServer, model_file
 
 
 def _runtime() -> AgentRuntime:
     return build_runtime(load_builtin(), roles={"collaborative": "itemknn", "content": "content"})
 
 
-def prompt_sizes(server: LocalLLMServer, runtime: AgentRuntime) -> None:
+def smollm2_token_counter() -> Callable[[str], int]:
+    """Tokens of a text by SmolLM2's own tokenizer (the GGUF's vocabulary only, no weights).
+
+    Counts as the server's ``/extras/tokenize`` does (a BOS token, special tokens parsed), so figures
+    compare with those measured through the server.
+    """
+    from llama_cpp import Llama
+
+    vocabulary = Llama(model_path=str(model_file()), vocab_only=True, verbose=False)
+    return lambda text: len(vocabulary.tokenize(text.encode("utf-8"), special=True))
+
+
+def prompt_sizes(runtime: AgentRuntime) -> None:
     """Tokens of the plan prompt (system + schema + message) for each acceptance request."""
     plans: list[str] = []
 
@@ -61,20 +74,24 @@ def prompt_sizes(server: LocalLLMServer, runtime: AgentRuntime) -> None:
 
     brain = LLMBrain(ScriptedModel([answer] * 1000))
     agent = RecommenderAgent(runtime, brain=brain)
-    tokenize = f"{server.base_url.removesuffix('/v1')}/extras/tokenize"
-    sizes: list[int] = []
+    count = smollm2_token_counter()
+    sizes: list[tuple[int, str]] = []
     for case in ACCEPTANCE_CASES:
         user = f"bench-{case.id}" if case.user == NEW else case.user
         session = f"bench-prompt-{case.id}-{time.time_ns()}"
         for message in (*case.before, case.message):
             agent.respond(user, message, session_id=session)
         question = next(iter(brain._plan_questions.values()))  # the plan's schema, as sent
-        text = plans[-1] + json.dumps(question.schema)
-        sizes.append(len(httpx2.post(tokenize, json={"input": text}, timeout=60).json()["tokens"]))
+        sizes.append((count(plans[-1] + json.dumps(question.schema)), case.id))
+    tokens = [size for size, _ in sizes]
     print(f"plan prompt tokens over {len(sizes)} acceptance requests (SmolLM2 tokenizer)")
-    print(f"{'median':>8} | {'p95':>6} | {'max':>6} | {'over 1,500':>10}")
-    over = sum(s > 1500 for s in sizes)
-    print(f"{statistics.median(sizes):8.0f} | {np.percentile(sizes, 95):6.0f} | {max(sizes):6d} | {over:10d}")
+    print(f"{'median':>8} | {'p95':>6} | {'max':>6} | {'over 1,500':>10} | largest")
+    over = sum(s > 1500 for s in tokens)
+    largest = ", ".join(f"{case} {size}" for size, case in sorted(sizes, reverse=True)[:3])
+    print(
+        f"{statistics.median(tokens):8.0f} | {np.percentile(tokens, 95):6.0f} | {max(tokens):6d} | "
+        f"{over:10d} | {largest}"
+    )
 
 
 def turns(server: LocalLLMServer, runtime: AgentRuntime, n: int, home: Path) -> None:
@@ -151,9 +168,11 @@ def main() -> None:
     if not (args.prompts or args.turns or args.simulate):
         parser.error("pick at least one of --prompts, --turns N, --simulate U")
     runtime = _runtime()
+    if args.prompts:
+        prompt_sizes(runtime)
+    if not (args.turns or args.simulate):
+        return
     with LocalLLMServer() as server, tempfile.TemporaryDirectory() as folder:
-        if args.prompts:
-            prompt_sizes(server, runtime)
         if args.turns:
             turns(server, runtime, args.turns, Path(folder))
         if args.simulate:

@@ -156,12 +156,21 @@ class Reason(_Model):
 
 
 class Usage(_Model):
-    """LLM usage of a turn (zero for the offline brain)."""
+    """LLM usage of a turn (zero for the offline brain).
+
+    Attributes:
+        llm_calls: Model requests sent (retries and step-downs included).
+        input_tokens: Prompt tokens reported.
+        output_tokens: Completion tokens reported.
+        failures: Calls that gave no usable answer (errors, timeouts, rejected answers).
+        step_downs: Requests whose output mode the server rejected, re-sent in a weaker mode (not failures).
+    """
 
     llm_calls: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
     failures: int = 0
+    step_downs: int = 0
 
     def add(self, other: Usage) -> Usage:
         """The sum of two usages."""
@@ -170,4 +179,5 @@ class Usage(_Model):
             input_tokens=self.input_tokens + other.input_tokens,
             output_tokens=self.output_tokens + other.output_tokens,
             failures=self.failures + other.failures,
+            step_downs=self.step_downs + other.step_downs,
         )

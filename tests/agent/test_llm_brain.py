@@ -121,7 +121,7 @@ def test_planner_sees_tools_catalog_profile_and_dialogue(runtime: AgentRuntime) 
     assert "genres (several per item): Drama, Comedy" in prompt
     assert "year (number): 1902 to 2018" in prompt
     assert "imdb_id" not in prompt  # identifiers are not vocabulary
-    assert "like_item: Toy Story (1995) (id 1)" in prompt
+    assert "like_item: Toy Story (1995) #1" in prompt
     assert datamark("user: I want a comedy") in prompt  # earlier messages are marked as data
     assert "User message: from the nineties" in prompt
     assert [o.name for o in second.calls[0].info.output_tools] == ["final_result"]
@@ -208,11 +208,22 @@ def test_plan_with_an_unknown_attribute_or_bad_arguments_is_not_run(runtime: Age
     response = respond(runtime, LLMBrain(model), "comedies")
 
     assert "unknown attribute 'genre'" in model.calls[1].prompt
-    assert "rank_candidates: k:" in model.calls[1].prompt
+    assert "invalid arguments for rank_candidates: k:" in model.calls[1].prompt
     plans = [s for s in response.trace if s.kind == "plan"]
     assert [p.args["steps"][0]["tool"] for p in plans] == ["search_catalog"]  # the bad plan never ran
     assert response.constraints.attributes == {"genres": ["Comedy"]}
     assert response.items
+
+
+def test_a_plan_step_is_judged_by_the_dispatcher_as_its_call_would_be(runtime: AgentRuntime) -> None:
+    dispatcher = ToolDispatcher(RECOMMENDER_TOOLS)
+    context = ToolContext(runtime.catalog, runtime.models, runtime.memory, "1")
+    bad = [("rank_candidates", {"k": "many"}), ("teleport", {}), ("rank_candidates", {"k": 3, "extra": 1})]
+    for name, args in bad:
+        problem = dispatcher.validate(name, args)
+        assert problem is not None
+        assert dispatcher.call(name, args, context).error == problem  # one source of truth
+    assert dispatcher.validate("rank_candidates", {"k": 3}) is None
 
 
 def test_a_plan_that_stays_invalid_ends_in_the_offline_brain(runtime: AgentRuntime) -> None:

@@ -47,7 +47,7 @@ def test_a_critique_plan_rejects_the_shown_item_and_reranks(runtime: AgentRuntim
         user, "not the second one", session_id=session
     )
     assert not second.degraded
-    assert "Shown last (positions for critique_shown):\n<<<DATA shown\n1. " in second_model.calls[0].prompt
+    assert "Shown last (position. title #id):\n<<<DATA shown\n1. " in second_model.calls[0].prompt
     rejected = first.items[1].item_id
     assert rejected not in {i.item_id for i in second.items}
     state = runtime.memory.dialogue_state(session)

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+
 from recpilot.conversation.policy import Ask, AttributeSpace, PreferenceWeightedPolicy, Recommend
 from recpilot.conversation.policy.llm import LLMPolicy
 from recpilot.conversation.state import DialogueState
+from recpilot.llm.settings import LLMSettings
 from recpilot.testing.llm_models import scripted_model
+from recpilot.testing.llm_server import ScriptedLLMServer, reply_delayed, reply_output
 
 
 def _space() -> AttributeSpace:
@@ -70,3 +75,16 @@ def test_no_model_configured_falls_back() -> None:
     assert isinstance(action, Ask | Recommend)
     assert policy.fallbacks
     assert "no language model" in policy.fallbacks[0]
+
+
+def test_a_decision_past_its_deadline_falls_back_with_the_reason(tmp_path: Path) -> None:
+    answer = reply_output({"action": "recommend", "reason": "late"})
+    with ScriptedLLMServer([reply_delayed(3.0, answer)]) as server:
+        settings = LLMSettings(base_url=server.base_url, model="m", modes_file=tmp_path / "modes.json")
+        policy = LLMPolicy(k=2, model=settings, deadline_s=0.3)
+        started = time.monotonic()
+        action = policy.decide(_state(), _space(), [0.0, 1.0, 5.0, 2.0, 3.0])
+    assert time.monotonic() - started < 2.5  # cut at the policy's deadline, not the answer's delay
+    assert isinstance(action, Ask | Recommend)  # the preference-weighted decision
+    assert policy.fallbacks == ["LLMDeadlineError: no usable answer within the 0.3s deadline"]
+    assert policy.books.attempts == 1  # the one request sent, booked

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx2
@@ -43,15 +45,15 @@ from recpilot.tools.recommender_tools import RECOMMENDER_TOOLS
 
 TIMEOUT_S = 1.0
 SEARCH = {"attributes": {"genres": ["Comedy"]}, "numeric": {"year": {"min": 1990, "max": 1999}}}
-PLAN = reply_output(
-    {
-        "intent": "recommend",
-        "steps": [{"tool": "search_catalog", "args": SEARCH}, {"tool": "rank_candidates", "args": {"k": 4}}],
-        "constraints": SEARCH,
-        "note": "90s comedies",
-    }
-)
-REPLY = reply_output({"reply": "Four 90s comedies for you.", "item_ids": [], "notes": {}})
+PLAN_OUTPUT = {
+    "intent": "recommend",
+    "steps": [{"tool": "search_catalog", "args": SEARCH}, {"tool": "rank_candidates", "args": {"k": 4}}],
+    "constraints": SEARCH,
+    "note": "90s comedies",
+}
+REPLY_OUTPUT = {"reply": "Four 90s comedies for you.", "item_ids": [], "notes": {}}
+PLAN = reply_output(PLAN_OUTPUT)
+REPLY = reply_output(REPLY_OUTPUT)
 _sessions = itertools.count()
 
 
@@ -146,6 +148,24 @@ def test_recovered_failures(llm_runtime: AgentRuntime, server: ScriptedLLMServer
     assert server.remaining == 0
     assert response.usage.llm_calls == requests
     assert response.usage.failures == failures
+
+
+def test_a_step_down_is_counted_apart_from_failures(
+    llm_runtime: AgentRuntime, server: ScriptedLLMServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("RECPILOT_LLM_MODES_FILE", str(tmp_path / "modes.json"))
+    server.push(
+        reply_error(400, "tool_choice is not supported"),  # the tool mode is refused: json_schema next
+        reply_text(json.dumps(PLAN_OUTPUT)),
+        reply_text(json.dumps(REPLY_OUTPUT)),
+    )
+    response = turn(llm_runtime)
+
+    assert not response.degraded
+    assert response.reply == "Four 90s comedies for you."
+    assert "response_format" in server.chat_requests[1].body
+    usage = response.usage
+    assert (usage.llm_calls, usage.step_downs, usage.failures) == (3, 1, 0)
 
 
 def test_validation_feedback_goes_back_to_the_model(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -13,10 +14,10 @@ from pydantic import BaseModel
 from typer.testing import CliRunner
 
 from recpilot.cli.app import app, main
-from recpilot.llm.chat import ChatCompletionsError, Question
+from recpilot.llm.chat import ChatCompletionsClient, ChatCompletionsError, Question
 from recpilot.llm.client import LLMClient
-from recpilot.llm.errors import LLMError
-from recpilot.llm.modes import ModeMemory, extract_json, rejects_shape
+from recpilot.llm.errors import LLMDeadlineError, LLMError
+from recpilot.llm.modes import TOKEN_LIMIT_FIELDS, ModeChoice, ModeMemory, extract_json, rejects_shape
 from recpilot.llm.settings import LLMSettings
 from recpilot.llm.structured import CallBooks, OutputRejectedError
 from recpilot.testing.llm_server import (
@@ -80,7 +81,9 @@ def test_a_rejected_mode_steps_down_within_the_call_and_is_remembered(tmp_path: 
     assert "JSON schema" in bodies[2]["messages"][0]["content"]  # the schema is in the instructions too
     assert bodies[3]["response_format"]["type"] == "json_object"  # learned: no rejected request again
     assert len(server.chat_requests) == 4  # a refused shape is not retried
-    assert books.step_downs == 2
+    assert (books.attempts, books.requests, books.step_downs) == (3, 1, 2)
+    assert books.failures == 0  # a step-down is counted apart, not as a failed call
+    assert books.mode == "json_object"  # the mode that answered
     assert all(body["max_tokens"] == 50 for body in bodies)
     memory = ModeMemory(tmp_path / "modes.json")
     assert memory.load(client.settings.key) == ["json_object", "prompted"]
@@ -132,6 +135,29 @@ def test_broken_answers_end_in_one_line_errors(
     assert "\n" not in str(caught.value)
 
 
+def test_a_unit_of_work_past_its_deadline_ends_in_one_error_with_its_attempts_booked(tmp_path: Path) -> None:
+    with ScriptedLLMServer([reply_delayed(5.0, reply_output(GOOD))] * 2) as server:
+        client = LLMClient(settings(server, tmp_path, output_mode="tool", deadline_s=0.4))
+        assert client.deadline_s == 0.4  # from the settings
+        books = CallBooks()
+        started = time.monotonic()
+        with pytest.raises(LLMDeadlineError, match=r"within the 0\.4s deadline"):
+            ask(client, books)
+    assert time.monotonic() - started < 0.9  # cut at the deadline, not at the 1 s HTTP timeout
+    assert (books.attempts, books.requests, books.failures) == (1, 0, 1)
+
+
+def test_a_deadline_given_to_the_block_overrides_the_clients(tmp_path: Path) -> None:
+    with ScriptedLLMServer([reply_delayed(0.3, reply_output(GOOD))]) as server:
+        client = LLMClient(settings(server, tmp_path, output_mode="tool", deadline_s=0.1))
+
+        async def run() -> Genre:
+            async with client.opened(deadline_s=2.0):
+                return await client.ask(QUESTION, "a 90s comedy", CallBooks())
+
+        assert asyncio.run(run()) == Genre(**GOOD)
+
+
 def test_rejects_shape_reads_the_error_not_the_status_alone() -> None:
     assert rejects_shape(500, "HTTP 500: Input should be 'text' or 'json_object' (response_format)")
     assert rejects_shape(400, "tool_choice must be auto")
@@ -175,6 +201,75 @@ def test_llm_check_reports_each_probe_and_the_mode(tmp_path: Path, monkeypatch: 
     assert report["mode"] == "json_object"
     assert report["models"] == ["m"]
     assert ModeMemory(tmp_path / "modes.json").load(key) == ["json_object", "prompted"]
+    assert report["token_limit_field"] == "max_tokens"
+    assert all(
+        r.body["max_tokens"] == 60 and "max_completion_tokens" not in r.body for r in server.chat_requests
+    )
+    assert server.requests[0].headers["user-agent"].startswith("recpilot/")  # the LLM layer's headers
+
+
+REFUSED_MAX_TOKENS = (
+    "Unsupported parameter: 'max_tokens' is not supported with this model. "
+    "Use 'max_completion_tokens' instead."
+)
+
+
+def limit_fields(body: dict[str, Any]) -> dict[str, Any]:
+    """The token-limit fields a request body carries."""
+    return {name: body[name] for name in TOKEN_LIMIT_FIELDS if name in body}
+
+
+def test_llm_check_sends_the_token_limit_field_the_server_takes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECPILOT_LLM_MODES_FILE", str(tmp_path / "modes.json"))
+    script = [reply_error(400, REFUSED_MAX_TOKENS), *[reply_text(json.dumps(GOOD))] * 7]
+    with ScriptedLLMServer(script, models=["m"]) as server:
+        result = CliRunner().invoke(app, ["llm", "check", f"{server.base_url}#m", "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["token_limit_field"] == "max_completion_tokens"
+    assert report["probes"][0] == report["probes"][0] | {"name": "plain chat", "status": "ok"}  # re-sent
+    bodies = [r.body for r in server.chat_requests]
+    assert limit_fields(bodies[0]) == {"max_tokens": 60}
+    assert all(limit_fields(body) == {"max_completion_tokens": 60} for body in bodies[1:])
+
+
+def test_llm_check_goes_through_the_proxy_the_environment_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECPILOT_LLM_MODES_FILE", str(tmp_path / "modes.json"))
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    with ScriptedLLMServer([reply_text("Hello!")] * 7, models=["m"]) as proxy:
+        for name in ("http_proxy", "HTTP_PROXY"):
+            monkeypatch.setenv(name, proxy.base_url.removesuffix("/v1"))
+        result = CliRunner().invoke(app, ["llm", "check", "http://127.0.0.1:9/v1#m", "--json"])
+    assert result.exit_code == 0, result.output  # nothing listens on port 9: the proxy answered
+    assert proxy.requests[0].path == "http://127.0.0.1:9/v1/models"  # a forward proxy's absolute form
+    assert len(proxy.chat_requests) == 7
+
+
+def test_the_token_limit_field_follows_the_endpoint_and_switches_once_when_refused(tmp_path: Path) -> None:
+    seen: list[dict[str, Any]] = []
+
+    def answer(request: httpx2.Request) -> httpx2.Response:
+        seen.append(json.loads(request.content))
+        return httpx2.Response(200, json=reply_output(GOOD).body)
+
+    openai = LLMSettings(model="gpt-5-mini", api_key="sk-test", modes_file=tmp_path / "m.json")
+    http = httpx2.AsyncClient(transport=httpx2.MockTransport(answer))
+    chat = ChatCompletionsClient(openai, http, ModeChoice(openai.key, "tool", None))
+    asyncio.run(chat.complete([{"role": "user", "content": "hi"}], QUESTION, "tool"))
+    assert limit_fields(seen[0]) == {"max_completion_tokens": 50}  # OpenAI's newer models take only this
+
+    with ScriptedLLMServer([reply_error(400, REFUSED_MAX_TOKENS), reply_output(GOOD)]) as server:
+        books = CallBooks()
+        assert ask(LLMClient(settings(server, tmp_path, output_mode="tool")), books) == Genre(**GOOD)
+    first, second = (r.body for r in server.chat_requests)
+    assert limit_fields(first) == {"max_tokens": 50}  # what every other server knows
+    assert limit_fields(second) == {"max_completion_tokens": 50}
+    assert (books.calls, books.step_downs, books.failures) == (2, 1, 0)
 
 
 def test_llm_check_names_the_url_for_unknown_models_and_unreachable_servers(

@@ -111,6 +111,7 @@ def test_auto_steps_down_from_a_rejected_mode_within_the_same_call(
     assert isinstance(answer.genre, str)
     assert client.modes.rejected == ["json_schema"]  # llama.cpp refuses response_format json_schema
     assert books.step_downs == 1
+    assert books.mode == "json_object"  # the answers came in the mode stepped down to
     assert json.loads((tmp_path / "modes.json").read_text())[client.settings.key] == [
         "json_object",
         "prompted",

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,7 +14,7 @@ from _s1_data import clustered_dataset
 
 from recpilot.cli.app import main
 from recpilot.data.columns import Columns
-from recpilot.testing.llm_server import PROMPT_TOKENS, ScriptedLLMServer, reply_output
+from recpilot.testing.llm_server import PROMPT_TOKENS, ScriptedLLMServer, reply_delayed, reply_output
 
 #: Valid both as a page answer (nothing clicked, stays) and as an interview answer.
 FIXED = {"reason": "nothing grabs me", "satisfaction": 0.4}
@@ -250,3 +252,39 @@ def test_a_replay_cache_miss_stops_the_run_with_a_resumable_checkpoint(
         resumed = _json(capsys, resume)
         assert len(server.chat_requests) == 1  # only the forgotten answer is asked again
     assert _metrics(resumed) | {"output_dir": None} == _metrics(recorded) | {"output_dir": None}
+
+
+def test_llm_options_reach_the_requests_and_progress_goes_to_stderr_with_json(
+    capsys: pytest.CaptureFixture[str], movielens_dir: str, tmp_path: Path
+) -> None:
+    with ScriptedLLMServer(exhausted=reply_output(FIXED)) as server:
+        argv = _llm_argv(movielens_dir, server.base_url, tmp_path / "llm.sqlite", "--max-tokens", "120")
+        assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert json.loads(captured.out)["engine"] == "llm"  # stdout stays one JSON document
+    assert {r.body["max_tokens"] for r in server.chat_requests} == {120}
+    last = captured.err.strip().splitlines()[-1]
+    assert re.fullmatch(r"llm 12/12 pages \(100%\): [\d.]+ calls/s, \d+ output tok/s, ETA 0:00:00", last)
+
+
+def test_llm_timeout_bounds_each_request(
+    capsys: pytest.CaptureFixture[str], movielens_dir: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECPILOT_LLM_MAX_RETRIES", "0")
+    with ScriptedLLMServer(exhausted=reply_delayed(2.0, reply_output(FIXED))) as server:
+        argv = _llm_argv(movielens_dir, server.base_url, tmp_path / "llm.sqlite", "--timeout", "0.2")
+        argv[argv.index("--users") + 1], argv[argv.index("--pages") + 1] = "1", "1"
+        started = time.monotonic()
+        payload = _json(capsys, argv)
+    stats = payload["engine_stats"]
+    assert isinstance(stats, dict)
+    assert (stats["failed"], stats["interview_failures"]) == (1, 1)  # each answer came too late
+    assert "ReadTimeout" in str(stats["last_error"])
+    assert time.monotonic() - started < 20
+
+
+def test_llm_options_are_refused_for_the_offline_engine(
+    capsys: pytest.CaptureFixture[str], csv_path: str
+) -> None:
+    assert main(["simulate", "-d", csv_path, "-r", "pop", "--users", "2", "--timeout", "5", "--json"]) == 2
+    assert "--timeout and --max-tokens apply to --engine llm only" in _error(capsys)

@@ -335,3 +335,13 @@ def test_the_runner_drives_the_llm_engine_end_to_end() -> None:
     assert result.engine == "llm"
     assert engine.stats.failures == 0
     assert engine.stats.requests == 6 * 2 + 6  # two pages and one interview per user
+
+
+def test_the_simulation_expects_the_pages_of_sessions_like_those_ended() -> None:
+    engine = LLMDecisionEngine(scripted_model())
+    assert engine.run_counts(sessions=10, pages=5).total == 50  # before any session ended: all pages
+    engine.stats.pages = engine.stats.session_pages = 4  # two sessions ended after 2 pages each
+    engine.stats.sessions = 2
+    engine.stats.pages += 3  # and 3 pages of running sessions
+    counts = engine.run_counts(sessions=10, pages=5)
+    assert (counts.done, counts.total) == (7, 4 + 8 * 2)

@@ -16,24 +16,22 @@ import logging
 import weakref
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-import anyio
 import httpx2
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 from pydantic_ai.models import Model
 
 from recpilot.agent import prompts
 from recpilot.agent.brain import Act, Brain, Composition, ToolRunner, Turn
 from recpilot.agent.grounding import resolve_named
+from recpilot.agent.plan_schema import plan_schema, tool_catalog
 from recpilot.agent.prompts import ComposedReply, Critique
-from recpilot.agent.types import HardConstraints, Intent, Plan, RecommendedItem, TraceStep, Usage
+from recpilot.agent.types import HardConstraints, Intent, Plan, RecommendedItem, TraceStep
 from recpilot.errors import ConfigError
 from recpilot.llm.chat import Question
 from recpilot.llm.client import LLMClient
-from recpilot.llm.errors import LLMError, LLMUnavailableError
-from recpilot.llm.models import AttemptLog, recording_attempts
+from recpilot.llm.errors import LLMDeadlineError, LLMError, LLMUnavailableError
 from recpilot.llm.settings import LLMSettings, load_llm_settings
 from recpilot.llm.structured import CallBooks
 from recpilot.tools.context import CandidateSet, Catalog, ToolContext
@@ -51,25 +49,6 @@ _CRITIC = Question(prompts.CRITIC_INSTRUCTIONS, Critique, "The verdict on the dr
 _PLAN_TOKENS = 300
 
 
-@dataclass
-class _Books:
-    """LLM usage of one brain step: HTTP attempts and the answered requests' tokens and rejections."""
-
-    attempts: AttemptLog = field(default_factory=AttemptLog)
-    calls: CallBooks = field(default_factory=CallBooks)
-
-    def usage(self) -> Usage:
-        # Over HTTP every attempt counts as a call (retries cost too); test models have no transport.
-        calls = max(self.attempts.attempts, self.calls.requests)
-        failures = calls - self.calls.requests + self.calls.rejected + self.attempts.refused
-        return Usage(
-            llm_calls=calls,
-            input_tokens=self.calls.input_tokens,
-            output_tokens=self.calls.output_tokens,
-            failures=failures,
-        )
-
-
 class LLMBrain(Brain):
     """A brain that plans with a language model and writes the reply with it.
 
@@ -78,8 +57,8 @@ class LLMBrain(Brain):
             OpenAI-compatible endpoint, or any pydantic-ai ``Model`` (e.g. the scripted test models).
         reflect: Run a critic call on the draft reply before answering (one more call per turn).
         output_retries: How often the model may correct an invalid answer; defaults to the settings'.
-        deadline_s: The most seconds :meth:`act` or :meth:`compose` may take; defaults to the settings'
-            (none for an in-process ``Model``).
+        deadline_s: The most seconds :meth:`act` or :meth:`compose` may take; defaults to the client's
+            (the settings' for an endpoint, none for an in-process ``Model``).
     """
 
     name = "llm"
@@ -96,34 +75,31 @@ class LLMBrain(Brain):
         self.reflect = reflect
         settings = self.llm.settings
         self.output_retries = settings.output_retries if output_retries is None else output_retries
-        self.deadline_s = (
-            deadline_s if deadline_s is not None else (settings.deadline_s if self.llm.is_endpoint else None)
-        )
+        self.deadline_s = deadline_s if deadline_s is not None else self.llm.deadline_s
         self._plan_questions: dict[tuple[str, ...], Question[Plan]] = {}
 
     async def act(self, turn: Turn, tools: ToolRunner) -> Act:
         """Call 1: a typed plan, checked, then run by the dispatcher (asked once more if a step fails)."""
-        books = _Books()
+        books = CallBooks()
         question = self._plan_question(tools.dispatcher.specs)
         prompt = self._planner_context(turn, tools)
 
         def check(plan: Plan) -> list[str]:
             return _plan_problems(plan, tools)
 
-        with recording_attempts() as books.attempts:
-            async with self._step("plan", books):
-                plan = await self._ask("plan", question, prompt, books, check)
+        async with self._step("plan", books):
+            plan = await self._ask("plan", question, prompt, books, check)
+            failure = _plan_failure(tools.run_plan(plan))
+            if failure is not None:
+                logger.info("plan failed (%s); asking for another", failure)
+                books.rejected += 1
+                tools.trace.append(TraceStep(kind="fallback", name="replan", ok=False, detail=failure))
+                _reset(tools.context)
+                retry = prompts.replan_prompt(prompt, failure)
+                plan = await self._ask("plan", question, retry, books, check)
                 failure = _plan_failure(tools.run_plan(plan))
                 if failure is not None:
-                    logger.info("plan failed (%s); asking for another", failure)
-                    books.calls.rejected += 1
-                    tools.trace.append(TraceStep(kind="fallback", name="replan", ok=False, detail=failure))
-                    _reset(tools.context)
-                    retry = prompts.replan_prompt(prompt, failure)
-                    plan = await self._ask("plan", question, retry, books, check)
-                    failure = _plan_failure(tools.run_plan(plan))
-                    if failure is not None:
-                        raise LLMUnavailableError("plan", f"the plan failed twice: {failure}", books.usage())
+                    raise LLMUnavailableError("plan", f"the plan failed twice: {failure}", books.usage())
         _finish_ranking(plan.intent, tools)
         return Act(intent=plan.intent, constraints=plan.constraints, usage=books.usage(), note=plan.note)
 
@@ -131,14 +107,13 @@ class LLMBrain(Brain):
         self, turn: Turn, act: Act, items: list[RecommendedItem], tools: ToolRunner
     ) -> Composition:
         """Call 2: the reply about the grounded items (plus a critic call when ``reflect`` is on)."""
-        books = _Books()
+        books = CallBooks()
         constraints = act.constraints.merged(tools.context.constraints)
         prompt = prompts.compose_prompt(turn.message, act.intent, constraints, items, tools.trace)
-        with recording_attempts() as books.attempts:
-            async with self._step("compose", books):
-                draft = await self._ask("compose", _COMPOSE, prompt, books)
-                if self.reflect:
-                    draft = await self._reflect(prompt, draft, items, books, tools.trace)
+        async with self._step("compose", books):
+            draft = await self._ask("compose", _COMPOSE, prompt, books)
+            if self.reflect:
+                draft = await self._reflect(prompt, draft, items, books, tools.trace)
         catalog = tools.context.catalog
         shown = resolve_named(catalog, draft.item_ids, [(i.item_id, i.score) for i in items], constraints, [])
         allowed = [i.title for i in items] + [catalog.title(item) for item, _ in shown]
@@ -155,7 +130,7 @@ class LLMBrain(Brain):
         prompt: str,
         draft: ComposedReply,
         items: Sequence[RecommendedItem],
-        books: _Books,
+        books: CallBooks,
         trace: list[TraceStep],
     ) -> ComposedReply:
         chosen = draft.item_ids or [i.item_id for i in items]
@@ -183,8 +158,8 @@ class LLMBrain(Brain):
         key = tuple(spec.name for spec in specs)
         question = self._plan_questions.get(key)
         if question is None:
-            instructions = prompts.plan_instructions(prompts.tool_catalog(specs))
-            schema = prompts.plan_schema([spec.name for spec in specs])
+            instructions = prompts.plan_instructions(tool_catalog(specs, prompts.PLAN_INSTRUCTIONS))
+            schema = plan_schema([spec.name for spec in specs])
             question = Question(instructions, Plan, "The plan.", max_tokens=_PLAN_TOKENS, wire_schema=schema)
             self._plan_questions[key] = question
         return question
@@ -200,28 +175,26 @@ class LLMBrain(Brain):
         )
 
     @asynccontextmanager
-    async def _step(self, stage: str, books: _Books) -> AsyncIterator[None]:
+    async def _step(self, stage: str, books: CallBooks) -> AsyncIterator[None]:
         """One brain step under its deadline, with its own HTTP client."""
         try:
-            with anyio.fail_after(self.deadline_s):
-                async with self.llm.opened():
-                    yield
-        except TimeoutError:
-            reason = f"no usable answer within the {self.deadline_s:g}s deadline"
-            logger.warning("LLM %s failed: %s", stage, reason)
-            raise LLMUnavailableError(stage, reason, books.usage()) from None
+            async with self.llm.opened(self.deadline_s):
+                yield
+        except LLMDeadlineError as exc:
+            logger.warning("LLM %s failed: %s", stage, exc)
+            raise LLMUnavailableError(stage, str(exc), books.usage()) from None
 
     async def _ask(
         self,
         stage: str,
         question: Question[OutputT],
         prompt: str,
-        books: _Books,
+        books: CallBooks,
         check: Callable[[OutputT], list[str]] | None = None,
     ) -> OutputT:
         """One typed question, its cost booked whether it succeeds or not."""
         try:
-            return await self.llm.ask(question, prompt, books.calls, repairs=self.output_retries, check=check)
+            return await self.llm.ask(question, prompt, books, repairs=self.output_retries, check=check)
         except _MODEL_FAILURES as exc:
             reason = _describe(exc)
             logger.warning("LLM %s failed: %s", stage, reason)
@@ -247,11 +220,9 @@ _vocabularies: weakref.WeakKeyDictionary[Catalog, prompts.Vocabulary] = weakref.
 
 
 def _shown(context: ToolContext) -> str:
-    """The list shown last in this session, numbered ("1. Heat (1995) (id 6)"), or empty."""
+    """The list shown last in this session (see :func:`prompts.shown_list`), or empty."""
     state = context.dialogue
-    catalog = context.catalog
-    items = [i for i in (state.last_shown if state is not None else []) if catalog.has_item(i)]
-    return "\n".join(f"{n}. {catalog.title(i)} (id {i})" for n, i in enumerate(items, start=1))
+    return prompts.shown_list(context.catalog, state.last_shown if state is not None else [])
 
 
 def _vocabulary(catalog: Catalog) -> prompts.Vocabulary:
@@ -264,21 +235,9 @@ def _vocabulary(catalog: Catalog) -> prompts.Vocabulary:
 
 def _plan_problems(plan: Plan, tools: ToolRunner) -> list[str]:
     """Why ``plan`` cannot run as it is (unknown tools, invalid arguments, unknown attributes)."""
-    specs = {spec.name: spec for spec in tools.dispatcher.specs}
-    problems = []
-    for step in plan.steps:
-        spec = specs.get(step.tool)
-        if spec is None:
-            problems.append(f"unknown tool {step.tool!r}; tools are {', '.join(specs)}")
-            continue
-        try:
-            spec.args_model.model_validate(step.args)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(map(str, first["loc"])) or "args"
-            problems.append(f"{step.tool}: {where}: {first['msg']}")
-    problem = _constraint_problem(plan.constraints, tools.context.catalog)
-    return [*problems, *([problem] if problem else [])]
+    problems = [tools.dispatcher.validate(step.tool, step.args) for step in plan.steps]
+    problems.append(_constraint_problem(plan.constraints, tools.context.catalog))
+    return [problem for problem in problems if problem is not None]
 
 
 def _constraint_problem(constraints: HardConstraints, catalog: Catalog) -> str | None:

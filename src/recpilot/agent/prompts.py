@@ -3,27 +3,25 @@
 Sized for local models: the planner's stable prefix (instructions and the tools' signatures) comes
 first so servers can reuse their prompt cache, and its message carries only the vocabulary relevant
 to what the user said (:func:`relevant_vocabulary`), not the whole catalog's. Each kind of inserted
-text has one builder: catalog values (:func:`relevant_vocabulary`, :func:`item_line`), tools
-(:func:`tool_catalog`), memory (:func:`profile_summary`, :func:`dialogue_text`), so marking them as
-data is a change in one place each.
+text has one builder: catalog values (:func:`relevant_vocabulary`, :func:`item_line`,
+:func:`shown_list`), tools (:func:`~recpilot.agent.plan_schema.tool_catalog`), memory
+(:func:`profile_summary`, :func:`dialogue_text`), so marking them as data is a change in one place each.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from recpilot.agent.types import HardConstraints, Plan, RecommendedItem, TraceStep
-from recpilot.llm.chat import lean_schema
+from recpilot.agent.types import HardConstraints, RecommendedItem, TraceStep
 from recpilot.memory.base import DialogueTurn, UserProfile
 from recpilot.safety.datamark import DATAMARK_INSTRUCTION, datamark, fenced, untrusted_block
 from recpilot.tools.context import Catalog, normalise_title
-from recpilot.tools.dispatcher import ToolSpec
 
 PLAN_INSTRUCTIONS = """\
 You plan a recommender's actions over a real catalog. Answer with a plan:
@@ -101,8 +99,10 @@ class Critique(_Output):
 
 
 _MAX_VALUES = 25
+_MAX_MATCHED = 12  # of a large vocabulary, the most common values the message names
 _DIALOGUE_TURNS = 6
 _TURN_CHARS = 200
+_REPLY_CHARS = 100
 _MESSAGE_CHARS = 600  # a plan needs the request, not every repetition of it; the prompt stays small
 
 
@@ -167,8 +167,8 @@ def relevant_vocabulary(vocabulary: Vocabulary, message: str, *, listed: int = _
     """The attributes and the values the planner may use for ``message``.
 
     A small vocabulary (up to ``listed`` values, like genres) is listed whole; a large one (user tags)
-    only by the values that share a word with the message, so the prompt stays small whatever the
-    catalog's size.
+    only by its most common values that share a word with the message, so the prompt stays small
+    whatever the catalog's size.
     """
     words = {w for w in _TOKEN.findall(message.lower()) if len(w) >= 3 and w not in _COMMON_WORDS}
     lines = [f"Catalog {vocabulary.name!r}: {vocabulary.n_items:,} items. Attributes:"]
@@ -179,85 +179,10 @@ def relevant_vocabulary(vocabulary: Vocabulary, message: str, *, listed: int = _
         if len(values) <= listed:
             lines.append(f"- {name}{several}: {', '.join(values)}")
             continue
-        matched = [v for v in values if words & set(_TOKEN.findall(v.lower()))][:listed]
-        shown = ", ".join(matched) if matched else "none named in the message"
+        matched = [v for v in values if words & set(_TOKEN.findall(v.lower()))][:_MAX_MATCHED]
+        shown = ", ".join(matched) if matched else "none"
         lines.append(f"- {name}{several}, {len(values):,} values; those the message names: {shown}")
     return "\n".join(lines)
-
-
-def plan_schema(tool_names: Sequence[str]) -> dict[str, Any]:
-    """The plan's JSON schema as sent: tools limited to ``tool_names``, intent and steps required.
-
-    Servers that decode under the schema (llama.cpp's grammars) then cannot write an unknown tool, and
-    a small model cannot stop after a bare note; validation still uses :class:`Plan` itself.
-    """
-    schema = lean_schema(Plan)
-    schema["$defs"]["PlanStep"]["properties"]["tool"] = {"enum": list(tool_names), "type": "string"}
-    del schema["$defs"]["HardConstraints"]["properties"]["exclude_items"]  # the agent adds seen items
-    schema["required"] = ["intent", "steps", "constraints"]
-    schema["properties"]["note"] = {"type": "string", "maxLength": 120}  # bounds constrained decoding
-    lean: dict[str, Any] = _without_defaults(schema)
-    return lean
-
-
-def _without_defaults(node: Any) -> Any:
-    # Defaults and "no other keys" say nothing a model needs (validation applies both anyway).
-    if isinstance(node, dict):
-        return {
-            k: _without_defaults(v)
-            for k, v in node.items()
-            if k != "default" and not (k == "additionalProperties" and v is False)
-        }
-    if isinstance(node, list):
-        return [_without_defaults(v) for v in node]
-    return node
-
-
-def tool_catalog(specs: Iterable[ToolSpec]) -> str:
-    """Each tool as ``name(arg: type, ...): description`` (the arguments' JSON schema, condensed)."""
-    return "\n".join(
-        f"- {spec.name}({_signature(spec.json_schema())}): {_first_sentence(spec.description)}"
-        for spec in specs
-    )
-
-
-def _first_sentence(text: str, limit: int = 70) -> str:
-    head = re.split(r"(?<=[.;])\s|\s\(|;\s|,\s", text.strip(), maxsplit=1)[0].rstrip(".;")
-    return head if len(head) <= limit else head[: limit - 1].rsplit(" ", 1)[0] + "…"
-
-
-# Optional arguments that tune a tool's internals: the planner leaves them to their defaults, so its
-# prompt does not spend tokens on them (a plan that sets one is still accepted).
-_TUNING_ARGUMENTS = frozenset({"content_weight", "similarity_weight", "min_keep", "floor", "label", "limit"})
-
-
-def _signature(schema: dict[str, Any]) -> str:
-    required = set(schema.get("required", []))
-    parts = []
-    for name, prop in (schema.get("properties") or {}).items():
-        if name in _TUNING_ARGUMENTS and name not in required:
-            continue
-        optional = "" if name in required else "?"
-        parts.append(f"{name}{optional}: {_type_name(prop, schema.get('$defs', {}))}")
-    return ", ".join(parts)
-
-
-def _type_name(prop: dict[str, Any], defs: dict[str, Any]) -> str:
-    if "$ref" in prop:
-        target = defs.get(prop["$ref"].rsplit("/", 1)[-1], {})
-        inner = target.get("properties") or {}
-        return "{" + ", ".join(f"{k}: {_type_name(v, defs)}" for k, v in inner.items()) + "}"
-    if "anyOf" in prop:
-        kinds = [_type_name(p, defs) for p in prop["anyOf"] if p.get("type") != "null"]
-        return " | ".join(dict.fromkeys(kinds))
-    if "enum" in prop:
-        return "|".join(json.dumps(v) for v in prop["enum"])
-    kind = prop.get("type", "any")
-    if kind == "array":
-        return f"[{_type_name(prop.get('items', {}), defs)}]"
-    if kind == "object" and isinstance(prop.get("additionalProperties"), dict):
-        return f"{{str: {_type_name(prop['additionalProperties'], defs)}}}"
-    return str(kind)
 
 
 def profile_summary(profile: UserProfile | None, catalog: Catalog) -> str:
@@ -274,25 +199,46 @@ def profile_summary(profile: UserProfile | None, catalog: Catalog) -> str:
             continue
         value = datamark(pref.value)
         if pref.kind in ("like_item", "dislike_item") and catalog.has_item(pref.value):
-            value = f"{catalog.title(pref.value)} (id {value})"
+            value = f"{short_title(catalog.title(pref.value))} #{value}"
         lines.append(f"- {pref.kind}: {value}")
     return "\n".join(lines)
 
 
+def shown_list(catalog: Catalog, items: Sequence[str]) -> str:
+    """The list shown last, one ``position. title #id`` line per item still in the catalog."""
+    kept = [item for item in items if catalog.has_item(item)]
+    return "\n".join(f"{n}. {short_title(catalog.title(i))} #{i}" for n, i in enumerate(kept, start=1))
+
+
+# An original-language title before the year ("Postman, The (Postino, Il) (1994)"); "a.k.a." stays.
+_ORIGINAL_TITLE = re.compile(r"\s\((?!a\.k\.a\. )[^()]*\)(?=(?:\s\([^()]*\))*\s\(\d{4}\)\s*$)")
+
+
+def short_title(title: str) -> str:
+    """``title`` without original-language titles: the id says which item it is, at fewer tokens."""
+    return _ORIGINAL_TITLE.sub("", title)
+
+
 def dialogue_text(dialogue: Sequence[DialogueTurn]) -> str:
-    """The recent dialogue (a condensed summary first, if any), each message shortened."""
+    """The recent dialogue (a condensed summary first, if any), each message shortened.
+
+    The recommender's own replies are cut shorter: the items they showed are in the shown list.
+    """
     if not dialogue:
         return "(no earlier messages)"
     recent = list(dialogue[-_DIALOGUE_TURNS:])
     if dialogue[0].role == "summary" and dialogue[0] not in recent:
         recent.insert(0, dialogue[0])
-    return "\n".join(f"{turn.role}: {_shorten(turn.content)}" for turn in recent)
+    return "\n".join(
+        f"{turn.role}: {_shorten(turn.content, _REPLY_CHARS if turn.role == 'assistant' else _TURN_CHARS)}"
+        for turn in recent
+    )
 
 
 def plan_prompt(message: str, vocabulary: str, profile: str, dialogue: str, shown: str = "") -> str:
-    """The planner's user prompt (``shown``: the list shown last, numbered, for critiques)."""
+    """The planner's user prompt (``shown``: the list shown last, ``position. title #id`` lines)."""
     # Everything but the user's message is untrusted text: fenced, and marked where it need not be quoted.
-    listed = f"\n\nShown last (positions for critique_shown):\n{fenced('shown', shown)}" if shown else ""
+    listed = f"\n\nShown last (position. title #id):\n{fenced('shown', shown)}" if shown else ""
     return (
         f"{fenced('vocabulary', vocabulary)}\n\nUser profile:\n{fenced('profile', profile)}\n\n"
         f"Dialogue so far:\n{untrusted_block('dialogue', dialogue)}{listed}\n\n"

@@ -48,6 +48,7 @@ def check(
     console.print(table)
     listed = ", ".join(report.models[:8]) or "(the server lists none)"
     console.print(f"models: {listed}")
+    console.print(f"token limit field: {report.token_limit_field}")
     console.print(f"recpilot will use output mode: [bold]{report.mode}[/]")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import tempfile
+from contextlib import AbstractContextManager, nullcontext
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -75,6 +76,14 @@ def simulate(
         str,
         typer.Option("--llm-cache-mode", help="record, replay, record-or-replay or off."),
     ] = "record-or-replay",
+    llm_timeout: Annotated[
+        float | None,
+        typer.Option("--timeout", help="--engine llm: seconds one LLM request may take (default 30)."),
+    ] = None,
+    llm_max_tokens: Annotated[
+        int | None,
+        typer.Option("--max-tokens", help="--engine llm: tokens one LLM answer may take (default 512)."),
+    ] = None,
     chunk_users: Annotated[
         int, typer.Option("--chunk-users", help="Users per checkpointed chunk (the unit of --resume).")
     ] = 500,
@@ -132,6 +141,8 @@ def simulate(
         raise ConfigError("--resume needs --output DIR (the folder of the run to continue)")
     if engine not in ("offline", "llm"):
         raise ConfigError(f"--engine {engine!r} is not known; use 'offline' or 'llm'")
+    if engine != "llm" and (llm_timeout is not None or llm_max_tokens is not None):
+        raise ConfigError("--timeout and --max-tokens apply to --engine llm only")
     _check_execution(backend, workers, rounds, explore, resume)
     try:
         config = SimulationConfig(
@@ -150,6 +161,8 @@ def simulate(
             rate=rate,
             llm_cache=llm_cache,
             llm_cache_mode=llm_cache_mode,  # type: ignore[arg-type]  # validated by the model
+            llm_timeout_s=llm_timeout,
+            llm_max_tokens=llm_max_tokens,
             chunk_users=chunk_users,
             output_dir=output,
         )
@@ -245,7 +258,13 @@ def run_simulation(
         if backend == "ray":
             result = _run_on_ray(run, workers, quiet)
         else:
-            result = SimulationRunner(run, resume=resume, progress=progress).run_sync()
+            meter: AbstractContextManager[object] = nullcontext()
+            if config.engine == "llm":  # calls/s, tokens/s and the ETA on stderr, whatever the output
+                from recpilot.simulation.llm_engine import llm_progress
+
+                meter = llm_progress(run.engine, config.users * config.sessions, config.pages)
+            with meter:
+                result = SimulationRunner(run, resume=resume, progress=progress).run_sync()
     finally:
         closer = getattr(run.recommender, "aclose", None)
         if closer is not None:

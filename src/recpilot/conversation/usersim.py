@@ -18,7 +18,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import ClassVar, Literal
 
-import anyio
 import httpx2
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic_ai.models import Model
@@ -28,7 +27,6 @@ from recpilot.errors import ConfigError, RecpilotError
 from recpilot.llm.chat import Question
 from recpilot.llm.client import LLMClient
 from recpilot.llm.errors import LLMError
-from recpilot.llm.models import recording_attempts
 from recpilot.llm.settings import LLMSettings
 from recpilot.llm.structured import CallBooks
 
@@ -352,8 +350,7 @@ class LLMUserSimulator(UserSimulator):
         self.attempts = attempts
         settings = self.llm.settings
         self.output_retries = output_retries if output_retries is not None else settings.output_retries
-        endpoint_deadline = settings.deadline_s if self.llm.is_endpoint else None
-        self.deadline_s = deadline_s if deadline_s is not None else endpoint_deadline
+        self.deadline_s = deadline_s if deadline_s is not None else self.llm.deadline_s
 
     async def _draft(
         self, goal: SimulationGoal, context: SimulatorContext, feedback: Sequence[str]
@@ -363,13 +360,12 @@ class LLMUserSimulator(UserSimulator):
         reason = "no attempt made"
         for _ in range(self.attempts):
             books = CallBooks()
-            with recording_attempts() as log:
-                try:
-                    output = await self._run(prompt, books)
-                except (*_FAILURES, TimeoutError) as exc:
-                    output = None
-                    reason = _describe(exc)
-            calls += max(log.attempts, books.requests)
+            try:
+                output = await self._run(prompt, books)
+            except _FAILURES as exc:
+                output = None
+                reason = _describe(exc)
+            calls += books.calls
             if output is not None and output.utterance.strip():
                 return output, calls
             if output is not None:
@@ -377,13 +373,10 @@ class LLMUserSimulator(UserSimulator):
         raise SimulatorError(self.name, f"{reason} (after {calls} model calls)", calls)
 
     async def _run(self, prompt: str, books: CallBooks) -> SimulatorOutput:
-        with anyio.fail_after(self.deadline_s):
-            async with self.llm.opened() as llm:
-                return await llm.ask(_QUESTION, prompt, books, repairs=self.output_retries)
+        async with self.llm.opened(self.deadline_s) as llm:
+            return await llm.ask(_QUESTION, prompt, books, repairs=self.output_retries)
 
 
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, TimeoutError):
-        return "the call passed its deadline"
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     return f"{type(exc).__name__}: {text[:200]}" if text else type(exc).__name__

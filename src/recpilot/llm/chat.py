@@ -4,7 +4,9 @@
 per request, parsed with pydantic-core, through one :class:`httpx2.AsyncClient` stack (record/replay
 cache, retries with the remote-request guard, rate limits; see :mod:`recpilot.llm.client`). It asks
 for the typed answer in the output mode the endpoint takes (:mod:`recpilot.llm.modes`) and steps down
-within the same call when the server rejects a request shape. Every request carries ``max_tokens``.
+within the same call when the server rejects a request shape. Every request carries a token limit
+(``max_tokens``, or ``max_completion_tokens`` where the server takes only that; see
+:class:`~recpilot.llm.modes.TokenLimitField`).
 :class:`~recpilot.llm.model_chat.ModelChat` serves any pydantic-ai ``Model`` (the scripted test
 models) through its direct request API.
 
@@ -30,6 +32,7 @@ from recpilot.llm.modes import (
     OUTPUT_TOOL,
     ModeChoice,
     OutputMode,
+    TokenLimitField,
     rejects_shape,
     request_fields,
     schema_instructions,
@@ -126,7 +129,16 @@ class ChatReply:
 
 
 class ChatSession(Protocol):
-    """One question's exchange with a model: send it, and send a rejected answer back."""
+    """One question's exchange with a model: send it, and send a rejected answer back.
+
+    Attributes:
+        step_downs: The request shapes the server refused since the caller last emptied the list (an
+            output mode, or the token-limit field), each re-sent in another shape within the same call;
+            one line each (``what: reason``). :func:`~recpilot.llm.structured.ask_typed` books and
+            clears them.
+    """
+
+    step_downs: list[str]
 
     async def send(self) -> ChatReply:
         """The model's next reply to the conversation so far."""
@@ -173,17 +185,11 @@ class ChatCompletionsClient:
         self.http = http
         self.modes = modes
         self.url = httpx2.URL(f"{settings.endpoint}/chat/completions")  # parsed once, not per request
-        self._headers = {
-            "Authorization": f"Bearer {settings.resolved_api_key() or 'not-needed'}",
-            "Content-Type": "application/json",
-            "Accept": "application/json",
-            "User-Agent": f"recpilot/{__version__}",
-        }
+        self._headers = request_headers(settings)
         self._sampling: dict[str, Any] = {}
         if settings.temperature is not None:
             self._sampling["temperature"] = settings.temperature
-        # OpenAI's newer models take only max_completion_tokens; every other server knows max_tokens.
-        self._budget_field = "max_completion_tokens" if settings.is_openai else "max_tokens"
+        self.token_limit = TokenLimitField(settings.is_openai)
 
     def session(self, question: Question[Any], prompt: str) -> LeanChat:
         """A new exchange asking ``question`` about ``prompt``."""
@@ -207,7 +213,7 @@ class ChatCompletionsClient:
             "stream": False,
             "messages": [system, *messages],
             **self._sampling,
-            self._budget_field: budget(question.max_tokens, self.settings.max_output_tokens),
+            self.token_limit.name: budget(question.max_tokens, self.settings.max_output_tokens),
             **request_fields(mode, question.description, question.schema),
         }
         response = await self.http.post(self.url, content=pydantic_core.to_json(body), headers=self._headers)
@@ -228,7 +234,7 @@ class LeanChat:
     """A :class:`ChatSession` over :class:`ChatCompletionsClient` (messages as plain JSON dicts).
 
     Attributes:
-        step_downs: Output modes the server rejected during this exchange.
+        step_downs: Request shapes the server refused during this exchange (see :class:`ChatSession`).
     """
 
     client: ChatCompletionsClient
@@ -244,6 +250,9 @@ class LeanChat:
             try:
                 reply = await self.client.complete(_for_mode(self.messages, mode), self.question, mode)
             except ChatCompletionsError as exc:
+                if self.client.token_limit.switch_if_refused(exc.status, exc.problem):
+                    self.step_downs.append(f"token limit field: {exc.problem}"[:200])
+                    continue
                 # Only a first request tells about the mode; a repair round's error is about its history.
                 first = len(self.messages) == 1
                 if first and exc.rejects_shape and modes.step_down(mode, exc.problem):
@@ -265,6 +274,16 @@ class LeanChat:
             self.messages.append({"role": "tool", "tool_call_id": call["id"], "content": feedback})
         if not calls:
             self.messages.append({"role": "user", "content": feedback})
+
+
+def request_headers(settings: LLMSettings) -> dict[str, str]:
+    """The headers of every request to the endpoint: the key (a placeholder without one), JSON, recpilot."""
+    return {
+        "Authorization": f"Bearer {settings.resolved_api_key() or 'not-needed'}",
+        "Content-Type": "application/json",
+        "Accept": "application/json",
+        "User-Agent": f"recpilot/{__version__}",
+    }
 
 
 def budget(question: int | None, settings: int | None) -> int | None:
@@ -344,4 +363,5 @@ __all__ = [
     "budget",
     "error_text",
     "lean_schema",
+    "request_headers",
 ]

@@ -1,9 +1,11 @@
 """What an OpenAI-compatible endpoint can do: the probes behind ``recpilot llm check``.
 
-Each probe sends one small request and records whether the server accepted it, whether the answer
-had the asked-for shape, the latency and the tokens. The strongest output mode that worked is the one
-recpilot uses, and it is stored where ``auto`` looks for it (:class:`~recpilot.llm.modes.ModeMemory`),
-so running the check again refreshes what was learned.
+Each probe sends one small request through the HTTP stack every LLM user sends through (proxies and
+the remote-request guard as elsewhere, no retries) and records whether the server accepted it,
+whether the answer had the asked-for shape, the latency and the tokens. Every probe caps its answer
+with the token-limit field the endpoint takes (:class:`~recpilot.llm.modes.TokenLimitField`). The
+strongest output mode that worked is the one recpilot uses, and it is stored where ``auto`` looks for
+it (:class:`~recpilot.llm.modes.ModeMemory`), so running the check again refreshes what was learned.
 """
 
 from __future__ import annotations
@@ -17,9 +19,17 @@ import anyio
 import httpx2
 
 from recpilot.errors import RecpilotError
-from recpilot.llm.chat import error_text
-from recpilot.llm.models import RetryingTransport, RetryPolicy
-from recpilot.llm.modes import OUTPUT_TOOL, ModeMemory, OutputMode, extract_json, request_fields
+from recpilot.llm.chat import error_text, request_headers
+from recpilot.llm.client import llm_http_client
+from recpilot.llm.modes import (
+    OUTPUT_TOOL,
+    ModeMemory,
+    OutputMode,
+    TokenLimitField,
+    extract_json,
+    request_fields,
+)
+from recpilot.llm.ratelimit import RateLimitConfig, RateLimiter
 from recpilot.llm.settings import LLMSettings
 
 _SCHEMA: dict[str, Any] = {
@@ -28,6 +38,7 @@ _SCHEMA: dict[str, Any] = {
     "required": ["genre", "year"],
 }
 _ASK = "Pick a genre and a year for a 1990s comedy. Answer in JSON with keys genre and year."
+_PROBE_TOKENS = 60
 
 
 @dataclass
@@ -66,6 +77,8 @@ class EndpointReport:
         models: The models the server lists.
         probes: Each probe, in order.
         mode: The output mode recpilot will use.
+        token_limit_field: The field that caps the answer's tokens the server took (``max_tokens`` or
+            ``max_completion_tokens``).
     """
 
     endpoint: str
@@ -73,6 +86,7 @@ class EndpointReport:
     models: list[str] = field(default_factory=list)
     probes: list[Probe] = field(default_factory=list)
     mode: OutputMode = "prompted"
+    token_limit_field: str = "max_tokens"
 
     def as_json(self) -> dict[str, Any]:
         """The report as plain JSON values."""
@@ -112,10 +126,13 @@ def _status(report: EndpointReport, name: str) -> str:
 
 async def _check(settings: LLMSettings) -> EndpointReport:
     report = EndpointReport(settings.endpoint, settings.model)
-    transport = RetryingTransport(httpx2.AsyncHTTPTransport(), RetryPolicy(max_retries=0))
-    timeout = httpx2.Timeout(settings.timeout_s, connect=min(settings.timeout_s, 5.0))
-    headers = {"Authorization": f"Bearer {settings.resolved_api_key() or 'not-needed'}"}
-    async with httpx2.AsyncClient(transport=transport, timeout=timeout, headers=headers) as http:
+    # The stack every LLM user sends through (proxies from the environment, the remote-request guard),
+    # one request at a time and without retries: a probe measures what one request gets.
+    probing = settings.model_copy(update={"max_retries": 0})
+    limiter = RateLimiter(RateLimitConfig(max_concurrency=1, adaptive=False))
+    async with llm_http_client(probing, limiter) as http:
+        http.headers.update(request_headers(settings))
+        limit = TokenLimitField(settings.is_openai)
         report.models = await _models(http, settings)
         if report.models and settings.model not in report.models:
             raise EndpointError(
@@ -132,8 +149,9 @@ async def _check(settings: LLMSettings) -> EndpointReport:
             ("json_object", request_fields("json_object", "", _SCHEMA), "json"),
         ]
         for name, fields, expect in probes:
-            report.probes.append(await _chat_probe(http, settings, name, fields, expect))
-        report.probes.append(await _stream_probe(http, settings))
+            report.probes.append(await _chat_probe(http, settings, limit, name, fields, expect))
+        report.probes.append(await _stream_probe(http, settings, limit))
+        report.token_limit_field = limit.name
     report.mode = next((m for n, m in _MODE_PROBES.items() if _status(report, n) == "ok"), "prompted")
     return report
 
@@ -155,24 +173,39 @@ async def _models(http: httpx2.AsyncClient, settings: LLMSettings) -> list[str]:
         return []
 
 
-def _body(settings: LLMSettings, fields: dict[str, Any], **extra: Any) -> dict[str, Any]:
+def _body(settings: LLMSettings, limit: TokenLimitField, fields: dict[str, Any]) -> dict[str, Any]:
     messages = [{"role": "user", "content": _ASK}]
     return {
         "model": settings.model,
         "messages": messages,
-        "max_tokens": 60,
+        limit.name: _PROBE_TOKENS,
         "temperature": 0,
         **fields,
-        **extra,
     }
 
 
+async def _post(
+    http: httpx2.AsyncClient, settings: LLMSettings, limit: TokenLimitField, fields: dict[str, Any]
+) -> httpx2.Response:
+    """One probe request; sent again with the other token-limit field when the server refuses the first."""
+    url = f"{settings.endpoint}/chat/completions"
+    response = await http.post(url, json=_body(settings, limit, fields))
+    if response.status_code >= 400 and limit.switch_if_refused(response.status_code, error_text(response)):
+        response = await http.post(url, json=_body(settings, limit, fields))
+    return response
+
+
 async def _chat_probe(
-    http: httpx2.AsyncClient, settings: LLMSettings, name: str, fields: dict[str, Any], expect: str
+    http: httpx2.AsyncClient,
+    settings: LLMSettings,
+    limit: TokenLimitField,
+    name: str,
+    fields: dict[str, Any],
+    expect: str,
 ) -> Probe:
     started = time.perf_counter()
     try:
-        response = await http.post(f"{settings.endpoint}/chat/completions", json=_body(settings, fields))
+        response = await _post(http, settings, limit, fields)
     except httpx2.HTTPError as exc:
         return Probe(name, "rejected", f"{type(exc).__name__}: {exc}"[:200], time.perf_counter() - started)
     latency = time.perf_counter() - started
@@ -214,31 +247,27 @@ def _is_json(text: str) -> bool:
     return isinstance(value, dict) and "genre" in value
 
 
-async def _stream_probe(http: httpx2.AsyncClient, settings: LLMSettings) -> Probe:
+async def _stream_probe(http: httpx2.AsyncClient, settings: LLMSettings, limit: TokenLimitField) -> Probe:
     started = time.perf_counter()
     chunks, text = 0, []
-    body = _body(settings, {}, stream=True)
     try:
-        async with http.stream("POST", f"{settings.endpoint}/chat/completions", json=body) as response:
-            if response.status_code >= 400:
-                await response.aread()
-                return Probe(
-                    "streaming", "rejected", error_text(response)[:200], time.perf_counter() - started
-                )
-            async for line in response.aiter_lines():
-                if not line.startswith("data:") or line.strip() == "data: [DONE]":
-                    continue
-                try:
-                    delta = json.loads(line[5:])["choices"][0].get("delta") or {}
-                except (ValueError, KeyError, IndexError, TypeError):
-                    return Probe("streaming", "ignored", "a chunk is not JSON", time.perf_counter() - started)
-                chunks += 1
-                text.append(delta.get("content") or "")
+        response = await _post(http, settings, limit, {"stream": True})
     except httpx2.HTTPError as exc:
         return Probe(
             "streaming", "rejected", f"{type(exc).__name__}: {exc}"[:200], time.perf_counter() - started
         )
-    latency = time.perf_counter() - started
+    latency = time.perf_counter() - started  # the answer arrives whole: the stack reads it to the end
+    if response.status_code >= 400:
+        return Probe("streaming", "rejected", error_text(response)[:200], latency)
+    for line in response.text.splitlines():
+        if not line.startswith("data:") or line.strip() == "data: [DONE]":
+            continue
+        try:
+            delta = json.loads(line[5:])["choices"][0].get("delta") or {}
+        except (ValueError, KeyError, IndexError, TypeError):
+            return Probe("streaming", "ignored", "a chunk is not JSON", latency)
+        chunks += 1
+        text.append(delta.get("content") or "")
     if not chunks:
         return Probe("streaming", "ignored", "no chunk came", latency)
     return Probe("streaming", "ok", f"{chunks} chunks", latency, 0, chunks)

@@ -5,7 +5,8 @@ policy, the CRS user simulator, the simulation engine). Built from :class:`LLMSe
 through :func:`llm_http_client` with :class:`~recpilot.llm.chat.ChatCompletionsClient` in the output
 mode the endpoint takes; built from a pydantic-ai ``Model`` (the scripted test models) it asks that
 model directly. Either way :meth:`LLMClient.ask` returns a validated, checked, repaired answer and
-books what it cost.
+books what it cost in one :class:`~recpilot.llm.structured.CallBooks`, and :meth:`LLMClient.opened`
+bounds a unit of work by its deadline: no LLM user keeps its own books or deadline.
 """
 
 from __future__ import annotations
@@ -18,15 +19,17 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import anyio
 import httpx2
 from pydantic import BaseModel
 from pydantic_ai.models import Model
 
 from recpilot.llm.cache import CachingTransport, LLMCache, LLMCacheConfig
 from recpilot.llm.chat import ChatCompletionsClient, ChatSession, Question
+from recpilot.llm.errors import LLMDeadlineError
 from recpilot.llm.http_pool import KeepAliveTransport
 from recpilot.llm.model_chat import ModelChat
-from recpilot.llm.models import RetryingTransport, RetryPolicy
+from recpilot.llm.models import RetryingTransport, RetryPolicy, booking
 from recpilot.llm.modes import ModeChoice, ModeMemory
 from recpilot.llm.ratelimit import RateLimitConfig, RateLimitedTransport, RateLimiter
 from recpilot.llm.settings import LLMSettings
@@ -82,9 +85,12 @@ class LLMClient:
         rate: Concurrency and rate limits (default: the settings' ``concurrency`` and ``requests_per_s``).
         cache: A record/replay cache (default: the settings' ``cache_path``, if any).
         memory: Where learned output modes are kept (default: the settings' modes file).
+        deadline_s: The default deadline of :meth:`opened` (default: the settings' ``deadline_s`` for
+            an endpoint, none for an in-process model).
 
     Attributes:
         modes: The output mode choice (endpoints only).
+        deadline_s: The default deadline of a block of work (:meth:`opened`), None for none.
     """
 
     def __init__(
@@ -94,9 +100,12 @@ class LLMClient:
         rate: RateLimitConfig | None = None,
         cache: LLMCache | None = None,
         memory: ModeMemory | None = None,
+        deadline_s: float | None = None,
     ) -> None:
         self.model = model
         self.settings = model if isinstance(model, LLMSettings) else LLMSettings.model_construct()
+        endpoint_deadline = model.deadline_s if isinstance(model, LLMSettings) else None
+        self.deadline_s = deadline_s if deadline_s is not None else endpoint_deadline
         self.rate = rate or RateLimitConfig(
             max_concurrency=self.settings.concurrency, requests_per_s=self.settings.requests_per_s
         )
@@ -137,19 +146,35 @@ class LLMClient:
         return self._connection.chat.session(question, prompt)
 
     @asynccontextmanager
-    async def opened(self) -> AsyncIterator[LLMClient]:
-        """Requests made in this block (by this task) use their own HTTP client, closed on exit.
+    async def opened(self, deadline_s: float | None = None) -> AsyncIterator[LLMClient]:
+        """A unit of work under a deadline; its requests (in this task) use their own HTTP client.
 
-        For one-off work (an agent turn, one policy decision) whose event loop may not outlive it; a
-        long run in one loop shares the client's connection instead.
+        For one-off work (an agent step, one policy decision, one simulated message) whose event loop
+        may not outlive it; a long run in one loop shares the client's connection instead.
+
+        Args:
+            deadline_s: The most seconds the block may take, retries included (default:
+                :attr:`deadline_s`; none when both are None).
+
+        Raises:
+            LLMDeadlineError: The block passed the deadline (its work is cancelled).
         """
+        limit = self.deadline_s if deadline_s is None else deadline_s
+        with anyio.move_on_after(limit) as scope:
+            async with self._own_connection():
+                yield self
+        if limit is not None and scope.cancelled_caught:
+            raise LLMDeadlineError(limit)
+
+    @asynccontextmanager
+    async def _own_connection(self) -> AsyncIterator[None]:
         if not isinstance(self.model, LLMSettings):
-            yield self
+            yield
             return
         connection = self._connect(self.model, asyncio.get_running_loop())
         token = _SCOPED.set((self, connection))
         try:
-            yield self
+            yield
         finally:
             _SCOPED.reset(token)
             await connection.http.aclose()
@@ -174,13 +199,15 @@ class LLMClient:
         Args:
             question: The instructions and the answer's type.
             prompt: The user message.
-            books: Where the calls' cost is added.
+            books: Where the calls' cost is added: answered requests, tokens, rejections, step-downs
+                and the HTTP attempts (retries included), whether the question succeeds or not.
             repairs: Answers that may be sent back (default: the settings' ``output_retries``).
             check: ``answer -> list of problems`` beyond the schema (sent back to the model).
         """
         chat = self.chat(question, prompt)
         limit = self.settings.output_retries if repairs is None else repairs
-        return await ask_typed(chat, question.output, books, repairs=limit, check=check)
+        with booking(books):
+            return await ask_typed(chat, question.output, books, repairs=limit, check=check)
 
     async def aclose(self) -> None:
         """Close the HTTP client (a later call opens a new one)."""

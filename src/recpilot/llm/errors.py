@@ -28,6 +28,18 @@ class LLMRequestRefusedError(LLMError):
         )
 
 
+class LLMDeadlineError(LLMError):
+    """A unit of work (an agent step, one decision, one draft) passed its deadline, retries included.
+
+    Args:
+        seconds: The deadline.
+    """
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        super().__init__(f"no usable answer within the {seconds:g}s deadline")
+
+
 class LLMUnavailableError(LLMError):
     """The language model gave no usable answer after bounded retries; the offline brain takes over.
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic_ai.direct import model_request
@@ -27,12 +27,16 @@ from recpilot.llm.modes import OUTPUT_TOOL
 
 @dataclass
 class ModelChat:
-    """A :class:`ChatSession` over any pydantic-ai ``Model`` (its direct request API, no agent run)."""
+    """A :class:`ChatSession` over any pydantic-ai ``Model`` (its direct request API, no agent run).
+
+    Its answers come through the output tool (mode ``tool``); there is no mode to step down from.
+    """
 
     model: Model
     question: Question[Any]
     messages: list[ModelMessage]
     max_tokens: int | None = None
+    step_downs: list[str] = field(default_factory=list)
 
     @classmethod
     def open(
@@ -58,9 +62,11 @@ class ModelChat:
         called = [p.tool_name for p in response.parts if isinstance(p, ToolCallPart)]
         if call is not None:
             text = call.args_as_json_str()
-            return ChatReply(text, True, *usage, finish_reason=finish, called=called, raw=response)
-        text = "".join(p.content for p in response.parts if isinstance(p, TextPart)).strip()
-        return ChatReply(text, False, *usage, finish_reason=finish, called=called, raw=response)
+        else:
+            text = "".join(p.content for p in response.parts if isinstance(p, TextPart)).strip()
+        return ChatReply(
+            text, call is not None, *usage, finish_reason=finish, mode="tool", called=called, raw=response
+        )
 
     def send_back(self, reply: ChatReply, feedback: str) -> None:
         """The response, then the feedback as the output tool's retry (or retry feedback)."""

@@ -4,7 +4,7 @@ Retrying lives in one HTTP transport (:class:`RetryingTransport`) so it is the s
 timeouts, connection errors, HTTP 408, 429 and 5xx are retried with jittered exponential backoff, a
 ``Retry-After`` is honoured up to a cap, other 4xx fail at once, and so does an error that refuses the
 request's shape (a retry would get the same answer; the output mode steps down instead). The
-transport also counts attempts for the turn's books (:func:`recording_attempts`) and refuses
+transport also counts attempts in the question's books (:func:`booking`) and refuses
 non-loopback endpoints while :data:`ALLOW_REMOTE_LLM_REQUESTS` is False (tests switch it off globally).
 """
 
@@ -27,6 +27,7 @@ import httpx2
 from recpilot.llm.errors import LLMRequestRefusedError
 from recpilot.llm.modes import rejects_shape
 from recpilot.llm.settings import LLMSettings
+from recpilot.llm.structured import CallBooks
 
 logger = logging.getLogger("recpilot.llm")
 
@@ -58,32 +59,20 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
-@dataclass
-class AttemptLog:
-    """HTTP attempts made while recording (see :func:`recording_attempts`).
-
-    Attributes:
-        attempts: Requests sent to the endpoint, retries included (an attempt that got no usable
-            answer is a call without a response in pydantic-ai's usage).
-        refused: Requests the remote guard refused (never sent).
-    """
-
-    attempts: int = 0
-    refused: int = 0
-
-
-_attempt_log: ContextVar[AttemptLog | None] = ContextVar("recpilot_llm_attempts", default=None)
+_booking: ContextVar[CallBooks | None] = ContextVar("recpilot_llm_books", default=None)
 
 
 @contextmanager
-def recording_attempts() -> Iterator[AttemptLog]:
-    """Count the HTTP attempts made in this context (tasks started inside share the log)."""
-    log = AttemptLog()
-    token = _attempt_log.set(log)
+def booking(books: CallBooks) -> Iterator[CallBooks]:
+    """Count the HTTP attempts and refused requests made in this context in ``books``.
+
+    :meth:`LLMClient.ask <recpilot.llm.client.LLMClient.ask>` books each question's requests this way.
+    """
+    token = _booking.set(books)
     try:
-        yield log
+        yield books
     finally:
-        _attempt_log.reset(token)
+        _booking.reset(token)
 
 
 @dataclass(frozen=True)
@@ -163,15 +152,15 @@ class RetryingTransport(httpx2.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         """Send ``request``, retrying timeouts, connection drops, 408, 429 and 5xx within the policy."""
-        log = _attempt_log.get() or AttemptLog()
+        books = _booking.get() or CallBooks()
         host = request.url.host
         if not ALLOW_REMOTE_LLM_REQUESTS and not is_loopback_host(host):
-            log.refused += 1
+            books.refused += 1
             raise LLMRequestRefusedError(f"{request.url.scheme}://{host}{request.url.path}")
         await request.aread()  # the body must be replayable for retries
         last = self._policy.max_retries
         for retry in range(last + 1):
-            log.attempts += 1
+            books.attempts += 1
             try:
                 response = await self._inner.handle_async_request(request)
             except (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError) as exc:

@@ -82,6 +82,42 @@ def rejects_shape(status: int, text: str) -> bool:
     return any(word in lowered for word in _SHAPE_WORDS)
 
 
+#: The two names servers give the field that caps an answer's tokens.
+TOKEN_LIMIT_FIELDS = ("max_tokens", "max_completion_tokens")
+# Words of an error that refuses a field as such (not its value: "max_tokens must be <= 4096").
+_REFUSED_FIELD_WORDS = ("unsupported", "not supported", "unrecognized", "unknown", "extra", "not permitted")
+
+
+class TokenLimitField:
+    """The body field that caps an answer's tokens, as the endpoint takes it.
+
+    OpenAI's newer models take only ``max_completion_tokens``; most other servers know only
+    ``max_tokens`` (and some ignore a field they do not know, which would leave the answer unbounded).
+    It starts from what the endpoint is known for and switches once, when the server's error refuses
+    the field sent (naming it, and the other one or as unsupported).
+
+    Args:
+        openai: Whether the endpoint is OpenAI's own API.
+    """
+
+    def __init__(self, openai: bool) -> None:
+        self.name = TOKEN_LIMIT_FIELDS[1] if openai else TOKEN_LIMIT_FIELDS[0]
+        self._switched = False
+
+    def switch_if_refused(self, status: int, text: str) -> bool:
+        """Whether the error refuses the current field; if so the other one is used from now on (once)."""
+        if self._switched or not 400 <= status < 500 or status in (401, 403, 404, 408, 429):
+            return False
+        other = TOKEN_LIMIT_FIELDS[1] if self.name == TOKEN_LIMIT_FIELDS[0] else TOKEN_LIMIT_FIELDS[0]
+        lowered = text.lower()
+        refused = other in lowered or any(word in lowered for word in _REFUSED_FIELD_WORDS)
+        if self.name not in lowered or not refused:
+            return False
+        logger.info("the LLM endpoint refused %s (%s); sending %s", self.name, text[:200], other)
+        self.name, self._switched = other, True
+        return True
+
+
 def extract_json(text: str) -> str | None:
     """The first balanced JSON object in ``text`` (a code fence or prose around it is dropped)."""
     start = text.find("{")
@@ -191,9 +227,11 @@ class ModeChoice:
 __all__ = [
     "MODES",
     "OUTPUT_TOOL",
+    "TOKEN_LIMIT_FIELDS",
     "ModeChoice",
     "ModeMemory",
     "OutputMode",
+    "TokenLimitField",
     "extract_json",
     "rejects_shape",
     "request_fields",

@@ -12,13 +12,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
 from recpilot.llm.chat import ChatReply, ChatSession
 from recpilot.llm.errors import LLMError
-from recpilot.llm.modes import OUTPUT_TOOL, extract_json
+from recpilot.llm.modes import OUTPUT_TOOL, OutputMode, extract_json
+from recpilot.types import Usage
 
 OutputT = TypeVar("OutputT", bound=BaseModel)
 
@@ -37,24 +38,35 @@ class OutputRejectedError(LLMError):
 
 @dataclass
 class CallBooks:
-    """What the model requests of one unit of work cost.
+    """What the model requests of one unit of work cost: the one set of books every LLM user keeps.
+
+    :meth:`LLMClient.ask <recpilot.llm.client.LLMClient.ask>` fills them: the answered requests from
+    each reply, the HTTP attempts from the transport (retries included), the step-downs from the chat.
 
     Attributes:
         requests: Requests the model answered (repairs included).
+        attempts: HTTP requests sent (retries and step-downs included; 0 for an in-process model).
+        refused: Requests the remote-request guard refused (never sent).
         input_tokens: Prompt tokens reported.
         output_tokens: Completion tokens reported.
         rejected: Answers sent back for failing validation or a check.
         truncated: Answers cut at the token budget.
-        step_downs: Output modes the server rejected (each re-sent in a weaker mode).
+        step_downs: Request shapes the server refused (an output mode, or the token-limit field), each
+            re-sent in another shape within the same call (a request, but not a failed call: the
+            shape is learned, the call goes on).
+        mode: The output mode of the last answered request ("" before any).
         problems: The reasons of rejected answers, in order (one line each).
     """
 
     requests: int = 0
+    attempts: int = 0
+    refused: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
     rejected: int = 0
     truncated: int = 0
     step_downs: int = 0
+    mode: OutputMode | Literal[""] = ""
     problems: list[str] = field(default_factory=list)
 
     def count(self, reply: ChatReply) -> None:
@@ -62,8 +74,33 @@ class CallBooks:
         self.requests += 1
         self.input_tokens += reply.input_tokens
         self.output_tokens += reply.output_tokens
+        self.mode = reply.mode
         if reply.finish_reason == "length":
             self.truncated += 1
+
+    @property
+    def calls(self) -> int:
+        """Requests that cost a model call: every HTTP attempt (retries cost too), else every answer."""
+        return max(self.attempts, self.requests)
+
+    @property
+    def failures(self) -> int:
+        """Calls that gave no usable answer: unanswered attempts, rejected answers, refused requests.
+
+        A step-down is not a failure (see :attr:`step_downs`).
+        """
+        unanswered = max(0, self.calls - self.requests - self.step_downs)
+        return unanswered + self.rejected + self.refused
+
+    def usage(self) -> Usage:
+        """These books as a turn's :class:`~recpilot.types.Usage`."""
+        return Usage(
+            llm_calls=self.calls,
+            input_tokens=self.input_tokens,
+            output_tokens=self.output_tokens,
+            failures=self.failures,
+            step_downs=self.step_downs,
+        )
 
 
 def validate_answer(text: str, via_tool: bool, output: type[OutputT]) -> tuple[OutputT | None, str]:
@@ -111,12 +148,12 @@ async def ask_typed(
     """
     problem = ""
     for _ in range(1 + repairs):
-        reply = await chat.send()
+        try:
+            reply = await chat.send()
+        finally:  # a step-down is booked whether or not the weaker mode then got an answer
+            books.step_downs += len(chat.step_downs)
+            chat.step_downs.clear()
         books.count(reply)
-        steps = getattr(chat, "step_downs", None)
-        if steps:
-            books.step_downs += len(steps)
-            steps.clear()
         answer, problem = validate_answer(reply.text, reply.via_tool, output)
         if answer is None and not reply.via_tool and reply.called and not reply.text:
             problem = f"unknown tool {reply.called[0]!r}; the only tool is {OUTPUT_TOOL}"

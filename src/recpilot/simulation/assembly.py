@@ -47,8 +47,8 @@ def build_engine(config: SimulationConfig, split: Split, dataset: Dataset) -> De
     """The configured engine: the calibrated offline one, or the LLM engine (imported lazily).
 
     The LLM engine gets the dataset's rating scale, the run's rate limits (``concurrency`` requests
-    in flight, ``rate`` per second) and record/replay cache, and the catalog's titles and genres for
-    the memory lines of its prompts.
+    in flight, ``rate`` per second), timeout, token limit and record/replay cache, and the catalog's
+    titles and genres for the memory lines of its prompts.
     """
     if config.engine == "offline":
         return OfflineEngine(seed=config.seed).fit(split.train, truth=dataset)
@@ -63,9 +63,12 @@ def build_engine(config: SimulationConfig, split: Split, dataset: Dataset) -> De
         raise ConfigError(
             f"the LLM simulation engine is not available in this installation ({exc})"
         ) from None
-    from recpilot.llm.settings import parse_llm_option
+    from recpilot.llm.settings import load_llm_settings, parse_llm_option
 
-    settings = parse_llm_option(config.llm)
+    given = {"timeout_s": config.llm_timeout_s, "max_output_tokens": config.llm_max_tokens}
+    settings = parse_llm_option(
+        config.llm, load_llm_settings(**{k: v for k, v in given.items() if v is not None})
+    )
     fields: dict[str, Any] = {
         "rate": RateLimitConfig(max_concurrency=config.concurrency, requests_per_s=config.rate)
     }

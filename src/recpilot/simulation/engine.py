@@ -54,7 +54,8 @@ def engine_stats(engine: DecisionEngine) -> EngineStats | None:
     """A snapshot of a model-backed engine's books, or ``None`` for an engine that keeps none.
 
     Reads the LLM engine's ``stats`` (pages, requests, rejected, failures, interview failures, tokens,
-    last error), its ``cache`` (hits, recorded answers) and its current ``limiter`` (HTTP attempts).
+    step-downs, last error), its ``cache`` (hits, recorded answers) and its current ``limiter`` (HTTP
+    attempts).
     Counters are cumulative over the engine's life; the runner reports the difference over a run.
     """
     stats: Any = getattr(engine, "stats", None)
@@ -66,8 +67,8 @@ def engine_stats(engine: DecisionEngine) -> EngineStats | None:
     def count(source: Any, name: str) -> int:
         return int(getattr(source, name, 0) or 0) if source is not None else 0
 
-    requests, hits = count(stats, "requests"), count(cache, "hits")
-    attempts = count(limiter, "started")
+    requests, hits, attempts = count(stats, "requests"), count(cache, "hits"), count(limiter, "started")
+    step_downs = count(stats, "step_downs")
     return EngineStats(
         pages=count(stats, "pages"),
         requests=requests,
@@ -75,7 +76,8 @@ def engine_stats(engine: DecisionEngine) -> EngineStats | None:
         failed=count(stats, "failures"),
         interview_failures=count(stats, "interview_failures"),
         http_attempts=attempts,
-        retries=max(0, attempts - max(0, requests - hits)) if attempts else 0,
+        retries=max(0, attempts - max(0, requests - hits) - step_downs) if attempts else 0,
+        step_downs=step_downs,
         input_tokens=count(stats, "input_tokens"),
         output_tokens=count(stats, "output_tokens"),
         cache_hits=hits,

@@ -32,7 +32,17 @@ from recpilot.simulation.types import (
 
 C = SimColumns
 # How a run is executed, not what it computes: a resumed run may change these (e.g. replay a recording).
-_IGNORED_FOR_IDENTITY = {"output_dir", "concurrency", "timeout_s", "rate", "llm_cache", "llm_cache_mode"}
+# How patiently the LLM is asked, like the rest of RECPILOT_LLM_*, is not part of a run's identity.
+_IGNORED_FOR_IDENTITY = {
+    "output_dir",
+    "concurrency",
+    "timeout_s",
+    "rate",
+    "llm_cache",
+    "llm_cache_mode",
+    "llm_timeout_s",
+    "llm_max_tokens",
+}
 
 
 def run_identity(config: SimulationConfig) -> dict[str, Any]:

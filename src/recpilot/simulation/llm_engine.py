@@ -1,9 +1,9 @@
 """The LLM-driven user simulator: one model call per page, a typed answer checked against the page.
 
-:class:`LLMDecisionEngine` prompts an OpenAI-compatible model (through the lean chat-completions client of
-:mod:`~recpilot.llm.chat`, or pydantic-ai) with the persona,
-a bounded memory retrieved for the page (see :func:`~recpilot.simulation.llm_prompts.retrieve_memory`),
-the user's state and the page, and asks for a :class:`~recpilot.simulation.llm_answers.PageAnswer`.
+:class:`LLMDecisionEngine` prompts a model through the one LLM stack
+(:class:`~recpilot.llm.client.LLMClient`) with the persona, a bounded memory retrieved for the page
+(see :func:`~recpilot.simulation.llm_prompts.retrieve_memory`), the user's state and the page, and asks
+for a :class:`~recpilot.simulation.llm_answers.PageAnswer`.
 An answer naming an item that is not on the page, or a rating off the scale, is sent back to the model
 with the problem (bounded by ``output_retries``); HTTP failures are retried by the transport (429, 5xx,
 timeouts), then the whole call by ``page_attempts``. When nothing usable comes back the page gets a
@@ -16,6 +16,7 @@ recording would defeat its purpose, so it propagates.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Literal, TypeVar
 
@@ -27,6 +28,7 @@ from recpilot.llm.cache import CacheMissError, LLMCache, LLMCacheConfig
 from recpilot.llm.chat import Question
 from recpilot.llm.client import LLMClient
 from recpilot.llm.errors import LLMError
+from recpilot.llm.progress import LLMProgress, RunCounts
 from recpilot.llm.ratelimit import RateLimitConfig, RateLimiter
 from recpilot.llm.settings import LLMSettings
 from recpilot.llm.structured import CallBooks
@@ -101,9 +103,13 @@ class LLMEngineStats:
 
     Attributes:
         pages: Pages decided (fallbacks included).
+        calls: Model requests sent (HTTP retries and step-downs included).
         requests: Model requests answered (validation retries included).
         rejected: Answers sent back to the model for failing validation.
+        step_downs: Requests whose output mode the server rejected (re-sent in a weaker mode).
         failures: Pages that got the fallback decision.
+        sessions: Sessions ended (each asks for its interview).
+        session_pages: Pages of the sessions ended.
         interview_failures: Interviews that fell back to the template.
         input_tokens: Prompt tokens reported.
         output_tokens: Completion tokens reported.
@@ -111,9 +117,13 @@ class LLMEngineStats:
     """
 
     pages: int = 0
+    calls: int = 0
     requests: int = 0
     rejected: int = 0
+    step_downs: int = 0
     failures: int = 0
+    sessions: int = 0
+    session_pages: int = 0
     interview_failures: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
@@ -190,6 +200,8 @@ class LLMDecisionEngine(DecisionEngine):
 
     async def ainterview(self, persona: Persona, state: UserState, record: SessionRecord) -> Interview:
         """The post-session interview from the model; the templated one when the model fails."""
+        self.stats.sessions += 1
+        self.stats.session_pages += len(record.pages)
         if not self.config.interview:
             return await super().ainterview(persona, state, record)
         shown = frozenset(item.item_id for page in record.pages for item in page.items)
@@ -211,6 +223,17 @@ class LLMDecisionEngine(DecisionEngine):
             disliked=list(dict.fromkeys(answer.disliked)),
         )
 
+    def run_counts(self, sessions: int, pages: int) -> RunCounts:
+        """What :class:`~recpilot.llm.progress.LLMProgress` shows of a run of ``sessions`` sessions.
+
+        The work is pages decided. The pages expected: those of the sessions ended, and for each
+        session left their average length (``pages``, every page seen, before any session ended).
+        """
+        stats = self.stats
+        per_session = stats.session_pages / stats.sessions if stats.sessions else float(pages)
+        expected = stats.session_pages + max(0, sessions - stats.sessions) * per_session
+        return RunCounts(stats.calls, stats.output_tokens, stats.pages, max(float(stats.pages), expected))
+
     async def aclose(self) -> None:
         """Close the HTTP client (a later call opens a new one)."""
         await self.llm.aclose()
@@ -231,10 +254,28 @@ class LLMDecisionEngine(DecisionEngine):
                 question, prompt, books, repairs=self.config.output_retries, check=check
             )
         finally:
+            self.stats.calls += books.calls
             self.stats.requests += books.requests
             self.stats.rejected += books.rejected
+            self.stats.step_downs += books.step_downs
             self.stats.input_tokens += books.input_tokens
             self.stats.output_tokens += books.output_tokens
+
+
+def llm_progress(
+    engine: DecisionEngine, sessions: int, pages: int, *, every_s: float = 10.0
+) -> AbstractContextManager[object]:
+    """A progress line on stderr while ``engine`` runs, when it is the LLM engine (else nothing).
+
+    Args:
+        engine: The run's engine.
+        sessions: Sessions in the run (users x sessions per user).
+        pages: Pages per session at most.
+        every_s: Seconds between lines.
+    """
+    if not isinstance(engine, LLMDecisionEngine):
+        return nullcontext()
+    return LLMProgress(lambda: engine.run_counts(sessions, pages), every_s=every_s)
 
 
 def _reraise_cache_miss(exc: BaseException) -> None:
@@ -253,4 +294,5 @@ __all__ = [
     "LLMDecisionEngine",
     "LLMEngineConfig",
     "LLMEngineStats",
+    "llm_progress",
 ]

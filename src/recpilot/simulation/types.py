@@ -206,6 +206,9 @@ class SimulationConfig(_Model):
         rate: LLM requests started per second at most (``None``: no rate limit).
         llm_cache: SQLite file of the LLM record/replay cache (``None``: no cache).
         llm_cache_mode: How the cache is used (see :data:`LLMCacheMode`).
+        llm_timeout_s: Seconds one LLM request may take (``None``: ``RECPILOT_LLM_TIMEOUT_S`` or its default).
+        llm_max_tokens: Tokens one LLM answer may take at most (``None``: ``RECPILOT_LLM_MAX_OUTPUT_TOKENS``
+            or its default).
         chunk_users: Users per checkpointed chunk (the unit of resume).
         timeout_s: Timeout of one recommender call.
         output_dir: Where Parquet results and the journal go (``None``: keep in memory).
@@ -228,6 +231,8 @@ class SimulationConfig(_Model):
     rate: float | None = Field(default=None, gt=0)
     llm_cache: str | None = None
     llm_cache_mode: LLMCacheMode = "record-or-replay"
+    llm_timeout_s: float | None = Field(default=None, gt=0)
+    llm_max_tokens: int | None = Field(default=None, gt=0)
     chunk_users: int = Field(default=500, ge=1)
     timeout_s: float = Field(default=10.0, gt=0)
     output_dir: str | None = None
@@ -271,7 +276,9 @@ class EngineStats(_Model):
         interview_failures: Interviews that fell back to the template.
         http_attempts: HTTP requests that reached the endpoint (cache hits excluded, retries included).
         retries: HTTP attempts beyond one per answer from the endpoint (retried 429s, 5xx, timeouts,
-            and the attempts of requests that never got an answer).
+            and the attempts of requests that never got an answer); step-downs are not retries.
+        step_downs: Requests whose shape the server refused (an output mode, the token-limit field),
+            re-sent in another shape within the same call.
         input_tokens: Prompt tokens reported.
         output_tokens: Completion tokens reported.
         cache_hits: Answers replayed from the record/replay cache.
@@ -286,6 +293,7 @@ class EngineStats(_Model):
     interview_failures: int = 0
     http_attempts: int = 0
     retries: int = 0
+    step_downs: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
     cache_hits: int = 0

@@ -169,24 +169,22 @@ class ToolDispatcher:
         """A tool by name."""
         return self._by_name.get(name)
 
+    def validate(self, name: str, args: Mapping[str, Any] | str | None) -> str | None:
+        """Why a call of ``name`` with ``args`` cannot run (unknown tool, invalid arguments), or None.
+
+        The checks :meth:`call` makes before the policy, for a planner to repair a plan before any
+        of it runs. The user and the policy are judged only when the call is made.
+        """
+        checked = self._checked(name, args)
+        return checked if isinstance(checked, str) else None
+
     def call(self, name: str, args: Mapping[str, Any] | str | None, context: ToolContext) -> ToolCall:
         """Validate and run one call; never raises for a bad call (the record says what went wrong)."""
         start = time.perf_counter()
-        raw: dict[str, Any]
-        spec = self._by_name.get(name)
-        if spec is None:
-            known = ", ".join(self._by_name)
-            return self._finish(
-                ToolCall(name, {}, False, error=f"unknown tool {name!r}; tools are: {known}"), start
-            )
-        try:
-            raw = _as_mapping(args)
-            validated = spec.args_model.model_validate(raw)
-        except (ValueError, ValidationError) as exc:
-            detail = _validation_message(exc)
-            return self._finish(
-                ToolCall(name, {}, False, error=f"invalid arguments for {name}: {detail}"), start
-            )
+        checked = self._checked(name, args)
+        if isinstance(checked, str):
+            return self._finish(ToolCall(name, {}, False, error=checked), start)
+        spec, validated = checked
         values = validated.model_dump()
         other_user = values.get("user_id")
         if other_user is not None and str(other_user) != context.user_id:
@@ -211,6 +209,16 @@ class ToolDispatcher:
                 ToolCall(name, values, False, error=f"internal error in {name}: {type(exc).__name__}"), start
             )
         return self._finish(ToolCall(name, values, True, output=output), start)
+
+    def _checked(self, name: str, args: Mapping[str, Any] | str | None) -> tuple[ToolSpec, BaseModel] | str:
+        """The tool and its validated arguments, or why there are none."""
+        spec = self._by_name.get(name)
+        if spec is None:
+            return f"unknown tool {name!r}; tools are: {', '.join(self._by_name)}"
+        try:
+            return spec, spec.args_model.model_validate(_as_mapping(args))
+        except (ValueError, ValidationError) as exc:
+            return f"invalid arguments for {name}: {_validation_message(exc)}"
 
     @staticmethod
     def _finish(record: ToolCall, start: float) -> ToolCall:

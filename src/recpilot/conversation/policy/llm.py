@@ -31,7 +31,7 @@ from recpilot.llm.structured import CallBooks
 
 logger = logging.getLogger("recpilot.conversation")
 
-_FAILURES = (LLMError, httpx2.HTTPError, TimeoutError)
+_FAILURES = (LLMError, httpx2.HTTPError)
 
 INSTRUCTIONS = """\
 You steer a conversational recommender. Each turn you either ASK the user about item attributes or
@@ -141,11 +141,10 @@ class LLMPolicy(PreferenceWeightedPolicy):
         def check(choice: LLMChoice) -> list[str]:
             return _choice_problems(choice, offer)
 
-        with anyio.fail_after(self._settings.deadline_s):
-            async with self.llm.opened() as llm:
-                return await llm.ask(
-                    self._question, prompt, self.books, repairs=self._settings.output_retries, check=check
-                )
+        async with self.llm.opened(self._settings.deadline_s) as llm:
+            return await llm.ask(
+                self._question, prompt, self.books, repairs=self._settings.output_retries, check=check
+            )
 
 
 def _choice_problems(choice: LLMChoice, offer: _Offer) -> list[str]:

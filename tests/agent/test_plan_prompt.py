@@ -1,0 +1,113 @@
+"""The planner's prompt: what it must carry, in few enough tokens for a small local model."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import jsonschema
+import pytest
+from pydantic_ai.messages import ModelMessage
+from pydantic_ai.models.function import AgentInfo
+
+from recpilot.agent.acceptance import ACCEPTANCE_CASES, NEW
+from recpilot.agent.agent import DEFAULT_TOOLS, RecommenderAgent
+from recpilot.agent.llm_brain import LLMBrain
+from recpilot.agent.plan_schema import plan_schema, tool_catalog
+from recpilot.agent.prompts import PLAN_INSTRUCTIONS, shown_list
+from recpilot.agent.runtime import AgentRuntime
+from recpilot.agent.types import HardConstraints, NumericRange, Plan, PlanStep
+from recpilot.testing.llm_models import ScriptedCall, ScriptedModel
+from recpilot.testing.local_llm import local_llm_missing, model_file
+
+#: The plan prompt's budget on ml-latest-small (issue 10): instructions, tools, schema and message.
+PLAN_PROMPT_TOKENS = 1500
+TOOL_NAMES = [spec.name for spec in DEFAULT_TOOLS]
+
+
+def test_the_wire_schema_is_inlined_and_still_takes_every_plan() -> None:
+    schema = plan_schema(TOOL_NAMES)
+    text = json.dumps(schema)
+    assert "$ref" not in text
+    assert "$defs" not in text
+    assert '{"type": "null"}' not in text  # optional fields are left out, not sent as null
+    constraints = HardConstraints(
+        attributes={"genres": ["Comedy"]}, numeric={"year": NumericRange(min=1990, max=1999)}
+    )
+    plan = Plan(
+        intent="recommend",
+        steps=[PlanStep(tool="search_catalog", args={"keywords": "heist"}), PlanStep(tool="rank_candidates")],
+        constraints=constraints,
+        note="90s comedies",
+    )
+    jsonschema.validate(plan.model_dump(exclude_none=True), schema)
+    wrong = plan.model_dump(exclude_none=True) | {"steps": [{"tool": "teleport", "args": {}}]}
+    with pytest.raises(jsonschema.ValidationError, match="teleport"):
+        jsonschema.validate(wrong, schema)  # constrained decoding cannot write an unknown tool
+
+
+def test_the_tool_list_gives_enum_values_as_names() -> None:
+    tools = tool_catalog(DEFAULT_TOOLS)
+    assert "remember_preference(kind: like_item|dislike_item|like_attribute|" in tools
+    assert "|other|lower|higher, position?: integer" in tools  # critique_shown
+    assert '"' not in tools
+
+
+def test_a_tool_the_instructions_explain_is_not_described_twice() -> None:
+    tools = tool_catalog(DEFAULT_TOOLS, explained=PLAN_INSTRUCTIONS).splitlines()
+    search = next(line for line in tools if line.startswith("- search_catalog("))
+    details = next(line for line in tools if line.startswith("- item_details("))
+    assert search.endswith("keywords?: string)")  # "search_catalog narrows it by hard constraints"
+    assert details == "- item_details(items: [string]): Look up catalog facts"
+
+
+def test_the_shown_list_numbers_items_by_short_title_and_id(runtime: AgentRuntime) -> None:
+    catalog = runtime.catalog
+    assert catalog.title("29") == "City of Lost Children, The (Cité des enfants perdus, La) (1995)"
+    assert catalog.title("32") == "Twelve Monkeys (a.k.a. 12 Monkeys) (1995)"
+    listed = shown_list(catalog, ["1", "no-such-item", "29", "32"])
+    assert listed.splitlines() == [
+        "1. Toy Story (1995) #1",
+        "2. City of Lost Children, The (1995) #29",  # the original title costs tokens, says nothing new
+        "3. Twelve Monkeys (a.k.a. 12 Monkeys) (1995) #32",  # the name users may use stays
+    ]
+
+
+def smollm2_tokens() -> Callable[[str], int]:
+    """Tokens by SmolLM2's tokenizer, counted as llama.cpp's server counts them (BOS included)."""
+    missing = local_llm_missing()
+    if missing is not None:
+        pytest.skip(f"counting SmolLM2 tokens needs the [local-llm] extra: {missing}")
+    from llama_cpp import Llama
+
+    vocabulary = Llama(model_path=str(model_file()), vocab_only=True, verbose=False)
+    return lambda text: len(vocabulary.tokenize(text.encode("utf-8"), special=True))
+
+
+@pytest.mark.parametrize("case_id", ["more", "switch-genre", "remembered-dislike"])
+def test_the_largest_plan_prompts_of_the_acceptance_set_fit_the_budget(
+    runtime: AgentRuntime, case_id: str
+) -> None:
+    count = smollm2_tokens()
+    prompts: list[str] = []
+
+    def planner(messages: list[ModelMessage], info: AgentInfo) -> Any:
+        call = ScriptedCall(messages, info)
+        if call.system.startswith("You plan"):
+            prompts.append(call.system + call.user_prompt)
+            return Plan()
+        return {"reply": "ok"}
+
+    brain = LLMBrain(ScriptedModel([planner] * 20))
+    agent = RecommenderAgent(runtime, brain=brain)
+    case = next(c for c in ACCEPTANCE_CASES if c.id == case_id)
+    user = f"plan-prompt-{case.id}" if case.user == NEW else case.user
+    session = f"plan-prompt-{case.id}-{time.time_ns()}"
+    for message in (*case.before, case.message):
+        agent.respond(user, message, session_id=session)
+    schema = json.dumps(plan_schema(TOOL_NAMES))  # as benchmarks/llm_local.py --prompts measures
+    assert "Shown last" in prompts[-1] or not case.before
+    tokens = count(prompts[-1] + schema)
+    assert tokens < PLAN_PROMPT_TOKENS, f"{case_id}: {tokens} tokens"
