@@ -12,16 +12,17 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import scipy.sparse as sp
 
 from recpilot.errors import ConfigError
 from recpilot.simulation.files import atomic_write_parquet, atomic_write_text
-from recpilot.simulation.persona import string_index
 from recpilot.simulation.types import (
     ITEM_TABLE_COLUMNS,
     SESSION_TABLE_COLUMNS,
@@ -107,6 +108,22 @@ def records_to_frames(
             )
         )
     return items_frame(rows), sessions_frame(sessions)
+
+
+#: The dtype pandas gives a column of Python strings (Arrow-backed from pandas 3, object before).
+_STRING_DTYPE = pd.Series(["x"]).dtype
+
+
+def string_column(values: Sequence[Any] | np.ndarray[Any, Any], codes: np.ndarray[Any, Any]) -> Any:
+    """``values[codes]`` as a string column of the dtype pandas infers for strings.
+
+    Built by an Arrow ``take`` where strings are Arrow-backed: no Python object per row (a result table
+    has millions of rows).
+    """
+    if not isinstance(_STRING_DTYPE, pd.StringDtype):
+        return np.asarray([str(v) for v in values], dtype=object)[codes]
+    taken = pa.array([str(v) for v in values], type=pa.large_string()).take(pa.array(codes))
+    return pd.array(taken, dtype=_STRING_DTYPE)
 
 
 def items_frame(rows: list[tuple[Any, ...]] | dict[str, Any]) -> pd.DataFrame:
@@ -234,10 +251,10 @@ def summary_metrics(
     ratings = items.loc[clicks, C.RATING].dropna()
     diversity = 0.0
     if genres.shape[1] > 1 and len(items):
-        index = string_index(catalog_ids)
-        item_idx = items[C.ITEM].map(index).to_numpy()
-        keys = items[C.USER].astype(str) + "|" + items[C.SESSION].astype(str)
-        codes, _ = pd.factorize(keys)
+        item_idx = pd.Index([str(i) for i in catalog_ids.tolist()]).get_indexer(items[C.ITEM])
+        users, _ = pd.factorize(items[C.USER])
+        session = items[C.SESSION].to_numpy(np.int64)
+        codes, _ = pd.factorize(users.astype(np.int64) * (int(session.max()) + 1) + session)
         incidence = sp.csr_matrix(
             (np.ones(len(items)), (codes, item_idx)), shape=(codes.max() + 1, len(catalog_ids))
         )

@@ -190,6 +190,7 @@ class OfflineEngine(DecisionEngine):
         self._genres: dict[str, list[str]] = {}
         self.item_index: dict[str, int] = {}
         self.user_index: dict[str, int] = {}
+        self._centre: FloatArray = np.zeros(0)
 
     # -- fitting -----------------------------------------------------------------------------------------
 
@@ -205,6 +206,7 @@ class OfflineEngine(DecisionEngine):
         data = truth if truth is not None else train
         self.preference = like if like is not None else LikeModel(self.like_config).fit(data)
         self.dataset = data
+        self._centre = np.full(data.n_users, np.nan)
         self.item_index = string_index(data.items.external_ids)
         self.user_index = string_index(data.users.external_ids)
         genres, names = genre_matrix(data)
@@ -304,6 +306,32 @@ class OfflineEngine(DecisionEngine):
         choice -= choice.mean(axis=1, keepdims=True)
         return like, chosen, choice
 
+    def pair_arrays(
+        self, users: npt.NDArray[np.int64], items: npt.NDArray[np.int64]
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Like, chosen-like and relative choice of ``items`` ``(B, k)`` for ``users`` ``(B,)`` (-1: 0).
+
+        Each value depends on its (user, item) pair alone, so a page gets the same numbers in a batch
+        of one (:meth:`adecide`) and in a chunk (the fast path). The choice propensity is centred on
+        the user's mean over the catalog, computed once per user.
+        """
+        preference, _ = self._require()
+        valid = items >= 0
+        pair_users = np.broadcast_to(users[:, None], items.shape)
+        like, chosen, exposure = preference.pair_probabilities(pair_users, np.maximum(items, 0))
+        choice = logit(exposure) - self._choice_centre(users)[:, None]
+        return tuple(np.where(valid, a, 0.0) for a in (like, chosen, choice))  # type: ignore[return-value]
+
+    def _choice_centre(self, users: npt.NDArray[np.int64]) -> FloatArray:
+        preference, _ = self._require()
+        missing = np.unique(users[np.isnan(self._centre[users])])
+        if len(missing):
+            if not self._centre.flags.writeable:  # shared read-only by Ray's object store
+                self._centre = self._centre.copy()
+            self._centre[missing] = preference.mean_exposure_logit(missing)
+        out: FloatArray = self._centre[users]
+        return out
+
     def next_session(self, satisfaction: FloatArray, fatigue: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Satisfaction and fatigue at the start of the next session."""
         b = self.behaviour
@@ -341,9 +369,7 @@ class OfflineEngine(DecisionEngine):
         if persona.user_id not in self.user_index:
             raise UnknownIdError("user", [persona.user_id], "personas must come from the engine's dataset")
         user = np.array([self.user_index[persona.user_id]], dtype=np.int64)
-        arrays = self.user_arrays(user)
-        safe, valid = np.maximum(items, 0), items >= 0
-        like, chosen, choice = (np.where(valid, a[0, safe], 0.0)[None, :] for a in arrays)
+        like, chosen, choice = self.pair_arrays(user, items[None, :])
         consumed = set(state.consumed)
         outcome = self.decide_arrays(
             PageBatch(

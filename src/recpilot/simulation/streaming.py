@@ -24,7 +24,7 @@ from typing import Any
 import pandas as pd
 
 from recpilot.errors import ConfigError
-from recpilot.simulation.batch import simulate_chunk
+from recpilot.simulation.batch import UserRows, ranked_width, simulate_chunk
 from recpilot.simulation.environment import ModelRecommender
 from recpilot.simulation.files import atomic_write_text
 from recpilot.simulation.journal import Journal, commit_chunk
@@ -80,8 +80,13 @@ class ChunkTotals:
         )
 
 
-def chunk_task(run: SimulationRun, number: int, users: list[SimulatedUser], root: str) -> dict[str, Any]:
-    """Simulate one chunk, commit its tables under ``root`` and return its totals (a Ray task, too)."""
+def chunk_task(
+    run: SimulationRun, number: int, users: list[SimulatedUser], root: str, rows: UserRows | None = None
+) -> dict[str, Any]:
+    """Simulate one chunk, commit its tables under ``root`` and return its totals (a Ray task, too).
+
+    ``rows`` carries per-real-user inputs from chunk to chunk in one process (see :class:`UserRows`).
+    """
     engine, recommender, cfg = run.engine, run.recommender, run.config
     if not isinstance(engine, OfflineEngine) or not isinstance(recommender, ModelRecommender):
         raise ConfigError("streamed runs need the offline engine and a model recommender (the fast path)")
@@ -94,6 +99,7 @@ def chunk_task(run: SimulationRun, number: int, users: list[SimulatedUser], root
         sessions=cfg.sessions,
         pages=cfg.pages,
         page_size=cfg.page_size,
+        rows=rows,
     )
     # not through a Journal: opening one clears unfinished chunks, which other workers may be writing
     commit_chunk(Path(root) / "journal", number, items, sessions)
@@ -128,8 +134,14 @@ def run_streaming(
     if backend == "ray":
         _on_ray(run, pending, root, workers, len(done), len(chunks), progress)
     else:
+        cfg = run.config
+        rows = (
+            UserRows(run.engine, run.recommender, ranked_width(cfg.sessions, cfg.pages, cfg.page_size))
+            if isinstance(run.engine, OfflineEngine) and isinstance(run.recommender, ModelRecommender)
+            else None
+        )
         for count, (number, users) in enumerate(pending, start=len(done) + 1):
-            chunk_task(run, number, users, str(root))
+            chunk_task(run, number, users, str(root), rows)
             if progress is not None:
                 progress(count, len(chunks))
     wall = time.perf_counter() - started
