@@ -222,6 +222,12 @@ class OfflineEngine(DecisionEngine):
             raise NotFittedError("OfflineEngine is not fitted: call fit(train, truth=...) first")
         return self.preference, self.dataset
 
+    @property
+    def like_threshold(self) -> float:
+        """The lowest rating that is a like: the like model's, the one source for every consumer."""
+        preference, _ = self._require()
+        return preference.threshold
+
     def parameters(self) -> dict[str, Any]:
         """The model's parameters, split into what was fitted on data and what was assumed (priors)."""
         preference, _ = self._require()
@@ -416,13 +422,12 @@ class OfflineEngine(DecisionEngine):
 
         A rating is liked at the like model's threshold, as on the batch path.
         """
-        preference, _ = self._require()
         return templated_interview(
             persona,
             record,
             state.satisfaction,
             genres_by_item=self._genres,
-            liked_threshold=preference.threshold,
+            liked_threshold=self.like_threshold,
         )
 
     def genres_of(self, item_id: str) -> list[str]:
