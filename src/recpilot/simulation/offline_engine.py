@@ -170,7 +170,7 @@ class OfflineEngine(DecisionEngine):
     Args:
         behaviour: Behavioural priors.
         like: Settings of the exposure-corrected like model.
-        seed: Seed of the like model's negative sample.
+        seed: Seed of the like model's sample and factors (when ``like`` settings are not given).
     """
 
     name = "offline"
@@ -184,7 +184,6 @@ class OfflineEngine(DecisionEngine):
     ) -> None:
         self.behaviour = behaviour or BehaviourConfig()
         self.like_config = like or LikeModelConfig(seed=seed)
-        self.seed = seed
         self.preference: LikeModel | None = None
         self.dataset: Dataset | None = None
         self._genres: dict[str, list[str]] = {}
@@ -194,16 +193,14 @@ class OfflineEngine(DecisionEngine):
 
     # -- fitting -----------------------------------------------------------------------------------------
 
-    def fit(
-        self, train: Dataset, *, truth: Dataset | None = None, like: LikeModel | None = None
-    ) -> OfflineEngine:
-        """Fit the like model on ``truth`` (default ``train``): the users' true preferences.
+    def fit(self, data: Dataset, *, like: LikeModel | None = None) -> OfflineEngine:
+        """Fit the like model on ``data``: the simulated users' true preferences.
 
-        For simulation pass the full dataset as ``truth`` (train plus held-out); for fidelity
-        validation leave it out so held-out items stay unseen. A ``like`` model already fitted on the
-        same data is adopted instead of a refit.
+        For a simulation pass the whole dataset: the recommender under test sees only its training
+        part, so the held-out items are true preferences it never saw. For fidelity validation or an
+        audit pass the training part, so the held-out items stay unseen. A ``like`` model already
+        fitted on the same data is adopted instead of a refit.
         """
-        data = truth if truth is not None else train
         self.preference = like if like is not None else LikeModel(self.like_config).fit(data)
         self.dataset = data
         self._centre = np.full(data.n_users, np.nan)
@@ -219,7 +216,7 @@ class OfflineEngine(DecisionEngine):
 
     def _require(self) -> tuple[LikeModel, Dataset]:
         if self.preference is None or self.dataset is None:
-            raise NotFittedError("OfflineEngine is not fitted: call fit(train, truth=...) first")
+            raise NotFittedError("OfflineEngine is not fitted: call fit(data) first")
         return self.preference, self.dataset
 
     @property
