@@ -4,7 +4,8 @@ The ordinary runner keeps every result row to write one table and compute the su
 for a million users that is hundreds of millions of rows. Here each chunk of users is simulated on the
 vectorised path, committed as its own Parquet pair (``journal/chunk-NNNNNN/items.parquet`` and
 ``sessions.parquet``, atomically, as :class:`~recpilot.simulation.journal.Journal` does), and reduced
-at once to a few counts (:class:`ChunkTotals`) saved beside it; the summary adds the counts up. Memory
+at once to a few counts (:class:`~recpilot.simulation.journal.SummaryTotals`) saved beside it; the
+summary adds the counts up, with the ordinary runner's formulas. Memory
 holds one chunk per worker, whatever the population. A rerun with ``resume`` skips committed chunks.
 
 With Ray each chunk is a task that writes its own files and returns its counts; at most ``workers``
@@ -17,67 +18,20 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
-
-import pandas as pd
 
 from recpilot.errors import ConfigError
 from recpilot.simulation.batch import UserRows, ranked_width, simulate_chunk
 from recpilot.simulation.environment import ModelRecommender
 from recpilot.simulation.files import atomic_write_text
-from recpilot.simulation.journal import Journal, commit_chunk
+from recpilot.simulation.journal import Journal, SummaryTotals, commit_chunk
 from recpilot.simulation.offline_engine import OfflineEngine
-from recpilot.simulation.persona import SimulatedUser
+from recpilot.simulation.persona import SimulatedUser, genre_matrix
 from recpilot.simulation.runner import SimulationRun, run_id_of
-from recpilot.simulation.types import SimColumns as C
 
 Progress = Callable[[int, int], None]
-
-
-@dataclass
-class ChunkTotals:
-    """What one chunk adds to the run's summary.
-
-    Attributes:
-        sessions: User-sessions.
-        shown: Shown items (rows of the items table).
-        clicks: Clicks.
-        likes: Liked clicks.
-        rating_sum: Sum of ratings given.
-        ratings: Ratings given.
-        pages: Pages seen, summed over sessions.
-        exits: Sessions left before the last page.
-        items: Distinct item ids shown (for coverage).
-    """
-
-    sessions: int = 0
-    shown: int = 0
-    clicks: int = 0
-    likes: int = 0
-    rating_sum: float = 0.0
-    ratings: int = 0
-    pages: int = 0
-    exits: int = 0
-    items: list[str] = field(default_factory=list)
-
-    @classmethod
-    def of(cls, items: pd.DataFrame, sessions: pd.DataFrame) -> ChunkTotals:
-        """The totals of one chunk's tables."""
-        clicks = items[C.ACTION] == "click"
-        ratings = items.loc[clicks, C.RATING].dropna()
-        return cls(
-            sessions=len(sessions),
-            shown=len(items),
-            clicks=int(clicks.sum()),
-            likes=int(sessions[C.LIKED].map(len).sum()),
-            rating_sum=float(ratings.sum()),
-            ratings=len(ratings),
-            pages=int(sessions[C.PAGES_SEEN].sum()),
-            exits=int(sessions[C.EXIT_PAGE].notna().sum()),
-            items=sorted(items[C.ITEM].astype(str).unique().tolist()),
-        )
 
 
 def chunk_task(
@@ -103,7 +57,8 @@ def chunk_task(
     )
     # not through a Journal: opening one clears unfinished chunks, which other workers may be writing
     commit_chunk(Path(root) / "journal", number, items, sessions)
-    totals = asdict(ChunkTotals.of(items, sessions))
+    genres, _ = genre_matrix(run.dataset)
+    totals = asdict(SummaryTotals.of(items, sessions, run.dataset.items.external_ids, genres))
     atomic_write_text(_totals_path(Path(root), number), json.dumps(totals))
     return totals
 
@@ -145,11 +100,11 @@ def run_streaming(
             if progress is not None:
                 progress(count, len(chunks))
     wall = time.perf_counter() - started
-    totals = [json.loads(_totals_path(root, n).read_text(encoding="utf-8")) for n, _ in chunks]
-    summary = _summary(totals, run.dataset.n_items)
-    computed = sum(
-        t["sessions"] for n, t in zip((n for n, _ in chunks), totals, strict=True) if n not in done
-    )
+    totals = [
+        SummaryTotals(**json.loads(_totals_path(root, n).read_text(encoding="utf-8"))) for n, _ in chunks
+    ]
+    summary = SummaryTotals.total(totals).metrics(run.dataset.n_items)
+    computed = sum(t.sessions for (n, _), t in zip(chunks, totals, strict=True) if n not in done)
     summary.update(
         run_id=run_id_of(run.config),
         recommender=run.recommender_name,
@@ -196,27 +151,8 @@ def _on_ray(
             progress(finished, total)
 
 
-def _summary(totals: list[dict[str, Any]], n_items: int) -> dict[str, Any]:
-    def total(key: str) -> float:
-        return float(sum(t[key] for t in totals))
-
-    sessions = total("sessions")
-    items: set[str] = set()
-    for t in totals:
-        items.update(t["items"])
-    return {
-        "user_sessions": int(sessions),
-        "ctr": total("clicks") / max(total("shown"), 1.0),
-        "likes_per_session": total("likes") / max(sessions, 1.0),
-        "mean_rating": total("rating_sum") / total("ratings") if total("ratings") else None,
-        "mean_session_length": total("pages") / max(sessions, 1.0),
-        "exit_rate": total("exits") / max(sessions, 1.0),
-        "coverage": len(items) / max(n_items, 1),
-    }
-
-
 def _totals_path(root: Path, number: int) -> Path:
     return root / "journal" / f"totals-{number:06d}.json"
 
 
-__all__ = ["ChunkTotals", "chunk_task", "run_streaming"]
+__all__ = ["chunk_task", "run_streaming"]
