@@ -18,9 +18,10 @@ from recpilot.errors import ConfigError
 from recpilot.llm.cache import CacheMissError
 from recpilot.simulation.assembly import build_simulation
 from recpilot.simulation.batch import UserRows, ranked_width, simulate_chunk
+from recpilot.simulation.behaviour import BehaviourConfig
 from recpilot.simulation.engine import DecisionEngine
 from recpilot.simulation.environment import FeedbackObserver, ModelRecommender
-from recpilot.simulation.offline_engine import BehaviourConfig, OfflineEngine
+from recpilot.simulation.offline_engine import OfflineEngine
 from recpilot.simulation.runner import SimulationRunner, SimulationStoppedError
 from recpilot.simulation.types import (
     Page,

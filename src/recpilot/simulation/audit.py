@@ -45,8 +45,9 @@ from recpilot.evaluation.unbiased import calibration_summary, random_exposure_li
 from recpilot.models.base import Recommender
 from recpilot.models.registry import MODELS, build_model, model_class
 from recpilot.simulation.batch import simulate_chunk
+from recpilot.simulation.behaviour import BehaviourConfig
 from recpilot.simulation.environment import ModelRecommender
-from recpilot.simulation.offline_engine import BehaviourConfig, OfflineEngine
+from recpilot.simulation.offline_engine import OfflineEngine
 from recpilot.simulation.persona import SimulatedUser, build_personas, string_index
 from recpilot.simulation.types import SimColumns
 
