@@ -164,7 +164,15 @@ class LikeModel:
         """Per user, the catalog's mean of ``logit P(O = 1 | u, i)`` (the centre of choice propensities)."""
         self._require()
         rows = np.asarray(users, dtype=np.int64)
-        out: FloatArray = logit(sigmoid(self._dense_logits(self._exposure, rows))).mean(axis=1)
+        # blocks of users bound the whole-catalog temporaries (a row is computed alike in any block)
+        block = max(1, 2**22 // max(self._n_items, 1))
+        out: FloatArray = np.concatenate(
+            [
+                logit(sigmoid(self._dense_logits(self._exposure, rows[i : i + block]))).mean(axis=1)
+                for i in range(0, len(rows), block)
+            ]
+            or [np.zeros(0)]
+        )
         return out
 
     def rating_quantile(self, liked: npt.NDArray[np.bool_], uniform: FloatArray) -> FloatArray:

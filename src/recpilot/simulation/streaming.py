@@ -22,6 +22,8 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from recpilot.errors import ConfigError
 from recpilot.simulation.batch import UserRows, ranked_width, simulate_chunk
 from recpilot.simulation.environment import ModelRecommender
@@ -89,12 +91,7 @@ def run_streaming(
     if backend == "ray":
         _on_ray(run, pending, root, workers, len(done), len(chunks), progress)
     else:
-        cfg = run.config
-        rows = (
-            UserRows(run.engine, run.recommender, ranked_width(cfg.sessions, cfg.pages, cfg.page_size))
-            if isinstance(run.engine, OfflineEngine) and isinstance(run.recommender, ModelRecommender)
-            else None
-        )
+        rows = _user_rows(run)
         for count, (number, users) in enumerate(pending, start=len(done) + 1):
             chunk_task(run, number, users, str(root), rows)
             if progress is not None:
@@ -133,10 +130,12 @@ def _on_ray(
         raise ConfigError(
             "start Ray first (ray.init(num_cpus=..., object_store_memory=...)) to cap its memory"
         )
-    remote = ray.remote(chunk_task)
-    shared = ray.put(
-        SimulationRun(run.config, run.dataset, [], run.engine, run.recommender, run.recommender_name)
-    )
+    remote = ray.remote(_ray_chunk_task)
+    # Per-real-user rows (rankings, pair values, choice centres) are computed here once and travel in
+    # the same object as the run, so no task ranks or centres the users again (time and memory).
+    rows = _user_rows(run, [user for _, users in pending for user in users])
+    trimmed = SimulationRun(run.config, run.dataset, [], run.engine, run.recommender, run.recommender_name)
+    shared = ray.put((trimmed, rows))
     in_flight: list[Any] = []
     finished = done
     queue = list(pending)
@@ -149,6 +148,28 @@ def _on_ray(
         finished += 1
         if progress is not None:
             progress(finished, total)
+
+
+def _ray_chunk_task(
+    shared: tuple[SimulationRun, UserRows | None], number: int, users: list[SimulatedUser], root: str
+) -> dict[str, Any]:
+    run, rows = shared
+    return chunk_task(run, number, users, root, rows)
+
+
+def _user_rows(run: SimulationRun, fill: list[SimulatedUser] | None = None) -> UserRows | None:
+    """The run's per-real-user rows (``None`` off the fast path), filled now for ``fill``'s real users
+    (as many as the rows keep)."""
+    engine, recommender, cfg = run.engine, run.recommender, run.config
+    if not isinstance(engine, OfflineEngine) or not isinstance(recommender, ModelRecommender):
+        return None
+    rows = UserRows(engine, recommender, ranked_width(cfg.sessions, cfg.pages, cfg.page_size))
+    if fill:
+        first = {user.user_idx: user for user in fill}
+        keep = sorted(first)[: rows.max_users]
+        rows.rankings(np.array(keep, dtype=np.int64))
+        rows.tastes([first[u] for u in keep])
+    return rows
 
 
 def _totals_path(root: Path, number: int) -> Path:
