@@ -4,8 +4,9 @@ Personas come from ml-latest-small (copies of its 610 users), the recommender is
 simulation split, 10 pages x 10 items per session. Results stream chunk by chunk to Parquet
 (:mod:`recpilot.simulation.streaming`). Peak memory is the largest sum of resident memory over this
 process and all its descendants (Ray's raylet, object store and workers included), sampled every
-0.2 s from ``/proc`` (Linux). Preparation (loading, fitting the engine and the model, building the
-population) is timed apart from the simulation.
+0.2 s from ``/proc`` (Linux); beside it the same sum of proportional set sizes, which counts a page
+shared by several processes (the object store) once. Preparation (loading, fitting the engine and
+the model, building the population) is timed apart from the simulation.
 
     .venv/bin/python benchmarks/simulation_scale.py [--users 1000000] [--sessions 1]
         [--backend local|ray] [--workers 2] [--chunk-users 20000] [--object-store-mb 512]
@@ -30,10 +31,11 @@ from recpilot.simulation.types import SimulationConfig
 
 
 class PeakMemory:
-    """Samples the resident memory of this process tree in a background thread."""
+    """Samples the memory of this process tree in a background thread (resident and proportional)."""
 
     def __init__(self) -> None:
         self.peak = 0
+        self.peak_pss = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, daemon=True)
 
@@ -47,14 +49,18 @@ class PeakMemory:
 
     def _loop(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, tree_rss(os.getpid()))
+            rss, pss = tree_memory(os.getpid())
+            self.peak, self.peak_pss = max(self.peak, rss), max(self.peak_pss, pss)
             self._stop.wait(0.2)
 
 
-def tree_rss(root: int) -> int:
-    """Resident bytes of ``root`` and its descendants."""
+def tree_memory(root: int) -> tuple[int, int]:
+    """Resident and proportional bytes of ``root`` and its descendants.
+
+    The resident sum counts a shared page (Ray's object store, shared libraries) once per process that
+    maps it; the proportional set size (PSS) splits it among them, so its sum is the physical memory.
+    """
     children: dict[int, list[int]] = {}
-    rss: dict[int, int] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -63,15 +69,20 @@ def tree_rss(root: int) -> int:
         except OSError:
             continue
         fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        pid = int(entry.name)
-        children.setdefault(int(fields.get("PPid", "0").strip()), []).append(pid)
-        rss[pid] = int(fields.get("VmRSS", "0 kB").split()[0]) * 1024
-    total, stack = 0, [root]
+        children.setdefault(int(fields.get("PPid", "0").strip()), []).append(int(entry.name))
+    rss = pss = 0
+    stack = [root]
     while stack:
         pid = stack.pop()
-        total += rss.get(pid, 0)
         stack.extend(children.get(pid, []))
-    return total
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        values = dict(line.split(":", 1) for line in rollup.splitlines()[1:] if ":" in line)
+        rss += int(values.get("Rss", "0 kB").split()[0]) * 1024
+        pss += int(values.get("Pss", "0 kB").split()[0]) * 1024
+    return rss, pss
 
 
 def main() -> None:
@@ -123,7 +134,10 @@ def main() -> None:
         f"simulation: {summary['wall_time_s']:.1f} s, {summary['sessions_per_minute']:,.0f} sessions/min, "
         f"{summary['chunks']} chunks"
     )
-    print(f"peak memory (process tree): {memory.peak / 2**30:.2f} GiB")
+    print(
+        f"peak memory (process tree): {memory.peak / 2**30:.2f} GiB resident (shared pages counted per "
+        f"process), {memory.peak_pss / 2**30:.2f} GiB proportional (physical)"
+    )
     times = os.times()
     print(f"CPU time of this process: {times.user + times.system:.0f} s (Ray workers not included)")
     print(

@@ -53,6 +53,25 @@ def test_random_holdout_is_seeded_and_keeps_a_training_item(data: Dataset) -> No
     assert (train_counts >= 1).all()
 
 
+def test_latest_per_user_holds_out_each_users_latest_and_keeps_one(data: Dataset) -> None:
+    split = split_dataset(data, "latest-per-user", test_fraction=0.25)
+    assert split.protocol == "latest-per-user(0.25)"
+    full = data.interactions
+    for user in range(data.n_users):
+        mine = full[full["user_idx"] == user]
+        held = split.test[split.test["user_idx"] == user]
+        assert len(held) == max(1, int(len(mine) * 0.25))  # every user gives at least one
+        kept = split.train.interactions
+        assert held["timestamp"].min() >= kept[kept["user_idx"] == user]["timestamp"].max()
+    # a user with two interactions gives the later one, and the earlier stays in train
+    pair = Dataset.from_frames(
+        pd.DataFrame({"user_id": [1, 1], "item_id": [5, 6], "rating": [1.0, 1.0], "timestamp": [9, 3]})
+    )
+    tiny = split_dataset(pair, "latest-per-user")
+    assert tiny.test["timestamp"].tolist() == [9]
+    assert tiny.train.interactions["timestamp"].tolist() == [3]
+
+
 def test_split_dataset_rejects_unknown_protocols_and_fractions(data: Dataset) -> None:
     with pytest.raises(ConfigError, match="unknown split protocol"):
         split_dataset(data, "sideways")

@@ -11,6 +11,7 @@ import pytest
 from recpilot.data.columns import Columns
 from recpilot.data.loaders import detect_source, load_dataset
 from recpilot.data.loaders.detect import SourceKind
+from recpilot.data.loaders.sequences import load_sequences
 from recpilot.data.splits import has_random_exposure, random_exposure_split
 from recpilot.errors import ConfigError, DataError
 from recpilot.testing.backends import shared_data_dir
@@ -101,8 +102,12 @@ def test_folder_with_several_s3rec_datasets_is_ambiguous(tmp_path: Path) -> None
     for name in ("Beauty", "Sports"):
         (tmp_path / f"{name}.txt").write_text("1 1 2 3\n2 2 3\n")
         (tmp_path / f"{name}_item2attributes.json").write_text(json.dumps({"1": [1]}))
-    with pytest.raises(DataError, match=r"holds 2 S3-Rec datasets \(Beauty\.txt, Sports\.txt\).*ambiguous"):
+    ambiguous = r"holds 2 S3-Rec datasets \(Beauty\.txt, Sports\.txt\).*ambiguous"
+    with pytest.raises(DataError, match=ambiguous):
         load_dataset(tmp_path)
+    with pytest.raises(DataError, match=ambiguous):  # the sequence loader given the folder says the same
+        load_sequences(tmp_path)
+    assert load_sequences(tmp_path / "Sports.txt").name == "Sports"  # the file itself is fine
 
 
 def test_dataset_without_random_exposure_has_no_such_split(coat: Path) -> None:

@@ -130,6 +130,15 @@ def test_fewer_than_three_recommenders_is_refused() -> None:
         run_audit(random_exposure_dataset(), AuditConfig(recommenders=["pop", "POP", "ease"]))
 
 
+def test_a_dotted_class_path_keeps_its_case_and_registry_names_fold() -> None:
+    path = "recpilot.models.popularity.PopularityRecommender"
+    config = AuditConfig(recommenders=["RANDOM", path, "ItemKNN"], **FAST)
+    result = run_audit(random_exposure_dataset(), config)
+    assert list(result["recommenders"]) == ["random", path, "itemknn"]
+    assert result["recommenders"][path]["unbiased"] is not None  # the class was found and fitted
+    assert not result["warnings"]
+
+
 def test_no_random_exposure_offers_the_temporal_audit() -> None:
     data = random_exposure_dataset()
     data.extra.clear()
@@ -140,7 +149,7 @@ def test_no_random_exposure_offers_the_temporal_audit() -> None:
 def test_failing_recommender_keeps_partial_labelled_results() -> None:
     config = AuditConfig(recommenders=["random", "pop", "no.such.Model"], **FAST)
     result = run_audit(random_exposure_dataset(), config)
-    assert "error" in result["recommenders"]["no.such.model"]
+    assert "error" in result["recommenders"]["no.such.Model"]
     assert result["recommenders"]["pop"]["unbiased"] is not None
     assert result["rank_agreement"]["spearman"] is None
     assert any("partial results kept" in w for w in result["warnings"])

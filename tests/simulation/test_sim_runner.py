@@ -17,9 +17,11 @@ from _s1_data import clustered_dataset
 from recpilot.errors import ConfigError
 from recpilot.llm.cache import CacheMissError
 from recpilot.simulation.assembly import build_simulation
+from recpilot.simulation.batch import UserRows, ranked_width, simulate_chunk
+from recpilot.simulation.behaviour import BehaviourConfig
 from recpilot.simulation.engine import DecisionEngine
 from recpilot.simulation.environment import FeedbackObserver, ModelRecommender
-from recpilot.simulation.offline_engine import BehaviourConfig, OfflineEngine
+from recpilot.simulation.offline_engine import OfflineEngine
 from recpilot.simulation.runner import SimulationRunner, SimulationStoppedError
 from recpilot.simulation.types import (
     Page,
@@ -77,6 +79,25 @@ def test_chunking_does_not_change_results(engine: OfflineEngine) -> None:
         for r in (whole, chunked)
     )
     pd.testing.assert_frame_equal(left, right)
+
+
+def test_kept_and_recomputed_user_rows_give_the_same_sessions(engine: OfflineEngine) -> None:
+    """Per-real-user rows kept across chunks or recomputed (a bound of one user) change nothing."""
+    config = SimulationConfig(users=60, sessions=2, pages=4, page_size=5, seed=7)
+    run = build_simulation(config, dataset=clustered_dataset(), engine=engine)
+    assert isinstance(run.recommender, ModelRecommender)
+    width = ranked_width(config.sessions, config.pages, config.page_size)
+    kept = UserRows(engine, run.recommender, width)
+    bounded = UserRows(engine, run.recommender, width, max_bytes=1)
+    assert bounded.max_users == 1
+    settings = {"run_seed": 7, "run_id": "r", "sessions": 2, "pages": 4, "page_size": 5}
+    for chunk in (run.population[:25], run.population[25:]):  # the second chunk reuses kept rows
+        a = simulate_chunk(engine, run.recommender, chunk, rows=kept, **settings)
+        b = simulate_chunk(engine, run.recommender, chunk, rows=bounded, **settings)
+        pd.testing.assert_frame_equal(a[0], b[0])
+        pd.testing.assert_frame_equal(a[1], b[1])
+    assert len(kept._rows) == len({u.user_idx for u in run.population})
+    assert len(bounded._rows) == 1
 
 
 @pytest.mark.parametrize("rerank", [False, True])
@@ -183,6 +204,7 @@ import sys, time
 sys.path.insert(0, {tests!r})
 from _s1_data import clustered_dataset
 from recpilot.simulation.assembly import build_simulation
+from recpilot.simulation.batch import UserRows, ranked_width, simulate_chunk
 from recpilot.simulation.runner import SimulationRunner
 from recpilot.simulation.types import SimulationConfig
 from test_sim_runner import _Delegate

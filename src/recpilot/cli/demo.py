@@ -70,7 +70,7 @@ def run_demo(
             ],
         },
         "conversation": run_conversation(data, sample_user, quiet=quiet) if converse else [],
-        "simulation": demo_simulation(data, quiet=quiet, split=split, fitted=models),
+        "simulation": demo_simulation(data, split, models, quiet=quiet),
         "wall_seconds": time.perf_counter() - start,
     }
     if json_out:
@@ -158,10 +158,10 @@ DEMO_RECOMMENDERS = ("pop", "als")
 
 def demo_simulation(
     data: Any,
+    split: Any,
+    fitted: Mapping[str, Any],
     *,
     quiet: bool,
-    split: Any = None,
-    fitted: Mapping[str, Any] | None = None,
     users: int = 200,
     sessions: int = 2,
 ) -> dict[str, Any]:
@@ -169,12 +169,13 @@ def demo_simulation(
 
     The demo has already fitted most of what a simulation needs, so it passes them in and nothing is
     fitted twice: ``split`` (personas and recommenders come from its training part) and ``fitted``
-    (models fitted on ``split.train``, used as the recommenders under test). The engine's like model
-    is fitted on all of ``data`` (the users' true preferences). Whatever is missing is fitted here.
+    (models fitted on ``split.train``, used as the recommenders under test; one that is missing or
+    failed to fit is fitted here). The engine's like model is fitted on all of ``data`` (the users'
+    true preferences).
 
     Returns ``{recommender: summary}`` for :data:`DEMO_RECOMMENDERS`.
     """
-    from recpilot.simulation.assembly import build_recommender, split_for_simulation
+    from recpilot.simulation.assembly import build_recommender
     from recpilot.simulation.environment import ModelRecommender
     from recpilot.simulation.offline_engine import OfflineEngine
     from recpilot.simulation.persona import build_personas, sample_population
@@ -182,17 +183,15 @@ def demo_simulation(
     from recpilot.simulation.types import SimulationConfig
 
     config = SimulationConfig(users=users, sessions=sessions, pages=10, page_size=10, seed=42)
-    if split is None:
-        split = split_for_simulation(data, config.seed)
-    with status("Calibrating simulated users on the training data...", quiet=quiet):
-        engine = OfflineEngine(seed=config.seed).fit(split.train, truth=data)
+    with status("Fitting simulated users' preferences on all ratings...", quiet=quiet):
+        engine = OfflineEngine(seed=config.seed).fit(data)
         population = sample_population(build_personas(split.train), data, users, config.seed)
     results: dict[str, Any] = {}
     for name in DEMO_RECOMMENDERS:
         spec = config.model_copy(update={"recommender": name})
         with status(f"Simulating {users} users x {sessions} sessions with {name}...", quiet=quiet):
-            model = (fitted or {}).get(name)
-            if model is not None and model.is_fitted and model.item_map == split.train.items:
+            model = fitted.get(name)
+            if model is not None and model.is_fitted:
                 recommender: Any = ModelRecommender(model)
             else:
                 recommender, _ = build_recommender(spec, split)

@@ -27,7 +27,7 @@ def run_audit_command(
         if not json_out:
             err_console.print(f"[dim]{message}...[/]")
 
-    from recpilot.simulation.offline_engine import BehaviourConfig
+    from recpilot.simulation.behaviour import BehaviourConfig
 
     behaviour = BehaviourConfig() if choice_weight is None else BehaviourConfig(choice_weight=choice_weight)
     config = AuditConfig(

@@ -14,8 +14,8 @@ from recpilot.data.columns import Columns
 from recpilot.data.dataset import Dataset
 from recpilot.errors import ConfigError
 
-Protocol = Literal["leave-last-out", "temporal", "random"]
-PROTOCOLS: tuple[Protocol, ...] = ("leave-last-out", "temporal", "random")
+Protocol = Literal["leave-last-out", "temporal", "latest-per-user", "random"]
+PROTOCOLS: tuple[Protocol, ...] = ("leave-last-out", "temporal", "latest-per-user", "random")
 
 
 @dataclass(frozen=True, eq=False)
@@ -80,33 +80,54 @@ def latest_per_user(dataset: Dataset, *, test_fraction: float = 0.2) -> Split:
     A temporal hold-out that keeps every user with two or more interactions in the test, unlike the
     global cut-off of :func:`temporal_split`, which on small logs leaves few test users.
     """
-    _check_fraction(test_fraction)
-    indptr, _ = dataset.sequences
-    order = _time_order(dataset)
-    counts = np.diff(indptr)
-    n_test = np.minimum(np.floor(counts * test_fraction).astype(np.int64), np.maximum(counts - 1, 0))
-    n_test = np.where((counts >= 2) & (n_test == 0), 1, n_test)
-    rank = np.arange(len(order)) - np.repeat(indptr[:-1], counts)
-    test_mask = np.zeros(dataset.n_interactions, dtype=bool)
-    test_mask[order] = rank >= np.repeat(counts - n_test, counts)
-    return _make_split(dataset, test_mask, f"latest-per-user({test_fraction:g})")
+    table = dataset.interactions
+    # latest first; ties by file order, reversed (so the same rows as the latest in time order)
+    latest_first = np.lexsort(
+        (-np.arange(len(table)), -table[Columns.TIMESTAMP].to_numpy(), table[Columns.USER_IDX].to_numpy())
+    )
+    return _per_user_holdout(
+        dataset,
+        latest_first,
+        test_fraction,
+        at_least_one=True,
+        protocol=f"latest-per-user({test_fraction:g})",
+    )
 
 
 def random_holdout(dataset: Dataset, *, test_fraction: float = 0.2, seed: int = 42) -> Split:
     """Hold out a random ``test_fraction`` of each user's interactions (at least one stays in train)."""
-    _check_fraction(test_fraction)
-    rng = np.random.default_rng(seed)
     users = dataset.interactions[Columns.USER_IDX].to_numpy()
-    keys = rng.random(len(users))
-    order = np.lexsort((keys, users))
-    counts = np.bincount(users, minlength=dataset.n_users)
+    keys = np.random.default_rng(seed).random(len(users))
+    shuffled = np.lexsort((keys, users))
+    return _per_user_holdout(
+        dataset, shuffled, test_fraction, at_least_one=False, protocol=f"random(seed={seed})"
+    )
+
+
+def _per_user_holdout(
+    dataset: Dataset,
+    order: npt.NDArray[np.int64],
+    test_fraction: float,
+    *,
+    at_least_one: bool,
+    protocol: str,
+) -> Split:
+    """Hold out the first ``floor(n * test_fraction)`` of each user's ``n`` interactions in ``order``.
+
+    ``order`` lists the interaction rows grouped by user (ascending user index). At least one
+    interaction of each user stays in train; with ``at_least_one`` every user with two or more gives
+    one to the test even when the fraction rounds down to none.
+    """
+    _check_fraction(test_fraction)
+    counts = np.bincount(dataset.interactions[Columns.USER_IDX].to_numpy(), minlength=dataset.n_users)
     starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
     rank_in_user = np.arange(len(order)) - np.repeat(starts, counts)
-    n_test = np.floor(counts * test_fraction).astype(np.int64)
-    n_test = np.minimum(n_test, np.maximum(counts - 1, 0))
-    test_mask = np.zeros(len(users), dtype=bool)
+    n_test = np.minimum(np.floor(counts * test_fraction).astype(np.int64), np.maximum(counts - 1, 0))
+    if at_least_one:
+        n_test = np.where((counts >= 2) & (n_test == 0), 1, n_test)
+    test_mask = np.zeros(len(order), dtype=bool)
     test_mask[order] = rank_in_user < np.repeat(n_test, counts)
-    return _make_split(dataset, test_mask, f"random(seed={seed})")
+    return _make_split(dataset, test_mask, protocol)
 
 
 #: Key of a random-exposure test table in :attr:`Dataset.extra` (set by the random-exposure loaders).
@@ -133,11 +154,13 @@ def random_exposure_split(dataset: Dataset) -> Split:
 
 
 def split_dataset(dataset: Dataset, protocol: str, *, test_fraction: float = 0.2, seed: int = 42) -> Split:
-    """Split by protocol name (``leave-last-out``, ``temporal`` or ``random``)."""
+    """Split by protocol name (``leave-last-out``, ``temporal``, ``latest-per-user`` or ``random``)."""
     if protocol == "leave-last-out":
         return leave_last_out(dataset)
     if protocol == "temporal":
         return temporal_split(dataset, test_fraction=test_fraction)
+    if protocol == "latest-per-user":
+        return latest_per_user(dataset, test_fraction=test_fraction)
     if protocol == "random":
         return random_holdout(dataset, test_fraction=test_fraction, seed=seed)
     raise ConfigError(f"unknown split protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")

@@ -17,6 +17,7 @@ from recpilot.errors import ConfigError
 from recpilot.models.base import Recommender, resolve_model_class
 
 MODELS: dict[str, str] = {
+    "random": "recpilot.models.random_baseline.RandomRecommender",
     "pop": "recpilot.models.popularity.PopularityRecommender",
     "itemknn": "recpilot.models.itemknn.ItemKNNRecommender",
     "ease": "recpilot.models.ease.EaseRecommender",

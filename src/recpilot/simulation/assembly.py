@@ -51,7 +51,7 @@ def build_engine(config: SimulationConfig, split: Split, dataset: Dataset) -> De
     titles and genres for the memory lines of its prompts.
     """
     if config.engine == "offline":
-        return OfflineEngine(seed=config.seed).fit(split.train, truth=dataset)
+        return OfflineEngine(seed=config.seed).fit(dataset)  # true preferences: all of each user's data
     if not config.llm:
         raise ConfigError("--engine llm needs --llm URL#MODEL (an OpenAI-compatible endpoint and model)")
     try:

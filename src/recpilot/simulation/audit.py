@@ -43,11 +43,11 @@ from recpilot.evaluation.bootstrap import bootstrap_cis, bootstrap_means, paired
 from recpilot.evaluation.metrics import ndcg
 from recpilot.evaluation.unbiased import calibration_summary, random_exposure_likes
 from recpilot.models.base import Recommender
-from recpilot.simulation.audit_models import build_audit_model
+from recpilot.models.registry import MODELS, build_model, model_class
 from recpilot.simulation.batch import simulate_chunk
+from recpilot.simulation.behaviour import BehaviourConfig
 from recpilot.simulation.environment import ModelRecommender
-from recpilot.simulation.like_model import like_threshold
-from recpilot.simulation.offline_engine import BehaviourConfig, OfflineEngine
+from recpilot.simulation.offline_engine import OfflineEngine
 from recpilot.simulation.persona import SimulatedUser, build_personas, string_index
 from recpilot.simulation.types import SimColumns
 
@@ -73,7 +73,8 @@ class AuditConfig(BaseModel):
     """One audit, declared once for the CLI, tests and benchmarks.
 
     Attributes:
-        recommenders: Recommender names (``random`` plus the model registry's names); at least three.
+        recommenders: Recommender names of the model registry (``random`` included) or dotted class
+            paths; at least three.
         temporal: Audit against a temporal hold-out (required when there is no random exposure).
         sessions: Simulated sessions per test user.
         pages: Pages per simulated session.
@@ -81,7 +82,7 @@ class AuditConfig(BaseModel):
         copies: Simulated users per real test user (more copies, less simulation noise).
         n_resamples: Bootstrap resamples.
         behaviour: The engine's behavioural priors.
-        seed: Seed of the simulation, the bootstrap and the random recommender.
+        seed: Seed of the simulation, the bootstrap and every recommender with a ``seed`` setting.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -133,8 +134,8 @@ def run_audit(dataset: Dataset, config: AuditConfig, *, step: Step | None = None
     for name in names:
         say(f"training and simulating {name}")
         try:
-            model = build_audit_model(name, seed=config.seed).fit(split.train)
-            unbiased = _unbiased(model, split, users, k, kind)
+            model = _unfitted(name, config.seed).fit(split.train)
+            unbiased = _unbiased(model, split, users, k, kind, like_threshold=engine.like_threshold)
             simulated, ctr = _simulated(
                 engine, model, population, users, config, clicks=kind != "random-exposure"
             )
@@ -172,13 +173,21 @@ def run_audit(dataset: Dataset, config: AuditConfig, *, step: Step | None = None
 
 
 def _check_names(names: Sequence[str]) -> list[str]:
-    cleaned = list(dict.fromkeys(n.strip().lower() for n in names if n.strip()))
+    """Distinct names, registry names case-folded (``POP`` is ``pop``); dotted class paths kept as given."""
+    given = [n.strip() for n in names if n.strip()]
+    cleaned = list(dict.fromkeys(n.lower() if n.lower() in MODELS else n for n in given))
     if len(cleaned) < 3:
         raise ConfigError(
             f"--recommenders needs at least three distinct recommenders to compare orderings, got "
             f"{len(cleaned)} ({', '.join(cleaned) or 'none'}); e.g. random,pop,itemknn,ease,als,bpr"
         )
     return cleaned
+
+
+def _unfitted(name: str, seed: int) -> Recommender[Any]:
+    """The registry's model ``name``, seeded with the audit's seed when its configuration has one."""
+    seeded = {"seed": seed} if "seed" in model_class(name).config_class.model_fields else {}
+    return build_model(name, **seeded)
 
 
 def _test_users(split: Split) -> npt.NDArray[np.int64]:
@@ -208,7 +217,7 @@ def _calibration(engine: OfflineEngine, split: Split) -> dict[str, Any]:
     preference, _ = engine._require()
     test = split.test
     predicted = preference.like_pairs(test[Columns.USER_IDX].to_numpy(), test[Columns.ITEM_IDX].to_numpy())
-    actual = (test[Columns.RATING].to_numpy(np.float64) >= preference.threshold).astype(np.float64)
+    actual = (test[Columns.RATING].to_numpy(np.float64) >= engine.like_threshold).astype(np.float64)
     return calibration_summary(predicted, actual)
 
 
@@ -216,9 +225,16 @@ def _calibration(engine: OfflineEngine, split: Split) -> dict[str, Any]:
 
 
 def _unbiased(
-    model: Recommender[Any], split: Split, users: npt.NDArray[np.int64], k: int, kind: AuditKind
+    model: Recommender[Any],
+    split: Split,
+    users: npt.NDArray[np.int64],
+    k: int,
+    kind: AuditKind,
+    *,
+    like_threshold: float,
 ) -> FloatArray:
-    """Per test user: the random-exposure estimate of likes in the top ``k``, or temporal NDCG@k."""
+    """Per test user: the random-exposure estimate of likes in the top ``k`` (a rating at or above
+    ``like_threshold``, the engine's, is a like), or temporal NDCG@k."""
     top, _ = model.recommend_indices(users, k=k)
     test = split.test[split.test[Columns.USER_IDX].isin(users)]
     if kind == "temporal-holdout":
@@ -230,7 +246,7 @@ def _unbiased(
         top,
         np.searchsorted(users, test[Columns.USER_IDX].to_numpy()),
         test[Columns.ITEM_IDX].to_numpy(),
-        test[Columns.RATING].to_numpy(np.float64) >= like_threshold(split.train),
+        test[Columns.RATING].to_numpy(np.float64) >= like_threshold,
         split.train.n_items,
     )
 

@@ -30,7 +30,7 @@ from recpilot.data.columns import Columns
 from recpilot.data.dataset import Dataset
 from recpilot.simulation.assembly import split_for_simulation
 from recpilot.simulation.offline_engine import OfflineEngine, PageBatch
-from recpilot.simulation.persona import build_personas, percentile_rank, string_index
+from recpilot.simulation.persona import build_personas, popularity_percentile, string_index
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -229,14 +229,6 @@ def _activity(train: Dataset) -> FloatArray:
     out = np.zeros(train.n_users)
     for persona in build_personas(train):
         out[index[persona.user_id]] = persona.activity
-    return out
-
-
-def popularity_percentile(dataset: Dataset) -> FloatArray:
-    """Each item's popularity percentile among items with interactions (0 for the others)."""
-    popularity = dataset.item_popularity
-    out = np.zeros(dataset.n_items)
-    out[popularity > 0] = percentile_rank(popularity[popularity > 0])
     return out
 
 

@@ -12,16 +12,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import scipy.sparse as sp
 
 from recpilot.errors import ConfigError
 from recpilot.simulation.files import atomic_write_parquet, atomic_write_text
-from recpilot.simulation.persona import string_index
 from recpilot.simulation.types import (
     ITEM_TABLE_COLUMNS,
     SESSION_TABLE_COLUMNS,
@@ -117,6 +119,22 @@ def records_to_frames(
             )
         )
     return items_frame(rows), sessions_frame(sessions)
+
+
+#: The dtype pandas gives a column of Python strings (Arrow-backed from pandas 3, object before).
+_STRING_DTYPE = pd.Series(["x"]).dtype
+
+
+def string_column(values: Sequence[Any] | np.ndarray[Any, Any], codes: np.ndarray[Any, Any]) -> Any:
+    """``values[codes]`` as a string column of the dtype pandas infers for strings.
+
+    Built by an Arrow ``take`` where strings are Arrow-backed: no Python object per row (a result table
+    has millions of rows).
+    """
+    if not isinstance(_STRING_DTYPE, pd.StringDtype):
+        return np.asarray([str(v) for v in values], dtype=object)[codes]
+    taken = pa.array([str(v) for v in values], type=pa.large_string()).take(pa.array(codes))
+    return pd.array(taken, dtype=_STRING_DTYPE)
 
 
 def items_frame(rows: list[tuple[Any, ...]] | dict[str, Any]) -> pd.DataFrame:
@@ -231,43 +249,130 @@ def commit_chunk(folder: Path, chunk: int, items: pd.DataFrame, sessions: pd.Dat
     os.rename(tmp, final)
 
 
+@dataclass
+class SummaryTotals:
+    """The additive counts behind the summary metrics: one chunk's, or a whole run's (their sum).
+
+    The summary of a run is a function of these counts alone, so a run streamed chunk by chunk and a
+    run held in memory get their metrics from the same code (:meth:`metrics`).
+
+    Attributes:
+        sessions: User-sessions.
+        shown: Shown items (rows of the items table).
+        clicks: Clicks.
+        likes: Liked clicks.
+        rating_sum: Sum of ratings given.
+        ratings: Ratings given.
+        pages: Pages seen, summed over sessions.
+        exits: Sessions left before the last page.
+        stayed: Sessions that reached the last page.
+        errors: Sessions with at least one recorded error.
+        diversity_sum: Sum over sessions with shown items of their normalised genre entropy.
+        diverse_sessions: Sessions with shown items (the denominator of diversity).
+        items: Distinct item ids shown (for coverage).
+    """
+
+    sessions: int = 0
+    shown: int = 0
+    clicks: int = 0
+    likes: int = 0
+    rating_sum: float = 0.0
+    ratings: int = 0
+    pages: int = 0
+    exits: int = 0
+    stayed: int = 0
+    errors: int = 0
+    diversity_sum: float = 0.0
+    diverse_sessions: int = 0
+    items: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(
+        cls,
+        items: pd.DataFrame,
+        sessions: pd.DataFrame,
+        catalog_ids: np.ndarray[Any, Any],
+        genres: sp.csr_matrix,
+    ) -> SummaryTotals:
+        """The counts of one pair of result tables (``genres``: the catalog's item x genre matrix)."""
+        clicks = items[C.ACTION] == "click"
+        ratings = items.loc[clicks, C.RATING].dropna()
+        entropy = _session_entropy(items, catalog_ids, genres)
+        return cls(
+            sessions=len(sessions),
+            shown=len(items),
+            clicks=int(clicks.sum()),
+            likes=int(sessions[C.LIKED].map(len).sum()),
+            rating_sum=float(ratings.sum()),
+            ratings=len(ratings),
+            pages=int(sessions[C.PAGES_SEEN].sum()),
+            exits=int(sessions[C.EXIT_PAGE].notna().sum()),
+            stayed=int(sessions[C.STAYED].sum()),
+            errors=int((sessions[C.ERRORS].map(len) > 0).sum()),
+            diversity_sum=float(entropy.sum()),
+            diverse_sessions=len(entropy),
+            items=sorted(items[C.ITEM].astype(str).unique().tolist()),
+        )
+
+    @classmethod
+    def total(cls, parts: Sequence[SummaryTotals]) -> SummaryTotals:
+        """The sum of several chunks' counts (items: the union)."""
+        out = cls()
+        for part in parts:
+            for name in (f.name for f in fields(cls) if f.name != "items"):
+                setattr(out, name, getattr(out, name) + getattr(part, name))
+        out.items = sorted(set().union(*(p.items for p in parts)))
+        return out
+
+    def metrics(self, n_items: int) -> dict[str, Any]:
+        """Click-through rate, mean rating, likes per session, session length, exit and completion
+        rates, coverage of a catalog of ``n_items``, diversity, sessions with errors."""
+        sessions = max(self.sessions, 1)
+        return {
+            "user_sessions": self.sessions,
+            "ctr": self.clicks / self.shown if self.shown else 0.0,
+            "mean_rating": self.rating_sum / self.ratings if self.ratings else None,
+            "likes_per_session": self.likes / sessions,
+            "mean_session_length": self.pages / sessions,
+            "exit_rate": self.exits / sessions,
+            "completion_rate": self.stayed / sessions,
+            "coverage": len(self.items) / max(1, n_items),
+            "diversity": self.diversity_sum / self.diverse_sessions if self.diverse_sessions else 0.0,
+            "errors": self.errors,
+        }
+
+
 def summary_metrics(
     items: pd.DataFrame, sessions: pd.DataFrame, catalog_ids: np.ndarray[Any, Any], genres: sp.csr_matrix
 ) -> dict[str, Any]:
     """Click-through rate, mean rating, likes per session, session length, exit and completion rates,
-    coverage, diversity.
+    coverage, diversity (see :class:`SummaryTotals`).
 
     A session is an exit when the user left before its last page (``exit_page`` set); otherwise it is
     complete, whether or not the user would have left after the last page: the two rates sum to 1.
     """
-    clicks = items[C.ACTION] == "click"
-    ratings = items.loc[clicks, C.RATING].dropna()
-    diversity = 0.0
-    if genres.shape[1] > 1 and len(items):
-        index = string_index(catalog_ids)
-        item_idx = items[C.ITEM].map(index).to_numpy()
-        keys = items[C.USER].astype(str) + "|" + items[C.SESSION].astype(str)
-        codes, _ = pd.factorize(keys)
-        incidence = sp.csr_matrix(
-            (np.ones(len(items)), (codes, item_idx)), shape=(codes.max() + 1, len(catalog_ids))
-        )
-        counts = np.asarray((incidence @ genres).todense(), dtype=np.float64)
-        totals = counts.sum(axis=1, keepdims=True)
-        share = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
-        logs = np.log(share, out=np.zeros_like(share), where=share > 0)
-        diversity = float(np.mean(-(share * logs).sum(axis=1) / np.log(genres.shape[1])))
-    return {
-        "user_sessions": len(sessions),
-        "ctr": float(clicks.mean()) if len(items) else 0.0,
-        "mean_rating": float(ratings.mean()) if len(ratings) else None,
-        "likes_per_session": float(sessions[C.LIKED].map(len).mean()) if len(sessions) else 0.0,
-        "mean_session_length": float(sessions[C.PAGES_SEEN].mean()) if len(sessions) else 0.0,
-        "exit_rate": float(sessions[C.EXIT_PAGE].notna().mean()) if len(sessions) else 0.0,
-        "completion_rate": float(sessions[C.STAYED].mean()) if len(sessions) else 0.0,
-        "coverage": float(items[C.ITEM].nunique() / max(1, len(catalog_ids))),
-        "diversity": diversity,
-        "errors": int((sessions[C.ERRORS].map(len) > 0).sum()) if len(sessions) else 0,
-    }
+    return SummaryTotals.of(items, sessions, catalog_ids, genres).metrics(len(catalog_ids))
+
+
+def _session_entropy(
+    items: pd.DataFrame, catalog_ids: np.ndarray[Any, Any], genres: sp.csr_matrix
+) -> np.ndarray[Any, np.dtype[np.float64]]:
+    """Normalised genre entropy of the items shown in each (user, session) of ``items``."""
+    if genres.shape[1] <= 1 or not len(items):
+        return np.zeros(0)
+    item_idx = pd.Index([str(i) for i in catalog_ids.tolist()]).get_indexer(items[C.ITEM])
+    users, _ = pd.factorize(items[C.USER])
+    session = items[C.SESSION].to_numpy(np.int64)
+    codes, _ = pd.factorize(users.astype(np.int64) * (int(session.max()) + 1) + session)
+    incidence = sp.csr_matrix(
+        (np.ones(len(items)), (codes, item_idx)), shape=(codes.max() + 1, len(catalog_ids))
+    )
+    counts = np.asarray((incidence @ genres).todense(), dtype=np.float64)
+    totals = counts.sum(axis=1, keepdims=True)
+    share = np.divide(counts, totals, out=np.zeros_like(counts), where=totals > 0)
+    logs = np.log(share, out=np.zeros_like(share), where=share > 0)
+    entropy: np.ndarray[Any, np.dtype[np.float64]] = -(share * logs).sum(axis=1) / np.log(genres.shape[1])
+    return entropy
 
 
 def _diff(previous: dict[str, Any], current: dict[str, Any]) -> str:

@@ -40,7 +40,7 @@ from sklearn.linear_model import LogisticRegression
 from recpilot.data.columns import Columns
 from recpilot.data.dataset import Dataset
 from recpilot.errors import NotFittedError
-from recpilot.simulation.calibration import sigmoid
+from recpilot.simulation.calibration import logit, sigmoid
 from recpilot.simulation.persona import genre_matrix
 
 FloatArray = npt.NDArray[np.float64]
@@ -91,6 +91,10 @@ class LikeModel:
         self._items = _item_features(dataset)
         self._users = _user_features(dataset, self._items)
         self._user_taste, self._item_taste = _taste_factors(dataset, cfg.factors, cfg.seed)
+        # contiguous columns for the pair logits (item attributes are few: genres)
+        self._item_columns = np.ascontiguousarray(self._items.toarray().T)
+        self._user_taste_columns = np.ascontiguousarray(self._user_taste.T)
+        self._item_taste_columns = np.ascontiguousarray(self._item_taste.T)
         frame = dataset.interactions.drop_duplicates([Columns.USER_IDX, Columns.ITEM_IDX], keep="last")
         users = frame[Columns.USER_IDX].to_numpy(np.int64)
         items = frame[Columns.ITEM_IDX].to_numpy(np.int64)
@@ -98,7 +102,7 @@ class LikeModel:
         self.threshold = like_threshold(dataset) if cfg.like_threshold is None else cfg.like_threshold
 
         exposure = self._fit_exposure(dataset, users, items)
-        propensity = sigmoid(self._logits(exposure, users, items))
+        propensity = sigmoid(self._fit_logits(exposure, users, items))
         weights = 1.0 / np.maximum(propensity, 1e-6)
         weights = np.minimum(weights, np.quantile(weights, cfg.clip_quantile))
         weights /= weights.mean()
@@ -137,9 +141,39 @@ class LikeModel:
         return self._dense(self._exposure, users)
 
     def like_pairs(self, users: npt.ArrayLike, items: npt.ArrayLike) -> FloatArray:
-        """``P(like | u, i)`` for aligned ``(user, item)`` pairs."""
+        """``P(like | u, i)`` for aligned ``(user, item)`` pairs (see :meth:`_pair_logits`)."""
         self._require()
-        return sigmoid(self._logits(self._like, np.asarray(users, np.int64), np.asarray(items, np.int64)))
+        pairs = np.asarray(users, np.int64), np.asarray(items, np.int64)
+        return sigmoid(self._pair_logits(self._like, *pairs))
+
+    def pair_probabilities(
+        self, users: npt.ArrayLike, items: npt.ArrayLike
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Like, chosen-like and exposure probabilities of aligned ``(user, item)`` pairs (any shape).
+
+        Each pair is computed on its own, so it gets the same value in any batch: the simulation's
+        batch and one-page paths agree to the bit.
+        """
+        self._require()
+        u, i = np.asarray(users, np.int64), np.asarray(items, np.int64)
+        return tuple(  # type: ignore[return-value]  # three arrays
+            sigmoid(self._pair_logits(params, u, i)) for params in (self._like, self._chosen, self._exposure)
+        )
+
+    def mean_exposure_logit(self, users: npt.ArrayLike) -> FloatArray:
+        """Per user, the catalog's mean of ``logit P(O = 1 | u, i)`` (the centre of choice propensities)."""
+        self._require()
+        rows = np.asarray(users, dtype=np.int64)
+        # blocks of users bound the whole-catalog temporaries (a row is computed alike in any block)
+        block = max(1, 2**22 // max(self._n_items, 1))
+        out: FloatArray = np.concatenate(
+            [
+                logit(sigmoid(self._dense_logits(self._exposure, rows[i : i + block]))).mean(axis=1)
+                for i in range(0, len(rows), block)
+            ]
+            or [np.zeros(0)]
+        )
+        return out
 
     def rating_quantile(self, liked: npt.NDArray[np.bool_], uniform: FloatArray) -> FloatArray:
         """A rating drawn from the (IPS-weighted) rating distribution of likes or of dislikes."""
@@ -209,9 +243,15 @@ class LikeModel:
             "taste": w[len(w) - d :],
         }
 
-    def _logits(
+    def _fit_logits(
         self, params: dict[str, Any], users: npt.NDArray[np.int64], items: npt.NDArray[np.int64]
     ) -> FloatArray:
+        """Logits of the training pairs through BLAS products (fast on millions of pairs).
+
+        Only the fit's propensities use it: the IPS-weighted like fit moves by up to 0.1 in a user's
+        bias when the weights change in their last bits (L-BFGS stops at its tolerance on another
+        path), so the fitted model is kept as it was fitted before :meth:`_pair_logits` existed.
+        """
         user_side = self._users[users] @ params["cross"]
         item_side = self._items[items]
         cross = np.asarray(item_side.multiply(user_side).sum(axis=1)).ravel()
@@ -219,9 +259,27 @@ class LikeModel:
         out: FloatArray = params["intercept"] + params["user"][users] + params["item"][items] + cross + taste
         return out
 
-    def _dense(self, params: dict[str, Any], users: npt.ArrayLike) -> npt.NDArray[np.float32]:
-        self._require()
-        rows = np.asarray(users, dtype=np.int64)
+    def _pair_logits(
+        self, params: dict[str, Any], users: npt.NDArray[np.int64], items: npt.NDArray[np.int64]
+    ) -> FloatArray:
+        """Logits of aligned pairs, every element summed alone in a fixed order (no BLAS, no reduction
+        over the batch), so a pair's value does not depend on which other pairs share the call."""
+        unique, inverse = np.unique(users, return_inverse=True)
+        inverse = inverse.reshape(users.shape)
+        features, cross = self._users[unique], params["cross"]
+        # the user's side of the crosses, g_u' W, one user feature at a time; one row per attribute
+        side = np.zeros((cross.shape[1], len(unique)))
+        for f in range(cross.shape[0]):
+            side += cross[f][:, None] * features[:, f][None, :]
+        out: FloatArray = params["intercept"] + params["user"][users] + params["item"][items]
+        for j in range(cross.shape[1]):
+            out = out + side[j][inverse] * self._item_columns[j][items]
+        for f, weight in enumerate(params["taste"].tolist()):
+            out = out + self._user_taste_columns[f][users] * self._item_taste_columns[f][items] * weight
+        return out
+
+    def _dense_logits(self, params: dict[str, Any], rows: npt.NDArray[np.int64]) -> FloatArray:
+        """Logits of ``rows`` x the whole catalog."""
         # einsum and the sparse product sum each row the same way whatever the batch size, so a user's
         # probabilities are bit-identical alone and in a chunk (BLAS blocking is not)
         user_side = np.einsum("uf,fg->ug", self._users[rows], params["cross"])
@@ -229,7 +287,11 @@ class LikeModel:
         taste = np.einsum("uf,if->ui", self._user_taste[rows] * params["taste"], self._item_taste)
         logits += taste
         logits += params["intercept"] + params["user"][rows][:, None] + params["item"][None, :]
-        return sigmoid(logits).astype(np.float32)
+        return logits
+
+    def _dense(self, params: dict[str, Any], users: npt.ArrayLike) -> npt.NDArray[np.float32]:
+        self._require()
+        return sigmoid(self._dense_logits(params, np.asarray(users, dtype=np.int64))).astype(np.float32)
 
 
 def like_threshold(dataset: Dataset) -> float:

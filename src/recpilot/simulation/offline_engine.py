@@ -31,10 +31,10 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field
 
 from recpilot.data.dataset import Dataset
 from recpilot.errors import NotFittedError, UnknownIdError
+from recpilot.simulation.behaviour import PRIOR_SOURCES, BehaviourConfig
 from recpilot.simulation.calibration import examination, logit, sigmoid
 from recpilot.simulation.draws import page_uniforms
 from recpilot.simulation.engine import DecisionEngine, templated_interview
@@ -51,66 +51,6 @@ from recpilot.simulation.types import (
 )
 
 FloatArray = npt.NDArray[np.float64]
-
-
-class BehaviourConfig(BaseModel):
-    """Behavioural priors of the engine (not identifiable from rating logs; documented defaults).
-
-    Attributes:
-        eta: Position-bias exponent of the examination curve ``(p + 1) ** -eta``.
-        examine_base: Examination scale of the least active user (the most active examines with 1).
-        initial_satisfaction: Satisfaction at the start of the first session.
-        satisfaction_rate: How far satisfaction moves towards a page's signal.
-        signal_liked: Signal of a page with a liked click.
-        signal_disliked: Signal of a page with a disliked click.
-        signal_nothing: Signal of a page without a click.
-        fatigue_per_page: Fatigue added by each page for the most active user.
-        fatigue_inactive: Extra fatigue per page for the least active user.
-        fatigue_per_click: Fatigue added by a click.
-        leave_satisfaction: Satisfaction below which the most active user leaves.
-        leave_inactive: Added to that threshold for the least active user.
-        leave_hazard: Per-page probability of leaving for reasons outside the page.
-        fatigue_recovery: Share of fatigue gone before the next session.
-        satisfaction_memory: Share of the deviation from the initial satisfaction kept across sessions.
-        click_intercept: Added to the like logit to give the click logit of an examined item.
-        click_slope: Multiplies the like logit in the click logit.
-        choice_weight: Multiplies the item's relative choice propensity in the click logit.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    eta: float = Field(default=1.0, ge=0.0)
-    examine_base: float = Field(default=0.7, ge=0.0, le=1.0)
-    initial_satisfaction: float = Field(default=0.6, ge=0.0, le=1.0)
-    satisfaction_rate: float = Field(default=0.35, ge=0.0, le=1.0)
-    signal_liked: float = 1.0
-    signal_disliked: float = 0.35
-    signal_nothing: float = 0.1
-    fatigue_per_page: float = Field(default=0.05, ge=0.0)
-    fatigue_inactive: float = Field(default=0.1, ge=0.0)
-    fatigue_per_click: float = Field(default=0.02, ge=0.0)
-    leave_satisfaction: float = Field(default=0.2, ge=0.0, le=1.0)
-    leave_inactive: float = Field(default=0.15, ge=0.0)
-    leave_hazard: float = Field(default=0.02, ge=0.0, le=1.0)
-    fatigue_recovery: float = Field(default=0.8, ge=0.0, le=1.0)
-    satisfaction_memory: float = Field(default=0.5, ge=0.0, le=1.0)
-    click_intercept: float = 0.0
-    click_slope: float = Field(default=1.0, ge=0.0)
-    choice_weight: float = Field(default=1.0, ge=0.0)
-
-
-#: Where each behavioural prior comes from (reported with the fitted parameters).
-PRIOR_SOURCES = {
-    "eta": "position bias (p+1)^-eta, eta=1 from click logs (Joachims et al. 2017); not identifiable "
-    "from rating logs without positions",
-    "click_intercept": "0: an examined item is clicked with its like probability (no click logs)",
-    "click_slope": "1: clicks follow expected liking one to one (no click logs)",
-    "choice_weight": "1: choice odds (what users pick of their own accord) and liking odds combine "
-    "as a product of experts, neither favoured (no click logs)",
-    "leaving": "satisfaction/fatigue/hazard defaults of BehaviourConfig (no session logs)",
-    "selection_on_observables": "selection depends on (user, item) only through the like model's "
-    "features; what selection on the rating itself adds is not corrected",
-}
 
 
 @dataclass
@@ -170,7 +110,7 @@ class OfflineEngine(DecisionEngine):
     Args:
         behaviour: Behavioural priors.
         like: Settings of the exposure-corrected like model.
-        seed: Seed of the like model's negative sample.
+        seed: Seed of the like model's sample and factors (when ``like`` settings are not given).
     """
 
     name = "offline"
@@ -184,27 +124,26 @@ class OfflineEngine(DecisionEngine):
     ) -> None:
         self.behaviour = behaviour or BehaviourConfig()
         self.like_config = like or LikeModelConfig(seed=seed)
-        self.seed = seed
         self.preference: LikeModel | None = None
         self.dataset: Dataset | None = None
         self._genres: dict[str, list[str]] = {}
         self.item_index: dict[str, int] = {}
         self.user_index: dict[str, int] = {}
+        self._centre: FloatArray = np.zeros(0)
 
     # -- fitting -----------------------------------------------------------------------------------------
 
-    def fit(
-        self, train: Dataset, *, truth: Dataset | None = None, like: LikeModel | None = None
-    ) -> OfflineEngine:
-        """Fit the like model on ``truth`` (default ``train``): the users' true preferences.
+    def fit(self, data: Dataset, *, like: LikeModel | None = None) -> OfflineEngine:
+        """Fit the like model on ``data``: the simulated users' true preferences.
 
-        For simulation pass the full dataset as ``truth`` (train plus held-out); for fidelity
-        validation leave it out so held-out items stay unseen. A ``like`` model already fitted on the
-        same data is adopted instead of a refit.
+        For a simulation pass the whole dataset: the recommender under test sees only its training
+        part, so the held-out items are true preferences it never saw. For fidelity validation or an
+        audit pass the training part, so the held-out items stay unseen. A ``like`` model already
+        fitted on the same data is adopted instead of a refit.
         """
-        data = truth if truth is not None else train
         self.preference = like if like is not None else LikeModel(self.like_config).fit(data)
         self.dataset = data
+        self._centre = np.full(data.n_users, np.nan)
         self.item_index = string_index(data.items.external_ids)
         self.user_index = string_index(data.users.external_ids)
         genres, names = genre_matrix(data)
@@ -217,8 +156,14 @@ class OfflineEngine(DecisionEngine):
 
     def _require(self) -> tuple[LikeModel, Dataset]:
         if self.preference is None or self.dataset is None:
-            raise NotFittedError("OfflineEngine is not fitted: call fit(train, truth=...) first")
+            raise NotFittedError("OfflineEngine is not fitted: call fit(data) first")
         return self.preference, self.dataset
+
+    @property
+    def like_threshold(self) -> float:
+        """The lowest rating that is a like: the like model's, the one source for every consumer."""
+        preference, _ = self._require()
+        return preference.threshold
 
     def parameters(self) -> dict[str, Any]:
         """The model's parameters, split into what was fitted on data and what was assumed (priors)."""
@@ -304,6 +249,32 @@ class OfflineEngine(DecisionEngine):
         choice -= choice.mean(axis=1, keepdims=True)
         return like, chosen, choice
 
+    def pair_arrays(
+        self, users: npt.NDArray[np.int64], items: npt.NDArray[np.int64]
+    ) -> tuple[FloatArray, FloatArray, FloatArray]:
+        """Like, chosen-like and relative choice of ``items`` ``(B, k)`` for ``users`` ``(B,)`` (-1: 0).
+
+        Each value depends on its (user, item) pair alone, so a page gets the same numbers in a batch
+        of one (:meth:`adecide`) and in a chunk (the fast path). The choice propensity is centred on
+        the user's mean over the catalog, computed once per user.
+        """
+        preference, _ = self._require()
+        valid = items >= 0
+        pair_users = np.broadcast_to(users[:, None], items.shape)
+        like, chosen, exposure = preference.pair_probabilities(pair_users, np.maximum(items, 0))
+        choice = logit(exposure) - self._choice_centre(users)[:, None]
+        return tuple(np.where(valid, a, 0.0) for a in (like, chosen, choice))  # type: ignore[return-value]
+
+    def _choice_centre(self, users: npt.NDArray[np.int64]) -> FloatArray:
+        preference, _ = self._require()
+        missing = np.unique(users[np.isnan(self._centre[users])])
+        if len(missing):
+            if not self._centre.flags.writeable:  # shared read-only by Ray's object store
+                self._centre = self._centre.copy()
+            self._centre[missing] = preference.mean_exposure_logit(missing)
+        out: FloatArray = self._centre[users]
+        return out
+
     def next_session(self, satisfaction: FloatArray, fatigue: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Satisfaction and fatigue at the start of the next session."""
         b = self.behaviour
@@ -341,9 +312,7 @@ class OfflineEngine(DecisionEngine):
         if persona.user_id not in self.user_index:
             raise UnknownIdError("user", [persona.user_id], "personas must come from the engine's dataset")
         user = np.array([self.user_index[persona.user_id]], dtype=np.int64)
-        arrays = self.user_arrays(user)
-        safe, valid = np.maximum(items, 0), items >= 0
-        like, chosen, choice = (np.where(valid, a[0, safe], 0.0)[None, :] for a in arrays)
+        like, chosen, choice = self.pair_arrays(user, items[None, :])
         consumed = set(state.consumed)
         outcome = self.decide_arrays(
             PageBatch(
@@ -390,13 +359,12 @@ class OfflineEngine(DecisionEngine):
 
         A rating is liked at the like model's threshold, as on the batch path.
         """
-        preference, _ = self._require()
         return templated_interview(
             persona,
             record,
             state.satisfaction,
             genres_by_item=self._genres,
-            liked_threshold=preference.threshold,
+            liked_threshold=self.like_threshold,
         )
 
     def genres_of(self, item_id: str) -> list[str]:

@@ -84,6 +84,14 @@ def percentile_rank(values: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     return result
 
 
+def popularity_percentile(dataset: Dataset) -> npt.NDArray[np.float64]:
+    """Each item's popularity percentile among items with interactions (0 for the others)."""
+    popularity = dataset.item_popularity
+    out = np.zeros(dataset.n_items)
+    out[popularity > 0] = percentile_rank(popularity[popularity > 0])
+    return out
+
+
 def build_personas(dataset: Dataset, *, users: Sequence[int] | None = None) -> list[Persona]:
     """Personas for the dataset's users with at least one interaction (or the given internal indices).
 
@@ -97,11 +105,7 @@ def build_personas(dataset: Dataset, *, users: Sequence[int] | None = None) -> l
     activity = np.zeros(dataset.n_users)
     activity[active] = percentile_rank(counts[active])
 
-    popularity = dataset.item_popularity
-    interacted = popularity > 0
-    pop_pct = np.zeros(dataset.n_items)
-    pop_pct[interacted] = percentile_rank(popularity[interacted])
-    conformity = (binary @ pop_pct) / np.maximum(counts, 1.0)
+    conformity = (binary @ popularity_percentile(dataset)) / np.maximum(counts, 1.0)
 
     ratings = dataset.matrix("rating")
     rating_sum = np.asarray(ratings.sum(axis=1)).ravel().astype(np.float64)

@@ -17,6 +17,7 @@ run ends, on errors too.
 from __future__ import annotations
 
 import asyncio
+import functools
 import hashlib
 import json
 import time
@@ -30,7 +31,7 @@ import pandas as pd
 from recpilot.data.dataset import Dataset
 from recpilot.errors import ConfigError, RecpilotError
 from recpilot.llm.cache import CacheMissError
-from recpilot.simulation.batch import session_seeds, simulate_chunk
+from recpilot.simulation.batch import UserRows, ranked_width, session_seeds, simulate_chunk
 from recpilot.simulation.engine import DecisionEngine, engine_stats, stats_since
 from recpilot.simulation.environment import (
     CatalogGuard,
@@ -120,7 +121,6 @@ class SimulationRunner:
         self.resume = resume
         self.progress = progress
         self.guard = CatalogGuard(run.dataset.items.external_ids)
-        self._catalog = _catalog_entries(run.dataset)
 
     @property
     def fast_path(self) -> bool:
@@ -166,12 +166,15 @@ class SimulationRunner:
         chunks = [population[i : i + cfg.chunk_users] for i in range(0, len(population), cfg.chunk_users)]
         started = time.perf_counter()
         computed = 0
+        rows: UserRows | None = None  # per-real-user inputs, shared by the chunks of the fast path
         for number, chunk in enumerate(chunks):
             if number in done:
                 continue
             if self.fast_path:
                 assert isinstance(self.run.engine, OfflineEngine)
                 assert isinstance(self.run.recommender, ModelRecommender)
+                width = ranked_width(cfg.sessions, cfg.pages, cfg.page_size)
+                rows = rows or UserRows(self.run.engine, self.run.recommender, width)
                 items, sessions = simulate_chunk(
                     self.run.engine,
                     self.run.recommender,
@@ -182,6 +185,7 @@ class SimulationRunner:
                     pages=cfg.pages,
                     page_size=cfg.page_size,
                     rerank=self.run.recommender.use_history,
+                    rows=rows,
                 )
             else:
                 try:
@@ -293,6 +297,11 @@ class SimulationRunner:
             records.append(record)
             state = engine.carry_over(persona, state)
         return records
+
+    @functools.cached_property
+    def _catalog(self) -> dict[str, tuple[str, dict[str, list[str]]]]:
+        """Titles and attributes by item id, for the pages of the async path (built when first needed)."""
+        return _catalog_entries(self.run.dataset)
 
     def _shown(self, item_id: str, position: int) -> ShownItem:
         title, attributes = self._catalog.get(item_id, ("", {}))

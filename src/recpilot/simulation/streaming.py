@@ -4,7 +4,8 @@ The ordinary runner keeps every result row to write one table and compute the su
 for a million users that is hundreds of millions of rows. Here each chunk of users is simulated on the
 vectorised path, committed as its own Parquet pair (``journal/chunk-NNNNNN/items.parquet`` and
 ``sessions.parquet``, atomically, as :class:`~recpilot.simulation.journal.Journal` does), and reduced
-at once to a few counts (:class:`ChunkTotals`) saved beside it; the summary adds the counts up. Memory
+at once to a few counts (:class:`~recpilot.simulation.journal.SummaryTotals`) saved beside it; the
+summary adds the counts up, with the ordinary runner's formulas. Memory
 holds one chunk per worker, whatever the population. A rerun with ``resume`` skips committed chunks.
 
 With Ray each chunk is a task that writes its own files and returns its counts; at most ``workers``
@@ -17,71 +18,31 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
+import numpy as np
 
 from recpilot.errors import ConfigError
-from recpilot.simulation.batch import simulate_chunk
+from recpilot.simulation.batch import UserRows, ranked_width, simulate_chunk
 from recpilot.simulation.environment import ModelRecommender
 from recpilot.simulation.files import atomic_write_text
-from recpilot.simulation.journal import Journal, commit_chunk
+from recpilot.simulation.journal import Journal, SummaryTotals, commit_chunk
 from recpilot.simulation.offline_engine import OfflineEngine
-from recpilot.simulation.persona import SimulatedUser
+from recpilot.simulation.persona import SimulatedUser, genre_matrix
 from recpilot.simulation.runner import SimulationRun, run_id_of
-from recpilot.simulation.types import SimColumns as C
 
 Progress = Callable[[int, int], None]
 
 
-@dataclass
-class ChunkTotals:
-    """What one chunk adds to the run's summary.
+def chunk_task(
+    run: SimulationRun, number: int, users: list[SimulatedUser], root: str, rows: UserRows | None = None
+) -> dict[str, Any]:
+    """Simulate one chunk, commit its tables under ``root`` and return its totals (a Ray task, too).
 
-    Attributes:
-        sessions: User-sessions.
-        shown: Shown items (rows of the items table).
-        clicks: Clicks.
-        likes: Liked clicks.
-        rating_sum: Sum of ratings given.
-        ratings: Ratings given.
-        pages: Pages seen, summed over sessions.
-        exits: Sessions left before the last page.
-        items: Distinct item ids shown (for coverage).
+    ``rows`` carries per-real-user inputs from chunk to chunk in one process (see :class:`UserRows`).
     """
-
-    sessions: int = 0
-    shown: int = 0
-    clicks: int = 0
-    likes: int = 0
-    rating_sum: float = 0.0
-    ratings: int = 0
-    pages: int = 0
-    exits: int = 0
-    items: list[str] = field(default_factory=list)
-
-    @classmethod
-    def of(cls, items: pd.DataFrame, sessions: pd.DataFrame) -> ChunkTotals:
-        """The totals of one chunk's tables."""
-        clicks = items[C.ACTION] == "click"
-        ratings = items.loc[clicks, C.RATING].dropna()
-        return cls(
-            sessions=len(sessions),
-            shown=len(items),
-            clicks=int(clicks.sum()),
-            likes=int(sessions[C.LIKED].map(len).sum()),
-            rating_sum=float(ratings.sum()),
-            ratings=len(ratings),
-            pages=int(sessions[C.PAGES_SEEN].sum()),
-            exits=int(sessions[C.EXIT_PAGE].notna().sum()),
-            items=sorted(items[C.ITEM].astype(str).unique().tolist()),
-        )
-
-
-def chunk_task(run: SimulationRun, number: int, users: list[SimulatedUser], root: str) -> dict[str, Any]:
-    """Simulate one chunk, commit its tables under ``root`` and return its totals (a Ray task, too)."""
     engine, recommender, cfg = run.engine, run.recommender, run.config
     if not isinstance(engine, OfflineEngine) or not isinstance(recommender, ModelRecommender):
         raise ConfigError("streamed runs need the offline engine and a model recommender (the fast path)")
@@ -94,10 +55,12 @@ def chunk_task(run: SimulationRun, number: int, users: list[SimulatedUser], root
         sessions=cfg.sessions,
         pages=cfg.pages,
         page_size=cfg.page_size,
+        rows=rows,
     )
     # not through a Journal: opening one clears unfinished chunks, which other workers may be writing
     commit_chunk(Path(root) / "journal", number, items, sessions)
-    totals = asdict(ChunkTotals.of(items, sessions))
+    genres, _ = genre_matrix(run.dataset)
+    totals = asdict(SummaryTotals.of(items, sessions, run.dataset.items.external_ids, genres))
     atomic_write_text(_totals_path(Path(root), number), json.dumps(totals))
     return totals
 
@@ -128,16 +91,17 @@ def run_streaming(
     if backend == "ray":
         _on_ray(run, pending, root, workers, len(done), len(chunks), progress)
     else:
+        rows = _user_rows(run)
         for count, (number, users) in enumerate(pending, start=len(done) + 1):
-            chunk_task(run, number, users, str(root))
+            chunk_task(run, number, users, str(root), rows)
             if progress is not None:
                 progress(count, len(chunks))
     wall = time.perf_counter() - started
-    totals = [json.loads(_totals_path(root, n).read_text(encoding="utf-8")) for n, _ in chunks]
-    summary = _summary(totals, run.dataset.n_items)
-    computed = sum(
-        t["sessions"] for n, t in zip((n for n, _ in chunks), totals, strict=True) if n not in done
-    )
+    totals = [
+        SummaryTotals(**json.loads(_totals_path(root, n).read_text(encoding="utf-8"))) for n, _ in chunks
+    ]
+    summary = SummaryTotals.total(totals).metrics(run.dataset.n_items)
+    computed = sum(t.sessions for (n, _), t in zip(chunks, totals, strict=True) if n not in done)
     summary.update(
         run_id=run_id_of(run.config),
         recommender=run.recommender_name,
@@ -166,10 +130,12 @@ def _on_ray(
         raise ConfigError(
             "start Ray first (ray.init(num_cpus=..., object_store_memory=...)) to cap its memory"
         )
-    remote = ray.remote(chunk_task)
-    shared = ray.put(
-        SimulationRun(run.config, run.dataset, [], run.engine, run.recommender, run.recommender_name)
-    )
+    remote = ray.remote(_ray_chunk_task)
+    # Per-real-user rows (rankings, pair values, choice centres) are computed here once and travel in
+    # the same object as the run, so no task ranks or centres the users again (time and memory).
+    rows = _user_rows(run, [user for _, users in pending for user in users])
+    trimmed = SimulationRun(run.config, run.dataset, [], run.engine, run.recommender, run.recommender_name)
+    shared = ray.put((trimmed, rows))
     in_flight: list[Any] = []
     finished = done
     queue = list(pending)
@@ -184,27 +150,30 @@ def _on_ray(
             progress(finished, total)
 
 
-def _summary(totals: list[dict[str, Any]], n_items: int) -> dict[str, Any]:
-    def total(key: str) -> float:
-        return float(sum(t[key] for t in totals))
+def _ray_chunk_task(
+    shared: tuple[SimulationRun, UserRows | None], number: int, users: list[SimulatedUser], root: str
+) -> dict[str, Any]:
+    run, rows = shared
+    return chunk_task(run, number, users, root, rows)
 
-    sessions = total("sessions")
-    items: set[str] = set()
-    for t in totals:
-        items.update(t["items"])
-    return {
-        "user_sessions": int(sessions),
-        "ctr": total("clicks") / max(total("shown"), 1.0),
-        "likes_per_session": total("likes") / max(sessions, 1.0),
-        "mean_rating": total("rating_sum") / total("ratings") if total("ratings") else None,
-        "mean_session_length": total("pages") / max(sessions, 1.0),
-        "exit_rate": total("exits") / max(sessions, 1.0),
-        "coverage": len(items) / max(n_items, 1),
-    }
+
+def _user_rows(run: SimulationRun, fill: list[SimulatedUser] | None = None) -> UserRows | None:
+    """The run's per-real-user rows (``None`` off the fast path), filled now for ``fill``'s real users
+    (as many as the rows keep)."""
+    engine, recommender, cfg = run.engine, run.recommender, run.config
+    if not isinstance(engine, OfflineEngine) or not isinstance(recommender, ModelRecommender):
+        return None
+    rows = UserRows(engine, recommender, ranked_width(cfg.sessions, cfg.pages, cfg.page_size))
+    if fill:
+        first = {user.user_idx: user for user in fill}
+        keep = sorted(first)[: rows.max_users]
+        rows.rankings(np.array(keep, dtype=np.int64))
+        rows.tastes([first[u] for u in keep])
+    return rows
 
 
 def _totals_path(root: Path, number: int) -> Path:
     return root / "journal" / f"totals-{number:06d}.json"
 
 
-__all__ = ["ChunkTotals", "chunk_task", "run_streaming"]
+__all__ = ["chunk_task", "run_streaming"]

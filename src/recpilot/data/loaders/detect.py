@@ -94,18 +94,22 @@ def sequence_file_in(folder: Path) -> Path | None:
     """The S3-Rec sequence file in ``folder``: the ``.txt`` with an ``_item2attributes.json`` beside it.
 
     Failing that, the one ``.txt`` whose first line is a row of integers (READMEs and provenance notes
-    are ``.txt`` files too). ``None`` when there is none or several (see :func:`sequence_files_in`).
+    are ``.txt`` files too). ``None`` when there is none.
+
+    Raises:
+        DataError: The folder holds several candidates (e.g. Beauty and Sports): which one is meant is
+            ambiguous, so the message names them and asks for the file.
     """
-    found = sequence_files_in(folder)
-    return found[0] if len(found) == 1 else None
-
-
-def sequence_files_in(folder: Path) -> list[Path]:
-    """The candidate S3-Rec sequence files in ``folder``: those paired with an attribute file, else the
-    ``.txt`` files whose first line is a row of integers."""
     texts = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix == ".txt")
     paired = [p for p in texts if (p.parent / f"{p.stem}_item2attributes.json").is_file()]
-    return paired or [p for p in texts if _first_line_is_integers(p)]
+    found = paired or [p for p in texts if _first_line_is_integers(p)]
+    if len(found) > 1:
+        raise DataError(
+            f"this folder holds {len(found)} S3-Rec datasets ({', '.join(p.name for p in found)}), so "
+            "which one to load is ambiguous; pass the .txt file of the one you want",
+            path=folder,
+        )
+    return found[0] if found else None
 
 
 def sniff_separator(sample: str) -> str:
@@ -150,14 +154,6 @@ def detect_source(source: str | Path) -> DetectedSource:
             return DetectedSource(SourceKind.COAT, path)
         if all((path / f"ydata-ymusic-rating-study-v1_0-{part}.txt").is_file() for part in ("train", "test")):
             return DetectedSource(SourceKind.YAHOO_R3, path)
-        paired = sequence_files_in(path)
-        if len(paired) > 1:
-            names = ", ".join(p.name for p in paired)
-            raise DataError(
-                f"this folder holds {len(paired)} S3-Rec datasets ({names}), so which one to load is "
-                "ambiguous; pass the .txt file of the one you want",
-                path=path,
-            )
         sequences = sequence_file_in(path)
         if sequences is not None:
             return DetectedSource(SourceKind.SEQUENCES, sequences)
