@@ -1,0 +1,532 @@
+"""The one recommend -> filter -> explain pipeline.
+
+:meth:`Ranking.rank` takes a :class:`RankingRequest` (who, how many, what never to show, the hard
+constraints, the ranking model) and optionally the turn's candidates as an
+:class:`~recpilot.types.ItemList` (soft scores from a similarity or keyword step), and returns an
+:class:`~recpilot.types.ItemList` best first, each item with its reasons:
+
+```
+candidates   whole catalog, or the given ItemList, narrowed by the constraints (catalog search)
+score        the model's scores for the user's history (dataset history + given + liked items),
+             or popularity / Bayesian rating; blended with the candidates' soft scores
+adjust       history (seen), exclusions, dislikes dropped; then every ScoreAdjuster (feed rules,
+             critiques) on the whole ranking, or on a widening head when they only drop items
+top-k        canonical order: score, then catalog position
+explain      constraint matches, the tool's reason, the closest liked history item, the ranking
+```
+
+The agent's ``rank_candidates`` tool, the service (``/v1/recommend`` and MCP ``recommend``) and
+``recpilot recommend`` all call it, so the same request gets the same items with the same reasons.
+Ids cross this boundary as text; scores are the model's own (min-max scaled only when blended).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from recpilot.errors import ConfigError
+from recpilot.memory.base import UserProfile
+from recpilot.models.base import Histories, Recommender
+from recpilot.ranking.adjusters import RankingContext, ScoreAdjuster, only_drops
+from recpilot.ranking.cache import PREFIX, LruCache, RankedPrefix, canonical_order
+from recpilot.ranking.catalog import Catalog
+from recpilot.ranking.words import (
+    CATALOG_RANKINGS,
+    constraint_reasons,
+    history_reason,
+    ranking_reason,
+    tool_reason,
+)
+from recpilot.store import CatalogQuery
+from recpilot.types import HardConstraints, ItemId, ItemList, Reason
+
+Positions = npt.NDArray[np.int64]
+#: History items an explanation compares a recommendation with (the most recent, well-rated ones).
+ANCHORS = 200
+_NO_POSITIONS: Positions = np.empty(0, dtype=np.int64)
+#: Models whose scores mean something other than "people with tastes like yours".
+_ROLE_BY_MODEL = {"pop": "popularity", "content": "content", "sasrec": "sequential"}
+
+
+class RankingRequest(BaseModel):
+    """What to rank, for whom. Item ids are text (the catalog's ids as written).
+
+    Attributes:
+        user_id: The user; a user the models have not seen ranks by ``history`` and ``liked``, or by
+            popularity when both are empty.
+        history: Items the user interacted with beyond their own dataset history, oldest first
+            (unknown ids are an error).
+        liked: Items the user said they like (from memory); added to the history, unknown ids ignored.
+        disliked: Items the user said they dislike: never returned.
+        k: How many items.
+        exclude: Items never to return.
+        constraints: Hard constraints every item must satisfy (catalog search); ``exclude_items`` are
+            never returned.
+        model: The ranking: a fitted model's role (collaborative, sequential, content), popularity or
+            top_rated.
+        exclude_seen: Drop the items of the history (the dataset history, ``history`` and ``liked``).
+        similarity_weight: Weight of the candidates' soft scores against the model's (0 to 1).
+        explain: Attach the reasons of each item.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    user_id: str | None = None
+    history: tuple[str, ...] = ()
+    liked: tuple[str, ...] = ()
+    disliked: tuple[str, ...] = ()
+    k: int = Field(default=10, ge=1)
+    exclude: tuple[str, ...] = ()
+    constraints: HardConstraints = Field(default_factory=HardConstraints)
+    model: str = "collaborative"
+    exclude_seen: bool = True
+    similarity_weight: float = Field(default=0.6, ge=0.0, le=1.0)
+    explain: bool = True
+
+
+class _Who:
+    """The user of a request as the pipeline sees them: dataset user, given and liked items."""
+
+    def __init__(self, user: object | None, own: Positions, given: Positions, liked: Positions) -> None:
+        self.user = user
+        self.given = given
+        self.liked = liked
+        self.history: Positions = _unique(np.concatenate([own, given, liked]))
+        #: Whether the model can rank by the user's own training row (no extra items).
+        self.by_user = user is not None and not len(given) and not len(liked)
+
+    @property
+    def cold(self) -> bool:
+        """No history at all: a personal model ranks by popularity."""
+        return not len(self.history)
+
+
+class Ranking:
+    """The ranking pipeline over one catalog and its fitted models.
+
+    Args:
+        catalog: The catalog (dataset + store).
+        models: Fitted models by role; ``collaborative`` ranks by default when present.
+        cache_size: Ranked prefixes kept (one per history and model, see
+            :class:`~recpilot.ranking.cache.RankedPrefix`); 0 ranks every request in full.
+    """
+
+    def __init__(
+        self, catalog: Catalog, models: Mapping[str, Recommender[Any]], *, cache_size: int = 0
+    ) -> None:
+        self.catalog = catalog
+        self.models: Mapping[str, Recommender[Any]] = dict(models)
+        self.default_role = "collaborative" if "collaborative" in models else next(iter(models), "popularity")
+        data = catalog.dataset
+        self._n = data.n_items
+        self._ids: npt.NDArray[Any] = data.items.external_ids
+        self._id_list: list[ItemId] = self._ids.tolist()
+        self._model_positions = {role: self._positions_of(model) for role, model in self.models.items()}
+        self.prefixes: LruCache[tuple[object, ...], RankedPrefix] = LruCache(cache_size)
+        self._pools: LruCache[str, npt.NDArray[np.bool_]] = LruCache(256 if cache_size else 0)
+
+    @classmethod
+    def of(cls, ctx: RankingContext) -> Ranking:
+        """The pipeline for a context's catalog and models (one per catalog and set of models)."""
+        found = _SHARED.get(ctx.catalog)
+        if found is None or not _same_models(found.models, ctx.models):
+            found = _SHARED[ctx.catalog] = cls(ctx.catalog, ctx.models)
+        return found
+
+    @property
+    def roles(self) -> list[str]:
+        """The rankings a request may name: the loaded models' roles and the catalog rankings."""
+        return [*self.models, *(r for r in CATALOG_RANKINGS if r not in self.models)]
+
+    def model_name(self, role: str) -> str:
+        """The name of the model behind a ranking (the role itself for catalog rankings)."""
+        model = self.models.get(role)
+        return model.name if model is not None else role
+
+    # -- the pipeline -------------------------------------------------------------------------------
+
+    def rank(
+        self,
+        request: RankingRequest,
+        *,
+        candidates: ItemList | None = None,
+        adjusters: Sequence[ScoreAdjuster] = (),
+    ) -> ItemList:
+        """The request's top-k items, best first, with their reasons (when ``request.explain``).
+
+        Args:
+            request: Who, how many, what to exclude, the constraints and the ranking.
+            candidates: The items to rank instead of the whole catalog; finite scores are soft
+                scores (similarity, keyword relevance) blended with the model's, NaN means none.
+            adjusters: Applied in order to every eligible item's score before the top k are kept.
+
+        Raises:
+            ConfigError: Unknown ranking, unknown history ids, or constraints naming an unknown
+                attribute.
+        """
+        role = request.model
+        if role not in self.roles:
+            raise ConfigError(f"model: unknown ranking {role!r}; available: {self.roles}")
+        who = self.who(request)
+        pool = self._pool(request.constraints, candidates)
+        hidden = who.history if request.exclude_seen else _NO_POSITIONS
+        blocked = self.catalog.positions(
+            [*request.exclude, *request.disliked, *request.constraints.exclude_items]
+        )
+        soft = self._soft(candidates)
+        lifts = any(not only_drops(adjust) for adjust in adjusters)
+        picked: list[tuple[int, float]] | None = None
+        if pool is not None and not pool.any():
+            picked = []
+        elif soft is None and not lifts and self.prefixes.size:
+            key = (role, request.exclude_seen, *self._history_key(who))
+            prefix = self.prefixes.get_or_make(key, lambda: self._prefix(self._scores(role, who), hidden))
+            picked = self._survivors(prefix, request.k, blocked, pool, adjusters)
+        if picked is None:
+            scores = self._scores(role, who)
+            scores[hidden] = -np.inf
+            if pool is not None:
+                scores[~pool] = -np.inf
+            if soft is not None:
+                scores = _blend(scores, soft, request.similarity_weight)
+            scores[blocked] = -np.inf
+            picked = self._top(scores, request.k, adjusters, lifts)
+        positions = np.asarray([p for p, _ in picked], dtype=np.int64)
+        reasons: tuple[tuple[Reason, ...], ...] = ()
+        if request.explain:
+            given = _tool_reasons(candidates, self._ids[positions]) if candidates is not None else None
+            reasons = tuple(tuple(r) for r in self._explain(positions, who, request.constraints, role, given))
+        return ItemList(
+            self._ids[positions],
+            np.asarray([s for _, s in picked], dtype=np.float32),
+            self.model_name(role),
+            reasons,
+        )
+
+    def explain(
+        self,
+        items: Sequence[ItemId],
+        request: RankingRequest,
+        *,
+        tool_reasons: Mapping[ItemId, Sequence[Reason]] | None = None,
+    ) -> list[list[Reason]]:
+        """The reasons for ``items`` (catalog ids) recommended for ``request`` (its user, history,
+        likes, constraints and ranking); the same reasons :meth:`rank` attaches.
+
+        Args:
+            items: The items, each in the catalog.
+            request: The request they answer (``k`` and the exclusions are not read).
+            tool_reasons: Evidence a tool collected per item (similarity to a named item, a keyword
+                match); the first of each item's is worded with the others.
+        """
+        positions = np.asarray([self._position(i, "item") for i in items], dtype=np.int64)
+        given = None
+        if tool_reasons is not None:
+            given = [list(tool_reasons.get(i, ()))[:1] for i in items]
+        return self._explain(positions, self.who(request), request.constraints, request.model, given)
+
+    def who(self, request: RankingRequest) -> _Who:
+        """The request's user: dataset user, own history, given and liked items (as positions)."""
+        user = self.dataset_user(request.user_id)
+        own = self._dataset_history(user) if user is not None else _NO_POSITIONS
+        given = np.asarray([self._position(i, "history") for i in request.history], dtype=np.int64)
+        return _Who(user, own, given, self.catalog.positions(request.liked))
+
+    def dataset_user(self, user_id: str | None) -> object | None:
+        """The user's id in the training data, or None for a user the models have not seen."""
+        if user_id is None:
+            return None
+        users = self.catalog.dataset.users
+        key: object = user_id
+        if users.external_ids.dtype.kind in "iu":
+            try:
+                key = int(user_id)
+            except ValueError:
+                return None
+        return key if key in users else None
+
+    # -- scoring ------------------------------------------------------------------------------------
+
+    def _scores(self, role: str, who: _Who) -> npt.NDArray[np.float64]:
+        """Every catalog item's score (catalog order; -inf where the model has no score)."""
+        if role in CATALOG_RANKINGS and role not in self.models:
+            values = self.catalog.popularity if role == "popularity" else self.catalog.rating_score
+            return np.array(values, dtype=np.float64)
+        model = self.models[role]
+        if who.by_user:
+            own, _ = model._scores_for_one(who.user, None)
+        else:
+            ids = [i for i in self._ids[who.history].tolist() if i in model.item_map]
+            own, _ = model._scores_for_one(None, ids)
+        positions = self._model_positions[role]
+        if positions is None:
+            return own.astype(np.float64)
+        scores = np.full(self._n, -np.inf)
+        scores[positions] = own
+        return scores
+
+    def _prefix(self, scores: npt.NDArray[np.float64], hidden: Positions) -> RankedPrefix:
+        scores[hidden] = -np.inf
+        order = canonical_order(scores, PREFIX)
+        complete = len(order) == int(np.isfinite(scores).sum())
+        return RankedPrefix(items=order, scores=scores[order], complete=complete)
+
+    def _survivors(
+        self,
+        prefix: RankedPrefix,
+        k: int,
+        blocked: Positions,
+        pool: npt.NDArray[np.bool_] | None,
+        adjusters: Sequence[ScoreAdjuster],
+    ) -> list[tuple[int, float]] | None:
+        """The first ``k`` survivors of a cached prefix; None when fewer survive than the catalog has."""
+        keep = ~np.isin(prefix.items, blocked)
+        if pool is not None:
+            keep &= pool[prefix.items]
+        picked = self._adjusted(prefix.items[keep], prefix.scores[keep], adjusters)
+        return picked[:k] if len(picked) >= k or prefix.complete else None
+
+    def _top(
+        self, scores: npt.NDArray[np.float64], k: int, adjusters: Sequence[ScoreAdjuster], lifts: bool
+    ) -> list[tuple[int, float]]:
+        """The top ``k`` after the adjusters: all eligible items when one may lift an item, else a head
+        of the ranking that widens until ``k`` items survive."""
+        if not adjusters:
+            order = canonical_order(scores, k)
+            return list(zip(order.tolist(), scores[order].tolist(), strict=True))
+        eligible = int(np.isfinite(scores).sum())
+        need = eligible if lifts else min(max(k * 30, 300), eligible)
+        while True:
+            order = canonical_order(scores, need if need < eligible else None)
+            picked = self._adjusted(order, scores[order], adjusters)
+            if len(picked) >= k or need >= eligible:
+                return picked[:k]
+            need = min(need * 4, eligible)
+
+    def _adjusted(
+        self, order: Positions, scores: npt.NDArray[Any], adjusters: Sequence[ScoreAdjuster]
+    ) -> list[tuple[int, float]]:
+        """Run the adjusters over ``order`` (positions best first) and re-sort what they keep."""
+        if not adjusters:
+            return list(zip(order.tolist(), scores.tolist(), strict=True))
+        ids = self._ids[order].tolist()
+        where = dict(zip(ids, order.tolist(), strict=True))
+        adjusted: dict[ItemId, float] = dict(zip(ids, scores.tolist(), strict=True))
+        for adjust in adjusters:
+            adjusted = adjust(self, adjusted)
+        ranked = sorted(adjusted.items(), key=lambda kv: -kv[1])
+        return [(where[i], s) for i, s in ranked if i in where]
+
+    # -- candidates ---------------------------------------------------------------------------------
+
+    def _pool(
+        self, constraints: HardConstraints, candidates: ItemList | None
+    ) -> npt.NDArray[np.bool_] | None:
+        """The catalog positions the candidates and the constraints allow (None: all)."""
+        pool: npt.NDArray[np.bool_] | None = None
+        if candidates is not None:
+            pool = np.zeros(self._n, dtype=bool)
+            pool[self.catalog.positions(candidates.ids())] = True
+        if not _searched(constraints):
+            return pool
+        key = constraints.model_copy(update={"exclude_items": []}).model_dump_json()
+        allowed = self._pools.get_or_make(key, lambda: self._search(constraints))
+        return allowed if pool is None else pool & allowed
+
+    def _search(self, constraints: HardConstraints) -> npt.NDArray[np.bool_]:
+        try:
+            query = CatalogQuery(
+                text=constraints.keywords,
+                match="any" if constraints.keywords else "all",
+                attributes={k: list(v) for k, v in constraints.attributes.items() if v},
+                exclude_attributes={k: list(v) for k, v in constraints.exclude_attributes.items() if v},
+                numeric={k: (r.min, r.max) for k, r in constraints.numeric.items()},
+                limit=self._n,
+                order_by="popularity",
+            )
+            hits = self.catalog.store.search(query)
+        except ValidationError as exc:
+            problems = "; ".join(str(e["msg"]) for e in exc.errors()[:3])
+            raise ConfigError(f"constraints: {problems}") from None
+        except ConfigError as exc:
+            raise ConfigError(f"constraints: {exc}") from None
+        mask = np.zeros(self._n, dtype=bool)
+        mask[self.catalog.positions(hit.item_id for hit in hits)] = True
+        return mask
+
+    def _soft(self, candidates: ItemList | None) -> npt.NDArray[np.float64] | None:
+        """The candidates' soft scores by catalog position (0 where none), or None without any."""
+        if candidates is None or not len(candidates):
+            return None
+        values = np.asarray(candidates.scores, dtype=np.float64)
+        finite = np.isfinite(values)
+        if not finite.any():
+            return None
+        soft = np.zeros(self._n)
+        ids = candidates.ids()
+        for item, value, ok in zip(ids, values.tolist(), finite.tolist(), strict=True):
+            position = self.catalog.position(item)
+            if ok and position is not None:
+                soft[position] = value
+        return soft
+
+    # -- explanations -------------------------------------------------------------------------------
+
+    def _explain(
+        self,
+        positions: Positions,
+        who: _Who,
+        constraints: HardConstraints,
+        role: str,
+        tool_reasons: Sequence[Sequence[Reason]] | None,
+    ) -> list[list[Reason]]:
+        anchors = self._anchors(positions, self._anchor_history(who))
+        catalog = self.catalog
+        out: list[list[Reason]] = []
+        for n, position in enumerate(positions.tolist()):
+            item = self._id_list[position]
+            reasons = constraint_reasons(catalog.row(item), constraints)
+            if tool_reasons is not None:
+                reasons.extend(tool_reason(r) for r in tool_reasons[n][:1])
+            anchor = anchors[n]
+            if anchor is not None:
+                named = self._id_list[anchor]
+                reasons.append(history_reason(named, catalog.title(named)))
+            rating = float(catalog.rating_score[position]) if role == "top_rated" else None
+            reasons.append(ranking_reason(role, self.model_name(role), cold=who.cold, rating_score=rating))
+            out.append(reasons)
+        return out
+
+    def _anchor_history(self, who: _Who) -> Positions:
+        """The items an explanation may name: liked and given items, then the recent items of the
+        dataset history the user rated at least at their median."""
+        recent = _NO_POSITIONS
+        if who.user is not None:
+            data = self.catalog.dataset
+            row = data.users.index_of(who.user)
+            sequence = data.user_sequence(row)[-ANCHORS:]
+            ratings = data.matrix("rating")[row]
+            if ratings.nnz:
+                liked = ratings.indices[ratings.data >= np.median(ratings.data)]
+                recent = np.asarray(sequence[np.isin(sequence, liked)], dtype=np.int64)
+        return _unique(np.concatenate([who.liked, who.given, recent]))
+
+    def _anchors(self, positions: Positions, history: Positions) -> list[int | None]:
+        """For each item, the history item the collaborative model finds most similar (None if none is)."""
+        model = self.models.get("collaborative")
+        if model is None or not len(positions) or not len(history):
+            return [None] * len(positions)
+        items = model.item_map
+        rows = items.to_internal(self._ids[positions].tolist(), strict=False)
+        columns = items.to_internal(self._ids[history].tolist(), strict=False)
+        usable = columns >= 0
+        history, columns = history[usable], columns[usable]
+        found: list[int | None] = [None] * len(positions)
+        scored = np.flatnonzero(rows >= 0)
+        if not len(columns) or not len(scored):
+            return found
+        # One batched call for all items: each item is a one-item history.
+        one_item = Histories.from_lists([np.array([rows[i]]) for i in scored], model.n_items)
+        similarity = np.asarray(model._score_histories(one_item), dtype=np.float64)[:, columns]
+        similarity[rows[scored][:, None] == columns[None, :]] = -np.inf
+        best = similarity.argmax(axis=1)
+        top = similarity[np.arange(len(scored)), best]
+        for i, b, t in zip(scored.tolist(), best.tolist(), top.tolist(), strict=True):
+            if np.isfinite(t) and t > 0:
+                found[i] = int(history[b])
+        return found
+
+    # -- ids ----------------------------------------------------------------------------------------
+
+    def _position(self, item: ItemId, what: str) -> int:
+        position = self.catalog.position(item)
+        if position is None:
+            raise ConfigError(f"{what}: unknown item id {str(item)!r}; ids come from the catalog")
+        return position
+
+    def _dataset_history(self, user: object) -> Positions:
+        data = self.catalog.dataset
+        return np.asarray(data.user_sequence(data.users.index_of(user)), dtype=np.int64)
+
+    def _history_key(self, who: _Who) -> tuple[object, ...]:
+        return ("user", who.user) if who.by_user else ("history", tuple(who.history.tolist()))
+
+    def _positions_of(self, model: Recommender[Any]) -> Positions | None:
+        """Catalog position of each model item; None when the model's items are the catalog's."""
+        own = model.item_map.external_ids
+        if len(own) == self._n and bool((own == self._ids).all()):
+            return None
+        return self.catalog.dataset.items.to_internal(own.tolist())
+
+
+_SHARED: weakref.WeakKeyDictionary[Catalog, Ranking] = weakref.WeakKeyDictionary()
+
+
+def _same_models(a: Mapping[str, Recommender[Any]], b: Mapping[str, Recommender[Any]]) -> bool:
+    return a.keys() == b.keys() and all(a[role] is b[role] for role in a)
+
+
+def _searched(constraints: HardConstraints) -> bool:
+    """Whether the constraints narrow the catalog (``exclude_items`` are exclusions, not a search)."""
+    return bool(constraints.attributes or constraints.exclude_attributes or constraints.numeric) or bool(
+        constraints.keywords
+    )
+
+
+def _blend(
+    scores: npt.NDArray[np.float64], soft: npt.NDArray[np.float64], weight: float
+) -> npt.NDArray[np.float64]:
+    """Min-max scale the finite model scores to [0, 1] and blend them with the soft scores."""
+    finite = np.isfinite(scores)
+    out = np.full_like(scores, -np.inf)
+    if not finite.any():
+        return out
+    values = scores[finite]
+    low, span = values.min(), values.max() - values.min()
+    scaled = (values - low) / span if span > 0 else np.ones_like(values)
+    out[finite] = weight * soft[finite] + (1.0 - weight) * scaled
+    return out
+
+
+def _tool_reasons(candidates: ItemList, items: npt.NDArray[Any]) -> list[list[Reason]]:
+    """The candidates' reasons for ``items`` (aligned), the first of each."""
+    if not candidates.reasons:
+        return [[] for _ in range(len(items))]
+    by_id = {str(i): list(r) for i, r in zip(candidates.ids(), candidates.reasons, strict=True)}
+    return [by_id.get(str(i), [])[:1] for i in items.tolist()]
+
+
+def _unique(positions: Positions) -> Positions:
+    """The positions in first-seen order, duplicates removed."""
+    if not len(positions):
+        return _NO_POSITIONS
+    _, first = np.unique(positions, return_index=True)
+    return np.asarray(positions[np.sort(first)], dtype=np.int64)
+
+
+def role_of(model: Recommender[Any]) -> str:
+    """The ranking role a model plays when it is the only one (``recpilot recommend --model``)."""
+    return _ROLE_BY_MODEL.get(model.name, "collaborative")
+
+
+def ids_as_text(ids: Iterable[object]) -> tuple[str, ...]:
+    """Item ids as the pipeline takes them (text), from ids of any type."""
+    return tuple(str(i) for i in ids)
+
+
+def likes_of(
+    profile: UserProfile | None, now: float | None = None
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """A remembered profile's active liked and disliked item ids, as text, for a :class:`RankingRequest`."""
+    if profile is None:
+        return (), ()
+    active = [p for p in profile.preferences if p.active(now)]
+    liked = ids_as_text(p.value for p in active if p.kind == "like_item")
+    disliked = ids_as_text(p.value for p in active if p.kind == "dislike_item")
+    return liked, disliked
