@@ -233,7 +233,7 @@ class CatalogStore:
             return []
         # Rows come from our own typed columns: plain tuples unpacked into slotted hits (hot path).
         with self._engine.connect() as conn:
-            rows = conn.execute(statement).all()
+            rows: list[Any] = list(conn.execute(statement).all())
         return [
             SearchHit(ingest.decode_id(ext, kind), title, float(score), year, popularity)
             for ext, kind, title, year, popularity, score in rows
