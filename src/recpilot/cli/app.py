@@ -208,6 +208,8 @@ def recommend(
     """Top-k recommendations with titles for a known user or an ad-hoc history."""
     if (user is None) == (history is None):
         raise ConfigError("give exactly one of --user ID or --history ITEM,ITEM,...")
+    if k < 1:
+        raise ConfigError(f"--k must be a positive integer, got {k}")
     data = load_data(dataset, quiet=json_out)
     if model_dir is not None:
         recommender: Recommender[Any] = Recommender.load(model_dir)
