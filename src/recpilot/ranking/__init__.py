@@ -7,7 +7,8 @@
 
 from recpilot.ranking.adjusters import RankingContext, ScoreAdjuster, only_drops
 from recpilot.ranking.catalog import Catalog
-from recpilot.ranking.pipeline import Ranking, RankingRequest, ids_as_text, likes_of, role_of
+from recpilot.ranking.pipeline import Ranking
+from recpilot.ranking.request import RankingRequest, ids_as_text, likes_of, role_of
 from recpilot.ranking.words import CATALOG_RANKINGS, explanation, why_sentence
 
 __all__ = [

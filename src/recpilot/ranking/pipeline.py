@@ -23,19 +23,26 @@ Ids cross this boundary as text; scores are the model's own (min-max scaled only
 from __future__ import annotations
 
 import weakref
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from recpilot.errors import ConfigError
-from recpilot.memory.base import UserProfile
-from recpilot.models.base import Histories, Recommender
+from recpilot.models.base import Recommender
 from recpilot.ranking.adjusters import RankingContext, ScoreAdjuster, only_drops
 from recpilot.ranking.cache import PREFIX, LruCache, RankedPrefix, canonical_order
+from recpilot.ranking.candidates import CandidatePool
 from recpilot.ranking.catalog import Catalog
+from recpilot.ranking.evidence import (
+    NO_POSITIONS,
+    Positions,
+    closest_history_items,
+    unique_positions,
+    well_rated_recent,
+)
+from recpilot.ranking.request import RankingRequest
 from recpilot.ranking.words import (
     CATALOG_RANKINGS,
     constraint_reasons,
@@ -43,51 +50,7 @@ from recpilot.ranking.words import (
     ranking_reason,
     tool_reason,
 )
-from recpilot.store import CatalogQuery
 from recpilot.types import HardConstraints, ItemId, ItemList, Reason
-
-Positions = npt.NDArray[np.int64]
-#: History items an explanation compares a recommendation with (the most recent, well-rated ones).
-ANCHORS = 200
-_NO_POSITIONS: Positions = np.empty(0, dtype=np.int64)
-#: Models whose scores mean something other than "people with tastes like yours".
-_ROLE_BY_MODEL = {"pop": "popularity", "content": "content", "sasrec": "sequential"}
-
-
-class RankingRequest(BaseModel):
-    """What to rank, for whom. Item ids are text (the catalog's ids as written).
-
-    Attributes:
-        user_id: The user; a user the models have not seen ranks by ``history`` and ``liked``, or by
-            popularity when both are empty.
-        history: Items the user interacted with beyond their own dataset history, oldest first
-            (unknown ids are an error).
-        liked: Items the user said they like (from memory); added to the history, unknown ids ignored.
-        disliked: Items the user said they dislike: never returned.
-        k: How many items.
-        exclude: Items never to return.
-        constraints: Hard constraints every item must satisfy (catalog search); ``exclude_items`` are
-            never returned.
-        model: The ranking: a fitted model's role (collaborative, sequential, content), popularity or
-            top_rated.
-        exclude_seen: Drop the items of the history (the dataset history, ``history`` and ``liked``).
-        similarity_weight: Weight of the candidates' soft scores against the model's (0 to 1).
-        explain: Attach the reasons of each item.
-    """
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    user_id: str | None = None
-    history: tuple[str, ...] = ()
-    liked: tuple[str, ...] = ()
-    disliked: tuple[str, ...] = ()
-    k: int = Field(default=10, ge=1)
-    exclude: tuple[str, ...] = ()
-    constraints: HardConstraints = Field(default_factory=HardConstraints)
-    model: str = "collaborative"
-    exclude_seen: bool = True
-    similarity_weight: float = Field(default=0.6, ge=0.0, le=1.0)
-    explain: bool = True
 
 
 class _Who:
@@ -97,7 +60,7 @@ class _Who:
         self.user = user
         self.given = given
         self.liked = liked
-        self.history: Positions = _unique(np.concatenate([own, given, liked]))
+        self.history: Positions = unique_positions(np.concatenate([own, given, liked]))
         #: Whether the model can rank by the user's own training row (no extra items).
         self.by_user = user is not None and not len(given) and not len(liked)
 
@@ -129,7 +92,7 @@ class Ranking:
         self._id_list: list[ItemId] = self._ids.tolist()
         self._model_positions = {role: self._positions_of(model) for role, model in self.models.items()}
         self.prefixes: LruCache[tuple[object, ...], RankedPrefix] = LruCache(cache_size)
-        self._pools: LruCache[str, npt.NDArray[np.bool_]] = LruCache(256 if cache_size else 0)
+        self.candidates = CandidatePool(catalog, cache_size=256 if cache_size else 0)
 
     @classmethod
     def of(cls, ctx: RankingContext) -> Ranking:
@@ -174,12 +137,12 @@ class Ranking:
         if role not in self.roles:
             raise ConfigError(f"model: unknown ranking {role!r}; available: {self.roles}")
         who = self.who(request)
-        pool = self._pool(request.constraints, candidates)
-        hidden = who.history if request.exclude_seen else _NO_POSITIONS
+        pool = self.candidates.pool(request.constraints, candidates)
+        hidden = who.history if request.exclude_seen else NO_POSITIONS
         blocked = self.catalog.positions(
             [*request.exclude, *request.disliked, *request.constraints.exclude_items]
         )
-        soft = self._soft(candidates)
+        soft = self.candidates.soft(candidates)
         lifts = any(not only_drops(adjust) for adjust in adjusters)
         picked: list[tuple[int, float]] | None = None
         if pool is not None and not pool.any():
@@ -234,7 +197,7 @@ class Ranking:
     def who(self, request: RankingRequest) -> _Who:
         """The request's user: dataset user, own history, given and liked items (as positions)."""
         user = self.dataset_user(request.user_id)
-        own = self._dataset_history(user) if user is not None else _NO_POSITIONS
+        own = self._dataset_history(user) if user is not None else NO_POSITIONS
         given = np.asarray([self._position(i, "history") for i in request.history], dtype=np.int64)
         return _Who(user, own, given, self.catalog.positions(request.liked))
 
@@ -323,59 +286,6 @@ class Ranking:
         ranked = sorted(adjusted.items(), key=lambda kv: -kv[1])
         return [(where[i], s) for i, s in ranked if i in where]
 
-    # -- candidates ---------------------------------------------------------------------------------
-
-    def _pool(
-        self, constraints: HardConstraints, candidates: ItemList | None
-    ) -> npt.NDArray[np.bool_] | None:
-        """The catalog positions the candidates and the constraints allow (None: all)."""
-        pool: npt.NDArray[np.bool_] | None = None
-        if candidates is not None:
-            pool = np.zeros(self._n, dtype=bool)
-            pool[self.catalog.positions(candidates.ids())] = True
-        if not _searched(constraints):
-            return pool
-        key = constraints.model_copy(update={"exclude_items": []}).model_dump_json()
-        allowed = self._pools.get_or_make(key, lambda: self._search(constraints))
-        return allowed if pool is None else pool & allowed
-
-    def _search(self, constraints: HardConstraints) -> npt.NDArray[np.bool_]:
-        try:
-            query = CatalogQuery(
-                text=constraints.keywords,
-                match="any" if constraints.keywords else "all",
-                attributes={k: list(v) for k, v in constraints.attributes.items() if v},
-                exclude_attributes={k: list(v) for k, v in constraints.exclude_attributes.items() if v},
-                numeric={k: (r.min, r.max) for k, r in constraints.numeric.items()},
-                limit=self._n,
-                order_by="popularity",
-            )
-            hits = self.catalog.store.search(query)
-        except ValidationError as exc:
-            problems = "; ".join(str(e["msg"]) for e in exc.errors()[:3])
-            raise ConfigError(f"constraints: {problems}") from None
-        except ConfigError as exc:
-            raise ConfigError(f"constraints: {exc}") from None
-        mask = np.zeros(self._n, dtype=bool)
-        mask[self.catalog.positions(hit.item_id for hit in hits)] = True
-        return mask
-
-    def _soft(self, candidates: ItemList | None) -> npt.NDArray[np.float64] | None:
-        """The candidates' soft scores by catalog position (0 where none), or None without any."""
-        if candidates is None or not len(candidates):
-            return None
-        values = np.asarray(candidates.scores, dtype=np.float64)
-        finite = np.isfinite(values)
-        if not finite.any():
-            return None
-        soft = np.zeros(self._n)
-        ids = candidates.ids()
-        for item, value, ok in zip(ids, values.tolist(), finite.tolist(), strict=True):
-            position = self.catalog.position(item)
-            if ok and position is not None:
-                soft[position] = value
-        return soft
-
     # -- explanations -------------------------------------------------------------------------------
 
     def _explain(
@@ -391,7 +301,9 @@ class Ranking:
         out: list[list[Reason]] = []
         for n, position in enumerate(positions.tolist()):
             item = self._id_list[position]
-            reasons = constraint_reasons(catalog.row(item), constraints)
+            # Only constraints read the catalog row (a pandas row costs ~0.1 ms: skip it when unused).
+            row = catalog.row(item) if constraints.attributes or constraints.numeric else {}
+            reasons = constraint_reasons(row, constraints)
             if tool_reasons is not None:
                 reasons.extend(tool_reason(r) for r in tool_reasons[n][:1])
             anchor = anchors[n]
@@ -404,43 +316,16 @@ class Ranking:
         return out
 
     def _anchor_history(self, who: _Who) -> Positions:
-        """The items an explanation may name: liked and given items, then the recent items of the
-        dataset history the user rated at least at their median."""
-        recent = _NO_POSITIONS
-        if who.user is not None:
-            data = self.catalog.dataset
-            row = data.users.index_of(who.user)
-            sequence = data.user_sequence(row)[-ANCHORS:]
-            ratings = data.matrix("rating")[row]
-            if ratings.nnz:
-                liked = ratings.indices[ratings.data >= np.median(ratings.data)]
-                recent = np.asarray(sequence[np.isin(sequence, liked)], dtype=np.int64)
-        return _unique(np.concatenate([who.liked, who.given, recent]))
+        """The items an explanation may name: liked and given items, then the user's recent items
+        rated at least at their median."""
+        recent = well_rated_recent(self.catalog.dataset, who.user) if who.user is not None else NO_POSITIONS
+        return unique_positions(np.concatenate([who.liked, who.given, recent]))
 
     def _anchors(self, positions: Positions, history: Positions) -> list[int | None]:
-        """For each item, the history item the collaborative model finds most similar (None if none is)."""
         model = self.models.get("collaborative")
-        if model is None or not len(positions) or not len(history):
+        if model is None:
             return [None] * len(positions)
-        items = model.item_map
-        rows = items.to_internal(self._ids[positions].tolist(), strict=False)
-        columns = items.to_internal(self._ids[history].tolist(), strict=False)
-        usable = columns >= 0
-        history, columns = history[usable], columns[usable]
-        found: list[int | None] = [None] * len(positions)
-        scored = np.flatnonzero(rows >= 0)
-        if not len(columns) or not len(scored):
-            return found
-        # One batched call for all items: each item is a one-item history.
-        one_item = Histories.from_lists([np.array([rows[i]]) for i in scored], model.n_items)
-        similarity = np.asarray(model._score_histories(one_item), dtype=np.float64)[:, columns]
-        similarity[rows[scored][:, None] == columns[None, :]] = -np.inf
-        best = similarity.argmax(axis=1)
-        top = similarity[np.arange(len(scored)), best]
-        for i, b, t in zip(scored.tolist(), best.tolist(), top.tolist(), strict=True):
-            if np.isfinite(t) and t > 0:
-                found[i] = int(history[b])
-        return found
+        return closest_history_items(model, self._ids, positions, history)
 
     # -- ids ----------------------------------------------------------------------------------------
 
@@ -472,13 +357,6 @@ def _same_models(a: Mapping[str, Recommender[Any]], b: Mapping[str, Recommender[
     return a.keys() == b.keys() and all(a[role] is b[role] for role in a)
 
 
-def _searched(constraints: HardConstraints) -> bool:
-    """Whether the constraints narrow the catalog (``exclude_items`` are exclusions, not a search)."""
-    return bool(constraints.attributes or constraints.exclude_attributes or constraints.numeric) or bool(
-        constraints.keywords
-    )
-
-
 def _blend(
     scores: npt.NDArray[np.float64], soft: npt.NDArray[np.float64], weight: float
 ) -> npt.NDArray[np.float64]:
@@ -500,33 +378,3 @@ def _tool_reasons(candidates: ItemList, items: npt.NDArray[Any]) -> list[list[Re
         return [[] for _ in range(len(items))]
     by_id = {str(i): list(r) for i, r in zip(candidates.ids(), candidates.reasons, strict=True)}
     return [by_id.get(str(i), [])[:1] for i in items.tolist()]
-
-
-def _unique(positions: Positions) -> Positions:
-    """The positions in first-seen order, duplicates removed."""
-    if not len(positions):
-        return _NO_POSITIONS
-    _, first = np.unique(positions, return_index=True)
-    return np.asarray(positions[np.sort(first)], dtype=np.int64)
-
-
-def role_of(model: Recommender[Any]) -> str:
-    """The ranking role a model plays when it is the only one (``recpilot recommend --model``)."""
-    return _ROLE_BY_MODEL.get(model.name, "collaborative")
-
-
-def ids_as_text(ids: Iterable[object]) -> tuple[str, ...]:
-    """Item ids as the pipeline takes them (text), from ids of any type."""
-    return tuple(str(i) for i in ids)
-
-
-def likes_of(
-    profile: UserProfile | None, now: float | None = None
-) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """A remembered profile's active liked and disliked item ids, as text, for a :class:`RankingRequest`."""
-    if profile is None:
-        return (), ()
-    active = [p for p in profile.preferences if p.active(now)]
-    liked = ids_as_text(p.value for p in active if p.kind == "like_item")
-    disliked = ids_as_text(p.value for p in active if p.kind == "dislike_item")
-    return liked, disliked
