@@ -16,11 +16,13 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+
+from recpilot.types import Reason
 
 #: Items kept per cached ranking; requests whose filters leave fewer than k of them rank in full.
 PREFIX = 400
@@ -98,8 +100,12 @@ class RankedPrefix:
         items: Internal item indices, best first.
         scores: Their scores.
         complete: Whether ``items`` holds every rankable item (then no request needs a full ranking).
+        explained: Memo of each explained item's reasons (catalog position -> reasons) for requests
+            whose reasons depend only on this history and ranking (no worded constraints, no tool
+            evidence).
     """
 
     items: npt.NDArray[np.int64]
     scores: npt.NDArray[np.float64]
     complete: bool
+    explained: dict[int, tuple[Reason, ...]] = field(default_factory=dict)

@@ -74,12 +74,17 @@ class Catalog:
 
     def title(self, item_id: ItemId) -> str:
         """The display title of an item."""
-        return str(self.dataset.catalog[Columns.TITLE].iat[self.index(item_id)])
+        return self._titles[self.index(item_id)]
 
     def row(self, item_id: ItemId) -> dict[str, Any]:
         """All catalog fields of an item (lists stay lists; missing scalars become None)."""
         record = self.dataset.catalog.iloc[self.index(item_id)].to_dict()
         return {key: plain_value(value) for key, value in record.items()}
+
+    @cached_property
+    def _titles(self) -> list[str]:
+        # Read once: a pandas cell lookup per title costs tens of microseconds on hot paths.
+        return [str(t) for t in self.dataset.catalog[Columns.TITLE].tolist()]
 
     @cached_property
     def _positions_by_text(self) -> dict[str, int]:

@@ -145,6 +145,7 @@ class Ranking:
         soft = self.candidates.soft(candidates)
         lifts = any(not only_drops(adjust) for adjust in adjusters)
         picked: list[tuple[int, float]] | None = None
+        prefix: RankedPrefix | None = None
         if pool is not None and not pool.any():
             picked = []
         elif soft is None and not lifts and self.prefixes.size:
@@ -162,7 +163,9 @@ class Ranking:
             picked = self._top(scores, request.k, adjusters, lifts)
         positions = np.asarray([p for p, _ in picked], dtype=np.int64)
         reasons: tuple[tuple[Reason, ...], ...] = ()
-        if request.explain:
+        if request.explain and prefix is not None and candidates is None and not _worded(request.constraints):
+            reasons = self._memoised(prefix, positions, who, role)
+        elif request.explain:
             given = _tool_reasons(candidates, self._ids[positions]) if candidates is not None else None
             reasons = tuple(tuple(r) for r in self._explain(positions, who, request.constraints, role, given))
         return ItemList(
@@ -315,6 +318,17 @@ class Ranking:
             out.append(reasons)
         return out
 
+    def _memoised(
+        self, prefix: RankedPrefix, positions: Positions, who: _Who, role: str
+    ) -> tuple[tuple[Reason, ...], ...]:
+        """Reasons that depend only on the prefix's history and ranking, kept with the cached prefix."""
+        memo = prefix.explained
+        missing = np.asarray([p for p in positions.tolist() if p not in memo], dtype=np.int64)
+        if len(missing):
+            found = self._explain(missing, who, HardConstraints(), role, None)
+            memo.update(zip(missing.tolist(), (tuple(r) for r in found), strict=True))
+        return tuple(memo[p] for p in positions.tolist())
+
     def _anchor_history(self, who: _Who) -> Positions:
         """The items an explanation may name: liked and given items, then the user's recent items
         rated at least at their median."""
@@ -355,6 +369,11 @@ _SHARED: weakref.WeakKeyDictionary[Catalog, Ranking] = weakref.WeakKeyDictionary
 
 def _same_models(a: Mapping[str, Recommender[Any]], b: Mapping[str, Recommender[Any]]) -> bool:
     return a.keys() == b.keys() and all(a[role] is b[role] for role in a)
+
+
+def _worded(constraints: HardConstraints) -> bool:
+    """Whether the constraints add reasons of their own (matched attributes, ranges, exclusions)."""
+    return bool(constraints.attributes or constraints.numeric or constraints.exclude_attributes)
 
 
 def _blend(

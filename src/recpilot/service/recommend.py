@@ -123,7 +123,8 @@ class Recommendations:
         reasons = ranked.reasons or tuple(() for _ in range(len(ranked)))
         out: list[ItemOut] = []
         for entry, why in zip(ranked, reasons, strict=True):
-            position = catalog.index(entry.item_id)  # type: ignore[arg-type]
+            position = catalog.position(entry.item_id)
+            assert position is not None  # the pipeline returns catalog items only
             # Built from the catalog's own rows, so pydantic's validation is skipped on this hot path.
             out.append(
                 ItemOut.model_construct(
