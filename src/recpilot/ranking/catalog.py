@@ -68,6 +68,19 @@ class Catalog:
         found = [table.get(str(i).strip(), -1) for i in ids]
         return np.asarray([p for p in found if p >= 0], dtype=np.int64)
 
+    def dataset_user(self, user_id: str | None) -> object | None:
+        """A user id (text) as the training data holds it, or None for a user the models have not seen."""
+        if user_id is None:
+            return None
+        users = self.dataset.users
+        key: object = user_id
+        if users.external_ids.dtype.kind in "iu":
+            try:
+                key = int(user_id)
+            except ValueError:
+                return None
+        return key if key in users else None
+
     def has_item(self, item_id: ItemId) -> bool:
         """Whether the id is in the catalog."""
         return self.coerce_item_id(item_id) in self.dataset.items

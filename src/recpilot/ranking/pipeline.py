@@ -199,23 +199,10 @@ class Ranking:
 
     def who(self, request: RankingRequest) -> _Who:
         """The request's user: dataset user, own history, given and liked items (as positions)."""
-        user = self.dataset_user(request.user_id)
+        user = self.catalog.dataset_user(request.user_id)
         own = self._dataset_history(user) if user is not None else NO_POSITIONS
         given = np.asarray([self._position(i, "history") for i in request.history], dtype=np.int64)
         return _Who(user, own, given, self.catalog.positions(request.liked))
-
-    def dataset_user(self, user_id: str | None) -> object | None:
-        """The user's id in the training data, or None for a user the models have not seen."""
-        if user_id is None:
-            return None
-        users = self.catalog.dataset.users
-        key: object = user_id
-        if users.external_ids.dtype.kind in "iu":
-            try:
-                key = int(user_id)
-            except ValueError:
-                return None
-        return key if key in users else None
 
     # -- scoring ------------------------------------------------------------------------------------
 

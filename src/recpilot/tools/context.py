@@ -89,14 +89,7 @@ class ToolContext:
     @cached_property
     def dataset_user(self) -> object | None:
         """The user's id in the training data, or None for a user the models have not seen."""
-        users = self.catalog.dataset.users
-        key: object = self.user_id
-        if users.external_ids.dtype.kind in "iu":
-            try:
-                key = int(self.user_id)
-            except ValueError:
-                return None
-        return key if key in users else None
+        return self.catalog.dataset_user(self.user_id)
 
     def seen_items(self) -> list[ItemId]:
         """Items in the user's training history (empty for users the models have not seen)."""
