@@ -33,16 +33,23 @@ class ItemList:
         item_ids: External item ids, best first.
         scores: Model scores aligned with ``item_ids`` (higher is better).
         model: Name of the model that produced the list, for explanations and traces.
+        reasons: The evidence for each item, aligned with ``item_ids`` (empty when not explained).
     """
 
     item_ids: npt.NDArray[np.generic]
     scores: npt.NDArray[np.float32]
     model: str = ""
+    reasons: tuple[tuple[Reason, ...], ...] = ()
 
     def __post_init__(self) -> None:
         if len(self.item_ids) != len(self.scores):
             raise ValueError(
                 f"ItemList: {len(self.item_ids)} item ids but {len(self.scores)} scores; they must align"
+            )
+        if self.reasons and len(self.reasons) != len(self.item_ids):
+            raise ValueError(
+                f"ItemList: {len(self.item_ids)} item ids but {len(self.reasons)} reason lists; "
+                "they must align"
             )
 
     def __len__(self) -> int:

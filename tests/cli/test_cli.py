@@ -95,6 +95,8 @@ def test_evaluate_human_output_and_per_user_file(
         (["evaluate", "--models", "pop", "--param", "oops"], "MODEL.FIELD=VALUE"),
         (["recommend", "--user", "1", "--history", "1,2"], "exactly one of"),
         (["recommend", "--user", "999999", "--model", "pop"], "unknown user id"),
+        (["recommend", "--user", "1", "--model", "pop", "--k", "0"], "--k must be a positive integer"),
+        (["recommend", "--history", "1,99999999", "--model", "pop"], "history: unknown item id '99999999'"),
     ],
 )
 def test_bad_input_gets_one_clear_line(

@@ -23,6 +23,7 @@ RANKS: dict[str, int] = {
     "evaluation": 4,
     "memory": 5,
     "llm": 5,
+    "ranking": 6,
     "tools": 6,
     "safety": 6,
     "agent": 7,

@@ -8,10 +8,11 @@ Routes (all under ``/v1`` need ``Authorization: Bearer <api key>``): ``POST /v1/
 and ``.../result``; ``/healthz``, ``/readyz``, ``/metrics`` (Prometheus); OpenAPI at ``/openapi.json``
 and ``/docs``.
 
-``POST /v1/recommend`` obeys the user's remembered dislikes and active feed rules (the same
-:class:`~recpilot.service.recommend.Recommendations` answers the MCP ``recommend`` tool); ``model``
-picks the ranking, ``explain: false`` skips the evidence. Rankings are cached per history and filtered
-per request, with results identical to ranking the whole catalog (see :mod:`recpilot.service.caching`).
+``POST /v1/recommend`` obeys the user's remembered likes, dislikes and active feed rules through the one
+ranking pipeline (:class:`recpilot.ranking.Ranking`, which also answers the MCP ``recommend`` tool,
+the agent's ranking tool and ``recpilot recommend``); ``model`` picks the ranking, ``explain: false``
+skips the evidence. Rankings are cached per history and filtered per request, with results identical
+to ranking the whole catalog (see :mod:`recpilot.ranking.cache`).
 
 Simulation jobs run in background threads of the server that accepted them, on the served dataset,
 with the offline engine (``llm`` only when the server has an LLM); a server runs at most

@@ -73,29 +73,41 @@ def agent_memory(dataset_name: str, *, create: bool) -> ProfileMemory | None:
     return SqlProfileMemory(create_engine(normalise_url(url)))
 
 
-def recommend_obeying_rules(
+def recommend_with_pipeline(
     recommender: Recommender[Any],
     data: Dataset,
-    user: str,
-    user_key: object,
     *,
+    user: str | None,
+    history: list[str] | None,
     k: int,
-    exclude: list[object],
+    exclude: list[str],
     quiet: bool,
 ) -> ItemList:
-    """``recommender.recommend`` for a known user, with the user's feed rules (from the agent's memory)
-    applied by :func:`recpilot.conversation.feed.apply_feed_rules`."""
-    from recpilot.conversation.feed import apply_feed_rules
+    """``recpilot recommend``: the ranking pipeline (:class:`recpilot.ranking.Ranking`) with one model,
+    and for a known user their remembered likes, dislikes and feed rules from the agent's memory, as
+    ``/v1/recommend`` and the agent rank them."""
+    from recpilot.conversation.feed import feed_adjuster
+    from recpilot.ranking import Catalog, Ranking, RankingRequest, likes_of, role_of
 
-    memory = agent_memory(data.name, create=False)
-    rules = memory.feed_rules(user) if memory is not None else []
-    if not rules:
-        return recommender.recommend(user_key, k=k, exclude=exclude)
-    # Rules may drop most of a short list: rank the whole catalog, then keep k of what they allow.
-    ranked = recommender.recommend(user_key, k=max(len(recommender.item_map), 1), exclude=exclude)
-    if not quiet:
+    memory = agent_memory(data.name, create=False) if user is not None else None
+    rules = memory.feed_rules(user) if memory is not None and user is not None else []
+    profile = memory.profile(user) if memory is not None and user is not None else None
+    liked, disliked = likes_of(profile)
+    if rules and not quiet:
         err_console.print(f"applying {len(rules)} feed rule(s) of user {user} (see `recpilot rules`)")
-    return apply_feed_rules(rules, ranked, data, k=k)
+    role = role_of(recommender)
+    request = RankingRequest(
+        user_id=user,
+        history=tuple(history or ()),
+        liked=liked,
+        disliked=disliked,
+        k=k,
+        exclude=tuple(exclude),
+        model=role,
+    )
+    # The command takes no constraints, so its catalog needs no store to search.
+    ranking = Ranking(Catalog(data), {role: recommender})
+    return ranking.rank(request, adjusters=[feed_adjuster(rules)] if rules else [])
 
 
 def rules(

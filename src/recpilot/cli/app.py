@@ -208,6 +208,8 @@ def recommend(
     """Top-k recommendations with titles for a known user or an ad-hoc history."""
     if (user is None) == (history is None):
         raise ConfigError("give exactly one of --user ID or --history ITEM,ITEM,...")
+    if k < 1:
+        raise ConfigError(f"--k must be a positive integer, got {k}")
     data = load_data(dataset, quiet=json_out)
     if model_dir is not None:
         recommender: Recommender[Any] = Recommender.load(model_dir)
@@ -220,35 +222,49 @@ def recommend(
         recommender = build_models([model], param or [])[model]
         with status(f"Fitting {model}...", quiet=json_out):
             recommender.fit(data)
-    items = recommender.item_map
-    user_key = _coerce_id(user, recommender.user_map.external_ids) if user is not None else None
-    history_ids = (
-        [_coerce_id(i, items.external_ids) for i in split_csv(history)] if history is not None else None
-    )
-    excluded = [_coerce_id(i, items.external_ids) for i in split_csv(exclude)]
-    if user is not None:  # a known user's feed rules ("no more horror") apply here too
-        from recpilot.cli.agent_commands import recommend_obeying_rules
-
-        recs = recommend_obeying_rules(
-            recommender, data, user, user_key, k=k, exclude=excluded, quiet=json_out
+    if user is not None:  # a known user: their remembered likes, dislikes and feed rules apply too
+        recommender.user_map.index_of(
+            _coerce_id(user, recommender.user_map.external_ids), hint="use --history for a new user"
         )
-    else:
-        recs = recommender.recommend(user_key, history=history_ids, k=k, exclude=excluded)
-    titles = data.titles(data.items.to_internal(recs.ids()))
+    from recpilot.cli.agent_commands import recommend_with_pipeline
+    from recpilot.ranking import explanation
+
+    recs = recommend_with_pipeline(
+        recommender,
+        data,
+        user=user,
+        history=split_csv(history) if history is not None else None,
+        k=k,
+        exclude=split_csv(exclude),
+        quiet=json_out,
+    )
     rows = [
-        {"rank": entry.rank, "item_id": entry.item_id, "title": title, "score": entry.score}
-        for entry, title in zip(recs, titles, strict=True)
+        {
+            "rank": entry.rank,
+            "item_id": entry.item_id,
+            "title": title,
+            "score": entry.score,
+            "explanation": explanation(reasons),
+            "reasons": [reason.model_dump(mode="json") for reason in reasons],
+        }
+        for entry, title, reasons in zip(
+            recs, data.titles(data.items.to_internal(recs.ids())), recs.reasons, strict=True
+        )
     ]
     if json_out:
-        print_json({"user": user, "history": history_ids, "model": recommender.name, "items": rows})
+        given = split_csv(history) if history is not None else None
+        print_json({"user": user, "history": given, "model": recs.model, "items": rows})
         return
     table = Table(
         title=f"Top {k} from {recommender.name} for " + (f"user {user}" if user else "the given history")
     )
-    for column in ("rank", "item_id", "title", "score"):
+    for column in ("rank", "item_id", "title", "score", "why"):
         table.add_column(column, justify="right" if column in ("rank", "score") else "left")
     for row in rows:
-        table.add_row(str(row["rank"]), str(row["item_id"]), str(row["title"]), f"{row['score']:.4f}")
+        score = f"{row['score']:.4f}"
+        table.add_row(
+            str(row["rank"]), str(row["item_id"]), str(row["title"]), score, str(row["explanation"])
+        )
     out_console().print(table)
 
 

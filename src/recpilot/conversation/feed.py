@@ -3,8 +3,8 @@
 "no more horror this week", "show me more documentaries", "stop recommending sequels" and "only movies
 after 2000 for today" become :class:`FeedRule` records (parsed by :func:`parse_feed_command`, stored
 with :meth:`recpilot.memory.ProfileMemory.add_feed_rule`). :func:`apply_feed_rules` is the one
-function that enforces them: the agent's ranking tool (through :func:`feed_adjuster`), the agent's
-final answer, ``recpilot recommend --user`` and the HTTP API all call it.
+function that enforces them: the ranking pipeline (through :func:`feed_adjuster`, for the agent's
+ranking tool, ``recpilot recommend --user``, MCP and the HTTP API) and the agent's final answer.
 
 Rule semantics:
 
@@ -25,6 +25,7 @@ import re
 import time
 import weakref
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, overload
 
 import numpy as np
@@ -49,12 +50,14 @@ from recpilot.memory.feed_rules import (
     NumericTarget,
     TitlePatternTarget,
 )
-from recpilot.tools.context import ScoreAdjuster, ToolContext, as_list
+from recpilot.ranking.adjusters import RankingContext
+from recpilot.ranking.catalog import as_list
 from recpilot.types import ItemId, ItemList
 
 __all__ = [
     "BOOST",
     "AttributeTarget",
+    "FeedAdjuster",
     "FeedCommand",
     "FeedEffect",
     "FeedRule",
@@ -238,12 +241,24 @@ def _coerced(ids: list[ItemId], dataset: Dataset) -> list[Any]:
     return [int(i) if isinstance(i, str) and i.strip().lstrip("-").isdigit() else i for i in ids]
 
 
-def feed_adjuster(rules: Sequence[FeedRule], *, now: float | None = None) -> ScoreAdjuster:
-    """The rules as a score adjuster for :attr:`recpilot.tools.ToolContext.score_adjusters`, so the
-    ranking tool obeys them before it keeps its top k."""
+def feed_adjuster(rules: Sequence[FeedRule], *, now: float | None = None) -> FeedAdjuster:
+    """The rules as a :class:`~recpilot.ranking.ScoreAdjuster`, so a ranking obeys them before it keeps
+    its top k (the agent's ranking tool, ``/v1/recommend``, MCP and ``recpilot recommend``)."""
+    return FeedAdjuster(tuple(rules), now)
 
-    def adjust(ctx: ToolContext, scores: dict[ItemId, float]) -> dict[ItemId, float]:
-        kept = apply_feed_rules(rules, scores, ctx.catalog.dataset, now=now)
-        return dict(kept)
 
-    return adjust
+@dataclass(frozen=True)
+class FeedAdjuster:
+    """Callable form of :func:`feed_adjuster` (see there)."""
+
+    rules: tuple[FeedRule, ...]
+    now: float | None = None
+
+    @property
+    def only_drops(self) -> bool:
+        """True without an active ``boost`` rule: the rules then only drop items, keeping the order."""
+        return not any(rule.effect == "boost" and rule.active(self.now) for rule in self.rules)
+
+    def __call__(self, ctx: RankingContext, scores: dict[ItemId, float]) -> dict[ItemId, float]:
+        """The scores of the items the rules let through, lifted by the boost rules."""
+        return dict(apply_feed_rules(self.rules, scores, ctx.catalog.dataset, now=self.now))

@@ -16,7 +16,7 @@ import pandas as pd
 from recpilot.conversation.feed import target_mask
 from recpilot.memory.dialogue import DialogueState
 from recpilot.memory.feed_rules import AttributeTarget
-from recpilot.tools.context import ToolContext
+from recpilot.ranking.adjusters import RankingContext
 from recpilot.types import ItemId
 
 #: Score added per unit of attribute weight, and per unit of anchor weight times similarity.
@@ -27,7 +27,7 @@ POPULARITY = "popularity"
 
 
 def critique_adjuster(state: DialogueState) -> CritiqueAdjuster:
-    """The state's estimate as a score adjuster for :attr:`recpilot.tools.ToolContext.score_adjusters`.
+    """The state's estimate as a score adjuster for :class:`~recpilot.ranking.ScoreAdjuster`.
 
     Drops rejected items and items outside the numeric bounds, scales the remaining scores to
     ``[0, 1]``, then adds ``ATTRIBUTE_STEP * weight`` per matching attribute and
@@ -51,7 +51,7 @@ class CritiqueAdjuster:
         state = self.state
         return not (state.attribute_weights or state.item_weights)
 
-    def __call__(self, ctx: ToolContext, scores: dict[ItemId, float]) -> dict[ItemId, float]:
+    def __call__(self, ctx: RankingContext, scores: dict[ItemId, float]) -> dict[ItemId, float]:
         """Adjust ``scores`` (item id -> score) by the state's critiques."""
         state = self.state
         rejected = set(state.rejected_items)
@@ -92,7 +92,7 @@ class CritiqueAdjuster:
         return {i: float(s) for i, s in zip(ids, adjusted.tolist(), strict=True)}
 
 
-def _similarity(ctx: ToolContext, anchor: str, ids: list[ItemId]) -> npt.NDArray[np.float64] | None:
+def _similarity(ctx: RankingContext, anchor: str, ids: list[ItemId]) -> npt.NDArray[np.float64] | None:
     """Similarity of ``ids`` to ``anchor`` in [0, 1]: the mean of the content and the collaborative
     model's scores for a history of just the anchor, each min-max scaled; None without either model."""
     if not ctx.catalog.has_item(anchor):
@@ -110,7 +110,7 @@ def _similarity(ctx: ToolContext, anchor: str, ids: list[ItemId]) -> npt.NDArray
     return np.mean(parts, axis=0) if parts else None
 
 
-def _numeric_values(ctx: ToolContext, name: str) -> npt.NDArray[np.float64] | None:
+def _numeric_values(ctx: RankingContext, name: str) -> npt.NDArray[np.float64] | None:
     if name == POPULARITY:
         return np.asarray(ctx.catalog.popularity, dtype=np.float64)
     frame = ctx.catalog.dataset.catalog
@@ -120,7 +120,7 @@ def _numeric_values(ctx: ToolContext, name: str) -> npt.NDArray[np.float64] | No
     return np.asarray(values, dtype=np.float64)
 
 
-def reference_value(ctx: ToolContext, name: str, items: list[str]) -> float | None:
+def reference_value(ctx: RankingContext, name: str, items: list[str]) -> float | None:
     """The median of a numeric attribute over ``items`` (the list shown, or the one item named)."""
     values = _numeric_values(ctx, name)
     if values is None or not items:

@@ -1,8 +1,8 @@
 """The tools the MCP server adds to the agent's (one-shot ``recommend`` and ``explain``) and its policy.
 
-Both call the service layer (:class:`~recpilot.service.recommend.Recommendations`), the one ranking
-implementation behind ``POST /v1/recommend`` and ``recpilot serve``'s MCP endpoint, so the same request
-gets the same items over HTTP and MCP.
+Both call the service layer (:class:`~recpilot.service.recommend.Recommendations`) over the one ranking
+pipeline (:class:`recpilot.ranking.Ranking`) behind ``POST /v1/recommend``, the agent's ranking tool and
+``recpilot recommend``, so the same request gets the same items and reasons everywhere.
 
 Both are ordinary recpilot tools (typed functions over a :class:`~recpilot.tools.ToolContext`), so they
 pass the same :class:`~recpilot.tools.ToolDispatcher` as the agent's own tools: argument validation,

@@ -1,120 +1,19 @@
-"""Caches of the recommend hot path: ranked prefixes per history, and user snapshots per version.
+"""The service's cache of user snapshots per version (the ranked prefixes live in
+:mod:`recpilot.ranking.cache`).
 
-Production recommenders do not rank the whole catalog on every request: they keep each user's best
-items (here the top :data:`PREFIX` in one canonical order) and filter them per request. Filtering an
-ordered prefix by a predicate and keeping the first ``k`` gives exactly the first ``k`` of the
-filtered full ranking whenever ``k`` items survive, so results stay exact; when fewer survive the
-caller ranks the whole catalog instead (see :class:`recpilot.service.recommend.Recommendations`).
-
-A prefix is keyed by the model and the effective history (the dataset history plus remembered likes
-plus the request's ad-hoc history), so a like that changes the history selects a new entry and
-nothing stale is ever served. The user's remembered preferences and feed rules are cached per
-``(tenant, user)`` with the version counter :class:`~recpilot.service.storage.ServiceStore` keeps in
-the database: every write through :class:`~recpilot.service.TenantMemory` bumps it, in any process,
-so one indexed lookup per request replaces reading the whole profile.
+The user's remembered preferences and feed rules are cached per ``(tenant, user)`` with the version
+counter :class:`~recpilot.service.storage.ServiceStore` keeps in the database: every write through
+:class:`~recpilot.service.TenantMemory` bumps it, in any process, so one indexed lookup per request
+replaces reading the whole profile.
 """
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass, field
-from typing import Any, Generic, TypeVar
-
-import numpy as np
-import numpy.typing as npt
+from dataclasses import dataclass
 
 from recpilot.memory.base import UserProfile
 from recpilot.memory.feed_rules import FeedRule
-from recpilot.types import ItemId
-
-#: Items kept per cached ranking; requests whose filters leave fewer than k of them rank in full.
-PREFIX = 400
-
-K = TypeVar("K", bound=Hashable)
-V = TypeVar("V")
-
-
-class LruCache(Generic[K, V]):
-    """A thread-safe dictionary that forgets its least recently used entries beyond ``size``.
-
-    Args:
-        size: The most entries kept; 0 disables caching (``get`` always misses).
-    """
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._entries: OrderedDict[K, V] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: K) -> V | None:
-        """The entry, or None on a miss."""
-        with self._lock:
-            value = self._entries.get(key)
-            if value is not None:
-                self._entries.move_to_end(key)
-            return value
-
-    def put(self, key: K, value: V) -> V:
-        """Store an entry (dropping the oldest beyond the size) and return it."""
-        if self.size <= 0:
-            return value
-        with self._lock:
-            self._entries[key] = value
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-        return value
-
-    def get_or_make(self, key: K, make: Callable[[], V]) -> V:
-        """The entry, made and stored on a miss (two racing threads may both make it; one wins)."""
-        found = self.get(key)
-        return found if found is not None else self.put(key, make())
-
-    def clear(self) -> None:
-        """Drop every entry."""
-        with self._lock:
-            self._entries.clear()
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-
-def canonical_order(scores: npt.NDArray[np.float32], k: int | None = None) -> npt.NDArray[np.int64]:
-    """Indices of the finite ``scores``, best first, ties broken by the lower index; the first ``k``.
-
-    The order is total, so every prefix of it is well defined (unlike a plain ``argpartition`` top-k,
-    which may keep any of several items tied at the k-th score).
-    """
-    finite = np.flatnonzero(np.isfinite(scores))
-    if k is not None and len(finite) > k:
-        values = scores[finite]
-        threshold = values[np.argpartition(-values, k - 1)[k - 1]]
-        finite = finite[values >= threshold]  # every item tied at the threshold stays a candidate
-    order = np.lexsort((finite, -scores[finite]))
-    chosen = finite[order]
-    return (chosen if k is None else chosen[:k]).astype(np.int64)
-
-
-@dataclass
-class RankedPrefix:
-    """The best items for one history in canonical order, the history's own items removed.
-
-    Attributes:
-        items: Internal item indices, best first.
-        scores: Their scores.
-        complete: Whether ``items`` holds every rankable item (then no request needs a full ranking).
-        anchors: Memo of each explained item's closest history item (None: no similar one).
-        explained: Memo of ``(position, ranking) -> item`` answered without constraints (whose
-            evidence does not depend on the request).
-    """
-
-    items: npt.NDArray[np.int64]
-    scores: npt.NDArray[np.float32]
-    complete: bool
-    anchors: dict[int, ItemId | None] = field(default_factory=dict)
-    explained: dict[tuple[int, str], Any] = field(default_factory=dict)
+from recpilot.ranking.cache import LruCache as LruCache
 
 
 @dataclass(frozen=True)

@@ -231,18 +231,13 @@ class CatalogStore:
         statement = build_search(query, self._engine.dialect.name)
         if statement is None:
             return []
-        # Rows come from our own typed columns, so hits are built without re-validation (hot path).
+        # Rows come from our own typed columns: plain tuples unpacked into slotted hits (hot path).
         with self._engine.connect() as conn:
-            return [
-                SearchHit.model_construct(
-                    item_id=ingest.decode_id(row.external_id, row.external_type),
-                    title=row.title,
-                    score=float(row.score),
-                    year=row.year,
-                    popularity=row.popularity,
-                )
-                for row in conn.execute(statement)
-            ]
+            rows: list[Any] = list(conn.execute(statement).all())
+        return [
+            SearchHit(ingest.decode_id(ext, kind), title, float(score), year, popularity)
+            for ext, kind, title, year, popularity, score in rows
+        ]
 
     def user_history(self, user_id: int | str) -> list[HistoryEvent]:
         """A user's interactions in time order (ties in dataset order).

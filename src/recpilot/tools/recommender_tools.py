@@ -13,11 +13,12 @@ import numpy as np
 
 from recpilot.errors import ConfigError
 from recpilot.memory.base import Preference, PreferenceKind
+from recpilot.ranking import CATALOG_RANKINGS, Ranking, RankingRequest, ids_as_text
 from recpilot.store import CatalogQuery
 from recpilot.tools.context import ToolContext
 from recpilot.tools.discovery_tools import DISCOVERY_TOOLS
 from recpilot.tools.dispatcher import ToolOutput, ToolSpec, tool
-from recpilot.types import HardConstraints, ItemId, NumericRange, Reason
+from recpilot.types import HardConstraints, ItemId, ItemList, NumericRange, Reason
 
 RankingModel = Literal["collaborative", "sequential", "content", "popularity", "top_rated"]
 _PREVIEW = 5
@@ -136,33 +137,41 @@ def rank_candidates(
             the model's score (0 to 1).
     """
     k = max(1, min(k, 100))
-    catalog = ctx.catalog
+    if model not in ctx.models and model not in CATALOG_RANKINGS:
+        raise ConfigError(
+            f"no {model} model is loaded; available: {sorted(ctx.models)} or popularity/top_rated"
+        )
     pool = ctx.candidates.ids
-    excluded = {str(i) for i in [*ctx.referenced, *ctx.disliked_items(), *ctx.constraints.exclude_items]}
-    if ctx.dataset_user is not None and model not in ("popularity", "top_rated"):
-        # Blending can bring back items the personal model filtered as seen: drop them explicitly.
-        excluded |= {str(i) for i in ctx.seen_items()}
-    # An adjuster that may lift items (feed-rule boosts, critique weights) must see every item's score;
-    # one that only drops items (rejections, bounds) sees a widening head of the ranking instead.
-    n_items = catalog.dataset.n_items
-    lifts = any(not getattr(adjust, "only_drops", False) for adjust in ctx.score_adjusters)
-    need = n_items if lifts else max(k * 30, 300)
-    while True:
-        scores = _blended_scores(ctx, model, pool, need, similarity_weight)
-        ranked = [(i, s) for i, s in sorted(scores.items(), key=lambda kv: -kv[1]) if str(i) not in excluded]
-        if len(ranked) >= k or pool is not None or need >= n_items:
-            break
-        need = min(need * 4, n_items)
-    ranked = ranked[:k]
-    ctx.candidates.ranked = ranked
+    candidates = None
+    if pool is not None:
+        soft = ctx.candidates.scores
+        candidates = ItemList(
+            np.asarray(pool, dtype=object), np.asarray([soft.get(i, np.nan) for i in pool], dtype=np.float32)
+        )
+    request = RankingRequest(
+        user_id=ctx.user_id,
+        liked=ids_as_text(ctx.liked_items()),
+        disliked=ids_as_text(ctx.disliked_items()),
+        k=k,
+        exclude=ids_as_text(ctx.referenced),
+        constraints=HardConstraints(exclude_items=ctx.constraints.exclude_items),
+        model=model,
+        # "Most popular" and "best rated" lists may show what the user has seen; personal ones may not.
+        exclude_seen=model not in CATALOG_RANKINGS,
+        similarity_weight=float(np.clip(similarity_weight, 0.0, 1.0)),
+        explain=False,
+    )
+    ranked = Ranking.of(ctx).rank(request, candidates=candidates, adjusters=ctx.score_adjusters)
+    ctx.candidates.ranked = list(zip(ranked.ids(), ranked.scores.tolist(), strict=True))  # type: ignore[arg-type]
     ctx.candidates.ranked_by = model
-    titles = [catalog.title(i) for i, _ in ranked]
+    titles = [ctx.catalog.title(i) for i, _ in ctx.candidates.ranked]
+    considered = len(pool) if pool is not None else ctx.catalog.dataset.n_items
     return ToolOutput(
-        summary=f"ranked {len(scores)} candidates with the {model} model; "
-        f"top: {', '.join(titles[:_PREVIEW])}",
+        summary=f"ranked {considered} candidates with the {model} model; top: {', '.join(titles[:_PREVIEW])}",
         data={
             "items": [
-                {"item_id": i, "title": t, "score": s} for (i, s), t in zip(ranked, titles, strict=True)
+                {"item_id": i, "title": t, "score": s}
+                for (i, s), t in zip(ctx.candidates.ranked, titles, strict=True)
             ]
         },
     )
@@ -276,53 +285,6 @@ CORE_TOOLS: tuple[ToolSpec, ...] = (
 
 #: Every tool the agent offers by default.
 RECOMMENDER_TOOLS: tuple[ToolSpec, ...] = (*CORE_TOOLS, *DISCOVERY_TOOLS)
-
-
-def _blended_scores(
-    ctx: ToolContext, role: RankingModel, pool: list[ItemId] | None, need: int, similarity_weight: float
-) -> dict[ItemId, float]:
-    """The model's scores of the pool (or its top ``need``), blended with the soft scores, adjusted."""
-    personal = _model_scores(ctx, role, pool, need=need)
-    soft = ctx.candidates.scores
-    if soft:
-        weight = float(np.clip(similarity_weight, 0.0, 1.0))
-        keys = set(soft) | set(personal)
-        scores = {i: weight * soft.get(i, 0.0) + (1.0 - weight) * personal.get(i, 0.0) for i in keys}
-    else:
-        scores = personal
-    if pool is not None:
-        allowed = set(pool)
-        scores = {i: s for i, s in scores.items() if i in allowed}
-    for adjust in ctx.score_adjusters:
-        scores = adjust(ctx, scores)
-    return scores
-
-
-def _model_scores(
-    ctx: ToolContext, role: RankingModel, pool: list[ItemId] | None, *, need: int
-) -> dict[ItemId, float]:
-    catalog = ctx.catalog
-    if role in ("popularity", "top_rated"):
-        values = catalog.popularity if role == "popularity" else catalog.rating_score
-        if pool is None:
-            order = np.argsort(-values, kind="stable")[:need]
-            ids = catalog.dataset.items.to_external(order).tolist()
-            return _normalised(ids, values[order])
-        index = catalog.dataset.items.to_internal(pool)
-        return _normalised(list(pool), values[index])
-    model = ctx.models.get(role)
-    if model is None:
-        raise ConfigError(
-            f"no {role} model is loaded; available: {sorted(ctx.models)} or popularity/top_rated"
-        )
-    size = len(pool) if pool is not None else need
-    if size == 0:
-        return {}
-    if ctx.dataset_user is not None:
-        listed = model.recommend(ctx.dataset_user, k=size, candidates=pool)
-    else:
-        listed = model.recommend(history=ctx.liked_items(), k=size, candidates=pool)
-    return _normalised(listed.ids(), listed.scores)
 
 
 def _normalised(ids: list[Any], scores: Any) -> dict[ItemId, float]:

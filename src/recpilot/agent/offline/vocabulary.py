@@ -30,6 +30,8 @@ from recpilot.agent.offline.lexicon import (
 )
 from recpilot.agent.types import ItemId
 from recpilot.data.columns import Columns
+from recpilot.data.titles import pretty_title as pretty_title
+from recpilot.data.titles import title_forms as title_forms
 from recpilot.tools.context import Catalog
 
 #: The attribute the curated genre words map to (MovieLens, most movie and book catalogs).
@@ -38,11 +40,6 @@ GENRE_ATTRIBUTE = "genres"
 YEAR_ATTRIBUTE = "year"
 
 _ARTICLES = ("the", "a", "an")
-_ALT_TITLE = re.compile(r"\((?:a\.k\.a\.|aka)?\s*([^()]+)\)")
-_YEAR_SUFFIX = re.compile(r"\s*\((\d{4})(?:[-–]\d{0,4})?\)\s*$")
-_ARTICLE_SUFFIX = re.compile(
-    r"^(?P<body>.*), (?P<article>the|a|an|les|la|le|il|el|die|der|das|l')$", re.IGNORECASE
-)
 
 
 @dataclass(frozen=True)
@@ -240,33 +237,6 @@ class CatalogVocabulary:
         return buckets
 
 
-def title_forms(title: str) -> tuple[str, list[str], str]:
-    """A catalog title's main form, alternative titles and franchise prefix.
-
-    ``"Seven (a.k.a. Se7en) (1995)"`` -> ``("Seven", ["Se7en"], "")``;
-    ``"Lord of the Rings: The Two Towers, The (2002)"`` -> main with the article restored, prefix
-    ``"Lord of the Rings"``.
-    """
-    body = _YEAR_SUFFIX.sub("", title.strip())
-    alternatives = [alt.strip() for alt in _ALT_TITLE.findall(body)]
-    main = _ALT_TITLE.sub("", body).strip()
-    alternatives = [_restore_article(alt) for alt in alternatives if alt]
-    main = _restore_article(main)
-    prefix = ""
-    for separator in (":", " - "):
-        if separator in main:
-            prefix = main.split(separator, 1)[0].strip()
-            break
-    return main, alternatives, prefix
-
-
-def pretty_title(title: str) -> str:
-    """A catalog title as people write it: ``"Matrix, The (1999)"`` -> ``"The Matrix (1999)"``."""
-    year = _YEAR_SUFFIX.search(title.strip())
-    main = title_forms(title)[0] or title
-    return f"{main} ({year.group(1)})" if year else main
-
-
 def first_word_lengths(keys: Iterable[str]) -> dict[str, int]:
     """First word of each phrase -> the most words a phrase starting with it has (bounds lookups)."""
     starts: dict[str, int] = {}
@@ -279,11 +249,6 @@ def first_word_lengths(keys: Iterable[str]) -> dict[str, int]:
 
 def _slug(text: str) -> str:
     return re.sub(r"\W+", "_", text.strip().lower()).strip("_")
-
-
-def _restore_article(text: str) -> str:
-    moved = _ARTICLE_SUFFIX.match(text)
-    return f"{moved.group('article')} {moved.group('body')}" if moved else text
 
 
 def _with_and_without_article(text: str) -> list[str]:
