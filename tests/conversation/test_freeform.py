@@ -12,23 +12,23 @@ import pytest
 from recpilot.agent import RecommenderAgent, build_runtime
 from recpilot.agent.runtime import AgentRuntime
 from recpilot.cli.app import main
-from recpilot.conversation.freeform import (
+from recpilot.crs.freeform import (
     FreeformConfig,
     converse,
     evaluate_freeform,
     sample_goals,
 )
-from recpilot.conversation.usersim import (
+from recpilot.data.builtin import load_builtin
+from recpilot.data.columns import Columns
+from recpilot.data.splits import Split, leave_last_out
+from recpilot.llm.settings import LLMSettings
+from recpilot.simulation.crs_user import (
     LLMUserSimulator,
     RuleBasedUserSimulator,
     SimulationGoal,
     SimulatorOutput,
     goal_guard,
 )
-from recpilot.data.builtin import load_builtin
-from recpilot.data.columns import Columns
-from recpilot.data.splits import Split, leave_last_out
-from recpilot.llm.settings import LLMSettings
 from recpilot.testing.llm_models import scripted_model
 from recpilot.testing.llm_server import ScriptedLLMServer, reply_error, reply_output
 

@@ -7,7 +7,8 @@ import asyncio
 import pytest
 
 from recpilot.conversation.leakguard import TitleGuard, distinctive_terms, title_forms
-from recpilot.conversation.usersim import (
+from recpilot.llm.settings import LLMSettings
+from recpilot.simulation.crs_user import (
     LLMUserSimulator,
     Persona,
     RuleBasedUserSimulator,
@@ -19,7 +20,6 @@ from recpilot.conversation.usersim import (
     TargetItem,
     goal_guard,
 )
-from recpilot.llm.settings import LLMSettings
 from recpilot.testing.llm_models import scripted_model
 from recpilot.testing.llm_server import (
     ScriptedLLMServer,

@@ -27,7 +27,11 @@ from recpilot.conversation.leakguard import distinctive_terms
 from recpilot.conversation.policy import Ask, AttributeSpace, Recommend
 from recpilot.conversation.policy.llm import LLMPolicy
 from recpilot.conversation.state import DialogueState
-from recpilot.conversation.usersim import (
+from recpilot.llm.chat import Question
+from recpilot.llm.client import LLMClient
+from recpilot.llm.settings import LLMSettings
+from recpilot.llm.structured import CallBooks
+from recpilot.simulation.crs_user import (
     LLMUserSimulator,
     Persona,
     SimulationGoal,
@@ -36,10 +40,6 @@ from recpilot.conversation.usersim import (
     SimulatorReply,
     TargetItem,
 )
-from recpilot.llm.chat import Question
-from recpilot.llm.client import LLMClient
-from recpilot.llm.settings import LLMSettings
-from recpilot.llm.structured import CallBooks
 from recpilot.testing.local_llm import LocalLLMServer
 
 pytestmark = pytest.mark.real_llm

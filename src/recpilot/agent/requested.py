@@ -19,13 +19,13 @@ from dataclasses import dataclass
 
 from recpilot.agent.brain import Turn
 from recpilot.agent.offline.brain import OfflineBrain
-from recpilot.agent.offline.vocabulary import GENRE_ATTRIBUTE
 from recpilot.agent.types import HardConstraints
 from recpilot.conversation.critiques import parse_critiques
 from recpilot.conversation.feed_parse import parse_feed_command, parse_rules_request
 from recpilot.memory.dialogue import DialogueState
 from recpilot.safety.request import UserRequest, WriteKind
 from recpilot.tools.context import Catalog
+from recpilot.understanding.vocabulary import GENRE_ATTRIBUTE
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ describes the target from its attributes with templates (no LLM, fully offline).
 The base class enforces in code what a prompt can only ask for: every utterance is checked against
 the target's title (normalised and fuzzy, see :class:`TitleGuard`); a leaking draft is asked for again
 up to ``max_leak_retries`` times, then redacted and counted. Success is never the simulator's call:
-the evaluation loop (:mod:`recpilot.conversation.freeform`) checks whether the target was shown.
+the evaluation loop (:mod:`recpilot.crs.freeform`) checks whether the target was shown.
 """
 
 from __future__ import annotations

@@ -20,9 +20,14 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from recpilot.agent import RecommenderAgent
 from recpilot.conversation.leakguard import common_title_words, distinctive_terms
-from recpilot.conversation.usersim import (
+from recpilot.crs.protocol import ConversationalRecommender
+from recpilot.data.columns import Columns
+from recpilot.data.dataset import Dataset
+from recpilot.data.splits import Split
+from recpilot.errors import ConfigError, RecpilotError
+from recpilot.memory.summary import build_profile_summary
+from recpilot.simulation.crs_user import (
     DialogueLine,
     Persona,
     ShownItem,
@@ -32,14 +37,9 @@ from recpilot.conversation.usersim import (
     TargetItem,
     UserSimulator,
 )
-from recpilot.data.columns import Columns
-from recpilot.data.dataset import Dataset
-from recpilot.data.splits import Split
-from recpilot.errors import ConfigError, RecpilotError
-from recpilot.memory.summary import build_profile_summary
 from recpilot.tools.context import as_list
 
-logger = logging.getLogger("recpilot.conversation")
+logger = logging.getLogger("recpilot.crs")
 
 Outcome = Literal["success", "failure", "left", "false_accept", "error"]
 
@@ -243,7 +243,7 @@ def _genres(dataset: Dataset, item_idx: int) -> list[str]:
 
 
 async def converse(
-    agent: RecommenderAgent,
+    agent: ConversationalRecommender,
     simulator: UserSimulator,
     goal: SimulationGoal,
     *,
@@ -307,7 +307,7 @@ async def converse(
 
 
 async def evaluate_freeform(
-    agent: RecommenderAgent,
+    agent: ConversationalRecommender,
     simulator: UserSimulator,
     goals: Sequence[SimulationGoal],
     *,
@@ -366,7 +366,7 @@ def build_report(
 
 
 def run_freeform(
-    agent: RecommenderAgent,
+    agent: ConversationalRecommender,
     simulator: UserSimulator,
     goals: Sequence[SimulationGoal],
     *,

@@ -18,7 +18,10 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from recpilot.agent.offline.lexicon import (
+from recpilot.data.columns import Columns
+from recpilot.tools.context import Catalog
+from recpilot.types import ItemId
+from recpilot.understanding.lexicon import (
     COMPOUNDS,
     EMOJI,
     GENERIC_WORDS,
@@ -28,9 +31,6 @@ from recpilot.agent.offline.lexicon import (
     phrase_key,
     phrases,
 )
-from recpilot.agent.types import ItemId
-from recpilot.data.columns import Columns
-from recpilot.tools.context import Catalog
 
 #: The attribute the curated genre words map to (MovieLens, most movie and book catalogs).
 GENRE_ATTRIBUTE = "genres"
