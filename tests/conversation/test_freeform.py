@@ -14,6 +14,7 @@ from recpilot.agent.runtime import AgentRuntime
 from recpilot.cli.app import main
 from recpilot.crs.freeform import (
     FreeformConfig,
+    build_goal,
     converse,
     evaluate_freeform,
     sample_goals,
@@ -29,6 +30,7 @@ from recpilot.simulation.crs_user import (
     SimulatorOutput,
     goal_guard,
 )
+from recpilot.simulation.persona import build_personas
 from recpilot.testing.llm_models import scripted_model
 from recpilot.testing.llm_server import ScriptedLLMServer, reply_error, reply_output
 
@@ -65,7 +67,11 @@ def test_goals_are_held_out_liked_items_of_distinct_users(split: Split, goals: l
         assert float(held[Columns.RATING].iloc[0]) >= 4.0
         seen = train.interactions[train.interactions[Columns.USER_IDX] == user][Columns.ITEM_IDX]
         assert item not in set(seen.tolist())
-        assert goal.target.title not in goal.persona.liked_titles
+        assert goal.target.title not in goal.liked_titles
+        assert goal.target.title not in goal.similar_liked
+        # The same persona the population simulator gives this user: one grounding for both.
+        assert goal.persona == build_personas(train, users=[user])[0]
+        assert build_goal(train, user, item, common=frozenset()).persona == goal.persona
     assert sample_goals(split, 6, seed=3) == goals  # seeded
 
 
