@@ -15,29 +15,29 @@ import recpilot
 PACKAGE_ROOT = Path(recpilot.__file__).parent
 
 #: Rank of each top-level subpackage or module. Packages that share a rank are siblings: neither may
-#: import the other.
+#: import the other. Ranks step by 10 so a new package slots in between without renumbering.
 RANKS: dict[str, int] = {
     "errors": 0,
     "types": 0,
     "settings": 0,
     "_lazy": 0,
-    "data": 1,
-    "store": 2,
-    "models": 3,
-    "evaluation": 4,
-    "memory": 5,
-    "llm": 5,
-    "safety": 6,
-    "tools": 7,
-    "understanding": 8,
-    "conversation": 8,
-    "agent": 9,
-    "simulation": 10,
-    "crs": 11,
-    "service": 12,
-    "api": 13,
-    "mcp_server": 13,
-    "cli": 14,
+    "data": 10,
+    "store": 20,
+    "models": 30,
+    "evaluation": 40,
+    "memory": 50,
+    "llm": 50,
+    "safety": 60,
+    "tools": 70,
+    "understanding": 80,
+    "conversation": 80,
+    "agent": 90,
+    "simulation": 100,
+    "crs": 110,
+    "service": 120,
+    "api": 130,
+    "mcp_server": 130,
+    "cli": 140,
 }
 #: Test doubles and conformance suites ship in the package and may use every layer.
 UNRANKED = {"testing", "__init__", "__main__", "py"}
