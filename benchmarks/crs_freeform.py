@@ -17,11 +17,11 @@ import tempfile
 from pathlib import Path
 
 from recpilot.agent import RecommenderAgent, build_runtime
-from recpilot.conversation.freeform import FreeformConfig, run_freeform, sample_goals
-from recpilot.conversation.usersim import LLMUserSimulator, RuleBasedUserSimulator, UserSimulator
+from recpilot.crs.freeform import FreeformConfig, run_freeform, sample_goals
 from recpilot.data.builtin import load_builtin
 from recpilot.data.splits import leave_last_out
 from recpilot.llm import LLMSettings
+from recpilot.simulation.crs_user import LLMUserSimulator, RuleBasedUserSimulator, UserSimulator
 
 
 def main() -> int:

@@ -10,7 +10,7 @@ Usage::
 Setting: single target item per conversation (SCPR / UNICORN protocol), 15 turns including the user's
 opening attribute, top-10 lists; binary yes/no questions unless ``--setting multiple-choice``. ``--env``
 picks the candidate rules: ``paper`` (the default) follows the published simulators, ``ours`` turns every
-truthful "no" into a filter (an easier task; see ``recpilot.conversation.mcr.settings``). The collaborative
+truthful "no" into a filter (an easier task; see ``recpilot.crs.mcr.settings``). The collaborative
 prior is EASE fitted on ``review_dict_train.json``; every (user, item) pair of the split is one
 conversation, or ``--max-pairs`` of a seeded shuffle (the published LastFM* runs evaluate 4,000).
 
@@ -28,11 +28,11 @@ import json
 import time
 from typing import Any
 
-from recpilot.conversation.mcr import MCRConfig, MCRReport, load_lastfm_star, make_policy, run_mcr
-from recpilot.conversation.mcr.data import MCRData
-from recpilot.conversation.mcr.harness import build_prior
-from recpilot.conversation.mcr.prior import Prior
 from recpilot.conversation.policy.registry import policy_class
+from recpilot.crs.mcr import MCRConfig, MCRReport, load_lastfm_star, make_policy, run_mcr
+from recpilot.crs.mcr.data import MCRData
+from recpilot.crs.mcr.harness import build_prior
+from recpilot.crs.mcr.prior import Prior
 
 POLICIES = "random,abs-greedy,max-entropy,preference-weighted"
 

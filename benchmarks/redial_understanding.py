@@ -22,8 +22,8 @@ import tempfile
 from pathlib import Path
 
 from recpilot.agent import build_runtime
-from recpilot.conversation.redial import load_movie_names, load_redial
-from recpilot.conversation.redial_eval import KS, RedialReport, evaluate_redial
+from recpilot.crs.redial import load_movie_names, load_redial
+from recpilot.crs.redial_eval import KS, RedialReport, evaluate_redial
 from recpilot.data.builtin import load_builtin
 from recpilot.testing.backends import shared_data_dir
 

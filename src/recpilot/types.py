@@ -77,6 +77,12 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+#: What a message asks for: the parser reads it, a brain's plan carries it.
+Intent = Literal[
+    "recommend", "details", "profile", "remember", "forget", "chitchat", "refuse", "ask", "critique", "feed"
+]
+
+
 class NumericRange(_Model):
     """An inclusive numeric range; either bound may be open."""
 

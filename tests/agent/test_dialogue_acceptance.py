@@ -14,12 +14,12 @@ from recpilot.agent.acceptance_dialogue_checks import FocusOn, Keeps, MentionsSh
 from recpilot.agent.acceptance_dialogues import DIALOGUES, dialogue_report
 from recpilot.agent.agent import RecommenderAgent
 from recpilot.agent.offline import OfflineBrain
-from recpilot.agent.offline.act_classifier import embed_extra_installed
-from recpilot.agent.offline.acts import ACT_KINDS
 from recpilot.agent.runtime import AgentRuntime
 from recpilot.agent.types import AgentResponse, RecommendedItem
 from recpilot.memory.base import InMemoryProfileMemory
 from recpilot.memory.dialogue import DialogueState
+from recpilot.understanding.act_classifier import embed_extra_installed
+from recpilot.understanding.acts import ACT_KINDS
 
 
 def test_the_set_is_large_and_covers_every_act() -> None:

@@ -6,15 +6,15 @@ from __future__ import annotations
 import pytest
 
 from recpilot.agent.explain import why_sentence
-from recpilot.agent.offline.act_classifier import (
+from recpilot.agent.types import Reason
+from recpilot.understanding.act_classifier import (
     EmbeddingActClassifier,
     build_act_classifier,
     embed_extra_installed,
 )
-from recpilot.agent.offline.acts import read_act
-from recpilot.agent.offline.modifiers import find_modifiers
-from recpilot.agent.offline.shown import ShownItem
-from recpilot.agent.types import Reason
+from recpilot.understanding.acts import read_act
+from recpilot.understanding.modifiers import find_modifiers
+from recpilot.understanding.shown import ShownItem
 
 TITLES = ["Heat (1995)", "Ronin (1998)", "Jurassic Park (1993)", "Fargo (1996)", "Casino (1995)"]
 WORDS = ["action crime", "action crime", "steven spielberg dinosaurs", "coen brothers", "martin scorsese"]

@@ -6,12 +6,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from recpilot.agent.offline.parser import MAX_WORDS, parse_request, refine
-from recpilot.agent.offline.request import ItemReference, ParsedRequest
-from recpilot.agent.offline.vocabulary import CatalogVocabulary, pretty_title, title_forms
 from recpilot.data.builtin import load_builtin
 from recpilot.store import CatalogStore
 from recpilot.tools.context import Catalog
+from recpilot.understanding.parser import MAX_WORDS, parse_request, refine
+from recpilot.understanding.request import ItemReference, ParsedRequest
+from recpilot.understanding.vocabulary import CatalogVocabulary, pretty_title, title_forms
 
 HEAT, SE7EN, TOY_STORY, MATRIX = 6, 47, 1, 2571
 

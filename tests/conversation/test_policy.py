@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from recpilot.conversation.mcr import MCRConfig, SimulatedUser, converse
 from recpilot.conversation.policy import (
     AbsGreedyPolicy,
     Ask,
@@ -17,6 +16,7 @@ from recpilot.conversation.policy import (
     build_policy,
 )
 from recpilot.conversation.state import DialogueState
+from recpilot.crs.mcr import MCRConfig, SimulatedUser, converse
 from recpilot.data.loaders import load_dataset
 from recpilot.errors import ConfigError
 

@@ -27,19 +27,19 @@ from recpilot.conversation.leakguard import distinctive_terms
 from recpilot.conversation.policy import Ask, AttributeSpace, Recommend
 from recpilot.conversation.policy.llm import LLMPolicy
 from recpilot.conversation.state import DialogueState
-from recpilot.conversation.usersim import (
+from recpilot.llm.chat import Question
+from recpilot.llm.client import LLMClient
+from recpilot.llm.settings import LLMSettings
+from recpilot.llm.structured import CallBooks
+from recpilot.simulation.crs_user import (
     LLMUserSimulator,
-    Persona,
     SimulationGoal,
     SimulatorContext,
     SimulatorError,
     SimulatorReply,
     TargetItem,
 )
-from recpilot.llm.chat import Question
-from recpilot.llm.client import LLMClient
-from recpilot.llm.settings import LLMSettings
-from recpilot.llm.structured import CallBooks
+from recpilot.simulation.types import Persona
 from recpilot.testing.local_llm import LocalLLMServer
 
 pytestmark = pytest.mark.real_llm
@@ -134,8 +134,21 @@ def test_llm_policy_decides_among_the_offered_attributes(real_llm: LocalLLMServe
 def test_crs_user_simulator_never_reveals_the_title(real_llm: LocalLLMServer, tmp_path: Path) -> None:
     title = "Shawshank Redemption, The (1994)"
     target = TargetItem(item_id="318", title=title, year=1994, genres=["Crime", "Drama"])
-    persona = Persona(user_id="7", summary="Likes dramas.", similar_liked=["Green Mile, The (1999)"])
-    goal = SimulationGoal(target=target, persona=persona, protected_terms=distinctive_terms(title))
+    persona = Persona(
+        user_id="7",
+        activity=0.5,
+        conformity=0.5,
+        diversity=0.2,
+        rating_mean=4.1,
+        rating_std=0.8,
+        description="Likes dramas.",
+    )
+    goal = SimulationGoal(
+        target=target,
+        persona=persona,
+        similar_liked=["Green Mile, The (1999)"],
+        protected_terms=distinctive_terms(title),
+    )
     simulator = LLMUserSimulator(settings_for(real_llm, tmp_path), attempts=1)
     said: SimulatorReply | SimulatorError
     try:

@@ -10,9 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from recpilot.agent.acceptance_checks import Check, CheckContext, _titles
-from recpilot.agent.offline.vocabulary import title_forms
 from recpilot.agent.types import AgentResponse, ItemId
 from recpilot.memory.dialogue import DialogueState
+from recpilot.understanding.vocabulary import title_forms
 
 _VOLATILE = {"updated_at"}
 

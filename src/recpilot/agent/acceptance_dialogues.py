@@ -1,6 +1,6 @@
 """The multi-turn acceptance set: dialogues over the built-in MovieLens catalog, every turn checked.
 
-Each turn names the dialogue act it exercises (:data:`~recpilot.agent.offline.acts.ACT_KINDS`) and
+Each turn names the dialogue act it exercises (:data:`~recpilot.understanding.acts.ACT_KINDS`) and
 carries machine checks: what the reply must say, which items must or must not appear, how the
 dialogue state must change (or stay the same, after a bad reference). Positions in checks refer to
 the list the user was looking at before the turn. :func:`dialogue_report` runs every dialogue in a
@@ -50,7 +50,7 @@ from recpilot.agent.acceptance_dialogue_checks import (
     ReplyLacks,
     StateUnchanged,
 )
-from recpilot.agent.offline.acts import ActKind
+from recpilot.understanding.acts import ActKind
 
 if TYPE_CHECKING:
     from recpilot.agent.agent import RecommenderAgent

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 
 from recpilot.agent.brain import Turn
 from recpilot.agent.offline.brain import OfflineBrain
-from recpilot.agent.offline.request import PreferenceNote
-from recpilot.agent.offline.vocabulary import GENRE_ATTRIBUTE, pretty_title, title_forms
 from recpilot.agent.types import HardConstraints, ItemId
 from recpilot.conversation.critiques import ParsedCritique, parse_critiques
 from recpilot.conversation.feed_parse import parse_feed_command, parse_rules_request
@@ -31,6 +29,8 @@ from recpilot.memory.dialogue import DialogueState
 from recpilot.memory.feed_rules import FeedRule, FeedTarget, same_target
 from recpilot.safety.request import RequestedWrite, UserRequest, WriteKind, canonical
 from recpilot.tools.context import Catalog
+from recpilot.understanding.request import PreferenceNote
+from recpilot.understanding.vocabulary import GENRE_ATTRIBUTE, pretty_title, title_forms
 
 
 @dataclass(frozen=True)

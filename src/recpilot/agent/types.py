@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from recpilot.types import HardConstraints, ItemId, NumericRange, Reason, ReasonKind, Usage
+from recpilot.types import HardConstraints, Intent, ItemId, NumericRange, Reason, ReasonKind, Usage
 
 __all__ = [
     "AgentResponse",
@@ -34,11 +34,6 @@ class PlanStep(_Model):
 
     tool: str
     args: dict[str, Any] = Field(default_factory=dict)
-
-
-Intent = Literal[
-    "recommend", "details", "profile", "remember", "forget", "chitchat", "refuse", "ask", "critique", "feed"
-]
 
 
 class Plan(_Model):

@@ -46,13 +46,13 @@ def crs_chat_eval(
     from recpilot.agent import RecommenderAgent, build_runtime
     from recpilot.agent.llm_brain import build_llm_brain
     from recpilot.agent.runtime import DEFAULT_ROLES
-    from recpilot.conversation.freeform import FreeformConfig, run_freeform, sample_goals
-    from recpilot.conversation.usersim import LLMUserSimulator, RuleBasedUserSimulator, UserSimulator
+    from recpilot.crs.freeform import FreeformConfig, run_freeform, sample_goals
     from recpilot.data.loaders import load_dataset
     from recpilot.data.splits import leave_last_out
     from recpilot.errors import ConfigError
     from recpilot.llm import LLMSettings
     from recpilot.settings import get_settings
+    from recpilot.simulation.crs_user import LLMUserSimulator, RuleBasedUserSimulator, UserSimulator
 
     try:
         config = FreeformConfig(n_users=users, max_turns=max_turns, seed=seed, concurrency=concurrency)

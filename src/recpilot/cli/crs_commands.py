@@ -56,8 +56,8 @@ def crs_eval(
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
 ) -> None:
     """Run simulated MCR conversations (SCPR/UNICORN protocol) and report SR@5/10/15, AT and hDCG."""
-    from recpilot.conversation.mcr import ENVIRONMENTS, MCRConfig, load_lastfm_star, make_policy, run_mcr
     from recpilot.conversation.policy.registry import policy_class
+    from recpilot.crs.mcr import ENVIRONMENTS, MCRConfig, load_lastfm_star, make_policy, run_mcr
     from recpilot.errors import ConfigError
 
     policy_class(policy)  # an unknown name fails before any data is read

@@ -27,16 +27,14 @@ import re
 import tomllib
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import ValidationError
 
 from recpilot.errors import DataError
+from recpilot.safety.calls import GuardedTool
 from recpilot.safety.defaults import allow_all_policy, default_policy, read_only_policy
 from recpilot.safety.policy import SafetyPolicy
-
-if TYPE_CHECKING:
-    from recpilot.tools.dispatcher import ToolSpec
 
 logger = logging.getLogger("recpilot.safety")
 
@@ -99,7 +97,7 @@ def parse_policy(text: str, *, path: Path) -> SafetyPolicy:
     return policy
 
 
-def report_unusable(policy: SafetyPolicy, specs: Iterable[ToolSpec]) -> list[str]:
+def report_unusable(policy: SafetyPolicy, specs: Iterable[GuardedTool]) -> list[str]:
     """Warn (log) at start-up when the policy can never run some or all of the tools; returns the warnings."""
     specs = list(specs)
     blocked = policy.unusable_tools(specs)

@@ -15,16 +15,13 @@ import fnmatch
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from recpilot.errors import RecpilotError
+from recpilot.safety.calls import CallerContext, GuardedTool
 from recpilot.safety.request import UserRequest, said_in
-
-if TYPE_CHECKING:  # the dispatcher imports this module; these are only its types
-    from recpilot.tools.context import ToolContext
-    from recpilot.tools.dispatcher import ToolSpec
 
 Action = Literal["allow", "deny", "confirm"]
 
@@ -196,7 +193,7 @@ class SafetyPolicy(_Model):
                 return Decision(action=rule.action, reason=reason, rule=index, policy=self.name)
         return Decision(action=self.default, reason=self.default_reason, policy=self.name)
 
-    def authorize(self, spec: ToolSpec, args: BaseModel, context: ToolContext) -> None:
+    def authorize(self, spec: GuardedTool, args: BaseModel, context: CallerContext) -> None:
         """The dispatcher's hook: raise :class:`ToolDeniedError` unless the call is allowed."""
         call = PolicyCall(spec.name, spec.privilege, args.model_dump(), context.request, context.user_id)
         decision = self.decide(call)
@@ -212,7 +209,7 @@ class SafetyPolicy(_Model):
             default_reason=other.default_reason,
         )
 
-    def unusable_tools(self, specs: Iterable[ToolSpec]) -> list[str]:
+    def unusable_tools(self, specs: Iterable[GuardedTool]) -> list[str]:
         """Tools no call can ever run under this policy (no allow/confirm rule can match their name)."""
         blocked: list[str] = []
         for spec in specs:

@@ -1,4 +1,5 @@
-"""User simulation at population scale: personas, engines, environment, runner and fidelity checks.
+"""User simulation: personas, engines, environment, runner and fidelity checks at population scale, and
+the CRS user simulator that talks to a conversational recommender (:mod:`.crs_user`).
 
 The typed records and the engine contract load with the package; everything else (the engines, the
 runner, the report, the Ray backend, which needs the optional ``ray``) loads on first use, so that
@@ -27,6 +28,12 @@ from recpilot.simulation.types import (
 
 if TYPE_CHECKING:
     from recpilot.simulation.assembly import build_recommender, build_simulation, split_for_simulation
+    from recpilot.simulation.crs_user import (
+        LLMUserSimulator,
+        RuleBasedUserSimulator,
+        SimulationGoal,
+        UserSimulator,
+    )
     from recpilot.simulation.environment import (
         AgentRecommender,
         HttpRecommender,
@@ -53,6 +60,10 @@ _LAZY: dict[str, str] = {
     "build_recommender": "recpilot.simulation.assembly",
     "build_simulation": "recpilot.simulation.assembly",
     "split_for_simulation": "recpilot.simulation.assembly",
+    "LLMUserSimulator": "recpilot.simulation.crs_user",
+    "RuleBasedUserSimulator": "recpilot.simulation.crs_user",
+    "SimulationGoal": "recpilot.simulation.crs_user",
+    "UserSimulator": "recpilot.simulation.crs_user",
     "AgentRecommender": "recpilot.simulation.environment",
     "HttpRecommender": "recpilot.simulation.environment",
     "ModelRecommender": "recpilot.simulation.environment",
@@ -91,6 +102,7 @@ __all__ = [
     "Interview",
     "LLMDecisionEngine",
     "LLMEngineConfig",
+    "LLMUserSimulator",
     "LinUCB",
     "ModelRecommender",
     "OfflineEngine",
@@ -98,16 +110,19 @@ __all__ = [
     "PageDecision",
     "Persona",
     "RecommenderUnderTest",
+    "RuleBasedUserSimulator",
     "SessionRecord",
     "ShownItem",
     "SimAction",
     "SimulatedUser",
     "SimulationConfig",
+    "SimulationGoal",
     "SimulationResult",
     "SimulationRun",
     "SimulationRunner",
     "SimulationStoppedError",
     "ThompsonSampling",
+    "UserSimulator",
     "UserState",
     "build_personas",
     "build_recommender",

@@ -1,6 +1,6 @@
 """The offline brain: the catalog's vocabulary instead of an LLM, the same tools and the same typed result.
 
-:meth:`OfflineBrain.act` parses the message (:mod:`~recpilot.agent.offline.parser`), turns it into a
+:meth:`OfflineBrain.act` parses the message (:mod:`~recpilot.understanding.parser`), turns it into a
 :class:`~recpilot.agent.types.Plan` (search -> describe -> similar -> rank), runs it through the tool
 runner, and relaxes only soft parts (a description nothing matches) when they leave nothing; hard
 constraints are never dropped, and when they match nothing the reply says which one to drop.
@@ -16,12 +16,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from recpilot.agent.brain import Act, Brain, Composition, ToolRunner, Turn
-from recpilot.agent.offline.acts import DialogueAct, read_act
 from recpilot.agent.offline.conversation import Handled, OfflineConversation, reconcile_answers
 from recpilot.agent.offline.followup import FollowUps
-from recpilot.agent.offline.intents import refusal
-from recpilot.agent.offline.modifiers import apply_modifiers, find_modifiers
-from recpilot.agent.offline.parser import parse_request, refine
 from recpilot.agent.offline.plans import (
     Attempt,
     PlanSettings,
@@ -29,7 +25,6 @@ from recpilot.agent.offline.plans import (
     in_words,
     recommendation_plan,
 )
-from recpilot.agent.offline.references import ReferenceFinder
 from recpilot.agent.offline.replies import (
     CHITCHAT_REPLY,
     REFUSALS,
@@ -37,18 +32,23 @@ from recpilot.agent.offline.replies import (
     genre_label,
     recommendation_reply,
 )
-from recpilot.agent.offline.request import ItemReference, ParsedRequest
 from recpilot.agent.offline.services import ServiceReplies
-from recpilot.agent.offline.shown import shown_items
-from recpilot.agent.offline.tokens import tokenize
-from recpilot.agent.offline.vocabulary import YEAR_ATTRIBUTE, CatalogVocabulary, pretty_title
 from recpilot.agent.types import HardConstraints, ItemId, Plan, RecommendedItem, TraceStep
 from recpilot.memory.dialogue import DialogueState
 from recpilot.tools.context import CandidateSet, Catalog, ToolContext
+from recpilot.understanding.acts import DialogueAct, read_act
+from recpilot.understanding.intents import refusal
+from recpilot.understanding.modifiers import apply_modifiers, find_modifiers
+from recpilot.understanding.parser import parse_request, refine
+from recpilot.understanding.references import ReferenceFinder
+from recpilot.understanding.request import ItemReference, ParsedRequest
+from recpilot.understanding.shown import shown_items
+from recpilot.understanding.tokens import tokenize
+from recpilot.understanding.vocabulary import YEAR_ATTRIBUTE, CatalogVocabulary, pretty_title
 
 if TYPE_CHECKING:
-    from recpilot.agent.offline.act_classifier import ActClassifier
     from recpilot.conversation.policy import ConversationPolicy
+    from recpilot.understanding.act_classifier import ActClassifier
 
 _DEFAULT_COUNT = 10
 _MAX_RANKED = 100
@@ -99,7 +99,7 @@ class OfflineBrain(Brain):
             clarify_policy = build_policy(clarify_policy)
         self.conversation = OfflineConversation(clarify_policy)
         if isinstance(act_classifier, str):
-            from recpilot.agent.offline.act_classifier import build_act_classifier
+            from recpilot.understanding.act_classifier import build_act_classifier
 
             self._classifier = build_act_classifier(act_classifier)
         else:
@@ -124,7 +124,7 @@ class OfflineBrain(Brain):
 
     def parse(self, message: str, catalog: Catalog) -> ParsedRequest:
         """One message as a request, its soft modifiers ("but lighter") cut out first (see
-        :mod:`~recpilot.agent.offline.modifiers`)."""
+        :mod:`~recpilot.understanding.modifiers`)."""
         parsed = self._parsed.get(catalog)
         if parsed is None:
             parsed = self._parsed[catalog] = OrderedDict()
@@ -194,8 +194,8 @@ class OfflineBrain(Brain):
         return previous
 
     def read_act(self, turn: Turn, catalog: Catalog, state: DialogueState) -> DialogueAct | None:
-        """The message's dialogue act when it is about the conversation (see :mod:`.acts`); None for
-        requests, critiques, refusals and answers to a question the brain asked."""
+        """The message's dialogue act (:mod:`~recpilot.understanding.acts`) when it is about the
+        conversation; None for requests, critiques, refusals and answers to a question the brain asked."""
         if self.conversation.is_answer(turn.message, state) or refusal(turn.message):
             return None
         classifier = self.classifier()

@@ -15,9 +15,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from recpilot.agent.brain import Act, ToolRunner, Turn
-from recpilot.agent.offline.request import ItemReference, ParsedRequest
-from recpilot.agent.offline.tokens import FILLER
-from recpilot.agent.offline.vocabulary import GENRE_ATTRIBUTE, pretty_title
 from recpilot.agent.types import TraceStep
 from recpilot.conversation.critiques import (
     ParsedCritique,
@@ -32,6 +29,9 @@ from recpilot.conversation.tools import add_rule_args, remove_rule_args
 from recpilot.memory.dialogue import DialogueState
 from recpilot.memory.feed_rules import same_target
 from recpilot.tools.context import Catalog, ToolContext
+from recpilot.understanding.request import ItemReference, ParsedRequest
+from recpilot.understanding.tokens import FILLER
+from recpilot.understanding.vocabulary import GENRE_ATTRIBUTE, pretty_title
 
 OFF_TOPIC_REPLY = (
     "I can only help with films from the catalog, so I'll leave that one aside. Tell me what you'd like "

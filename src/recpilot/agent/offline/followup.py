@@ -1,4 +1,4 @@
-"""The offline brain's answers to dialogue acts about what was shown (see :mod:`.acts`).
+"""The offline brain's answers to dialogue acts about what was shown (see :mod:`recpilot.understanding.acts`).
 
 Questions about a shown item, "why", comparisons, chit-chat, closings and messages it cannot read get
 a complete reply; "more", "something different" and marking items seen, liked or disliked become a
@@ -13,17 +13,17 @@ from typing import Any
 
 from recpilot.agent.brain import Act, ToolRunner
 from recpilot.agent.explain import explain, why_sentence
-from recpilot.agent.offline.acts import DialogueAct
 from recpilot.agent.offline.conversation import Handled
 from recpilot.agent.offline.item_answers import answer_question, compare_reply, rating_of
 from recpilot.agent.offline.replies import CHITCHAT_REPLY, Outcome
-from recpilot.agent.offline.request import ParsedRequest
-from recpilot.agent.offline.shown import find_references, normalise, shown_items
-from recpilot.agent.offline.vocabulary import CatalogVocabulary, pretty_title
 from recpilot.agent.types import Plan, PlanStep, Reason
 from recpilot.conversation.critiques import ParsedCritique, apply_critique
 from recpilot.memory.dialogue import DialogueState
 from recpilot.tools.context import Catalog, ToolContext
+from recpilot.understanding.acts import DialogueAct
+from recpilot.understanding.request import ParsedRequest
+from recpilot.understanding.shown import find_references, normalise, shown_items
+from recpilot.understanding.vocabulary import CatalogVocabulary, pretty_title
 
 #: Parses a message into a request (the brain's parser with the catalog vocabulary bound).
 RequestParser = Callable[[str], ParsedRequest]
@@ -42,7 +42,7 @@ _WHY_LIMIT = 3
 
 
 class FollowUps:
-    """Answers the dialogue acts of :mod:`.acts` for :class:`~recpilot.agent.offline.OfflineBrain`.
+    """Answers the dialogue acts (:mod:`recpilot.understanding.acts`) for the offline brain.
 
     Args:
         catalog: The catalog.

@@ -10,9 +10,9 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from recpilot.agent.offline.vocabulary import pretty_title
 from recpilot.data.columns import Columns
 from recpilot.tools.context import ToolContext, as_list
+from recpilot.understanding.vocabulary import pretty_title
 
 # A question about a quality -> (genres that suggest it, tag words that show it, the quality in words).
 _QUALITIES: dict[str, tuple[frozenset[str], tuple[str, ...], str]] = {

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from recpilot.agent.brain import ToolRunner
-from recpilot.agent.offline.request import ItemReference, ParsedRequest
 from recpilot.agent.types import HardConstraints, Plan, PlanStep
 from recpilot.tools.context import ToolContext
+from recpilot.understanding.request import ItemReference, ParsedRequest
 
 # Pools are the most popular matches: plenty to rank from, and large result sets are slow to build.
 SEARCH_LIMIT = 1000

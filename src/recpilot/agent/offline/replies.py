@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from recpilot.agent.offline.vocabulary import GENRE_ATTRIBUTE, pretty_title
 from recpilot.agent.types import NumericRange, RecommendedItem
+from recpilot.understanding.vocabulary import GENRE_ATTRIBUTE, pretty_title
 
 _PLURAL = {
     "Comedy": "comedies",

@@ -10,10 +10,10 @@ import numpy as np
 
 from recpilot.agent.brain import ToolRunner
 from recpilot.agent.offline.replies import details_reply, genre_label, profile_reply
-from recpilot.agent.offline.request import ParsedRequest, PreferenceNote
-from recpilot.agent.offline.vocabulary import GENRE_ATTRIBUTE, CatalogVocabulary, pretty_title, title_forms
 from recpilot.agent.types import Plan, PlanStep
 from recpilot.data.columns import Columns
+from recpilot.understanding.request import ParsedRequest, PreferenceNote
+from recpilot.understanding.vocabulary import GENRE_ATTRIBUTE, CatalogVocabulary, pretty_title, title_forms
 
 _LIKED_RATING = 4.0
 _ID_SUFFIX = re.compile(r"\s*\(id [^)]*\)$")

@@ -7,7 +7,7 @@ The multi-turn acceptance set (:mod:`recpilot.agent.acceptance_dialogues`) uses 
 
 from __future__ import annotations
 
-from recpilot.agent.offline.acts import ActKind
+from recpilot.understanding.acts import ActKind
 
 ACT_EXAMPLES: dict[ActKind, tuple[str, ...]] = {
     "request": (

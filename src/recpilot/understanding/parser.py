@@ -13,11 +13,12 @@ from __future__ import annotations
 import difflib
 import re
 
-from recpilot.agent.offline.intents import is_greeting, read_intent
-from recpilot.agent.offline.lexicon import phrases, word_set
-from recpilot.agent.offline.periods import Period, find_periods
-from recpilot.agent.offline.references import ReferenceFinder
-from recpilot.agent.offline.request import (
+from recpilot.types import HardConstraints, ItemId, NumericRange
+from recpilot.understanding.intents import is_greeting, read_intent
+from recpilot.understanding.lexicon import phrases, word_set
+from recpilot.understanding.periods import Period, find_periods
+from recpilot.understanding.references import ReferenceFinder
+from recpilot.understanding.request import (
     AttributeChoice,
     ItemReference,
     ParsedRequest,
@@ -25,15 +26,14 @@ from recpilot.agent.offline.request import (
     RankingChoice,
     Refinement,
 )
-from recpilot.agent.offline.tokens import FILLER, NEGATION_CUES, STOPWORDS, Word, negation_scope, tokenize
-from recpilot.agent.offline.vocabulary import (
+from recpilot.understanding.tokens import FILLER, NEGATION_CUES, STOPWORDS, Word, negation_scope, tokenize
+from recpilot.understanding.vocabulary import (
     GENRE_ATTRIBUTE,
     YEAR_ATTRIBUTE,
     CatalogVocabulary,
     first_word_lengths,
     pretty_title,
 )
-from recpilot.agent.types import HardConstraints, ItemId, NumericRange
 
 _REFINEMENT_CUES = word_set(
     "and but also plus only now same more less instead actually ok okay maybe without no not except "

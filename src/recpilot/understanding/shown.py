@@ -13,11 +13,11 @@ import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
-from recpilot.agent.offline.lexicon import phrase_key, word_set
-from recpilot.agent.offline.tokens import STOPWORDS
-from recpilot.agent.offline.vocabulary import title_forms
 from recpilot.memory.dialogue import DialogueState
 from recpilot.tools.context import Catalog, as_list
+from recpilot.understanding.lexicon import phrase_key, word_set
+from recpilot.understanding.tokens import STOPWORDS
+from recpilot.understanding.vocabulary import title_forms
 
 _ORDINAL_WORDS = {
     "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7,

@@ -10,7 +10,7 @@ The environment keeps the candidate set by one of two rule sets (``MCRConfig.env
 (the default) follows the published simulators (a rejected attribute leaves the binary candidates
 unchanged, a rejected list leaves them while 10 or fewer remain, MCMIPL's union rule for multiple-choice
 answers); ``ours`` drops every item inconsistent with an answer ("truthful negatives as filters", an
-easier task). :mod:`recpilot.conversation.mcr.settings` documents both with their sources.
+easier task). :mod:`recpilot.crs.mcr.settings` documents both with their sources.
 
 Two ablations make rows comparable: ``negatives=False`` hides the user's "no" answers and rejected lists
 from the policy (it still knows what it asked; the environment applies its rules as before), and
@@ -27,15 +27,15 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
-from recpilot.conversation.mcr.data import MCRData
-from recpilot.conversation.mcr.metrics import average_turns, hdcg, success_rate
-from recpilot.conversation.mcr.prior import CollaborativePrior, Prior, RandomPrior
-from recpilot.conversation.mcr.settings import CandidateSet, Environment
-from recpilot.conversation.mcr.user import SimulatedUser
 from recpilot.conversation.policy.base import Ask, ConversationPolicy
 from recpilot.conversation.policy.registry import build_policy
 from recpilot.conversation.policy.space import AttributeSpace
 from recpilot.conversation.state import DialogueState
+from recpilot.crs.mcr.data import MCRData
+from recpilot.crs.mcr.metrics import average_turns, hdcg, success_rate
+from recpilot.crs.mcr.prior import CollaborativePrior, Prior, RandomPrior
+from recpilot.crs.mcr.settings import CandidateSet, Environment
+from recpilot.crs.mcr.user import SimulatedUser
 from recpilot.errors import ConfigError
 
 Setting = Literal["binary", "multiple-choice"]
@@ -69,7 +69,7 @@ class MCRConfig(BaseModel):
         exclude_history: Rank the user's training items last in the prior (they are known already).
         environment: Candidate rules: ``paper`` (the published UNICORN / MCMIPL simulators, the
             default) or ``ours`` (truthful negatives as filters); see
-            :mod:`recpilot.conversation.mcr.settings`.
+            :mod:`recpilot.crs.mcr.settings`.
         prior: ``model`` (the collaborative prior of ``model``) or ``random`` (seeded noise, an ablation).
         negatives: Tell the policy the user's "no" answers and rejected lists (False is an ablation).
     """

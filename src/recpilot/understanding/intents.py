@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from recpilot.agent.offline.lexicon import word_set
-from recpilot.agent.offline.references import ReferenceFinder
-from recpilot.agent.offline.request import ItemReference, ParsedRequest, PreferenceNote
-from recpilot.agent.offline.tokens import FILLER, Word
-from recpilot.agent.offline.vocabulary import CatalogVocabulary
+from recpilot.understanding.lexicon import word_set
+from recpilot.understanding.references import ReferenceFinder
+from recpilot.understanding.request import ItemReference, ParsedRequest, PreferenceNote
+from recpilot.understanding.tokens import FILLER, Word
+from recpilot.understanding.vocabulary import CatalogVocabulary
 
 #: Reads the statements of taste in some words ("I like Heat", "I hate musicals").
 StatementReader = Callable[[list[Word]], ParsedRequest]

@@ -33,7 +33,7 @@ published tables.
     conversation as a failure before acting, so the system acts at most 14 times. ``RL_evaluate.py``
     counts a success on the system's ``t``-th action (0-based) as turn ``t + 1`` for SR@5/10/15 and AT
     (a failure counts 15) and scores hDCG with ``1/log2(t+3) + (1/log2(t+2) - 1/log2(t+3))/log2(rank+1)``:
-    the same bookkeeping as :mod:`recpilot.conversation.mcr.harness`.
+    the same bookkeeping as :mod:`recpilot.crs.mcr.harness`.
   - *Pairs*: every (user, item) pair of ``review_dict_test.json``, shuffled, of which only the first
     4,000 are evaluated on LastFM* ("for the sake of time"), averaged over blocks of ``observe_num``.
     recpilot runs all 11,892 pairs in file order, or with ``MCRConfig.max_pairs`` the first N of a

@@ -1,7 +1,9 @@
 """Simulated users for free-form conversational evaluation (in the spirit of iEvaLM and UserSimCRS).
 
-A simulated user holds a hidden target item and a persona drawn from a real user's history. Each turn
-it sees the agent's reply and the items shown and answers with a typed :class:`SimulatorReply`. Two
+A simulated user holds a hidden target item and a persona drawn from a real user's history (the
+population simulator's :class:`~recpilot.simulation.types.Persona`). Each turn it sees the agent's reply
+and the items shown (:class:`~recpilot.simulation.types.ShownItem`, as on a simulated page) and answers
+with a typed :class:`SimulatorReply`. Two
 engines share one contract (:class:`UserSimulator`): :class:`LLMUserSimulator` asks a model through
 the one LLM stack (:class:`~recpilot.llm.client.LLMClient`), :class:`RuleBasedUserSimulator`
 describes the target from its attributes with templates (no LLM, fully offline).
@@ -9,7 +11,7 @@ describes the target from its attributes with templates (no LLM, fully offline).
 The base class enforces in code what a prompt can only ask for: every utterance is checked against
 the target's title (normalised and fuzzy, see :class:`TitleGuard`); a leaking draft is asked for again
 up to ``max_leak_retries`` times, then redacted and counted. Success is never the simulator's call:
-the evaluation loop (:mod:`recpilot.conversation.freeform`) checks whether the target was shown.
+the evaluation loop (:mod:`recpilot.crs.freeform`) checks whether the target was shown.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from recpilot.llm.client import LLMClient
 from recpilot.llm.errors import LLMError
 from recpilot.llm.settings import LLMSettings
 from recpilot.llm.structured import CallBooks
+from recpilot.simulation.types import Persona, ShownItem
 
 _FAILURES = (LLMError, httpx2.HTTPError)
 
@@ -55,44 +58,25 @@ class TargetItem(_Model):
     tags: list[str] = Field(default_factory=list)
 
 
-class Persona(_Model):
-    """Who the simulated user is, from a real user's history (the target excluded).
-
-    Attributes:
-        user_id: The real user the persona comes from (the agent sees this id).
-        summary: The history in words.
-        liked_titles: Titles the user rated highly, best first.
-        similar_liked: Liked titles sharing genres with the target, most similar first.
-        favourite_genres: The user's heaviest genres.
-    """
-
-    user_id: str
-    summary: str = ""
-    liked_titles: list[str] = Field(default_factory=list)
-    similar_liked: list[str] = Field(default_factory=list)
-    favourite_genres: list[str] = Field(default_factory=list)
-
-
 class SimulationGoal(_Model):
-    """One conversation's setup: a target, a persona, and the words the user must not say.
+    """One conversation's setup: a target, the persona of the user after it, and what the user may say.
 
     Attributes:
         target: The hidden target item.
-        persona: The user's persona.
+        persona: The simulated user, grounded on a real user's history (the target excluded): the
+            same :class:`~recpilot.simulation.types.Persona` the population simulator uses; the LLM
+            simulator is told its ``description``, the agent sees its ``user_id``.
+        liked_titles: Titles the user rated highly, best first (the target never among them).
+        similar_liked: Liked titles sharing genres with the target, most similar first.
         protected_terms: Distinctive title words (normalised) checked in every utterance, besides
             the whole title.
     """
 
     target: TargetItem
     persona: Persona
+    liked_titles: list[str] = Field(default_factory=list)
+    similar_liked: list[str] = Field(default_factory=list)
     protected_terms: list[str] = Field(default_factory=list)
-
-
-class ShownItem(_Model):
-    """An item the agent showed."""
-
-    item_id: str
-    title: str
 
 
 class DialogueLine(_Model):
@@ -267,7 +251,7 @@ def describe_target(goal: SimulationGoal) -> list[str]:
     clues = [f"a {' '.join(g.lower() for g in genres[:2])} film" if genres else "a film"]
     if target.year is not None:
         clues.append(f"from the {target.year // 10 * 10}s")
-    similar = [t for t in goal.persona.similar_liked if not guard.leaks(t)]
+    similar = [t for t in goal.similar_liked if not guard.leaks(t)]
     if similar:
         clues.append(f"something like {similar[0]}")
     tags = [t for t in target.tags if not guard.leaks(t)][:2]
@@ -289,7 +273,7 @@ movie only if it is your target, else null) and leave (true only if you give up)
 
 def simulator_prompt(goal: SimulationGoal, context: SimulatorContext, feedback: Sequence[str]) -> str:
     """The LLM simulator's prompt for one turn: persona, secret target, transcript, shown items."""
-    target, persona = goal.target, goal.persona
+    target = goal.target
     secret = [f"title: {target.title}"]
     if target.year is not None:
         secret.append(f"year: {target.year}")
@@ -298,9 +282,9 @@ def simulator_prompt(goal: SimulationGoal, context: SimulatorContext, feedback: 
     if target.tags:
         secret.append(f"tags: {', '.join(target.tags[:8])}")
     lines = [
-        f"Your taste: {persona.summary or 'not known'}",
-        f"Movies you liked: {'; '.join(persona.liked_titles[:5]) or 'none named'}",
-        f"Liked movies similar to the target: {'; '.join(persona.similar_liked[:3]) or 'none'}",
+        f"Your taste: {goal.persona.description or 'not known'}",
+        f"Movies you liked: {'; '.join(goal.liked_titles[:5]) or 'none named'}",
+        f"Liked movies similar to the target: {'; '.join(goal.similar_liked[:3]) or 'none'}",
         "The secret target (NEVER reveal the title): " + "; ".join(secret),
         f"Forbidden words: {', '.join(goal.protected_terms) or 'the title words'}",
         "",

@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from recpilot.cli.app import main
-from recpilot.conversation.mcr import CandidateSet, MCRConfig, converse
 from recpilot.conversation.policy import (
     AbsGreedyPolicy,
     Ask,
@@ -18,6 +17,7 @@ from recpilot.conversation.policy import (
     Recommend,
 )
 from recpilot.conversation.state import DialogueState
+from recpilot.crs.mcr import CandidateSet, MCRConfig, converse
 from recpilot.testing.backends import shared_data_dir
 
 LASTFM = shared_data_dir() / "lastfm-star-crs"

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from recpilot.agent.offline.lexicon import word_set
-from recpilot.agent.offline.tokens import Word
+from recpilot.understanding.lexicon import word_set
+from recpilot.understanding.tokens import Word
 
 _FIRST_RECENT_OFFSET = 4  # "recent": the catalog's last five years
 _OLD_BEFORE = 1980  # "old", "classic": released before 1980

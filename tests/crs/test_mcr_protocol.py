@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from recpilot.cli.app import main
-from recpilot.conversation.mcr import (
+from recpilot.conversation.policy import AttributeSpace, PreferenceWeightedPolicy
+from recpilot.crs.mcr import (
     MCRConfig,
     RandomPrior,
     converse,
@@ -18,8 +19,7 @@ from recpilot.conversation.mcr import (
     run_mcr,
     select_pairs,
 )
-from recpilot.conversation.mcr.prior import CollaborativePrior
-from recpilot.conversation.policy import AttributeSpace, PreferenceWeightedPolicy
+from recpilot.crs.mcr.prior import CollaborativePrior
 from recpilot.errors import ConfigError
 
 PAIRS = [(f"u{u}", f"i{i}") for u in range(30) for i in range(u % 4 + 1)]

@@ -15,7 +15,7 @@ A message is one act (the CRS surveys' inventory, as MACRS and RecBot plan over 
 ``not_understood``        a message the brain cannot read (another language, only symbols)
 ========================  ==========================================================================
 
-:func:`read_act` decides the kind with an :class:`~recpilot.agent.offline.act_classifier.ActClassifier`
+:func:`read_act` decides the kind with an :class:`~recpilot.understanding.act_classifier.ActClassifier`
 when one is given (sentence embeddings trained on example phrasings) and with the rules below
 otherwise, then fills the slots (which items, which question) with rules. Kinds the rest of the
 brain already handles (``request``, ``refine``, ``critique``) come back as None.
@@ -27,11 +27,11 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from recpilot.agent.offline.lexicon import word_set
-from recpilot.agent.offline.shown import References, ShownItem, find_references, normalise
+from recpilot.understanding.lexicon import word_set
+from recpilot.understanding.shown import References, ShownItem, find_references, normalise
 
 if TYPE_CHECKING:
-    from recpilot.agent.offline.act_classifier import ActClassifier
+    from recpilot.understanding.act_classifier import ActClassifier
 
 ActKind = Literal[
     "request",

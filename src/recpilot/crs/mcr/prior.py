@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 
-from recpilot.conversation.mcr.data import MCRData
+from recpilot.crs.mcr.data import MCRData
 from recpilot.errors import DataError
 from recpilot.models.base import Recommender
 from recpilot.models.registry import build_model

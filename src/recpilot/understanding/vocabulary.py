@@ -18,7 +18,12 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from recpilot.agent.offline.lexicon import (
+from recpilot.data.columns import Columns
+from recpilot.data.titles import pretty_title as pretty_title
+from recpilot.data.titles import title_forms as title_forms
+from recpilot.tools.context import Catalog
+from recpilot.types import ItemId
+from recpilot.understanding.lexicon import (
     COMPOUNDS,
     EMOJI,
     GENERIC_WORDS,
@@ -28,11 +33,6 @@ from recpilot.agent.offline.lexicon import (
     phrase_key,
     phrases,
 )
-from recpilot.agent.types import ItemId
-from recpilot.data.columns import Columns
-from recpilot.data.titles import pretty_title as pretty_title
-from recpilot.data.titles import title_forms as title_forms
-from recpilot.tools.context import Catalog
 
 #: The attribute the curated genre words map to (MovieLens, most movie and book catalogs).
 GENRE_ATTRIBUTE = "genres"

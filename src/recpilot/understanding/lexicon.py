@@ -1,4 +1,4 @@
-"""The curated part of the offline brain's vocabulary: the words people use for genres and moods.
+"""The curated part of the catalog vocabulary: the words people use for genres and moods.
 
 Everything here is English-first data (with a few common foreign genre words); the vocabulary keeps an
 entry only when the catalog has its value. Text normalisation lives here too, so phrases, titles and

@@ -6,7 +6,7 @@ extractor here (:func:`extract_preferences`) reads only the seeker's words: the 
 messages with the sentiment cues around them, their reactions to the recommender's suggestions, and
 the constraints they state (genres, periods, topics) through the offline agent's parser. The labels
 (:meth:`RedialDialogue.labelled`) are the ground truth it is scored against, never an input.
-:mod:`recpilot.conversation.redial_eval` holds the evaluation.
+:mod:`recpilot.crs.redial_eval` holds the evaluation.
 """
 
 from __future__ import annotations
@@ -23,12 +23,12 @@ from urllib.parse import unquote
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from recpilot.agent.offline import CatalogVocabulary, parse_request
 from recpilot.conversation.leakguard import title_forms
 from recpilot.data.columns import Columns
 from recpilot.data.dataset import Dataset
 from recpilot.errors import DataError
 from recpilot.tools.context import normalise_title
+from recpilot.understanding import CatalogVocabulary, parse_request
 
 Sentiment = Literal["liked", "disliked"]
 #: A movie mention in a ReDial message (``@123``).

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -20,26 +19,25 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
-from recpilot.agent import RecommenderAgent
 from recpilot.conversation.leakguard import common_title_words, distinctive_terms
-from recpilot.conversation.usersim import (
+from recpilot.crs.protocol import ConversationalRecommender
+from recpilot.data.columns import Columns
+from recpilot.data.dataset import Dataset
+from recpilot.data.splits import Split
+from recpilot.errors import ConfigError
+from recpilot.simulation.crs_user import (
     DialogueLine,
-    Persona,
-    ShownItem,
     SimulationGoal,
     SimulatorContext,
     SimulatorError,
     TargetItem,
     UserSimulator,
 )
-from recpilot.data.columns import Columns
-from recpilot.data.dataset import Dataset
-from recpilot.data.splits import Split
-from recpilot.errors import ConfigError, RecpilotError
-from recpilot.memory.summary import build_profile_summary
+from recpilot.simulation.persona import build_personas
+from recpilot.simulation.types import Persona, ShownItem
 from recpilot.tools.context import as_list
 
-logger = logging.getLogger("recpilot.conversation")
+logger = logging.getLogger("recpilot.crs")
 
 Outcome = Literal["success", "failure", "left", "false_accept", "error"]
 
@@ -182,18 +180,31 @@ def sample_goals(split: Split, n: int, *, seed: int = 42, min_rating: float = 4.
     chosen = rng.permutation(users)[: min(n, len(users))]
     dataset = split.train
     common = common_title_words(dataset.catalog[Columns.TITLE].astype(str))
+    personas = build_personas(dataset, users=[int(u) for u in chosen])
     goals: list[SimulationGoal] = []
-    for user in chosen:
+    for user, persona in zip(chosen, personas, strict=True):
         rows = liked[liked[Columns.USER_IDX] == user]
         item = int(rows[Columns.ITEM_IDX].to_numpy()[rng.integers(len(rows))])
-        goals.append(build_goal(dataset, int(user), item, common=common))
+        goals.append(build_goal(dataset, int(user), item, common=common, persona=persona))
     return goals
 
 
-def build_goal(dataset: Dataset, user_idx: int, item_idx: int, *, common: frozenset[str]) -> SimulationGoal:
-    """The goal of one conversation: ``item_idx`` as target, ``user_idx``'s history as persona."""
+def build_goal(
+    dataset: Dataset,
+    user_idx: int,
+    item_idx: int,
+    *,
+    common: frozenset[str],
+    persona: Persona | None = None,
+) -> SimulationGoal:
+    """The goal of one conversation: ``item_idx`` as target, ``user_idx``'s history as persona.
+
+    ``persona`` is ``user_idx``'s :func:`~recpilot.simulation.persona.build_personas` persona over
+    ``dataset`` (built here when not given; pass it when building many goals).
+    """
     target = _target(dataset, item_idx)
-    user_id = dataset.users.external_ids[user_idx]
+    if persona is None:
+        persona = build_personas(dataset, users=[user_idx])[0]
     history = dataset.interactions[dataset.interactions[Columns.USER_IDX] == user_idx]
     history = history[history[Columns.ITEM_IDX] != item_idx]
     ratings = history[Columns.RATING].to_numpy(dtype=np.float64)
@@ -207,20 +218,12 @@ def build_goal(dataset: Dataset, user_idx: int, item_idx: int, *, common: frozen
         for i, t in zip(liked[Columns.ITEM_IDX].to_numpy(), titles, strict=True)
     ]
     similar = [t for score, t in sorted(overlap, key=lambda p: -p[0]) if score > 0]
-    genre_counts = Counter(g for i in liked[Columns.ITEM_IDX].to_numpy() for g in _genres(dataset, int(i)))
-    try:
-        summary = build_profile_summary(dataset, user_id)
-    except RecpilotError:
-        summary = ""
-    persona = Persona(
-        user_id=str(user_id),
-        summary=summary,
+    return SimulationGoal(
+        target=target,
+        persona=persona,
         liked_titles=titles[:10],
         similar_liked=similar[:5],
-        favourite_genres=[g for g, _ in genre_counts.most_common(3)],
-    )
-    return SimulationGoal(
-        target=target, persona=persona, protected_terms=distinctive_terms(target.title, common)
+        protected_terms=distinctive_terms(target.title, common),
     )
 
 
@@ -243,7 +246,7 @@ def _genres(dataset: Dataset, item_idx: int) -> list[str]:
 
 
 async def converse(
-    agent: RecommenderAgent,
+    agent: ConversationalRecommender,
     simulator: UserSimulator,
     goal: SimulationGoal,
     *,
@@ -279,7 +282,10 @@ async def converse(
                 break
             response = await agent.arespond(goal.persona.user_id, said.utterance, session_id=session)
             record.agent_calls += response.usage.llm_calls
-            shown = [ShownItem(item_id=str(i.item_id), title=i.title) for i in response.items]
+            shown = [
+                ShownItem(item_id=str(i.item_id), position=p, title=i.title)
+                for p, i in enumerate(response.items)
+            ]
             exchange.agent = response.reply
             exchange.shown = shown
             ids = [item.item_id for item in shown]
@@ -307,7 +313,7 @@ async def converse(
 
 
 async def evaluate_freeform(
-    agent: RecommenderAgent,
+    agent: ConversationalRecommender,
     simulator: UserSimulator,
     goals: Sequence[SimulationGoal],
     *,
@@ -366,7 +372,7 @@ def build_report(
 
 
 def run_freeform(
-    agent: RecommenderAgent,
+    agent: ConversationalRecommender,
     simulator: UserSimulator,
     goals: Sequence[SimulationGoal],
     *,

@@ -7,9 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from recpilot.agent.offline import CatalogVocabulary
 from recpilot.agent.runtime import AgentRuntime, build_runtime
-from recpilot.conversation.redial import (
+from recpilot.crs.redial import (
     MovieMatcher,
     RedialDialogue,
     classify,
@@ -17,7 +16,7 @@ from recpilot.conversation.redial import (
     load_movie_names,
     load_redial,
 )
-from recpilot.conversation.redial_eval import (
+from recpilot.crs.redial_eval import (
     evaluate_redial,
     preference_message,
     recommendation_cases,
@@ -26,6 +25,7 @@ from recpilot.data.builtin import load_builtin
 from recpilot.errors import DataError
 from recpilot.testing.backends import shared_data_dir
 from recpilot.tools.context import normalise_title
+from recpilot.understanding import CatalogVocabulary
 
 REDIAL = shared_data_dir() / "redial-test"
 

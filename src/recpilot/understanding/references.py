@@ -12,12 +12,12 @@ import re
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from recpilot.agent.offline.lexicon import phrases, word_set
-from recpilot.agent.offline.periods import Period
-from recpilot.agent.offline.request import ItemReference, PreferenceNote
-from recpilot.agent.offline.tokens import FILLER, STOPWORDS, Word, clause_end
-from recpilot.agent.offline.vocabulary import CatalogVocabulary, pretty_title
 from recpilot.memory.base import PreferenceKind
+from recpilot.understanding.lexicon import phrases, word_set
+from recpilot.understanding.periods import Period
+from recpilot.understanding.request import ItemReference, PreferenceNote
+from recpilot.understanding.tokens import FILLER, STOPWORDS, Word, clause_end
+from recpilot.understanding.vocabulary import CatalogVocabulary, pretty_title
 
 Trigger = tuple[str, ...]
 _V = TypeVar("_V")
@@ -121,7 +121,7 @@ class ReferenceFinder:
     Args:
         words: The request's words.
         vocabulary: The catalog vocabulary.
-        negated: Which words a negation reaches (from :func:`~recpilot.agent.offline.tokens.negation_scope`).
+        negated: Which words a negation reaches (from :func:`~recpilot.understanding.tokens.negation_scope`).
     """
 
     def __init__(

@@ -23,13 +23,9 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from recpilot.agent import RecommenderAgent
-from recpilot.agent.offline import CatalogVocabulary
-from recpilot.agent.offline.act_classifier import ActClassifier
-from recpilot.agent.offline.acts import read_act
-from recpilot.agent.offline.lexicon import phrase_key
-from recpilot.agent.offline.shown import ShownItem
 from recpilot.agent.runtime import AgentRuntime
-from recpilot.conversation.redial import (
+from recpilot.crs.protocol import ConversationalRecommender
+from recpilot.crs.redial import (
     MENTION,
     ExtractedPreferences,
     MovieMatcher,
@@ -37,6 +33,11 @@ from recpilot.conversation.redial import (
     extract_preferences,
     scores,
 )
+from recpilot.understanding import CatalogVocabulary
+from recpilot.understanding.act_classifier import ActClassifier
+from recpilot.understanding.acts import read_act
+from recpilot.understanding.lexicon import phrase_key
+from recpilot.understanding.shown import ShownItem
 
 KS: tuple[int, ...] = (1, 5, 10, 20)
 METHODS: tuple[str, ...] = ("agent (text)", "agent (labels)", "collaborative (text likes)", "popularity")
@@ -244,12 +245,15 @@ def evaluate_redial(
     max_cases: int | None = None,
     replay: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    agent: ConversationalRecommender | None = None,
 ) -> RedialReport:
     """Extraction scores, mapping coverage and recall@k of every method (see the module docstring).
 
     With ``replay``, one more method replays the seeker's own messages (mentions written as catalog
     titles) into one agent session per dialogue and scores the agent's latest list (one agent turn
-    per seeker message: several times slower).
+    per seeker message: several times slower). ``agent`` is the recommender under test, answering
+    from ``runtime``'s catalog (default: a :class:`~recpilot.agent.RecommenderAgent` on ``runtime``
+    showing ``max(ks)`` items).
     """
     started = time.perf_counter()
     vocabulary = CatalogVocabulary.from_catalog(runtime.catalog)
@@ -260,7 +264,8 @@ def evaluate_redial(
     extraction = score_extraction(dialogues, vocabulary)
     cases = recommendation_cases(dialogues, mapping)[:max_cases]
     depth = max(ks)
-    agent = RecommenderAgent(runtime, k=depth)
+    if agent is None:
+        agent = RecommenderAgent(runtime, k=depth)
     collaborative = runtime.models.get("collaborative")
     popular = list(
         runtime.catalog.dataset.items.to_external(np.argsort(-runtime.catalog.popularity, kind="stable"))
@@ -345,7 +350,7 @@ def seeker_acts(
 
 
 def replay_lists(
-    agent: RecommenderAgent,
+    agent: ConversationalRecommender,
     dialogue: RedialDialogue,
     mapping: dict[str, object],
     runtime: AgentRuntime,

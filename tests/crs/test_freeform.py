@@ -11,24 +11,28 @@ import pytest
 
 from recpilot.agent import RecommenderAgent, build_runtime
 from recpilot.agent.runtime import AgentRuntime
+from recpilot.agent.types import AgentResponse, RecommendedItem
 from recpilot.cli.app import main
-from recpilot.conversation.freeform import (
+from recpilot.crs import ConversationalRecommender
+from recpilot.crs.freeform import (
     FreeformConfig,
+    build_goal,
     converse,
     evaluate_freeform,
     sample_goals,
 )
-from recpilot.conversation.usersim import (
+from recpilot.data.builtin import load_builtin
+from recpilot.data.columns import Columns
+from recpilot.data.splits import Split, leave_last_out
+from recpilot.llm.settings import LLMSettings
+from recpilot.simulation.crs_user import (
     LLMUserSimulator,
     RuleBasedUserSimulator,
     SimulationGoal,
     SimulatorOutput,
     goal_guard,
 )
-from recpilot.data.builtin import load_builtin
-from recpilot.data.columns import Columns
-from recpilot.data.splits import Split, leave_last_out
-from recpilot.llm.settings import LLMSettings
+from recpilot.simulation.persona import build_personas
 from recpilot.testing.llm_models import scripted_model
 from recpilot.testing.llm_server import ScriptedLLMServer, reply_error, reply_output
 
@@ -65,7 +69,11 @@ def test_goals_are_held_out_liked_items_of_distinct_users(split: Split, goals: l
         assert float(held[Columns.RATING].iloc[0]) >= 4.0
         seen = train.interactions[train.interactions[Columns.USER_IDX] == user][Columns.ITEM_IDX]
         assert item not in set(seen.tolist())
-        assert goal.target.title not in goal.persona.liked_titles
+        assert goal.target.title not in goal.liked_titles
+        assert goal.target.title not in goal.similar_liked
+        # The same persona the population simulator gives this user: one grounding for both.
+        assert goal.persona == build_personas(train, users=[user])[0]
+        assert build_goal(train, user, item, common=frozenset()).persona == goal.persona
     assert sample_goals(split, 6, seed=3) == goals  # seeded
 
 
@@ -89,6 +97,41 @@ def test_success_is_exactly_the_first_turn_the_target_was_shown(
     assert report.success_rate == pytest.approx(wins / len(goals))
     assert list(report.sr_at_turn.values()) == sorted(report.sr_at_turn.values())
     assert report.sr_at_turn[4] == pytest.approx(report.success_rate)
+
+
+class _Oracle:
+    """A conversational recommender that is not the agent: it shows the target on its second turn."""
+
+    class brain:  # noqa: N801 - the protocol reads ``brain.name``
+        name = "oracle"
+
+    def __init__(self, target: RecommendedItem) -> None:
+        self.target = target
+        self.heard: list[str] = []
+
+    def respond(self, user: str | int, message: str, *, session_id: str | None = None) -> AgentResponse:
+        self.heard.append(message)
+        items = [self.target] if len(self.heard) >= 2 else []
+        return AgentResponse(
+            user_id=str(user), session_id=session_id or "", reply="Here you go.", items=items
+        )
+
+    async def arespond(
+        self, user: str | int, message: str, *, session_id: str | None = None
+    ) -> AgentResponse:
+        return self.respond(user, message, session_id=session_id)
+
+
+def test_any_conversational_recommender_can_be_evaluated(goals: list[SimulationGoal]) -> None:
+    goal = goals[0]
+    oracle = _Oracle(RecommendedItem(item_id=goal.target.item_id, title=goal.target.title, score=1.0))
+    agent: ConversationalRecommender = oracle
+    report = asyncio.run(evaluate_freeform(agent, RuleBasedUserSimulator(), [goal]))
+    assert report.agent_brain == "oracle"
+    assert report.conversations[0].success_turn == 2
+    assert report.sr_at_turn[1] == 0.0
+    assert report.success_rate == 1.0
+    assert len(oracle.heard) == 2
 
 
 def test_the_simulators_accept_cannot_fake_success(

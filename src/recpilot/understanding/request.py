@@ -6,8 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from recpilot.agent.types import HardConstraints, Intent, ItemId
 from recpilot.memory.base import PreferenceKind
+from recpilot.types import HardConstraints, Intent, ItemId
 
 RankingChoice = Literal["collaborative", "sequential", "content", "popularity", "top_rated"]
 Refinement = Literal["new", "adjust", "switch", "more"]

@@ -7,19 +7,19 @@ import asyncio
 import pytest
 
 from recpilot.conversation.leakguard import TitleGuard, distinctive_terms, title_forms
-from recpilot.conversation.usersim import (
+from recpilot.llm.settings import LLMSettings
+from recpilot.simulation.crs_user import (
     LLMUserSimulator,
-    Persona,
     RuleBasedUserSimulator,
-    ShownItem,
     SimulationGoal,
     SimulatorContext,
     SimulatorError,
     SimulatorOutput,
     TargetItem,
     goal_guard,
+    simulator_prompt,
 )
-from recpilot.llm.settings import LLMSettings
+from recpilot.simulation.types import Persona, ShownItem
 from recpilot.testing.llm_models import scripted_model
 from recpilot.testing.llm_server import (
     ScriptedLLMServer,
@@ -35,8 +35,22 @@ SHAWSHANK = "Shawshank Redemption, The (1994)"
 
 def _goal(title: str = SHAWSHANK, **target: object) -> SimulationGoal:
     item = TargetItem(item_id="318", title=title, year=1994, genres=["Crime", "Drama"], **target)  # type: ignore[arg-type]
-    persona = Persona(user_id="7", summary="Likes dramas.", similar_liked=["Green Mile, The (1999)"])
-    return SimulationGoal(target=item, persona=persona, protected_terms=distinctive_terms(title))
+    persona = Persona(
+        user_id="7",
+        activity=0.5,
+        conformity=0.5,
+        diversity=0.2,
+        rating_mean=4.1,
+        rating_std=0.8,
+        description="Likes dramas.",
+    )
+    return SimulationGoal(
+        target=item,
+        persona=persona,
+        liked_titles=["Forrest Gump (1994)"],
+        similar_liked=["Green Mile, The (1999)"],
+        protected_terms=distinctive_terms(title),
+    )
 
 
 def _fast(server: ScriptedLLMServer) -> LLMSettings:
@@ -85,10 +99,10 @@ def test_guard_ignores_accents(text: str) -> None:
 
 def test_rule_based_user_never_says_the_title_and_accepts_only_the_target() -> None:
     goal = _goal(tags=["shawshank", "prison escape", "morgan freeman"])
-    goal.persona.similar_liked = ["Shawshank Redemption 2 (2030)", "Green Mile, The (1999)"]
+    goal.similar_liked = ["Shawshank Redemption 2 (2030)", "Green Mile, The (1999)"]
     simulator = RuleBasedUserSimulator()
     guard = goal_guard(goal)
-    shown = [ShownItem(item_id="1", title="Toy Story (1995)")]
+    shown = [ShownItem(item_id="1", position=0, title="Toy Story (1995)")]
     for turn in range(1, 6):
         said = asyncio.run(simulator.reply(goal, SimulatorContext(turn=turn, shown=shown)))
         assert guard.leaks(said.utterance) == []
@@ -96,9 +110,18 @@ def test_rule_based_user_never_says_the_title_and_accepts_only_the_target() -> N
         assert said.accept_item_id is None
     assert "prison escape" in said.utterance
     assert "Green Mile" in said.utterance
-    found = [*shown, ShownItem(item_id="318", title=SHAWSHANK)]
+    found = [*shown, ShownItem(item_id="318", position=1, title=SHAWSHANK)]
     said = asyncio.run(simulator.reply(goal, SimulatorContext(turn=2, shown=found)))
     assert said.accept_item_id == "318"
+
+
+def test_the_llm_user_is_told_its_persona_and_what_was_shown() -> None:
+    shown = [ShownItem(item_id="1", position=0, title="Toy Story (1995)")]
+    prompt = simulator_prompt(_goal(), SimulatorContext(turn=2, shown=shown), [])
+    assert "Your taste: Likes dramas." in prompt  # the population persona's description
+    assert "Movies you liked: Forrest Gump (1994)" in prompt
+    assert "similar to the target: Green Mile, The (1999)" in prompt
+    assert "- [1] Toy Story (1995)" in prompt
 
 
 def test_a_leaking_draft_is_asked_for_again_with_feedback() -> None:

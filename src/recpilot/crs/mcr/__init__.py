@@ -1,7 +1,7 @@
 """The multi-round conversational recommendation (MCR) benchmark: LastFM*, simulated user, metrics."""
 
-from recpilot.conversation.mcr.data import MCRData, load_lastfm_star
-from recpilot.conversation.mcr.harness import (
+from recpilot.crs.mcr.data import MCRData, load_lastfm_star
+from recpilot.crs.mcr.harness import (
     ConversationOutcome,
     MCRConfig,
     MCRReport,
@@ -11,10 +11,10 @@ from recpilot.conversation.mcr.harness import (
     run_mcr,
     select_pairs,
 )
-from recpilot.conversation.mcr.metrics import average_turns, hdcg, hdcg_per_conversation, success_rate
-from recpilot.conversation.mcr.prior import CollaborativePrior, Prior, RandomPrior
-from recpilot.conversation.mcr.settings import ENVIRONMENTS, CandidateSet, Environment
-from recpilot.conversation.mcr.user import SimulatedUser
+from recpilot.crs.mcr.metrics import average_turns, hdcg, hdcg_per_conversation, success_rate
+from recpilot.crs.mcr.prior import CollaborativePrior, Prior, RandomPrior
+from recpilot.crs.mcr.settings import ENVIRONMENTS, CandidateSet, Environment
+from recpilot.crs.mcr.user import SimulatedUser
 
 __all__ = [
     "ENVIRONMENTS",

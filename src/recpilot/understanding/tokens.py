@@ -10,7 +10,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 
-from recpilot.agent.offline.lexicon import normalise_text, word_set
+from recpilot.understanding.lexicon import normalise_text, word_set
 
 _TOKEN = re.compile(r"[^\W_]+(?:['’][^\W_]+)*|[^\w\s]")
 _HARD_STOPS = frozenset(".;!?")

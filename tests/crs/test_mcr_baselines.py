@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from recpilot.conversation.mcr import (
+from recpilot.crs.mcr import (
     CollaborativePrior,
     MCRConfig,
     MCRData,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from recpilot.cli.app import main
-from recpilot.conversation.mcr import (
+from recpilot.crs.mcr import (
     CollaborativePrior,
     MCRConfig,
     average_turns,

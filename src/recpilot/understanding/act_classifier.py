@@ -1,8 +1,8 @@
 """A learned dialogue-act classifier: MiniLM sentence embeddings and a logistic regression fitted on
-the hand-written phrasings of :mod:`~recpilot.agent.offline.act_examples`.
+the hand-written phrasings of :mod:`~recpilot.understanding.act_examples`.
 
 It decides only the act's kind; slots (which items) are read by rules. When it is not confident, or
-the ``[embed]`` extra is not installed, :func:`~recpilot.agent.offline.acts.read_act` uses the rules.
+the ``[embed]`` extra is not installed, :func:`~recpilot.understanding.acts.read_act` uses the rules.
 The encoder and the fitted classifier are built once per process on first use (about a second).
 """
 
@@ -16,11 +16,11 @@ from typing import Protocol
 
 import numpy as np
 
-from recpilot.agent.offline.act_examples import ACT_EXAMPLES
-from recpilot.agent.offline.acts import ActKind
 from recpilot.errors import ConfigError
+from recpilot.understanding.act_examples import ACT_EXAMPLES
+from recpilot.understanding.acts import ActKind
 
-logger = logging.getLogger("recpilot.agent")
+logger = logging.getLogger(__name__)
 #: Below this probability the classifier abstains and the rules decide.
 MIN_CONFIDENCE = 0.45
 
