@@ -3,6 +3,10 @@
 #   make test   - create .venv, install recpilot with its test extras, lint, type-check, run the tests
 PYTHON ?= python3
 VENV ?= .venv
+# llama-cpp-python (the local-llm extra) compiles from source: build it for the portable x86-64
+# instruction set, not -march=native, whose AVX-512/AMX kernels crashed (SIGSEGV/GPF in libggml-cpu) on
+# some CPUs. Set CMAKE_ARGS yourself to override.
+export CMAKE_ARGS ?= -DGGML_NATIVE=OFF
 PIP = $(VENV)/bin/pip install --disable-pip-version-check -q -c constraints.txt
 
 $(VENV)/bin/python:
