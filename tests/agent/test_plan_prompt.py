@@ -59,8 +59,10 @@ def test_a_tool_the_instructions_explain_is_not_described_twice() -> None:
     tools = tool_catalog(DEFAULT_TOOLS, explained=PLAN_INSTRUCTIONS).splitlines()
     search = next(line for line in tools if line.startswith("- search_catalog("))
     details = next(line for line in tools if line.startswith("- item_details("))
+    remember = next(line for line in tools if line.startswith("- remember_preference("))
     assert search.endswith("keywords?: string)")  # "search_catalog narrows it by hard constraints"
-    assert details == "- item_details(items: [string]): Look up catalog facts"
+    assert details == "- item_details(items: [string])"  # its name says what it does
+    assert remember.endswith("): Remember a preference in the user's long-term profile")
 
 
 def test_the_shown_list_numbers_items_by_short_title_and_id(runtime: AgentRuntime) -> None:

@@ -62,6 +62,12 @@ def _without_defaults(node: Any) -> Any:
     return node
 
 
+# Tools whose name and arguments already say what they do: a description would only spend tokens.
+_SELF_EXPLAINED = frozenset(
+    {"user_profile", "list_feed_rules", "forget_everything", "exclude_seen", "item_details"}
+)
+
+
 def tool_catalog(specs: Iterable[ToolSpec], explained: str = "") -> str:
     """Each tool as ``name(arg: type, ...): description`` (the arguments' JSON schema, condensed).
 
@@ -70,7 +76,7 @@ def tool_catalog(specs: Iterable[ToolSpec], explained: str = "") -> str:
         explained: The instructions the list goes into: a tool they name gets no description of its
             own (they already say what it does).
     """
-    named = set(re.findall(r"\w+", explained))
+    named = set(re.findall(r"\w+", explained)) | _SELF_EXPLAINED
     return "\n".join(
         f"- {spec.name}({_signature(spec.json_schema())})"
         + ("" if spec.name in named else f": {_first_sentence(spec.description)}")
