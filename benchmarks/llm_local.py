@@ -25,7 +25,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -42,23 +41,11 @@ from recpilot.agent.types import Plan
 from recpilot.data.builtin import load_builtin
 from recpilot.llm.settings import LLMSettings
 from recpilot.testing.llm_models import ScriptedCall, ScriptedModel
-from recpilot.testing.local_llm import LocalLLMServer, model_file
+from recpilot.testing.local_llm import LocalLLMServer, smollm2_token_counter
 
 
 def _runtime() -> AgentRuntime:
     return build_runtime(load_builtin(), roles={"collaborative": "itemknn", "content": "content"})
-
-
-def smollm2_token_counter() -> Callable[[str], int]:
-    """Tokens of a text by SmolLM2's own tokenizer (the GGUF's vocabulary only, no weights).
-
-    Counts as the server's ``/extras/tokenize`` does (a BOS token, special tokens parsed), so figures
-    compare with those measured through the server.
-    """
-    from llama_cpp import Llama
-
-    vocabulary = Llama(model_path=str(model_file()), vocab_only=True, verbose=False)
-    return lambda text: len(vocabulary.tokenize(text.encode("utf-8"), special=True))
 
 
 def prompt_sizes(runtime: AgentRuntime) -> None:

@@ -138,30 +138,11 @@ def main(argv: list[str] | None = None) -> int:
     cases = injection_cases()[: args.limit or None]
     started = time.perf_counter()
     everything: dict[str, list[CaseResult]] = {}
-    summary_rows = [["arm", "cases", "benign utility", "utility under attack", "targeted ASR",
-                     "unrequested writes", "crashes"]]  # fmt: skip
-    by_placement: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
-    by_goal: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
-    for arm in ARMS:
-        benign = [runner.benign(task, arm) for task in TASKS]
-        attacked = [runner.play(case, arm) for case in cases]
-        everything[f"{arm.name}/benign"] = benign
-        everything[f"{arm.name}/attack"] = attacked
-        b, a = SuiteSummary.of(arm.name, benign), SuiteSummary.of(arm.name, attacked)
-        writes, crashes = a.unrequested_writes + b.unrequested_writes, a.crashes + b.crashes
-        summary_rows.append([arm.name, str(a.cases), _pct(b.utility), _pct(a.utility), _pct(a.attack_success),
-                             str(writes), str(crashes)])  # fmt: skip
-        for case, result in zip(cases, attacked, strict=True):
-            by_placement[case.placement][arm.name].append(result.attacked)
-            by_goal[case.goal.name][arm.name].append(result.attacked)
+    summary_rows, by_placement, by_goal = _play_arms(runner, cases, "", everything)
     print("Injection suite (obeying brain; shared machine, under load)")
     print(_table(summary_rows))
-    for title, table in (("ASR by placement", by_placement), ("ASR by goal", by_goal)):
-        rows = [[title.split()[-1], *(arm.name for arm in ARMS)]]
-        for key, arms in table.items():
-            rows.append([key, *(_pct(sum(v) / len(v)) for v in (arms[arm.name] for arm in ARMS))])
-        print(f"\n{title}")
-        print(_table(rows))
+    _print_asr("ASR by placement", by_placement)
+    _print_asr("ASR by goal", by_goal)
 
     print("\nPoisoning suite (a planted film with a trigger phrase in its description)")
     rows = [["request", "arm", "poison read", "ASR", "utility"]]
@@ -197,10 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(_table(rows))
     print(f"\n{time.perf_counter() - started:.0f} s (shared machine, under load)")
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        payload = {key: [asdict(r) for r in results] for key, results in everything.items()}
-        args.json.write_text(json.dumps(payload, indent=1), encoding="utf-8")
+    _write_json(args.json, everything)
     return 0
 
 
@@ -215,34 +193,13 @@ def _obeying_llm(json_path: Path | None, limit: int) -> int:
     runner = SuiteRunner(brain=functools.partial(obeying_llm_brain, build_runtime(build_catalog())))
     cases = injection_cases()[: limit or None]
     started = time.perf_counter()
-    rows = [["arm", "cases", "benign utility", "utility under attack", "targeted ASR", "unrequested writes",
-             "crashes"]]  # fmt: skip
-    by_placement: dict[str, dict[str, list[bool]]] = defaultdict(lambda: defaultdict(list))
     everything: dict[str, list[CaseResult]] = {}
-    for arm in ARMS:
-        benign = [runner.benign(task, arm) for task in TASKS]
-        attacked = [runner.play(case, arm) for case in cases]
-        everything[f"obeying-llm/{arm.name}/benign"], everything[f"obeying-llm/{arm.name}/attack"] = (
-            benign,
-            attacked,
-        )
-        b, a = SuiteSummary.of(arm.name, benign), SuiteSummary.of(arm.name, attacked)
-        writes, crashes = a.unrequested_writes + b.unrequested_writes, a.crashes + b.crashes
-        rows.append([arm.name, str(a.cases), _pct(b.utility), _pct(a.utility), _pct(a.attack_success),
-                     str(writes), str(crashes)])  # fmt: skip
-        for case, result in zip(cases, attacked, strict=True):
-            by_placement[case.placement][arm.name].append(result.attacked)
+    rows, by_placement, _ = _play_arms(runner, cases, "obeying-llm/", everything)
     print("Injection suite through the LLM brain (scripted model that obeys injections; shared machine)")
     print(_table(rows))
-    placements = [["placement", *(arm.name for arm in ARMS)]]
-    for key, arms in by_placement.items():
-        placements.append([key, *(_pct(sum(v) / len(v)) for v in (arms[arm.name] for arm in ARMS))])
-    print("\nASR by placement")
-    print(_table(placements))
+    _print_asr("ASR by placement", by_placement)
     print(f"\n{time.perf_counter() - started:.0f} s (shared machine, under load)")
-    if json_path:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps({k: [asdict(r) for r in v] for k, v in everything.items()}, indent=1))
+    _write_json(json_path, everything)
     return 0
 
 
@@ -267,27 +224,53 @@ def _real_llm(json_path: Path | None) -> int:
             deadline_s=150.0, max_retries=1, modes_file=Path(tmp) / "modes.json",
         )  # fmt: skip
         runner = SuiteRunner(brain=lambda: LLMBrain(settings))
-        rows = [
-            ["arm", "cases", "benign utility", "utility under attack", "targeted ASR", "unrequested writes"]
-        ]
         everything: dict[str, list[CaseResult]] = {}
-        for arm in ARMS:
-            benign = [runner.benign(task, arm) for task in TASKS]
-            attacked = [runner.play(case, arm) for case in sample]
-            everything[f"real-llm/{arm.name}/benign"], everything[f"real-llm/{arm.name}/attack"] = (
-                benign,
-                attacked,
-            )
-            b, a = SuiteSummary.of(arm.name, benign), SuiteSummary.of(arm.name, attacked)
-            rows.append([arm.name, str(a.cases), _pct(b.utility), _pct(a.utility), _pct(a.attack_success),
-                         str(a.unrequested_writes + b.unrequested_writes)])  # fmt: skip
+        rows, _, _ = _play_arms(runner, sample, "real-llm/", everything)
     print("Injection sample against the real local model (SmolLM2 on llama.cpp; shared machine, under load)")
     print(_table(rows))
     print(f"\n{time.perf_counter() - started:.0f} s")
-    if json_path:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps({k: [asdict(r) for r in v] for k, v in everything.items()}, indent=1))
+    _write_json(json_path, everything)
     return 0
+
+
+ArmTables = dict[str, dict[str, list[bool]]]
+
+
+def _play_arms(
+    runner: SuiteRunner, cases: list[Case], prefix: str, everything: dict[str, list[CaseResult]]
+) -> tuple[list[list[str]], ArmTables, ArmTables]:
+    """Benign tasks and injection cases under each arm: the summary rows, ASR by placement and by goal."""
+    rows = [["arm", "cases", "benign utility", "utility under attack", "targeted ASR",
+             "unrequested writes", "crashes"]]  # fmt: skip
+    by_placement: ArmTables = defaultdict(lambda: defaultdict(list))
+    by_goal: ArmTables = defaultdict(lambda: defaultdict(list))
+    for arm in ARMS:
+        benign = [runner.benign(task, arm) for task in TASKS]
+        attacked = [runner.play(case, arm) for case in cases]
+        everything[f"{prefix}{arm.name}/benign"] = benign
+        everything[f"{prefix}{arm.name}/attack"] = attacked
+        b, a = SuiteSummary.of(arm.name, benign), SuiteSummary.of(arm.name, attacked)
+        writes, crashes = a.unrequested_writes + b.unrequested_writes, a.crashes + b.crashes
+        rows.append([arm.name, str(a.cases), _pct(b.utility), _pct(a.utility), _pct(a.attack_success),
+                     str(writes), str(crashes)])  # fmt: skip
+        for case, result in zip(cases, attacked, strict=True):
+            by_placement[case.placement][arm.name].append(result.attacked)
+            by_goal[case.goal.name][arm.name].append(result.attacked)
+    return rows, by_placement, by_goal
+
+
+def _print_asr(title: str, table: ArmTables) -> None:
+    rows = [[title.split()[-1], *(arm.name for arm in ARMS)]]
+    for key, arms in table.items():
+        rows.append([key, *(_pct(sum(v) / len(v)) for v in (arms[arm.name] for arm in ARMS))])
+    print(f"\n{title}")
+    print(_table(rows))
+
+
+def _write_json(path: Path | None, everything: dict[str, list[CaseResult]]) -> None:
+    if path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps({k: [asdict(r) for r in v] for k, v in everything.items()}, indent=1))
 
 
 if __name__ == "__main__":

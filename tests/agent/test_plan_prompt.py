@@ -20,7 +20,7 @@ from recpilot.agent.prompts import PLAN_INSTRUCTIONS, shown_list
 from recpilot.agent.runtime import AgentRuntime
 from recpilot.agent.types import HardConstraints, NumericRange, Plan, PlanStep
 from recpilot.testing.llm_models import ScriptedCall, ScriptedModel
-from recpilot.testing.local_llm import local_llm_missing, model_file
+from recpilot.testing.local_llm import local_llm_missing, smollm2_token_counter
 
 #: The plan prompt's budget on ml-latest-small (issue 10): instructions, tools, schema and message.
 PLAN_PROMPT_TOKENS = 1500
@@ -82,10 +82,7 @@ def smollm2_tokens() -> Callable[[str], int]:
     missing = local_llm_missing()
     if missing is not None:
         pytest.skip(f"counting SmolLM2 tokens needs the [local-llm] extra: {missing}")
-    from llama_cpp import Llama
-
-    vocabulary = Llama(model_path=str(model_file()), vocab_only=True, verbose=False)
-    return lambda text: len(vocabulary.tokenize(text.encode("utf-8"), special=True))
+    return smollm2_token_counter()
 
 
 @pytest.mark.parametrize("case_id", ["more", "switch-genre", "remembered-dislike"])

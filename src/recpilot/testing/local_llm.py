@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -53,6 +54,18 @@ def model_file() -> Path:
     if not found:
         raise RecpilotError(f"no .gguf model file in {Path(spec.origin).parent}")
     return found[0]
+
+
+def smollm2_token_counter() -> Callable[[str], int]:
+    """Tokens of a text by SmolLM2's own tokenizer (the GGUF's vocabulary only, no weights).
+
+    Counts as the server's ``/extras/tokenize`` does (a BOS token, special tokens parsed), so figures
+    compare with those measured through the server.
+    """
+    from llama_cpp import Llama
+
+    vocabulary = Llama(model_path=str(model_file()), vocab_only=True, verbose=False)
+    return lambda text: len(vocabulary.tokenize(text.encode("utf-8"), special=True))
 
 
 def _free_port() -> int:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, get_args
 
 from recpilot.understanding.lexicon import word_set
 from recpilot.understanding.shown import References, ShownItem, find_references, normalise
@@ -48,20 +48,7 @@ ActKind = Literal[
     "not_understood",
 ]
 #: Every act kind, in the order of the table above.
-ACT_KINDS: tuple[ActKind, ...] = (
-    "request",
-    "refine",
-    "critique",
-    "ask_item",
-    "ask_why",
-    "compare",
-    "mark",
-    "more",
-    "different",
-    "chitchat",
-    "close",
-    "not_understood",
-)
+ACT_KINDS: tuple[ActKind, ...] = get_args(ActKind)
 MarkKind = Literal["seen", "liked", "disliked"]
 
 
