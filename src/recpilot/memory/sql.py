@@ -1,9 +1,11 @@
 """Profile memory in a SQL database (SQLite or PostgreSQL), usually the catalog store's own.
 
-Five tables, created when missing: ``memory_preferences`` (one row per remembered preference),
+Six tables, created or upgraded on opening by the memory's alembic migrations
+(:data:`~recpilot.memory.sql_schema.MEMORY`): ``memory_preferences`` (one row per remembered preference),
 ``memory_profiles`` (the summary), ``memory_turns`` (dialogue messages, numbered per session),
-``memory_dialogue_states`` (one JSON :class:`DialogueState` per session, upserted) and
-``memory_feed_rules`` (one row per feed rule, its target as JSON).
+``memory_dialogue_states`` (one JSON :class:`DialogueState` per session, upserted),
+``memory_feed_rules`` (one row per feed rule, its target as JSON) and ``memory_audit`` (the user's
+audit log).
 
 Concurrency: every write is one short transaction. Duplicates are impossible because a unique
 constraint covers ``(user_id, kind, value_key)``, where ``value_key`` is a hash of the lower-cased
@@ -38,6 +40,7 @@ from recpilot.memory.sql_conversation import (
     feed_rules_table,
 )
 from recpilot.memory.sql_schema import (
+    MEMORY,
     harden_sqlite,
     lock_key,
     metadata,
@@ -46,6 +49,7 @@ from recpilot.memory.sql_schema import (
     write_transaction,
 )
 from recpilot.memory.values import check_preference
+from recpilot.store import migrate
 
 SUPPORTED_DIALECTS: Final = ("sqlite", "postgresql")
 
@@ -308,7 +312,7 @@ class SqlProfileMemory(ConversationRecords, AuditRecords, ProfileMemory):
                     and not sa.inspect(conn).has_schema(self._schema)
                 ):
                     conn.execute(sa.schema.CreateSchema(self._schema, if_not_exists=True))
-            metadata.create_all(self._db)
+            migrate.upgrade(self._db, MEMORY, schema=self._schema)
         except sa.exc.DBAPIError as err:
             if not self._tables_exist():  # another process may have created them at the same moment
                 where = self._engine.url.render_as_string(hide_password=True)

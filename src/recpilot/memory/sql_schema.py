@@ -11,7 +11,14 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from recpilot.store.migrate import MigrationHistory
+
 metadata = sa.MetaData()
+"""Every memory table (defined in ``sql.py`` and ``sql_conversation.py``)."""
+
+MEMORY = MigrationHistory(name="memory", package="recpilot.memory.migrations", metadata=metadata)
+"""The memory's migration history (tables: preferences, profiles, turns, dialogue states, feed rules,
+audit log)."""
 
 
 def storable(text: str) -> str:

@@ -1,5 +1,7 @@
 """The service's own tables (tenants, API keys, sessions, feedback) in the catalog store's database.
 
+Opening a :class:`ServiceStore` creates or upgrades them (alembic migrations, :data:`SERVICE`).
+
 Every write is one short transaction. API keys are stored as SHA-256 hashes of their secret part:
 the keys are 256-bit random tokens, so a fast hash is enough (no password-style stretching), and the
 public ``key_id`` prefix finds the row without scanning. Feedback events carrying a client
@@ -23,6 +25,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from recpilot.errors import ConfigError
 from recpilot.memory.sql_schema import harden_sqlite, write_transaction
 from recpilot.service.errors import AuthenticationError
+from recpilot.store import migrate
+from recpilot.store.migrate import MigrationHistory
 
 metadata = sa.MetaData()
 
@@ -99,6 +103,9 @@ simulations = sa.Table(
     sa.Index("ix_api_simulations_tenant", "tenant_id"),
 )
 
+SERVICE = MigrationHistory(name="service", package="recpilot.service.migrations", metadata=metadata)
+"""The service tables' migration history (alembic revisions in ``recpilot/service/migrations``)."""
+
 KEY_PREFIX = "rp"
 #: Built once: this lookup runs on every recommendation for a user (SQLAlchemy memoises its cache key).
 _VERSION_QUERY = sa.select(user_versions.c.version).where(
@@ -118,7 +125,8 @@ class ServiceStore:
         engine: The database (usually the catalog store's engine); not disposed of here.
 
     Raises:
-        ConfigError: The tables cannot be created.
+        ConfigError: The tables cannot be created or upgraded (alembic migrations), or a newer
+            recpilot wrote them.
     """
 
     def __init__(self, engine: sa.Engine) -> None:
@@ -128,10 +136,10 @@ class ServiceStore:
             postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         )
         try:
-            metadata.create_all(engine)
+            migrate.upgrade(engine, SERVICE)
         except sa.exc.DBAPIError as err:
             where = engine.url.render_as_string(hide_password=True)
-            raise ConfigError(f"cannot create the service tables in {where}: {err.orig}") from err
+            raise ConfigError(f"cannot create or upgrade the service tables in {where}: {err.orig}") from err
 
     @property
     def engine(self) -> sa.Engine:

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from recpilot.data.dataset import Dataset
 from recpilot.errors import ConfigError, DataError, UnknownIdError
-from recpilot.store import backend, ingest, schema
+from recpilot.store import backend, ingest, migrate, schema
 from recpilot.store.records import (
     AttributeInfo,
     AttributeValue,
@@ -29,7 +29,8 @@ _LOOKUP_CHUNK = 5_000
 class CatalogStore:
     """A dataset's catalog, users and interactions in SQLite or PostgreSQL, with full-text search.
 
-    Opening a store creates its tables when they do not exist. Several processes may read at once; an
+    Opening a store creates its tables, or upgrades them to this recpilot's schema (alembic
+    migrations, :mod:`recpilot.store.migrate`), keeping their rows. Several processes may read at once; an
     import replaces the whole content in one transaction (readers see the old content until it
     commits on SQLite, and wait for it on PostgreSQL, where the import locks the tables).
 
@@ -41,7 +42,7 @@ class CatalogStore:
 
     Raises:
         ConfigError: The URL is malformed, its driver is missing, the database cannot be reached, or
-            it holds a store written with another schema version.
+            it holds a store written with another schema version or by a newer recpilot.
 
     Example:
         >>> store = CatalogStore(":memory:")
@@ -54,7 +55,7 @@ class CatalogStore:
         self._engine = backend.create_engine(self._url, echo=echo)
         self._attributes: dict[str, AttributeInfo] | None = None
         try:
-            schema.metadata.create_all(self._engine)
+            migrate.upgrade(self._engine, schema.CATALOG)
             version = self._meta("schema_version")
         except sa.exc.DBAPIError as err:
             self._engine.dispose()

@@ -20,8 +20,11 @@ from typing import Final
 
 import sqlalchemy as sa
 
+from recpilot.store.migrate import MigrationHistory
+
 SCHEMA_VERSION: Final = 1
-"""Bumped whenever the tables change shape; a store written by another version is refused."""
+"""Bumped when the stored data's meaning changes (a store written by another version is refused); a
+change of the tables' shape is an alembic revision in ``recpilot/store/migrations/versions``."""
 
 FTS_TABLE: Final = "items_fts"
 TITLE_FTS_TABLE: Final = "items_title_fts"
@@ -99,6 +102,28 @@ interactions = sa.Table(
     sa.Column("timestamp", sa.BigInteger, nullable=False),
     sa.Index("ix_interactions_user_time", "user_id", "timestamp", "id"),
 )
+
+CATALOG: Final = MigrationHistory(
+    name="catalog",
+    package="recpilot.store.migrations",
+    metadata=metadata,
+    backend_objects=frozenset(
+        {
+            # SQLite: the FTS5 tables and the shadow tables FTS5 keeps beside each.
+            *(
+                f"{table}{suffix}"
+                for table in (FTS_TABLE, TITLE_FTS_TABLE, TEXT_FTS_TABLE)
+                for suffix in ("", "_data", "_idx", "_docsize", "_config")
+            ),
+            # PostgreSQL: the generated tsvector columns and their index.
+            SEARCH_VECTOR,
+            TITLE_VECTOR,
+            TEXT_VECTOR,
+            f"ix_items_{SEARCH_VECTOR}",
+        }
+    ),
+)
+"""The catalog's migration history (items, attributes, users, interactions, meta, full-text indexes)."""
 
 # Children before parents: the order rows must be deleted in.
 DELETE_ORDER: Final = (interactions, item_attributes, attributes, users, items, meta)

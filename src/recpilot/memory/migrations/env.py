@@ -1,0 +1,5 @@
+"""Alembic's entry point for the memory history; :func:`recpilot.store.migrate.upgrade` runs it."""
+
+from recpilot.store.migrate import run_env
+
+run_env()

@@ -1,0 +1,1 @@
+"""The memory history's revisions, oldest first by ``down_revision``."""

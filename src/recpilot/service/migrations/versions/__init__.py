@@ -1,0 +1,1 @@
+"""The service history's revisions, oldest first by ``down_revision``."""

@@ -1,0 +1,1 @@
+"""The catalog history's revisions, oldest first by ``down_revision``."""
