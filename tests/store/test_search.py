@@ -153,6 +153,32 @@ def test_limit_and_orderings(movielens_store: CatalogStore, movielens: Dataset) 
     assert ascii_titles == sorted(ascii_titles)
 
 
+@pytest.mark.parametrize(
+    "query",
+    [
+        CatalogQuery(attributes={"genres": ["drama"]}, numeric={"year": (2000, 2018)}, limit=ALL),
+        CatalogQuery(text="star wars", match="any", limit=50),
+        CatalogQuery(text="toy story", limit=5, order_by="year"),
+    ],
+    ids=["constraints", "text-any", "text-year"],
+)
+def test_search_indices_are_the_hits_in_order(
+    movielens_store: CatalogStore, movielens: Dataset, query: CatalogQuery
+) -> None:
+    hits = movielens_store.search(query)
+    indices, scores = movielens_store.search_indices(query)
+    assert hits, "the query must find something to compare"
+    assert movielens.items.external_ids[indices].tolist() == [h.item_id for h in hits]
+    assert scores.tolist() == [h.score for h in hits]
+
+
+def test_search_indices_can_return_every_hit_past_the_limit(movielens_store: CatalogStore) -> None:
+    query = CatalogQuery(attributes={"genres": ["comedy"]}, limit=10)
+    assert len(movielens_store.search_indices(query)[0]) == 10
+    every, _ = movielens_store.search_indices(query, every=True)
+    assert len(every) == len(movielens_store.search(query.model_copy(update={"limit": ALL}))) > 10
+
+
 def test_numbers_are_accepted_as_attribute_values(movielens_store: CatalogStore, movielens: Dataset) -> None:
     hits = movielens_store.search(CatalogQuery.model_validate({"attributes": {"year": [1995]}, "limit": ALL}))
     assert _ids(hits) == _expected(movielens, lambda row: row["year"] is not pd.NA and row["year"] == 1995)

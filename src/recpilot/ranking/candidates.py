@@ -47,17 +47,16 @@ class CandidatePool:
                 attributes={k: list(v) for k, v in constraints.attributes.items() if v},
                 exclude_attributes={k: list(v) for k, v in constraints.exclude_attributes.items() if v},
                 numeric={k: (r.min, r.max) for k, r in constraints.numeric.items()},
-                limit=self._n,
                 order_by="popularity",
             )
-            hits = self.catalog.store.search(query)
+            positions, _ = self.catalog.search(query, every=True)
         except ValidationError as exc:
             problems = "; ".join(str(e["msg"]) for e in exc.errors()[:3])
             raise ConfigError(f"constraints: {problems}") from None
         except ConfigError as exc:
             raise ConfigError(f"constraints: {exc}") from None
         mask = np.zeros(self._n, dtype=bool)
-        mask[self.catalog.positions(hit.item_id for hit in hits)] = True
+        mask[positions] = True
         return mask
 
     def soft(self, candidates: ItemList | None) -> npt.NDArray[np.float64] | None:
@@ -69,11 +68,9 @@ class CandidatePool:
         if not finite.any():
             return None
         soft = np.zeros(self._n)
-        ids = candidates.ids()
-        for item, value, ok in zip(ids, values.tolist(), finite.tolist(), strict=True):
-            position = self.catalog.position(item)
-            if ok and position is not None:
-                soft[position] = value
+        positions = self.catalog.lookup(candidates.ids())
+        known = finite & (positions >= 0)
+        soft[positions[known]] = values[known]
         return soft
 
 

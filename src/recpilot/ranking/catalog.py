@@ -62,11 +62,50 @@ class Catalog:
         for an id not in the catalog. This is where the ranking boundary's text ids meet the catalog."""
         return self._positions_by_text.get(str(item_id).strip())
 
+    def search(
+        self, query: CatalogQuery, *, every: bool = False
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """The catalog positions of the store's hits for ``query``, best first, and their scores.
+
+        The store keeps each item at its dataset index, so no id is converted on the way (a search
+        may return thousands of hits).
+
+        Args:
+            query: The search.
+            every: Every hit, past ``query.limit``.
+
+        Raises:
+            ConfigError: The store holds another catalog than the dataset, or the query names an
+                unknown attribute.
+        """
+        store = self.store
+        if not self._store_matches:
+            raise ConfigError(
+                f"the catalog store at {store.url} does not hold dataset {self.dataset.name!r} "
+                f"({self.dataset.n_items} items); import it there first"
+            )
+        return store.search_indices(query, every=every)
+
+    def ids_at(self, positions: npt.NDArray[np.int64]) -> list[ItemId]:
+        """The item ids (in the catalog's type) at catalog positions."""
+        ids = self._id_list
+        return [ids[p] for p in positions.tolist()]
+
     def positions(self, ids: Iterable[object]) -> npt.NDArray[np.int64]:
         """Catalog positions of the known ids among ``ids`` (unknown ones are left out), in order."""
-        table = self._positions_by_text
-        found = [table.get(str(i).strip(), -1) for i in ids]
-        return np.asarray([p for p in found if p >= 0], dtype=np.int64)
+        found = self.lookup(ids)
+        return found[found >= 0]
+
+    def lookup(self, ids: Iterable[object]) -> npt.NDArray[np.int64]:
+        """The catalog position of each of ``ids`` (as :meth:`position`), -1 for an id not in the catalog."""
+        text = self._positions_by_text
+        typed = self._positions_by_int
+        # An int id of an integer catalog is found without its text form (a hot path over thousands of
+        # candidates); anything else goes through the text, as in :meth:`position`.
+        return np.asarray(
+            [typed[i] if type(i) is int and i in typed else text.get(str(i).strip(), -1) for i in ids],
+            dtype=np.int64,
+        )
 
     def dataset_user(self, user_id: str | None) -> object | None:
         """A user id (text) as the training data holds it, or None for a user the models have not seen."""
@@ -104,6 +143,21 @@ class Catalog:
     def _titles(self) -> list[str]:
         # Read once: a pandas cell lookup per title costs tens of microseconds on hot paths.
         return [str(t) for t in self.dataset.catalog[Columns.TITLE].tolist()]
+
+    @cached_property
+    def _id_list(self) -> list[ItemId]:
+        return list(self.dataset.items.external_ids.tolist())
+
+    @cached_property
+    def _positions_by_int(self) -> dict[int, int]:
+        if not self._integer_ids:
+            return {}
+        return {item: index for index, item in enumerate(self.dataset.items.external_ids.tolist())}
+
+    @cached_property
+    def _store_matches(self) -> bool:
+        info = self.store.info()
+        return info.n_items == self.dataset.n_items and info.dataset == self.dataset.name
 
     @cached_property
     def _positions_by_text(self) -> dict[str, int]:

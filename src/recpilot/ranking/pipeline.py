@@ -107,6 +107,10 @@ class Ranking:
         """The rankings a request may name: the loaded models' roles and the catalog rankings."""
         return [*self.models, *(r for r in CATALOG_RANKINGS if r not in self.models)]
 
+    def aligned(self, role: str) -> bool:
+        """Whether the role's model indexes items exactly as the catalog does (index = position)."""
+        return role in self._model_positions and self._model_positions[role] is None
+
     def model_name(self, role: str) -> str:
         """The name of the model behind a ranking (the role itself for catalog rankings)."""
         model = self.models.get(role)

@@ -7,6 +7,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import sqlalchemy as sa
 
 from recpilot.data.dataset import Dataset
@@ -224,21 +226,45 @@ class CatalogStore:
         Raises:
             ConfigError: The query names an unknown attribute, or a numeric range on a non-numeric one.
         """
+        rows = self._search_rows(query, indices_only=False, every=False)
+        # Rows come from our own typed columns: plain tuples unpacked into slotted hits (hot path).
+        return [
+            SearchHit(ingest.decode_id(ext, kind), title, float(score), year, popularity)
+            for ext, kind, title, year, popularity, score in rows
+        ]
+
+    def search_indices(
+        self, query: CatalogQuery, *, every: bool = False
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """The hits of :meth:`search` as internal item indices (the rows of the imported
+        :class:`~recpilot.data.Dataset`'s catalog) and scores, in the same order, building no records:
+        for callers that hold the dataset (a search may return thousands of hits).
+
+        Args:
+            query: The search.
+            every: Return every hit, past ``query.limit`` (a whole catalog's indices are cheap).
+
+        Raises:
+            ConfigError: As :meth:`search`.
+        """
+        rows = self._search_rows(query, indices_only=True, every=every)
+        # Column by column: numpy probing each SQLAlchemy row for the array protocol costs ~10 us a row.
+        count = len(rows)
+        indices = np.fromiter((row[0] for row in rows), dtype=np.int64, count=count)
+        scores = np.fromiter((row[1] for row in rows), dtype=np.float64, count=count)
+        return indices, scores
+
+    def _search_rows(self, query: CatalogQuery, *, indices_only: bool, every: bool) -> list[Any]:
         try:
             validate_query(query, self.attributes())
         except ConfigError:
             self._attributes = None  # another process may have imported since: check once more
             validate_query(query, self.attributes())
-        statement = build_search(query, self._engine.dialect.name)
+        statement = build_search(query, self._engine.dialect.name, indices_only=indices_only, every=every)
         if statement is None:
             return []
-        # Rows come from our own typed columns: plain tuples unpacked into slotted hits (hot path).
         with self._engine.connect() as conn:
-            rows: list[Any] = list(conn.execute(statement).all())
-        return [
-            SearchHit(ingest.decode_id(ext, kind), title, float(score), year, popularity)
-            for ext, kind, title, year, popularity, score in rows
-        ]
+            return list(conn.execute(statement).all())
 
     def user_history(self, user_id: int | str) -> list[HistoryEvent]:
         """A user's interactions in time order (ties in dataset order).

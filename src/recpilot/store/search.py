@@ -139,15 +139,20 @@ def validate_query(query: CatalogQuery, known: Mapping[str, AttributeInfo]) -> N
             )
 
 
-def build_search(query: CatalogQuery, dialect: str) -> sa.Select[tuple[object, ...]] | None:
+def build_search(
+    query: CatalogQuery, dialect: str, *, indices_only: bool = False, every: bool = False
+) -> sa.Select[tuple[object, ...]] | None:
     """The SELECT for a validated query, or None when its text has no searchable token.
 
-    Columns: ``external_id``, ``external_type``, ``title``, ``year``, ``popularity``, ``score``.
+    Columns: ``external_id``, ``external_type``, ``title``, ``year``, ``popularity``, ``score``; with
+    ``indices_only``, ``id`` (the item's internal index) and ``score``.
 
     Args:
         query: The query (already checked with :func:`validate_query`).
         dialect: SQLAlchemy dialect name, ``"sqlite"`` or ``"postgresql"``; another dialect can
             serve queries without text only.
+        indices_only: Select only the internal index and the score (no record is built from them).
+        every: Select every hit, whatever ``query.limit`` says.
     """
     items = schema.items
     score: sa.ColumnElement[float] = sa.literal(0.0, sa.Float)
@@ -168,8 +173,10 @@ def build_search(query: CatalogQuery, dialect: str) -> sa.Select[tuple[object, .
         conditions.append(items.c.external_id.not_in([str(i) for i in query.exclude_item_ids]))
 
     score_column = score.label("score")
-    statement = (
-        sa.select(
+    columns: tuple[sa.ColumnElement[Any], ...] = (
+        (items.c.id, score_column)
+        if indices_only
+        else (
             items.c.external_id,
             items.c.external_type,
             items.c.title,
@@ -177,12 +184,14 @@ def build_search(query: CatalogQuery, dialect: str) -> sa.Select[tuple[object, .
             items.c.popularity,
             score_column,
         )
+    )
+    statement = (
+        sa.select(*columns)
         .select_from(source)
         .where(*conditions)
         .order_by(*_ordering(query, score_column, has_text=query.text is not None))
-        .limit(query.limit)
     )
-    return statement
+    return statement if every else statement.limit(query.limit)
 
 
 def _text_match(

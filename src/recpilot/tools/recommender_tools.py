@@ -59,18 +59,20 @@ def search_catalog(
         limit=max(1, min(limit, 10_000)),
         order_by="relevance" if wanted.keywords else "popularity",
     )
-    hits = ctx.catalog.store.search(query)
-    ids = [ctx.catalog.coerce_item_id(hit.item_id) for hit in hits]
+    # Positions, not hit records: a search may return thousands of items (ids as the catalog types them).
+    positions, scores = ctx.catalog.search(query)
+    ids = ctx.catalog.ids_at(positions)
     ctx.candidates.restrict(ids)
     if wanted.keywords:
         # Text relevance is a soft signal for the ranking step; constraints stay hard.
-        top = max((h.score for h in hits), default=0.0) or 1.0
-        ctx.candidates.scores = {i: h.score / top for i, h in zip(ids, hits, strict=True)}
+        top = (float(scores.max()) if len(scores) else 0.0) or 1.0
+        ctx.candidates.scores = dict(zip(ids, (scores / top).tolist(), strict=True))
     ctx.constraints = ctx.constraints.merged(wanted.model_copy(update={"keywords": None}))
-    preview = ", ".join(h.title for h in hits[:_PREVIEW])
+    titles = [ctx.catalog.title(i) for i in ids[:_PREVIEW]]
+    preview = ", ".join(titles)
     return ToolOutput(
         summary=f"{len(ids)} items match" + (f", e.g. {preview}" if preview else ""),
-        data={"count": len(ids), "preview": [h.title for h in hits[:_PREVIEW]]},
+        data={"count": len(ids), "preview": titles},
     )
 
 
@@ -96,17 +98,26 @@ def similar_items(
         )
     ctx.referenced.extend(r for r in refs if r not in ctx.referenced)
     weight = float(np.clip(content_weight, 0.0, 1.0))
+    roles = [
+        (role, role_weight)
+        for role, role_weight in (("collaborative", 1.0 - weight), ("content", weight))
+        if role in ctx.models and role_weight != 0.0
+    ]
     pool = ctx.candidates.ids
-    size = len(pool) if pool is not None else max(k, 1) * 3
-    blended: dict[ItemId, float] = {}
-    for role, role_weight in (("collaborative", 1.0 - weight), ("content", weight)):
-        model = ctx.models.get(role)
-        if model is None or role_weight == 0.0:
-            continue
-        listed = model.recommend(history=refs, k=max(1, size), candidates=pool, filter_seen=True)
-        for item, score in _normalised(listed.ids(), listed.scores).items():
-            blended[item] = blended.get(item, 0.0) + role_weight * score
-    ranked = sorted(blended.items(), key=lambda kv: -kv[1])
+    similar = _pool_similarity(ctx, refs, pool, roles) if pool is not None else None
+    ranked: list[tuple[ItemId, float]]
+    if similar is not None:
+        ranked = list(zip(*similar, strict=True))
+    else:
+        size = len(pool) if pool is not None else max(k, 1) * 3
+        blended: dict[ItemId, float] = {}
+        for role, role_weight in roles:
+            listed = ctx.models[role].recommend(
+                history=refs, k=max(1, size), candidates=pool, filter_seen=True
+            )
+            for item, score in _normalised(listed.ids(), listed.scores).items():
+                blended[item] = blended.get(item, 0.0) + role_weight * score
+        ranked = sorted(blended.items(), key=lambda kv: -kv[1])
     if pool is None:
         ranked = ranked[:k]
         ctx.candidates.restrict([item for item, _ in ranked])
@@ -285,6 +296,47 @@ CORE_TOOLS: tuple[ToolSpec, ...] = (
 
 #: Every tool the agent offers by default.
 RECOMMENDER_TOOLS: tuple[ToolSpec, ...] = (*CORE_TOOLS, *DISCOVERY_TOOLS)
+
+
+def _pool_similarity(
+    ctx: ToolContext, refs: list[ItemId], pool: list[ItemId], roles: list[tuple[str, float]]
+) -> tuple[list[ItemId], list[float]] | None:
+    """:func:`similar_items` over a candidate pool with arrays instead of per-item dicts: each role's
+    scores of the pool for the references (themselves dropped), min-max scaled, weighted and summed,
+    best first; ties in the order the models list them (score, then index), as the dict path does.
+
+    None when a model indexes items otherwise than the catalog, or a pool id is not in the catalog
+    (``model.recommend`` then maps the ids and words the error).
+    """
+    ranking = Ranking.of(ctx)
+    positions = ctx.catalog.positions(pool)
+    if len(positions) != len(pool) or not all(ranking.aligned(role) for role, _ in roles):
+        return None
+    references = ctx.catalog.positions(refs)
+    n_items = ctx.catalog.dataset.n_items
+    total = np.zeros(n_items)
+    listed = np.zeros(n_items, dtype=bool)
+    first = np.zeros(n_items, dtype=np.int64)  # where each item first appeared (the dict's order)
+    appeared = 0
+    for role, role_weight in roles:
+        scores = ctx.models[role].score(pool, history=refs)
+        scores[np.isin(positions, references)] = -np.inf
+        finite = np.isfinite(scores)
+        order = np.lexsort((positions[finite], -scores[finite]))
+        where = positions[finite][order]
+        values = scores[finite][order].astype(np.float64)
+        if not len(values):
+            continue
+        low, span = values.min(), values.max() - values.min()
+        scaled = (values - low) / span if span > 0 else np.ones_like(values)
+        total[where] = total[where] + role_weight * scaled
+        new = where[~listed[where]]
+        first[new] = appeared + np.arange(len(new))
+        appeared += len(new)
+        listed[where] = True
+    items = np.flatnonzero(listed)
+    best = items[np.lexsort((first[items], -total[items]))]
+    return ctx.catalog.ids_at(best), total[best].tolist()
 
 
 def _normalised(ids: list[Any], scores: Any) -> dict[ItemId, float]:
