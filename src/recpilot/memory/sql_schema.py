@@ -14,11 +14,6 @@ import sqlalchemy as sa
 metadata = sa.MetaData()
 
 
-def storable(text: str) -> str:
-    """``text`` as every database stores it: NUL characters (PostgreSQL refuses them) replaced."""
-    return text.replace("\x00", "\ufffd")
-
-
 def value_key(value: str) -> str:
     """The unique key of a preference value: case-insensitive, a fixed 64 characters whatever its length."""
     return hashlib.sha256(value.lower().encode("utf-8")).hexdigest()
