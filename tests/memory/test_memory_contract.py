@@ -27,6 +27,7 @@ from recpilot.memory import (
     ProfileMemory,
 )
 from recpilot.memory.sql import SqlProfileMemory
+from recpilot.service.tenancy import TenantMemory
 from recpilot.store import CatalogStore
 from recpilot.store.backend import create_engine, normalise_url
 from recpilot.testing.backends import BACKENDS, POSTGRES_ADMIN_URL
@@ -82,6 +83,19 @@ class TestInMemoryContract(ProfileMemoryContract):
     @pytest.fixture
     def memory(self) -> ProfileMemory:
         return InMemoryProfileMemory()
+
+    def reopen(self, memory: ProfileMemory) -> ProfileMemory:
+        return memory
+
+
+class TestTenantContract(ProfileMemoryContract):
+    """A tenant's view implements only the hooks: the checks of the public methods still apply."""
+
+    persistent = False
+
+    @pytest.fixture
+    def memory(self) -> ProfileMemory:
+        return TenantMemory(InMemoryProfileMemory(), "acme")
 
     def reopen(self, memory: ProfileMemory) -> ProfileMemory:
         return memory

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from recpilot.memory.audit import AUDIT_LIMIT, AuditEntry
 from recpilot.memory.dialogue import DialogueState
 from recpilot.memory.feed_rules import FeedRule
-from recpilot.memory.values import bounded_text, check_feed_rule, check_preference
+from recpilot.memory.values import bounded_text, check_feed_rule, check_preference, storable
 
 PreferenceKind = Literal["like_item", "dislike_item", "like_attribute", "dislike_attribute", "constraint"]
 
@@ -73,40 +73,67 @@ class DialogueTurn(BaseModel):
 
 
 class ProfileMemory(ABC):
-    """Long-term profiles, feed rules, dialogue messages and the typed state of each dialogue."""
+    """Long-term profiles, feed rules, dialogue messages and the typed state of each dialogue.
+
+    The public write methods are the same for every backend: they refuse what memory must not keep
+    (:mod:`recpilot.memory.values`) and normalise what it keeps (NUL characters replaced, a rule's
+    wording bounded) before handing it to the backend's hook (``_remember``, ``_add_feed_rule``,
+    ``_set_summary``, ``_append_turn``, ``_replace_turns``). A backend implements the hooks and the
+    read methods; it never repeats a check, so the in-memory, SQL and tenant memories store the same
+    values for the same calls.
+    """
+
+    def remember(self, user_id: str, preference: Preference) -> Preference:
+        """Store a preference (an identical active one, compared case-insensitively, is not duplicated)
+        and return it with its id.
+
+        Raises:
+            MemoryValueError: The value is too long or reads as an instruction
+                (:func:`recpilot.memory.values.check_preference`); nothing is stored.
+        """
+        check_preference(preference)
+        update = {"value": storable(preference.value), "source": storable(preference.source)}
+        return self._remember(user_id, preference.model_copy(update=update))
+
+    @abstractmethod
+    def _remember(self, user_id: str, preference: Preference) -> Preference:
+        """Store a checked, normalised preference (see :meth:`remember`)."""
 
     @abstractmethod
     def profile(self, user_id: str) -> UserProfile:
         """The user's profile (empty for a new user)."""
 
     @abstractmethod
-    def remember(self, user_id: str, preference: Preference) -> Preference:
-        """Store a preference (an identical active one is not duplicated) and return it with its id.
-
-        Raises:
-            MemoryValueError: The value is too long or reads as an instruction
-                (:func:`recpilot.memory.values.check_preference`); nothing is stored.
-        """
-
-    @abstractmethod
     def forget(self, user_id: str, preference_id: int) -> bool:
         """Delete one preference; False when there was none with that id."""
 
-    @abstractmethod
     def set_summary(self, user_id: str, summary: str) -> None:
         """Replace the natural-language profile summary."""
+        self._set_summary(user_id, storable(summary))
 
     @abstractmethod
+    def _set_summary(self, user_id: str, summary: str) -> None:
+        """Store a normalised summary (see :meth:`set_summary`)."""
+
     def append_turn(self, session_id: str, user_id: str, turn: DialogueTurn) -> None:
         """Append a message to a session."""
+        self._append_turn(session_id, user_id, _storable_turn(turn))
+
+    @abstractmethod
+    def _append_turn(self, session_id: str, user_id: str, turn: DialogueTurn) -> None:
+        """Append a normalised message (see :meth:`append_turn`)."""
 
     @abstractmethod
     def turns(self, session_id: str) -> list[DialogueTurn]:
         """A session's messages, oldest first."""
 
-    @abstractmethod
     def replace_turns(self, session_id: str, user_id: str, turns: list[DialogueTurn]) -> None:
         """Replace a session's messages (used to condense long dialogues)."""
+        self._replace_turns(session_id, user_id, [_storable_turn(turn) for turn in turns])
+
+    @abstractmethod
+    def _replace_turns(self, session_id: str, user_id: str, turns: list[DialogueTurn]) -> None:
+        """Replace a session's messages with normalised ones (see :meth:`replace_turns`)."""
 
     @abstractmethod
     def forget_user(self, user_id: str) -> int:
@@ -125,17 +152,25 @@ class ProfileMemory(ABC):
     def dialogue_state(self, session_id: str) -> DialogueState | None:
         """A session's stored dialogue state, or None before the first save."""
 
-    @abstractmethod
     def add_feed_rule(self, user_id: str, rule: FeedRule) -> FeedRule:
         """Store a feed rule for ``user_id`` and return it with its id.
 
-        An active rule with the same effect and target is not duplicated: it is kept (its id too),
-        with the new rule's expiry (None: until removed) and text, since the latest instruction wins.
+        An active rule with the same effect and target (compared case-insensitively) is not
+        duplicated: it is kept (its id too), with the new rule's expiry (None: until removed) and text,
+        since the latest instruction wins.
 
         Raises:
             MemoryValueError: The target or wording is not storable
                 (:func:`recpilot.memory.values.check_feed_rule`); nothing is stored.
         """
+        check_feed_rule(rule)
+        return self._add_feed_rule(
+            user_id, rule.model_copy(update={"text": storable(bounded_text(rule.text))})
+        )
+
+    @abstractmethod
+    def _add_feed_rule(self, user_id: str, rule: FeedRule) -> FeedRule:
+        """Store a checked feed rule with its wording bounded (see :meth:`add_feed_rule`)."""
 
     @abstractmethod
     def feed_rules(self, user_id: str, *, include_expired: bool = False) -> list[FeedRule]:
@@ -157,10 +192,16 @@ class ProfileMemory(ABC):
     def forget_matching(self, user_id: str, kind: PreferenceKind | None, value: str) -> int:
         """Delete active preferences whose value matches (case-insensitive); returns how many."""
         removed = 0
+        wanted = storable(value).lower()
         for pref in self.profile(user_id).preferences:
-            if (kind is None or pref.kind == kind) and pref.value.lower() == value.lower():
+            if (kind is None or pref.kind == kind) and pref.value.lower() == wanted:
                 removed += self.forget(user_id, pref.id)
         return removed
+
+
+def _storable_turn(turn: DialogueTurn) -> DialogueTurn:
+    content = storable(turn.content)
+    return turn if content == turn.content else turn.model_copy(update={"content": content})
 
 
 class InMemoryProfileMemory(ProfileMemory):
@@ -182,8 +223,7 @@ class InMemoryProfileMemory(ProfileMemory):
         prefs = [p for p in self._prefs.get(user_id, []) if p.active()]
         return UserProfile(user_id=user_id, preferences=prefs, summary=self._summaries.get(user_id, ""))
 
-    def remember(self, user_id: str, preference: Preference) -> Preference:
-        check_preference(preference)
+    def _remember(self, user_id: str, preference: Preference) -> Preference:
         existing = self._prefs.setdefault(user_id, [])
         for pref in existing:
             if (
@@ -202,17 +242,17 @@ class InMemoryProfileMemory(ProfileMemory):
         self._prefs[user_id] = kept
         return len(kept) != len(prefs)
 
-    def set_summary(self, user_id: str, summary: str) -> None:
+    def _set_summary(self, user_id: str, summary: str) -> None:
         self._summaries[user_id] = summary
 
-    def append_turn(self, session_id: str, user_id: str, turn: DialogueTurn) -> None:
+    def _append_turn(self, session_id: str, user_id: str, turn: DialogueTurn) -> None:
         self._owners[session_id] = user_id
         self._sessions.setdefault(session_id, []).append(turn)
 
     def turns(self, session_id: str) -> list[DialogueTurn]:
         return list(self._sessions.get(session_id, []))
 
-    def replace_turns(self, session_id: str, user_id: str, turns: list[DialogueTurn]) -> None:
+    def _replace_turns(self, session_id: str, user_id: str, turns: list[DialogueTurn]) -> None:
         self._owners[session_id] = user_id
         self._sessions[session_id] = list(turns)
 
@@ -238,9 +278,7 @@ class InMemoryProfileMemory(ProfileMemory):
         text = self._states.get(session_id)
         return None if text is None else DialogueState.model_validate_json(text)
 
-    def add_feed_rule(self, user_id: str, rule: FeedRule) -> FeedRule:
-        check_feed_rule(rule)
-        rule = rule.model_copy(update={"text": bounded_text(rule.text)})
+    def _add_feed_rule(self, user_id: str, rule: FeedRule) -> FeedRule:
         with self._lock:
             rules = self._rules.setdefault(user_id, [])
             for position, existing in enumerate(rules):

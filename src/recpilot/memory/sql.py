@@ -44,11 +44,10 @@ from recpilot.memory.sql_schema import (
     harden_sqlite,
     lock_key,
     metadata,
-    storable,
     value_key,
     write_transaction,
 )
-from recpilot.memory.values import check_preference
+from recpilot.memory.values import storable
 from recpilot.store import migrate
 
 SUPPORTED_DIALECTS: Final = ("sqlite", "postgresql")
@@ -161,16 +160,15 @@ class SqlProfileMemory(ConversationRecords, AuditRecords, ProfileMemory):
             user_id=user_id, preferences=[_preference(row) for row in rows], summary=summary or ""
         )
 
-    def remember(self, user_id: str, preference: Preference) -> Preference:
-        check_preference(preference)
-        value = storable(preference.value)
+    def _remember(self, user_id: str, preference: Preference) -> Preference:
+        value = preference.value
         key = value_key(value)
         row = {
             "user_id": user_id,
             "kind": preference.kind,
             "value": value,
             "value_key": key,
-            "source": storable(preference.source),
+            "source": preference.source,
             "created_at": preference.created_at,
             "expires_at": preference.expires_at,
         }
@@ -214,8 +212,8 @@ class SqlProfileMemory(ConversationRecords, AuditRecords, ProfileMemory):
         with write_transaction(self._db) as conn:
             return self._delete_expired(conn, None, time.time())
 
-    def set_summary(self, user_id: str, summary: str) -> None:
-        values = {"user_id": user_id, "summary": storable(summary), "updated_at": time.time()}
+    def _set_summary(self, user_id: str, summary: str) -> None:
+        values = {"user_id": user_id, "summary": summary, "updated_at": time.time()}
         statement = self._insert(profiles).values(values)
         upsert = statement.on_conflict_do_update(
             index_elements=[profiles.c.user_id],
@@ -226,13 +224,13 @@ class SqlProfileMemory(ConversationRecords, AuditRecords, ProfileMemory):
 
     # -- sessions --------------------------------------------------------------------------------------
 
-    def append_turn(self, session_id: str, user_id: str, turn: DialogueTurn) -> None:
+    def _append_turn(self, session_id: str, user_id: str, turn: DialogueTurn) -> None:
         next_position = sa.select(
             sa.literal(session_id, sa.Text),
             sa.func.coalesce(sa.func.max(turns_table.c.position), -1) + 1,
             sa.literal(user_id, sa.Text),
             sa.literal(turn.role, sa.String),
-            sa.literal(storable(turn.content), sa.Text),
+            sa.literal(turn.content, sa.Text),
             sa.literal(turn.created_at, sa.Double),
         ).where(turns_table.c.session_id == session_id)
         columns = ["session_id", "position", "user_id", "role", "content", "created_at"]
@@ -250,14 +248,14 @@ class SqlProfileMemory(ConversationRecords, AuditRecords, ProfileMemory):
             rows = conn.execute(query).all()
         return [DialogueTurn(role=row.role, content=row.content, created_at=row.created_at) for row in rows]
 
-    def replace_turns(self, session_id: str, user_id: str, turns: list[DialogueTurn]) -> None:
+    def _replace_turns(self, session_id: str, user_id: str, turns: list[DialogueTurn]) -> None:
         rows = [
             {
                 "session_id": session_id,
                 "position": position,
                 "user_id": user_id,
                 "role": turn.role,
-                "content": storable(turn.content),
+                "content": turn.content,
                 "created_at": turn.created_at,
             }
             for position, turn in enumerate(turns)

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from recpilot.memory.audit import AUDIT_LIMIT, AuditEntry
 from recpilot.memory.dialogue import DialogueState
 from recpilot.memory.feed_rules import FeedRule
-from recpilot.memory.sql_schema import lock_key, metadata, storable, value_key, write_transaction
-from recpilot.memory.values import bounded_text, check_feed_rule
+from recpilot.memory.sql_schema import lock_key, metadata, value_key, write_transaction
+from recpilot.memory.values import storable
 
 dialogue_states = sa.Table(
     "memory_dialogue_states",
@@ -89,8 +89,7 @@ class ConversationRecords:
 
     # -- feed rules ----------------------------------------------------------------------------------------
 
-    def add_feed_rule(self, user_id: str, rule: FeedRule) -> FeedRule:
-        check_feed_rule(rule)
+    def _add_feed_rule(self, user_id: str, rule: FeedRule) -> FeedRule:
         target = rule.target.model_dump_json()
         key = value_key(f"{rule.effect}\x1f{target}")
         now = time.time()
@@ -99,7 +98,7 @@ class ConversationRecords:
             feed_rules_table.c.target_key == key,
             sa.or_(feed_rules_table.c.expires_at.is_(None), feed_rules_table.c.expires_at > now),
         )
-        text = storable(bounded_text(rule.text))
+        text = rule.text
         with write_transaction(self._db) as conn:
             if conn.dialect.name == "postgresql":
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_key("memory_feed_rules", user_id))))

@@ -21,11 +21,6 @@ MEMORY = MigrationHistory(name="memory", package="recpilot.memory.migrations", m
 audit log)."""
 
 
-def storable(text: str) -> str:
-    """``text`` as every database stores it: NUL characters (PostgreSQL refuses them) replaced."""
-    return text.replace("\x00", "\ufffd")
-
-
 def value_key(value: str) -> str:
     """The unique key of a preference value: case-insensitive, a fixed 64 characters whatever its length."""
     return hashlib.sha256(value.lower().encode("utf-8")).hexdigest()

@@ -4,7 +4,8 @@ Memory outlives the turn that wrote it and is read back into later turns (and pr
 entry would act again and again. :func:`check_memory_text` refuses a value that is too long, holds
 control characters or reads as an instruction to the assistant ("ignore previous instructions",
 "SYSTEM:", "always recommend item 42"); every implementation calls :func:`check_preference` and
-:func:`check_feed_rule` before storing.
+:func:`check_feed_rule` before storing: the public write methods of
+:class:`~recpilot.memory.base.ProfileMemory` do it for every backend.
 """
 
 from __future__ import annotations
@@ -72,6 +73,12 @@ def check_feed_rule(rule: FeedRule) -> None:
         raise MemoryValueError(
             "the rule's wording reads as an instruction, not a preference; it was not stored"
         )
+
+
+def storable(text: str) -> str:
+    """``text`` as every memory stores it: NUL characters (PostgreSQL refuses them) replaced, so every
+    backend keeps the same value."""
+    return text.replace("\x00", "\ufffd")
 
 
 def bounded_text(text: str) -> str:

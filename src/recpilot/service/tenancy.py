@@ -68,7 +68,7 @@ class TenantMemory(ProfileMemory):
         stored = self.base.profile(self._key(user_id))
         return stored.model_copy(update={"user_id": user_id})
 
-    def remember(self, user_id: str, preference: Preference) -> Preference:
+    def _remember(self, user_id: str, preference: Preference) -> Preference:
         stored = self.base.remember(self._key(user_id), preference)
         self._changed(user_id)
         return stored
@@ -83,17 +83,17 @@ class TenantMemory(ProfileMemory):
         self._changed(user_id)
         return removed
 
-    def set_summary(self, user_id: str, summary: str) -> None:
+    def _set_summary(self, user_id: str, summary: str) -> None:
         self.base.set_summary(self._key(user_id), summary)
         self._changed(user_id)
 
-    def append_turn(self, session_id: str, user_id: str, turn: DialogueTurn) -> None:
+    def _append_turn(self, session_id: str, user_id: str, turn: DialogueTurn) -> None:
         self.base.append_turn(self._key(session_id), self._key(user_id), turn)
 
     def turns(self, session_id: str) -> list[DialogueTurn]:
         return self.base.turns(self._key(session_id))
 
-    def replace_turns(self, session_id: str, user_id: str, turns: list[DialogueTurn]) -> None:
+    def _replace_turns(self, session_id: str, user_id: str, turns: list[DialogueTurn]) -> None:
         self.base.replace_turns(self._key(session_id), self._key(user_id), turns)
 
     def forget_user(self, user_id: str) -> int:
@@ -115,7 +115,7 @@ class TenantMemory(ProfileMemory):
             return None
         return stored.model_copy(update={"session_id": session_id, "user_id": self._plain(stored.user_id)})
 
-    def add_feed_rule(self, user_id: str, rule: FeedRule) -> FeedRule:
+    def _add_feed_rule(self, user_id: str, rule: FeedRule) -> FeedRule:
         stored = self.base.add_feed_rule(self._key(user_id), rule)
         self._changed(user_id)
         return stored.model_copy(update={"user_id": user_id})
