@@ -108,6 +108,12 @@ def test_an_offline_turn_streams_its_plan_and_tools_then_items_reply_and_done(ru
     assert _streamed_steps(events) == [(s.kind, s.name) for s in response.trace]
 
 
+def test_an_empty_message_streams_only_its_prompt(runtime: AgentRuntime) -> None:
+    events = _events(RecommenderAgent(runtime), "   ")
+    assert _kinds(events) == ["reply", "done"]
+    assert _done(events).response.trace == []
+
+
 def test_arespond_is_the_done_event_and_respond_streams_the_same_events(runtime: AgentRuntime) -> None:
     agent = RecommenderAgent(runtime)
     message = "an animated film for kids"

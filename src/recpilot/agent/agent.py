@@ -165,8 +165,9 @@ class RecommenderAgent:
             response = AgentResponse(user_id=user_id, session_id=session, reply=refusal, brain="none")
         else:
             response = await self._answer(user_id, session, text, trace)
-        trace.append(TraceStep(kind="answer", name=response.brain, ms=(time.perf_counter() - started) * 1000))
-        response.trace = list(trace)
+            ms = (time.perf_counter() - started) * 1000
+            trace.append(TraceStep(kind="answer", name=response.brain, ms=ms))
+            response.trace = list(trace)
         if sink is not None:
             for rank, item in enumerate(response.items, 1):
                 sink(ItemEvent(rank=rank, item=item))
