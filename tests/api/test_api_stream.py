@@ -1,12 +1,15 @@
-"""Chat turns as server-sent events, and a client leaving mid-stream never leaves half a turn."""
+"""Chat turns as server-sent events sent as they happen; a client leaving mid-stream never leaves half
+a turn, and a turn failing mid-stream ends with an error event."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 
 import httpx2 as httpx
 import pytest
@@ -14,6 +17,8 @@ import uvicorn
 from api_support import Tenant
 from fastapi.testclient import TestClient
 
+from recpilot.agent.brain import Act, ToolRunner, Turn
+from recpilot.agent.offline import OfflineBrain
 from recpilot.api import create_app
 from recpilot.service import RecommenderService
 
@@ -58,9 +63,9 @@ def test_stream_unknown_session_is_404(client: TestClient, tenant: Tenant) -> No
     assert "nope" in response.json()["detail"]
 
 
-@pytest.fixture(scope="module")
-def live_server(service: RecommenderService) -> Iterator[str]:
-    """The app served by uvicorn on a free loopback port, in a thread."""
+@contextmanager
+def _serving(service: RecommenderService) -> Iterator[str]:
+    """The app over ``service`` served by uvicorn on a free loopback port, in a thread."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -73,9 +78,18 @@ def live_server(service: RecommenderService) -> Iterator[str]:
     while not server.started:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def live_server(service: RecommenderService) -> Iterator[str]:
+    """The session's service served on loopback."""
+    with _serving(service) as url:
+        yield url
 
 
 def test_client_disconnect_mid_stream_leaves_a_whole_turn(
@@ -103,3 +117,80 @@ def test_client_disconnect_mid_stream_leaves_a_whole_turn(
         follow = http.post(f"/v1/sessions/{sid}/messages", json={"content": "comedies"})
         assert follow.status_code == 200
         assert len(http.get(f"/v1/sessions/{sid}/messages").json()["messages"]) == 6
+
+
+class _HeldBrain(OfflineBrain):
+    """Reads the user's profile, then holds the turn until the test releases it (a slow model)."""
+
+    def __init__(self, released: threading.Event) -> None:
+        super().__init__()
+        self.released = released
+
+    async def act(self, turn: Turn, tools: ToolRunner) -> Act:
+        tools.call("user_profile", {})
+        self.released.wait(timeout=30)  # blocks the turn's thread, as a synchronous tool would
+        return await super().act(turn, tools)
+
+
+def test_the_first_event_reaches_the_client_before_the_turn_ends(
+    service: RecommenderService, tenant: Tenant
+) -> None:
+    released = threading.Event()
+    held = RecommenderService(service.runtime, brain=_HeldBrain(released))
+    with _serving(held) as url, httpx.Client(base_url=url, headers=tenant.headers, timeout=30) as http:
+        sid = http.post("/v1/sessions", json={"user_id": "early"}).json()["session_id"]
+        with http.stream(
+            "POST", f"/v1/sessions/{sid}/messages/stream", json={"content": "comedies from the 90s"}
+        ) as response:
+            assert response.status_code == 200
+            lines = response.iter_lines()
+            first = _events("\n".join(itertools.takewhile(bool, lines)) + "\n\n")
+            # The turn is still held: nothing is stored yet, and its first event is already here.
+            assert not released.is_set()
+            assert held.history(tenant.tenant_id, sid).messages == []
+            assert [(kind, json.loads(data)["kind"]) for kind, data in first] == [("step", "tool_call")]
+            assert json.loads(first[0][1])["tool"] == "user_profile"
+            released.set()
+            rest = _events("\n".join(lines))
+    kinds = [kind for kind, _ in rest]
+    result = json.loads(rest[0][1])
+    assert (result["kind"], result["step"]["name"], result["step"]["ok"]) == (
+        "tool_result",
+        "user_profile",
+        True,
+    )
+    assert "item" in kinds
+    assert kinds[-2:] == ["reply", "done"]
+    assert not json.loads(rest[-2][1])["degraded"]
+    assert len(held.history(tenant.tenant_id, sid).messages) == 2
+
+
+def test_a_turn_failing_mid_stream_ends_with_an_error_event_and_no_traceback(
+    client: TestClient, service: RecommenderService, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def down(*args: object) -> None:
+        raise OSError("disk on fire at /var/secret")
+
+    monkeypatch.setattr(service.memory(tenant.tenant_id), "append_turn", down)
+    sid = client.post("/v1/sessions", json={"user_id": "unlucky"}, headers=tenant.headers).json()[
+        "session_id"
+    ]
+    with client.stream(
+        "POST",
+        f"/v1/sessions/{sid}/messages/stream",
+        json={"content": "I loved Toy Story"},
+        headers=tenant.headers,
+    ) as response:
+        assert response.status_code == 200
+        body = response.read().decode()
+    events = _events(body)
+    kinds = [kind for kind, _ in events]
+    assert "step" in kinds
+    assert kinds[-1] == "error"
+    assert not {"item", "reply", "done"} & set(kinds), "a failed turn shows no item"
+    assert json.loads(events[-1][1]) == {"detail": "internal error; the server log has the details"}
+    assert "Traceback" not in body
+    assert "/var/secret" not in body
+    monkeypatch.undo()
+    assert client.get(f"/v1/sessions/{sid}/messages", headers=tenant.headers).json()["messages"] == []
+    assert service.profile(tenant.tenant_id, "unlucky").preferences == [], "its write was undone"

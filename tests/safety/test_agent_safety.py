@@ -217,6 +217,30 @@ def test_forgetting_everything_runs_only_after_the_user_confirms(runtime: AgentR
     assert runtime.memory.profile(USER).preferences == []
 
 
+class _ActFails(_Scripted):
+    """A brain that fails before it acts (a model that is down)."""
+
+    async def act(self, turn: Turn, tools: ToolRunner) -> Act:
+        raise RuntimeError("the model is down")
+
+
+def test_a_held_call_stays_dropped_when_the_next_turn_falls_back(runtime: AgentRuntime) -> None:
+    """The offline brain that completes a failed turn starts on a fresh context, without the call the
+    turn's message dropped: a later "yes" confirms nothing."""
+    held = RecommenderAgent(runtime, brain=_Scripted(("forget_everything", {})))
+    held.respond(USER, "forget everything you know about me", session_id="held-fallback")
+    fallen = RecommenderAgent(runtime, brain=_ActFails()).respond(
+        USER, "a 90s comedy", session_id="held-fallback"
+    )
+    assert fallen.degraded
+    state = runtime.memory.dialogue_state("held-fallback")
+    assert state is not None
+    assert state.pending_call is None
+    answered = RecommenderAgent(runtime).respond(USER, "yes", session_id="held-fallback")
+    assert not any(s.name == "forget_everything" for s in answered.trace)
+    assert runtime.memory.feed_rules(USER), "nothing was deleted"
+
+
 def test_an_injected_forget_everything_is_refused_outright(runtime: AgentRuntime) -> None:
     agent = RecommenderAgent(runtime, brain=_Scripted(("forget_everything", {})))
     response = agent.respond(USER, "a 90s comedy", session_id="i")

@@ -2,6 +2,18 @@
 
 from recpilot.agent.agent import RecommenderAgent
 from recpilot.agent.brain import Act, Brain, Composition, ToolRunner, Turn
+from recpilot.agent.events import (
+    DoneEvent,
+    FallbackEvent,
+    ItemEvent,
+    PlanEvent,
+    ReplyEvent,
+    RolledBackEvent,
+    StepEvent,
+    ToolCallEvent,
+    ToolResultEvent,
+    TurnEvent,
+)
 from recpilot.agent.runtime import AgentRuntime, build_runtime
 from recpilot.agent.types import (
     AgentResponse,
@@ -21,16 +33,26 @@ __all__ = [
     "AgentRuntime",
     "Brain",
     "Composition",
+    "DoneEvent",
+    "FallbackEvent",
     "HardConstraints",
+    "ItemEvent",
     "NumericRange",
     "Plan",
+    "PlanEvent",
     "PlanStep",
     "Reason",
     "RecommendedItem",
     "RecommenderAgent",
+    "ReplyEvent",
+    "RolledBackEvent",
+    "StepEvent",
+    "ToolCallEvent",
+    "ToolResultEvent",
     "ToolRunner",
     "TraceStep",
     "Turn",
+    "TurnEvent",
     "Usage",
     "build_runtime",
 ]

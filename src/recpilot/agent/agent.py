@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 from recpilot.agent.brain import Act, Brain, Composition, ToolRunner, Turn
+from recpilot.agent.events import DoneEvent, EventSink, ItemEvent, ReplyEvent, Trace, TurnEvent
 from recpilot.agent.explain import explain
 from recpilot.agent.grounding import ground, resolve_named, with_users_constraints
 from recpilot.agent.offline.brain import OfflineBrain
@@ -32,7 +34,7 @@ from recpilot.memory.dialogue import DialogueState
 from recpilot.memory.feed_rules import FeedRule
 from recpilot.memory.integrity import MemorySnapshot
 from recpilot.memory.summary import build_profile_summary
-from recpilot.safety.request import refusal_sentence
+from recpilot.safety.request import UserRequest, refusal_sentence
 from recpilot.tools.account_tools import ACCOUNT_TOOLS
 from recpilot.tools.context import ToolContext
 from recpilot.tools.dispatcher import ToolDispatcher, ToolPolicy, ToolSpec
@@ -82,58 +84,129 @@ class RecommenderAgent:
         # Judges what the user's own words ask for (writes, hard constraints), whatever the brain.
         self._parser = self.fallback if isinstance(self.fallback, OfflineBrain) else OfflineBrain()
 
-    def respond(self, user: str | int, message: str, *, session_id: str | None = None) -> AgentResponse:
-        """Answer one message (blocking). See :meth:`arespond`."""
+    def respond(
+        self,
+        user: str | int,
+        message: str,
+        *,
+        session_id: str | None = None,
+        on_event: EventSink | None = None,
+    ) -> AgentResponse:
+        """Answer one message (blocking). See :meth:`arespond`.
+
+        Args:
+            user: The user's id.
+            message: What the user said.
+            session_id: The dialogue session (default: the user's default session).
+            on_event: Called with each :mod:`event <recpilot.agent.events>` of the turn as it happens,
+                on the thread running the turn (how a server streams a turn it runs in a worker thread).
+        """
+        turn = self._run(user, message, session_id, on_event)
         try:
             asyncio.get_running_loop()
         except RuntimeError:
-            return asyncio.run(self.arespond(user, message, session_id=session_id))
+            return asyncio.run(turn)
         # Called from inside an event loop (a notebook, a server): run the turn on a private loop.
         with _ThreadRunner() as runner:
-            response: AgentResponse = runner.run(self.arespond(user, message, session_id=session_id))
+            response: AgentResponse = runner.run(turn)
             return response
 
     async def arespond(
         self, user: str | int, message: str, *, session_id: str | None = None
     ) -> AgentResponse:
-        """Answer one message: items (grounded, explained), reply text, tool trace and LLM usage."""
+        """Answer one message: items (grounded, explained), reply text, tool trace and LLM usage.
+
+        The response is the ``done`` event of :meth:`iter`.
+        """
+        done = [e async for e in self.iter(user, message, session_id=session_id) if isinstance(e, DoneEvent)]
+        return done[-1].response
+
+    async def iter(
+        self, user: str | int, message: str, *, session_id: str | None = None
+    ) -> AsyncIterator[TurnEvent]:
+        """The turn for one message as a stream of typed events (see :mod:`recpilot.agent.events`).
+
+        Plans, tool calls and their results, fallbacks and rollbacks come as they happen; the items,
+        the reply and ``done`` (with the whole :class:`AgentResponse`) once the turn is committed. A
+        failed turn raises its exception here after the events before the failure. The turn runs as a
+        task on the caller's loop, and tools run synchronously, so events made between two awaits of
+        the brain (its model calls) arrive together at the next one; a server that must not block its
+        loop runs :meth:`respond` with ``on_event`` in a worker thread instead. Leaving the loop early
+        cancels the turn, which then leaves no memory write behind.
+        """
+        queue: asyncio.Queue[TurnEvent | None] = asyncio.Queue()
+        task = asyncio.ensure_future(self._run(user, message, session_id, queue.put_nowait))
+        task.add_done_callback(lambda _: queue.put_nowait(None))
+        try:
+            while (event := await queue.get()) is not None:
+                yield event
+            task.result()  # a failed turn raises here
+        finally:
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def _run(
+        self, user: str | int, message: str, session_id: str | None, sink: EventSink | None
+    ) -> AgentResponse:
+        """One turn, its events sent to ``sink`` as they happen; items, reply and ``done`` last."""
         started = time.perf_counter()
         user_id = str(user)
         session = session_id or f"{user_id}:default"
         text = message.strip() if isinstance(message, str) else ""
-        memory = self.runtime.memory
-        context = ToolContext(self.runtime.catalog, self.runtime.models, memory, user_id)
-        runner = ToolRunner(self.dispatcher, context)
+        trace = Trace(sink=sink)
         if not text or len(text) > MAX_MESSAGE_CHARS:
             refusal = (
                 "Tell me what you are in the mood for: a genre, a period, or a title you liked."
                 if not text
                 else f"Your message has {len(text):,} characters; please keep it under {MAX_MESSAGE_CHARS:,}."
             )
-            return AgentResponse(user_id=user_id, session_id=session, reply=refusal, brain="none")
+            response = AgentResponse(user_id=user_id, session_id=session, reply=refusal, brain="none")
+        else:
+            response = await self._answer(user_id, session, text, trace)
+            ms = (time.perf_counter() - started) * 1000
+            trace.append(TraceStep(kind="answer", name=response.brain, ms=ms))
+            response.trace = list(trace)
+        if sink is not None:
+            for rank, item in enumerate(response.items, 1):
+                sink(ItemEvent(rank=rank, item=item))
+            sink(ReplyEvent(reply=response.reply, brain=response.brain, degraded=response.degraded))
+            sink(DoneEvent(response=response))
+        return response
+
+    async def _answer(self, user_id: str, session: str, text: str, trace: Trace) -> AgentResponse:
+        memory = self.runtime.memory
         profile = memory.profile(user_id)
-        if not profile.summary and context.dataset_user is not None:
+        dataset_user = self.runtime.catalog.dataset_user(user_id)
+        if not profile.summary and dataset_user is not None:
             # Built once from the user's history, then kept (and shown) as part of the long-term profile.
-            memory.set_summary(user_id, build_profile_summary(context.catalog.dataset, context.dataset_user))
+            memory.set_summary(user_id, build_profile_summary(self.runtime.catalog.dataset, dataset_user))
             profile = memory.profile(user_id)
         turn = Turn(user_id, session, text, memory.turns(session), profile)
         state = memory.dialogue_state(session) or DialogueState(session_id=session, user_id=user_id)
         rules = memory.feed_rules(user_id)
         judgement = judge_turn(
-            turn, context.catalog, state, self._parser, memory.feed_rules(user_id, include_expired=True)
+            turn, self.runtime.catalog, state, self._parser, memory.feed_rules(user_id, include_expired=True)
         )
-        context.request = judgement.request
-        _install(context, state.model_copy(deep=True), rules)
+        context = self._context(user_id, judgement.request, state, rules)
+        runner = ToolRunner(self.dispatcher, context, trace, trace.sink)
         snapshot = MemorySnapshot.take(memory, user_id)
         try:
-            response = await self._turn(turn, runner, state, rules, judgement, snapshot)
+            return await self._turn(turn, runner, state, rules, judgement, snapshot)
         except BaseException:
             snapshot.restore(memory)  # a failed turn leaves no write behind
             raise
-        response.trace.append(
-            TraceStep(kind="answer", name=response.brain, ms=(time.perf_counter() - started) * 1000)
-        )
-        return response
+
+    def _context(
+        self, user_id: str, request: UserRequest, state: DialogueState, rules: list[FeedRule]
+    ) -> ToolContext:
+        """A fresh context for the turn's tools: the user's request, a copy of the session state, and a
+        ranking that obeys the feed rules and critiques."""
+        context = ToolContext(self.runtime.catalog, self.runtime.models, self.runtime.memory, user_id)
+        context.request = request
+        _install(context, state.model_copy(deep=True), rules)
+        return context
 
     async def _turn(
         self,
@@ -144,13 +217,12 @@ class RecommenderAgent:
         judgement: Judgement,
         snapshot: MemorySnapshot,
     ) -> AgentResponse:
-        context = runner.context
         confirmed = confirmed_call(turn, runner, state)
-        act, brain = (
-            (confirmed, self.brain)
-            if confirmed is not None
-            else await self._act(turn, runner, state, rules, snapshot)
-        )
+        if confirmed is not None:
+            act, brain = confirmed, self.brain
+        else:
+            act, brain, runner = await self._act(turn, runner, state, rules, snapshot)
+        context = runner.context
         usage = act.usage
         items: list[RecommendedItem] = []
         reply: str | None = act.reply
@@ -235,27 +307,25 @@ class RecommenderAgent:
         state: DialogueState,
         rules: list[FeedRule],
         snapshot: MemorySnapshot,
-    ) -> tuple[Act, Brain]:
+    ) -> tuple[Act, Brain, ToolRunner]:
+        """The brain's act, or the fallback's on a fresh context when the brain fails (with its runner)."""
         try:
-            return await self.brain.act(turn, runner), self.brain
+            return await self.brain.act(turn, runner), self.brain, runner
         except Exception as exc:  # any brain failure must degrade to the offline brain, never crash the turn
             if self.brain is self.fallback:
                 raise
             logger.warning("brain %s failed (%s); the offline brain completes the turn", self.brain.name, exc)
-            runner.trace.append(
-                TraceStep(kind="fallback", name=self.fallback.name, ok=False, detail=_describe(exc))
-            )
-            # A half-run plan must not leak writes, candidates or constraints into the offline answer.
+            runner.trace.append(_fallback_step(self.fallback.name, exc))
+            # A half-run plan must not leak writes, candidates, constraints or half-recorded critiques
+            # into the offline answer: its writes are undone and the offline brain starts on a fresh
+            # context (in which the held call that confirmed_call dropped stays dropped).
             snapshot.restore(self.runtime.memory)
-            context = runner.context
-            context.candidates = type(context.candidates)()
-            context.constraints = type(context.constraints)()
-            context.referenced.clear()
-            _install(context, state.model_copy(deep=True), rules)  # nor half-recorded critiques
+            fresh = state.model_copy(update={"pending_call": None})
+            context = self._context(turn.user_id, runner.context.request, fresh, rules)
+            runner = ToolRunner(self.dispatcher, context, runner.trace, runner.sink)
             act = await self.fallback.act(turn, runner)
-            return act.model_copy(
-                update={"degraded": True, "usage": _spent(exc).add(act.usage)}
-            ), self.fallback
+            degraded = act.model_copy(update={"degraded": True, "usage": _spent(exc).add(act.usage)})
+            return degraded, self.fallback, runner
 
     async def _compose(
         self, brain: Brain, turn: Turn, act: Act, items: list[RecommendedItem], runner: ToolRunner
@@ -266,9 +336,7 @@ class RecommenderAgent:
             if brain is self.fallback:
                 raise
             logger.warning("brain %s could not compose (%s); using the offline reply", brain.name, exc)
-            runner.trace.append(
-                TraceStep(kind="fallback", name=self.fallback.name, ok=False, detail=_describe(exc))
-            )
+            runner.trace.append(_fallback_step(self.fallback.name, exc))
             composition = await self.fallback.compose(turn, act, items, runner)
             spent = _spent(exc)
             if spent.failures == 0:

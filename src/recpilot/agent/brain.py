@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from recpilot.agent.events import EventSink, ToolCallEvent
 from recpilot.agent.types import HardConstraints, Intent, ItemId, Plan, RecommendedItem, TraceStep, Usage
 from recpilot.memory.base import DialogueTurn, UserProfile
 from recpilot.tools.context import ToolContext
@@ -87,14 +88,24 @@ class Composition(BaseModel):
 
 @dataclass
 class ToolRunner:
-    """Runs tools and plans for a brain through the dispatcher, recording every call in the trace."""
+    """Runs tools and plans for a brain through the dispatcher, recording every call in the trace.
+
+    Attributes:
+        dispatcher: The one choke point every call passes (validation, policy, timing).
+        context: The turn's shared state (candidates, constraints, dialogue, request).
+        trace: The turn's steps; a :class:`~recpilot.agent.events.Trace` streams each as it is recorded.
+        sink: Receives a ``tool_call`` event before each call runs (None: the turn is not streamed).
+    """
 
     dispatcher: ToolDispatcher
     context: ToolContext
     trace: list[TraceStep] = field(default_factory=list)
+    sink: EventSink | None = None
 
     def call(self, name: str, args: dict[str, Any] | str | None = None) -> ToolCall:
         """Run one tool call and record it."""
+        if self.sink is not None:
+            self.sink(ToolCallEvent(tool=name, args=args if args is not None else {}))
         record = self.dispatcher.call(name, args, self.context)
         denied = record.denied
         self.trace.append(

@@ -7,9 +7,12 @@ sessions, memories and feedback (see :mod:`recpilot.service.tenancy`).
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -20,8 +23,10 @@ import sqlalchemy as sa
 
 from recpilot.agent.agent import DEFAULT_TOOLS, RecommenderAgent
 from recpilot.agent.brain import Brain
+from recpilot.agent.events import DoneEvent, EventSink, ItemEvent, ReplyEvent, TurnEvent
 from recpilot.agent.runtime import AgentRuntime, build_runtime
-from recpilot.agent.types import AgentResponse
+from recpilot.agent.types import AgentResponse, RecommendedItem
+from recpilot.errors import RecpilotError
 from recpilot.memory.base import Preference, PreferenceKind, UserProfile
 from recpilot.memory.feed_rules import MAX_RULE_SECONDS, FeedRule
 from recpilot.memory.integrity import MemorySnapshot
@@ -56,10 +61,16 @@ from recpilot.types import ItemId
 
 logger = logging.getLogger("recpilot.service")
 
+_INTERNAL = "internal error; the server log has the details"
+#: Streamed turns still running; held so a turn whose client left runs to its end.
+_TURNS: set[asyncio.Future[AgentResponse]] = set()
+_SESSION_LOCKS: weakref.WeakValueDictionary[tuple[str, str], threading.Lock] = weakref.WeakValueDictionary()
+_LOCKS_LOCK = threading.Lock()
+
 
 @dataclass(frozen=True)
 class ChatEvent:
-    """One server-sent event of a streamed chat turn: ``step``, ``item``, ``reply`` or ``done``."""
+    """One server-sent event of a streamed chat turn: ``step``, ``item``, ``reply``, ``done`` or ``error``."""
 
     event: str
     data: str
@@ -228,12 +239,7 @@ class RecommenderService:
 
     def send(self, tenant: str, session_id: str, message: MessageIn) -> ChatReply:
         """One chat turn (blocking): the agent answers, and both messages are stored with the session."""
-        user_id = self.session_user(tenant, session_id)
-        started = time.perf_counter()
-        response = self._agent(tenant).respond(user_id, message.content, session_id=session_id)
-        for observe in list(self.turn_observers):
-            observe(time.perf_counter() - started)
-        return self._reply(tenant, response)
+        return self._reply(tenant, self._respond(tenant, session_id, message))
 
     async def asend(self, tenant: str, session_id: str, message: MessageIn) -> ChatReply:
         """One chat turn in a worker thread, so the event loop keeps serving other requests.
@@ -243,22 +249,78 @@ class RecommenderService:
         return await anyio.to_thread.run_sync(self.send, tenant, session_id, message)
 
     async def stream(self, tenant: str, session_id: str, message: MessageIn) -> AsyncIterator[ChatEvent]:
-        """One chat turn as events: ``step`` per trace step, ``item`` per item, ``reply``, ``done``.
+        """One chat turn as events, each forwarded as the agent makes it (see :mod:`recpilot.agent.events`).
 
-        The session is checked before anything runs; the turn itself completes (and is stored) as a
-        whole, so a client leaving mid-stream never leaves half a turn behind.
+        ``step`` carries a plan, tool call, tool result, fallback, rollback or other trace step (the
+        agent's event as JSON, its ``kind`` saying which); then ``item`` per item (as in
+        :class:`ChatReply`), ``reply`` and ``done`` once the turn is committed. A turn that fails ends
+        with ``error`` (``{"detail": ...}``, no traceback) and has sent no item.
+
+        The session is checked before anything runs. The turn runs in a worker thread (its tools and
+        storage are synchronous), so the event loop keeps serving; once started it runs to completion
+        and is stored even if the client leaves mid-stream.
         """
-        self.session_user(tenant, session_id)
-        reply = await self.asend(tenant, session_id, message)
-        for step in reply.trace:
-            yield ChatEvent("step", step.model_dump_json())
-        for item in reply.items:
-            yield ChatEvent("item", item.model_dump_json())
-        body = reply.model_dump(
-            mode="json", include={"session_id", "reply", "degraded", "brain", "feed_rules"}
+        user_id = self.session_user(tenant, session_id)
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[ChatEvent | None] = asyncio.Queue()
+
+        def forward(event: TurnEvent) -> None:
+            chat = self._chat_event(tenant, user_id, session_id, event)  # in the turn's thread
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody is listening any more
+                loop.call_soon_threadsafe(queue.put_nowait, chat)
+
+        turn = asyncio.ensure_future(
+            anyio.to_thread.run_sync(lambda: self._respond(tenant, session_id, message, forward))
         )
-        yield ChatEvent("reply", _json(body))
-        yield ChatEvent("done", _json({"session_id": session_id}))
+        _TURNS.add(turn)  # held until it ends, even when the client leaves
+        turn.add_done_callback(_ended)
+        turn.add_done_callback(lambda _: queue.put_nowait(None))
+        while (chat := await queue.get()) is not None:
+            yield chat
+        failure = turn.exception()
+        if failure is not None:
+            detail = str(failure) if isinstance(failure, RecpilotError) else _INTERNAL
+            yield ChatEvent("error", _json({"detail": detail}))
+
+    def _respond(
+        self, tenant: str, session_id: str, message: MessageIn, on_event: EventSink | None = None
+    ) -> AgentResponse:
+        """The agent's turn for one of the tenant's sessions, timed for the turn observers.
+
+        A session's turns run one at a time, so they never interleave in its dialogue: a turn whose
+        client left mid-stream still runs while the client may already send the next message.
+        """
+        user_id = self.session_user(tenant, session_id)
+        with _session_lock(tenant, session_id):
+            started = time.perf_counter()
+            response = self._agent(tenant).respond(
+                user_id, message.content, session_id=session_id, on_event=on_event
+            )
+        for observe in list(self.turn_observers):
+            observe(time.perf_counter() - started)
+        return response
+
+    def _chat_event(self, tenant: str, user_id: str, session_id: str, event: TurnEvent) -> ChatEvent:
+        """The server-sent event for one agent event: items and the reply as :class:`ChatReply` has them."""
+        if isinstance(event, ItemEvent):
+            return ChatEvent("item", self._item_out(event.item).model_dump_json())
+        if isinstance(event, ReplyEvent):
+            rules = _shown_rules(self.memory(tenant).feed_rules(user_id))
+            reply = ChatReply(
+                session_id=session_id,
+                reply=neutralise(event.reply, keep_newlines=True),
+                items=[],
+                degraded=event.degraded,
+                brain=event.brain,
+                feed_rules=rules or None,
+            )
+            body = reply.model_dump(
+                mode="json", include={"session_id", "reply", "degraded", "brain", "feed_rules"}
+            )
+            return ChatEvent("reply", _json(body))
+        if isinstance(event, DoneEvent):
+            return ChatEvent("done", _json({"session_id": session_id}))
+        return ChatEvent("step", event.model_dump_json())
 
     # -- feedback and profiles --------------------------------------------------------------------------
 
@@ -415,20 +477,18 @@ class RecommenderService:
 
         return bump
 
+    def _item_out(self, item: RecommendedItem) -> ItemOut:
+        return ItemOut(
+            item_id=item.item_id,
+            title=item.title,
+            score=item.score,
+            attributes=self.recommendations.attributes(self.runtime.catalog.index(item.item_id)),
+            explanation="; ".join(reason.text for reason in item.reasons),
+            reasons=item.reasons,
+        )
+
     def _reply(self, tenant: str, response: AgentResponse) -> ChatReply:
-        recs = self.recommendations
-        catalog = self.runtime.catalog
-        items = [
-            ItemOut(
-                item_id=item.item_id,
-                title=item.title,
-                score=item.score,
-                attributes=recs.attributes(catalog.index(item.item_id)),
-                explanation="; ".join(reason.text for reason in item.reasons),
-                reasons=item.reasons,
-            )
-            for item in response.items
-        ]
+        items = [self._item_out(item) for item in response.items]
         rules = _shown_rules(self.memory(tenant).feed_rules(response.user_id))
         return ChatReply(
             session_id=response.session_id,
@@ -439,6 +499,23 @@ class RecommenderService:
             feed_rules=rules or None,
             trace=response.trace,
         )
+
+
+def _session_lock(tenant: str, session_id: str) -> threading.Lock:
+    """The lock a session's turns take (kept while some turn of the session holds or awaits it)."""
+    with _LOCKS_LOCK:
+        lock = _SESSION_LOCKS.get((tenant, session_id))
+        if lock is None:
+            lock = _SESSION_LOCKS[(tenant, session_id)] = threading.Lock()
+        return lock
+
+
+def _ended(turn: asyncio.Future[AgentResponse]) -> None:
+    """Forget a streamed turn that ended, and log its failure (whether or not a client still listens)."""
+    _TURNS.discard(turn)
+    failure = None if turn.cancelled() else turn.exception()
+    if failure is not None:
+        logger.error("a streamed chat turn failed", exc_info=failure)
 
 
 def _shown_rules(rules: list[FeedRule]) -> list[FeedRule]:

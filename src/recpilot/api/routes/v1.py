@@ -44,7 +44,10 @@ _NOT_FOUND: dict[int | str, dict[str, Any]] = {
 _SSE_DOC: dict[int | str, dict[str, Any]] = {
     200: {
         "description": "The agent's answer as JSON, or as server-sent events with "
-        "`Accept: text/event-stream`: `step` (trace steps), `item` (one per item), `reply`, `done`.",
+        "`Accept: text/event-stream`, each sent as the agent makes it: `step` (the agent's plan, "
+        "tool_call, tool_result, fallback, rolled_back or other step event, its `kind` saying which), "
+        "then `item` (one per item), `reply` and `done` once the turn is stored; a failed turn ends "
+        'with `error` (`{"detail": ...}`) and no item.',
         "content": {"text/event-stream": {"schema": {"type": "string"}}},
     }
 }
@@ -144,7 +147,8 @@ async def send_message(
 async def stream_message(
     session_id: SessionPath, body: MessageIn, principal: PrincipalDep, service: ServiceDep
 ) -> EventSourceResponse:
-    """Events: ``step`` per trace step, ``item`` per recommended item, ``reply`` (text), ``done``."""
+    """Events, each sent as it happens: ``step`` per plan, tool call, tool result or other step of the
+    turn, ``item`` per recommended item, ``reply`` (text), ``done``; ``error`` if the turn fails."""
     return _stream(service, principal, session_id, body)
 
 

@@ -226,6 +226,15 @@ async function* readEvents(response) {
   }
 }
 
+// A `step` event is one of the agent's turn events (its `kind`: plan, tool_call, tool_result...),
+// sent as it happens, so the status line follows the turn while it runs.
+function describeStep(step) {
+  if (step.kind === "plan") return `Planning: ${step.intent}`;
+  if (step.kind === "tool_call") return `Working: ${step.tool}`;
+  if (step.kind === "fallback") return "The language model failed; the offline brain is answering…";
+  return "Working…";
+}
+
 async function ensureSession() {
   if (state.sessionId) return;
   const session = await api("POST", "/sessions", { user_id: state.userId });
@@ -257,7 +266,7 @@ async function send(text) {
     for await (const { event, data } of readEvents(response)) {
       const payload = JSON.parse(data);
       if (event === "step") {
-        $("status").textContent = payload.name ? `Working: ${payload.kind} ${payload.name}` : "Working…";
+        $("status").textContent = describeStep(payload);
       } else if (event === "item") {
         addCard(cards, payload);
       } else if (event === "reply") {
