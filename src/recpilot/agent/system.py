@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import json
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,7 +35,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from recpilot.agent.agent import RecommenderAgent
 from recpilot.agent.brain import Brain
 from recpilot.agent.runtime import DEFAULT_ROLES, AgentRuntime, build_runtime
-from recpilot.errors import ConfigError
+from recpilot.errors import ConfigError, RecpilotError
 from recpilot.registry import REGISTRY, Spec, SpecLike
 from recpilot.tools.dispatcher import ToolPolicy
 
@@ -91,8 +91,12 @@ class SystemSpec(BaseModel):
         return _as_spec(value)
 
     @classmethod
-    def load(cls, source: str | Path | Mapping[str, Any]) -> SystemSpec:
+    def load(cls, source: str | Path | Mapping[str, Any], *, supplied: Collection[str] = ()) -> SystemSpec:
         """A system from a ``.toml`` / ``.json`` file or a mapping, every part checked.
+
+        Args:
+            source: The file or mapping.
+            supplied: Objects the brain will be built from in code (e.g. ``model``), see :meth:`check`.
 
         Raises:
             ConfigError: The file is missing or malformed, a field is unknown or invalid, or a part's
@@ -120,12 +124,17 @@ class SystemSpec(BaseModel):
             field = ".".join(str(part) for part in error["loc"])
             raise ConfigError(f"{where}: field {field!r}: {error['msg']}") from None
         try:
-            return system.check()
+            return system.check(supplied=supplied)
         except ConfigError as exc:
             raise ConfigError(f"{where}: {exc}") from None
 
-    def check(self) -> SystemSpec:
-        """Resolve every part and check its config, before any data is loaded (returns ``self``)."""
+    def check(self, *, supplied: Collection[str] = ()) -> SystemSpec:
+        """Resolve every part and check its config, before any data is loaded (returns ``self``).
+
+        Args:
+            supplied: Objects the brain will be built from in code (``model`` for a test double);
+                ``llm`` supplies the ``model`` of a brain that takes one.
+        """
         for role, spec in self.roles.items():
             try:
                 REGISTRY.check("model", spec)
@@ -133,10 +142,18 @@ class SystemSpec(BaseModel):
                 raise ConfigError(f"roles.{role}: {exc}") from None
         if self.memory is not None:
             REGISTRY.check("memory", self.memory, supplied=["engine"])
-        REGISTRY.check("brain", self.brain, supplied=["model"] if self.llm else [])
+        given = [*supplied, "model"] if self.llm else list(supplied)
+        try:
+            REGISTRY.check("brain", self.brain, supplied=given)
+        except ConfigError as exc:
+            hint = '; set llm = "URL#MODEL" (or --llm)' if "'model' is required" in str(exc) else ""
+            raise ConfigError(f"{exc}{hint}") from None
         from recpilot.safety import load_policy
 
-        load_policy(self.policy)
+        try:
+            load_policy(self.policy)
+        except RecpilotError as exc:
+            raise ConfigError(f"policy: {exc}") from None
         return self
 
 
@@ -201,7 +218,10 @@ def build_agent(
     """
     from recpilot.safety import load_policy
 
-    spec = system if isinstance(system, SystemSpec) else SystemSpec.load(system or {})
+    if isinstance(system, SystemSpec):
+        spec = system.check(supplied=list(objects))
+    else:
+        spec = SystemSpec.load(system or {}, supplied=list(objects))
     if dataset is None:
         from recpilot.data.loaders import load_dataset
 
