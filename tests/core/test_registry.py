@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any
 
@@ -173,3 +174,17 @@ def test_top_level_facade_is_lazy_and_small() -> None:
     assert set(recpilot.__all__) >= {"build", "Spec", "load_dataset", "build_agent", "RecommenderAgent"}
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         _ = recpilot.nope  # type: ignore[attr-defined]
+
+
+def test_plugins_register_parts_through_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    points = {
+        "recpilot.model": [
+            EntryPoint("Popular", "recpilot.models.popularity:PopularityRecommender", "recpilot.model"),
+            EntryPoint("ease", "elsewhere:Ease", "recpilot.model"),  # a built-in name is not taken over
+        ]
+    }
+    monkeypatch.setattr("recpilot.registry.entry_points", lambda group: points.get(group, []))
+    registry = Registry({"model": {"ease": "recpilot.models.ease.EaseRecommender"}})
+    assert registry.names("model") == ["ease", "popular"]
+    assert registry.resolve("model", "popular") is PopularityRecommender
+    assert registry.resolve("model", "ease") is EaseRecommender

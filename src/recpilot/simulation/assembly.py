@@ -47,7 +47,8 @@ def build_engine(config: SimulationConfig, split: Split, dataset: Dataset) -> De
     titles and genres for the memory lines of its prompts.
     """
     if config.engine == "offline":
-        return OfflineEngine(seed=config.seed).fit(dataset)  # true preferences: all of each user's data
+        offline: OfflineEngine = REGISTRY.build("engine", Spec.of("offline", {"seed": config.seed}))
+        return offline.fit(dataset)  # true preferences: all of each user's data
     if not config.llm:
         raise ConfigError("--engine llm needs --llm URL#MODEL (an OpenAI-compatible endpoint and model)")
     try:
@@ -76,7 +77,14 @@ def build_engine(config: SimulationConfig, split: Split, dataset: Dataset) -> De
     if config.llm_cache and config.llm_cache_mode != "off":
         mode = "auto" if config.llm_cache_mode == "record-or-replay" else config.llm_cache_mode
         fields["cache"] = LLMCacheConfig(path=config.llm_cache, mode=mode)
-    return LLMDecisionEngine(settings, LLMEngineConfig(**fields), catalog=catalog_items(dataset, ["genres"]))
+    engine: LLMDecisionEngine = REGISTRY.build(
+        "engine",
+        "llm",
+        model=settings,
+        config=LLMEngineConfig(**fields),
+        catalog=catalog_items(dataset, ["genres"]),
+    )
+    return engine
 
 
 def build_recommender(config: SimulationConfig, split: Split) -> tuple[RecommenderUnderTest, str]:
