@@ -26,49 +26,16 @@ or an entry point in the group ``recpilot.<kind>`` (``name = "pkg.module:Class"`
 from __future__ import annotations
 
 import importlib
-import inspect
-import sys
-import typing
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
-from typing import Any, Literal
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import ValidationError
 
 from recpilot.errors import ConfigError
-
-Kind = Literal["model", "policy", "brain", "engine", "memory", "recommender"]
-KINDS: tuple[Kind, ...] = typing.get_args(Kind)
-
-
-class Spec(BaseModel):
-    """A part described as data: ``{"class": NAME_OR_DOTTED_PATH, "config": {...}}``.
-
-    Attributes:
-        class_: A registry name of the part's kind (``"ease"``) or a dotted class path
-            (``"mypkg.models.MyRecommender"``); given as ``class`` in mappings and files.
-        config: Fields of that class's configuration.
-    """
-
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
-
-    class_: str = Field(alias="class", min_length=1)
-    config: dict[str, Any] = Field(default_factory=dict)
-
-    @classmethod
-    def of(cls, name: str, config: Mapping[str, Any] | None = None) -> Spec:
-        """The spec of the part ``name`` (a registry name or dotted path) with ``config``."""
-        return cls.model_validate({"class": name, "config": dict(config or {})})
-
-    def describe(self) -> str:
-        """The spec in one line, for messages: ``{"class": "ease", "config": {"l2": 0}}``."""
-        if not self.config:
-            return f"{{'class': {self.class_!r}}}"
-        return f"{{'class': {self.class_!r}, 'config': {self.config!r}}}"
-
-
-SpecLike = str | Mapping[str, Any] | Spec
+from recpilot.registry.arguments import constructor_arguments, first_error, signature_parameters
+from recpilot.registry.spec import KINDS, Kind, Spec, SpecLike, class_path
 
 
 @dataclass(frozen=True)
@@ -162,7 +129,7 @@ class Registry:
         if not key or "." in key:
             raise ConfigError(f"{kind} name {name!r} must be a non-empty word without dots")
         if key in table and not replace and table[key] != target:
-            raise ConfigError(f"{kind} name {name!r} is taken by {_path(table[key])}; pass replace=True")
+            raise ConfigError(f"{kind} name {name!r} is taken by {class_path(table[key])}; pass replace=True")
         table[key] = target
 
     def unregister(self, kind: Kind, name: str) -> None:
@@ -175,7 +142,7 @@ class Registry:
 
     def entries(self, kind: Kind) -> dict[str, str]:
         """Name -> dotted class path of every part of ``kind``."""
-        return {name: _path(target) for name, target in self._table(kind).items()}
+        return {name: class_path(target) for name, target in self._table(kind).items()}
 
     # -- resolving and building ---------------------------------------------------------------------------
 
@@ -222,7 +189,7 @@ class Registry:
         try:
             return Spec.model_validate(dict(value))
         except ValidationError as exc:
-            field, message = _first_error(exc)
+            field, message = first_error(exc)
             raise ConfigError(f"{kind} spec {dict(value)!r}: {field}: {message}") from None
 
     def check(self, kind: Kind, value: SpecLike, *, supplied: Collection[str] = ()) -> Spec:
@@ -236,7 +203,7 @@ class Registry:
         """
         spec = self.spec(kind, value)
         cls = self.resolve(kind, spec.class_)
-        _arguments(kind, spec, cls, self._constructor(kind, cls), {}, supplied)
+        constructor_arguments(kind, spec, cls, self._constructor(kind, cls), {}, supplied)
         return spec
 
     def build(self, kind: Kind, value: SpecLike, /, **overrides: Any) -> Any:
@@ -255,13 +222,13 @@ class Registry:
         spec = self.spec(kind, value)
         cls = self.resolve(kind, spec.class_)
         constructor = self._constructor(kind, cls)
-        args, kwargs = _arguments(kind, spec, cls, constructor, overrides)
+        args, kwargs = constructor_arguments(kind, spec, cls, constructor, overrides)
         return constructor(*args, **kwargs)
 
     def accepts(self, kind: Kind, value: SpecLike, argument: str) -> bool:
         """Whether the part ``value`` names is built with a keyword ``argument`` (e.g. ``engine``)."""
         cls = self.resolve(kind, self.spec(kind, value).class_)
-        parameters = _parameters(self._constructor(kind, cls))
+        parameters = signature_parameters(self._constructor(kind, cls))
         return argument in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
     # -- internals ----------------------------------------------------------------------------------------
@@ -282,11 +249,12 @@ class Registry:
             base = _import(kind, info.base)
             if not issubclass(cls, base):
                 raise ConfigError(
-                    f"{kind} {given!r} is {_path(cls)}, not a subclass of {info.base} (the {kind} base class)"
+                    f"{kind} {given!r} is {class_path(cls)}, not a subclass of {info.base} "
+                    f"(the {kind} base class)"
                 )
         missing = [m for m in info.requires if not callable(getattr(cls, m, None))]
         if missing:
-            raise ConfigError(f"{kind} {given!r} is {_path(cls)}, which lacks {', '.join(missing)}()")
+            raise ConfigError(f"{kind} {given!r} is {class_path(cls)}, which lacks {', '.join(missing)}()")
 
     def _constructor(self, kind: Kind, cls: type) -> Any:
         name = _KINDS[kind].constructor
@@ -294,115 +262,8 @@ class Registry:
             return cls
         constructor = getattr(cls, name, None)
         if constructor is None:
-            raise ConfigError(f"{kind} {_path(cls)} cannot be built from a spec: it has no {name}()")
+            raise ConfigError(f"{kind} {class_path(cls)} cannot be built from a spec: it has no {name}()")
         return constructor
-
-
-def _arguments(
-    kind: Kind,
-    spec: Spec,
-    cls: type,
-    constructor: Any,
-    overrides: Mapping[str, Any],
-    supplied: Collection[str] = (),
-) -> tuple[tuple[Any, ...], dict[str, Any]]:
-    """The arguments that build ``cls`` from ``spec.config`` and ``overrides``, checked first.
-
-    A class with a pydantic ``config_class`` gets its validated config object first; the overrides
-    that are not config fields must be constructor arguments (objects such as an LLM client). Any
-    other class gets keyword arguments, checked against its constructor's signature; values from
-    the spec (data from a file) are validated against the annotations.
-    """
-    where = f"{kind} spec {spec.describe()} ({_path(cls)})"
-    given = {**spec.config, **overrides}
-    parameters = _parameters(constructor)
-    named = {
-        name: p
-        for name, p in parameters.items()
-        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY) and name not in ("self", "cls")
-    }
-    config_class = _config_class(cls)
-    if config_class is not None and "config" in named and "config" not in given:
-        fields = config_class.model_fields
-        others = {k: v for k, v in overrides.items() if k not in fields}
-        unknown = [k for k in spec.config if k not in fields]
-        unknown += [k for k in others if k not in named or k == "config"]
-        if unknown:
-            known = ", ".join(fields) or "none"
-            raise ConfigError(f"{where}: unknown config field {unknown[0]!r}; known fields: {known}")
-        try:
-            config = config_class.model_validate({k: v for k, v in given.items() if k in fields})
-        except ValidationError as exc:
-            field, message = _first_error(exc)
-            raise ConfigError(f"{where}: config field {field!r}: {message}") from None
-        return (config,), others
-    open_ended = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
-    unknown = [name for name in given if name not in named]
-    if unknown and not open_ended:
-        known = ", ".join(named) or "none"
-        raise ConfigError(f"{where}: unknown config field {unknown[0]!r}; known fields: {known}")
-    missing = [n for n, p in named.items() if p.default is p.empty and n not in given and n not in supplied]
-    if missing:
-        raise ConfigError(f"{where}: config field {missing[0]!r} is required")
-    typed = _typed(where, constructor, named, {k: v for k, v in spec.config.items() if k not in overrides})
-    return (), {**given, **typed}
-
-
-def _typed(
-    where: str, constructor: Any, named: Mapping[str, inspect.Parameter], config: Mapping[str, Any]
-) -> dict[str, Any]:
-    """The values of ``config`` (data from a file) validated against the constructor's annotations.
-
-    An annotation that cannot be resolved at run time (a name imported only for type checkers) is
-    left to the constructor to judge.
-    """
-    if isinstance(constructor, type):  # annotations are read in the module that defines __init__
-        owner = next((k for k in constructor.__mro__ if "__init__" in vars(k)), constructor)
-        module = sys.modules.get(owner.__module__)
-    else:
-        module = sys.modules.get(getattr(constructor, "__module__", ""))
-    namespace = dict(vars(module)) if module is not None else {}
-    fields: dict[str, Any] = {}
-    for name in config:
-        annotation = named[name].annotation if name in named else inspect.Parameter.empty
-        if annotation is inspect.Parameter.empty:
-            continue
-        if isinstance(annotation, str):
-            try:
-                annotation = eval(annotation, namespace)  # an annotation of the class's own code
-            except Exception:  # unresolvable here (a type-checking-only name): the constructor judges
-                continue
-        fields[name] = (annotation, ...)
-    if not fields:
-        return {}
-    try:
-        model = create_model("SpecConfig", __config__=ConfigDict(arbitrary_types_allowed=True), **fields)
-    except Exception:  # an annotation pydantic cannot express: the constructor judges the value
-        return {}
-    try:
-        checked = model.model_validate({name: config[name] for name in fields})
-    except ValidationError as exc:
-        field, message = _first_error(exc)
-        raise ConfigError(f"{where}: config field {field!r}: {message}") from None
-    return {name: getattr(checked, name) for name in fields}
-
-
-def _parameters(constructor: Any) -> Mapping[str, inspect.Parameter]:
-    try:
-        return inspect.signature(constructor).parameters
-    except (TypeError, ValueError):  # a builtin without a signature: accept whatever it is given
-        return {"kwargs": inspect.Parameter("kwargs", inspect.Parameter.VAR_KEYWORD)}
-
-
-def _config_class(cls: type) -> type[BaseModel] | None:
-    found = getattr(cls, "config_class", None)
-    return found if isinstance(found, type) and issubclass(found, BaseModel) else None
-
-
-def _first_error(exc: ValidationError) -> tuple[str, str]:
-    error = exc.errors()[0]
-    field = ".".join(str(part) for part in error["loc"]) or "(config)"
-    return field, str(error["msg"])
 
 
 def _import(kind: str, path: str) -> Any:
@@ -419,10 +280,6 @@ def _import(kind: str, path: str) -> Any:
         raise ConfigError(
             f"{kind} class path {path!r}: module {module_name!r} has no {attribute!r}"
         ) from None
-
-
-def _path(target: str | type) -> str:
-    return target if isinstance(target, str) else f"{target.__module__}.{target.__qualname__}"
 
 
 def _name(name: str) -> str:
@@ -461,3 +318,18 @@ def register(kind: Kind, name: str, target: str | type, *, replace: bool = False
 def available(kind: Kind) -> list[str]:
     """The registered names of ``kind``."""
     return REGISTRY.names(kind)
+
+
+__all__ = [
+    "KINDS",
+    "REGISTRY",
+    "Kind",
+    "KindInfo",
+    "Registry",
+    "Spec",
+    "SpecLike",
+    "available",
+    "build",
+    "register",
+    "resolve",
+]
