@@ -21,6 +21,7 @@ RANKS: dict[str, int] = {
     "types": 0,
     "settings": 0,
     "_lazy": 0,
+    "registry": 5,
     "data": 10,
     "store": 20,
     "models": 30,

@@ -38,13 +38,6 @@ def _movie_dataset() -> Dataset:
     return Dataset.from_frames(pd.DataFrame(pairs, columns=["user_id", "item_id"]), catalog, name="movies")
 
 
-class TestContentContract(RecommenderContract):
-    invalid_config: ClassVar[dict[str, Any]] = {"encoder": "word2vec"}
-
-    def make_model(self, **overrides: Any) -> ContentRecommender:
-        return ContentRecommender(**overrides)
-
-
 class TestMiniLMContract(RecommenderContract):
     pytestmark = needs_embed
     invalid_config: ClassVar[dict[str, Any]] = {"batch_size": 0}

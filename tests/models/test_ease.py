@@ -1,7 +1,5 @@
 """EASE: the contract plus the closed form checked against a direct numpy computation."""
 
-from typing import Any, ClassVar
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -10,14 +8,7 @@ import scipy.sparse as sp
 from recpilot.data.dataset import Dataset
 from recpilot.errors import ConfigError, DataError
 from recpilot.models.ease import EaseRecommender, item_precision, spd_inverse
-from recpilot.testing import RecommenderContract, known_answer_dataset
-
-
-class TestEaseContract(RecommenderContract):
-    invalid_config: ClassVar[dict[str, Any]] = {"l2": 0.0}
-
-    def make_model(self, **overrides: Any) -> EaseRecommender:
-        return EaseRecommender(**{"l2": 10.0, **overrides})
+from recpilot.testing import known_answer_dataset
 
 
 def _tiny_dataset() -> Dataset:

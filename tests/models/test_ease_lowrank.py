@@ -1,6 +1,6 @@
 """EASE on large catalogs: the memory check before the fit, single-threaded LAPACK, the low-rank variant."""
 
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -15,14 +15,6 @@ from recpilot.models import ease
 from recpilot.models.ease import EaseRecommender, fit_memory_bytes
 from recpilot.models.ease_lowrank import EaseLowRankRecommender, gram_eigenpairs
 from recpilot.models.registry import build_model
-from recpilot.testing import RecommenderContract
-
-
-class TestEaseLowRankContract(RecommenderContract):
-    invalid_config: ClassVar[dict[str, Any]] = {"rank": 0}
-
-    def make_model(self, **overrides: Any) -> EaseLowRankRecommender:
-        return EaseLowRankRecommender(**{"l2": 10.0, "rank": 32, **overrides})
 
 
 def _random_dataset(users: int, items: int, seed: int = 4) -> Dataset:

@@ -2,7 +2,7 @@
 
 import warnings
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import implicit.utils
 import numpy as np
@@ -10,23 +10,7 @@ import pytest
 
 from recpilot.models.base import Histories, Recommender
 from recpilot.models.implicit_mf import ALSRecommender, BPRRecommender
-from recpilot.testing import RecommenderContract, known_answer_dataset
-
-
-class TestALSContract(RecommenderContract):
-    invalid_config: ClassVar[dict[str, Any]] = {"factors": 0}
-
-    def make_model(self, **overrides: Any) -> ALSRecommender:
-        return ALSRecommender(**{"factors": 16, "iterations": 10, "regularization": 0.1, **overrides})
-
-
-class TestBPRContract(RecommenderContract):
-    invalid_config: ClassVar[dict[str, Any]] = {"learning_rate": 0.0}
-
-    def make_model(self, **overrides: Any) -> BPRRecommender:
-        # One thread: Hogwild updates from several threads race, and the refit check needs identical fits.
-        defaults = {"factors": 16, "iterations": 100, "learning_rate": 0.05, "num_threads": 1}
-        return BPRRecommender(**{**defaults, **overrides})
+from recpilot.testing import known_answer_dataset
 
 
 @pytest.fixture(scope="module")

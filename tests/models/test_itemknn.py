@@ -1,19 +1,12 @@
 """ItemKNN: the contract plus similarities checked against brute-force cosine."""
 
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
 
 from recpilot.models.itemknn import ItemKNNRecommender, item_similarity
-from recpilot.testing import RecommenderContract, known_answer_dataset
-
-
-class TestItemKNNContract(RecommenderContract):
-    invalid_config: ClassVar[dict[str, Any]] = {"neighbors": 0}
-
-    def make_model(self, **overrides: Any) -> ItemKNNRecommender:
-        return ItemKNNRecommender(**{"neighbors": 10, **overrides})
+from recpilot.testing import known_answer_dataset
 
 
 def _brute_force(dense: np.ndarray, neighbors: int, shrinkage: float) -> np.ndarray:

@@ -1,15 +1,5 @@
-from typing import Any, ClassVar
-
 from recpilot.models import PopularityRecommender
-from recpilot.testing import RecommenderContract, known_answer_dataset
-
-
-class TestPopularityContract(RecommenderContract):
-    personalised = False
-    invalid_config: ClassVar[dict[str, Any]] = {"recent_fraction": 0.0}
-
-    def make_model(self, **overrides: Any) -> PopularityRecommender:
-        return PopularityRecommender(**overrides)
+from recpilot.testing import known_answer_dataset
 
 
 def test_ranks_by_distinct_users() -> None:

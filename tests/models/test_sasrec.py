@@ -1,7 +1,7 @@
 import logging
 import sys
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,7 +14,7 @@ from recpilot.errors import ConfigError, DataError
 from recpilot.models.base import Recommender
 from recpilot.models.registry import build_model
 from recpilot.models.sasrec import SASRecRecommender, last_windows, training_pairs
-from recpilot.testing import RecommenderContract, known_answer_dataset
+from recpilot.testing import known_answer_dataset
 
 # Small enough to fit the known-answer data in about a second, with enough epochs to learn co-occurrence.
 TINY: dict[str, Any] = {
@@ -26,13 +26,6 @@ TINY: dict[str, Any] = {
     "lr": 5e-3,
     "num_threads": 1,
 }
-
-
-class TestSASRecContract(RecommenderContract):
-    invalid_config: ClassVar[dict[str, Any]] = {"hidden": 30, "n_heads": 4}
-
-    def make_model(self, **overrides: Any) -> SASRecRecommender:
-        return SASRecRecommender(**{**TINY, **overrides})
 
 
 def chain_dataset(n_items: int = 20, n_users: int = 60, length: int = 6, seed: int = 0) -> Dataset:

@@ -1,49 +1,17 @@
-"""Every decision engine passes the same contract: the calibrated offline engine and the LLM engine."""
+"""The decision-engine contract's checker, and the LLM engine's stand-in answers. The contract itself runs
+over every registered engine in tests/core/test_registered_parts.py."""
 
 from __future__ import annotations
 
 import asyncio
-import re
-from typing import Any
 
-from recpilot.simulation.engine import DecisionEngine
-from recpilot.simulation.llm_engine import LLMDecisionEngine, LLMEngineConfig
-from recpilot.simulation.offline_engine import OfflineEngine
+from recpilot.simulation.llm_engine import LLMDecisionEngine
 from recpilot.simulation.types import Page, PageDecision, ShownItem, SimAction
-from recpilot.testing.llm_models import scripted_model
+from recpilot.testing.registered import conformance_class
 from recpilot.testing.simulation import (
-    DecisionEngineContract,
-    EngineScenario,
     decision_problems,
     engine_scenario,
 )
-
-
-class TestOfflineEngine(DecisionEngineContract):
-    def make_engine(self, scenario: EngineScenario) -> DecisionEngine:
-        return OfflineEngine(seed=0).fit(scenario.dataset)
-
-
-def _answer_from_prompt(messages: list[Any], info: Any) -> dict[str, Any]:
-    """A stand-in user: opens the page's second item (rated on the page's scale), leaves on page 3+."""
-    text = str(messages[-1].parts[-1].content)
-    if "## The page" not in text:  # the interview: names the items it opened
-        opened = re.findall(r"click \[([^\]]+)\]", text)
-        return {"reason": "saw what I wanted", "satisfaction": 0.6, "liked": opened[:1], "disliked": []}
-    ids = re.findall(r"^\d+\. \[([^\]]+)\]", text.split("## The page")[1], re.MULTILINE)
-    low, high = (float(x) for x in re.search(r"scale from (\S+) to (\S+?)\.", text).groups())  # type: ignore[union-attr]
-    page_number = int(re.search(r"page (\d+)\.", text).group(1))  # type: ignore[union-attr]
-    clicked = (
-        [{"item_id": ids[1], "rating": (low + high) / 2, "reason": "looks good"}] if len(ids) > 1 else []
-    )
-    return {"clicked": clicked, "leave": page_number >= 3, "satisfaction": 0.6, "reason": "fine"}
-
-
-class TestLLMEngine(DecisionEngineContract):
-    def make_engine(self, scenario: EngineScenario) -> DecisionEngine:
-        low, high = scenario.rating_range
-        config = LLMEngineConfig(rating_min=low, rating_max=high)
-        return LLMDecisionEngine(scripted_model(*[_answer_from_prompt] * 100), config)
 
 
 def test_the_checker_names_what_is_wrong() -> None:
@@ -85,7 +53,7 @@ def test_the_checker_names_what_is_wrong() -> None:
 def test_the_scripted_llm_answers_are_accepted_not_fallbacks() -> None:
     """The LLM engine's contract run decides from the model's answers, not from recorded fallbacks."""
     scenario = engine_scenario()
-    engine = TestLLMEngine().make_engine(scenario)
+    engine = conformance_class("engine", "llm")().make_engine(scenario)
     assert isinstance(engine, LLMDecisionEngine)
     decision = asyncio.run(
         engine.adecide(scenario.persona, engine.initial_state(scenario.persona), scenario.page)

@@ -19,6 +19,7 @@ from recpilot.errors import DataError, RecpilotError
 from recpilot.memory.base import InMemoryProfileMemory, ProfileMemory
 from recpilot.models.base import Recommender
 from recpilot.models.registry import build_model
+from recpilot.registry import REGISTRY, Spec, SpecLike
 from recpilot.store import CatalogStore
 from recpilot.tools.context import Catalog
 
@@ -47,29 +48,40 @@ def build_runtime(
     dataset: Dataset,
     *,
     store_url: str = ":memory:",
-    roles: Mapping[str, str] | None = None,
+    roles: Mapping[str, SpecLike] | None = None,
     cache_dir: str | Path | None = None,
-    memory: ProfileMemory | None = None,
+    memory: ProfileMemory | SpecLike | None = None,
 ) -> AgentRuntime:
     """Build (or load from ``cache_dir``) the store and the role models for ``dataset``.
 
     Args:
         dataset: The catalog and interactions.
         store_url: The catalog store (``:memory:`` SQLite by default; any SQLAlchemy URL).
-        roles: Role -> model name or spec name (defaults to :data:`DEFAULT_ROLES`).
+        roles: Role -> model name, dotted path or ``{"class", "config"}`` spec (defaults to
+            :data:`DEFAULT_ROLES`).
         cache_dir: Where fitted models are saved and reloaded; None fits every time.
-        memory: The profile memory (defaults to a SQL memory in the store's database when the store
-            is persistent, else in-memory).
+        memory: The profile memory, or its spec (a ``memory`` registry name such as ``"sql"``: a
+            part that takes an ``engine`` gets the store's); defaults to a SQL memory in the store's
+            database when the store is persistent, else in-memory.
     """
-    roles = dict(roles or DEFAULT_ROLES)
+    specs = {role: REGISTRY.check("model", spec) for role, spec in (roles or DEFAULT_ROLES).items()}
+    if memory is not None and not isinstance(memory, ProfileMemory):
+        # A bad spec fails before any model is fitted; the store's engine is given when it is built.
+        memory = REGISTRY.check("memory", memory, supplied=["engine"])
     store = CatalogStore.open(store_url)
     info = store.info()
     if info.n_items != dataset.n_items or info.dataset != dataset.name:
         store.import_dataset(dataset, replace=info.n_items > 0)
-    models = {role: _fitted(role, name, dataset, cache_dir) for role, name in roles.items()}
+    models = {role: _fitted(role, spec, dataset, cache_dir) for role, spec in specs.items()}
+    profiles: ProfileMemory
     if memory is None:
-        memory = _default_memory(store, store_url)
-    return AgentRuntime(catalog=Catalog(dataset, store), models=models, memory=memory)
+        profiles = _default_memory(store, store_url)
+    elif isinstance(memory, ProfileMemory):
+        profiles = memory
+    else:
+        shared = {"engine": store.engine} if REGISTRY.accepts("memory", memory, "engine") else {}
+        profiles = REGISTRY.build("memory", memory, **shared)
+    return AgentRuntime(catalog=Catalog(dataset, store), models=models, memory=profiles)
 
 
 def _default_memory(store: CatalogStore, store_url: str) -> ProfileMemory:
@@ -82,8 +94,9 @@ def _default_memory(store: CatalogStore, store_url: str) -> ProfileMemory:
     return SqlProfileMemory(store.engine)
 
 
-def _fitted(role: str, name: str, dataset: Dataset, cache_dir: str | Path | None) -> Recommender[Any]:
-    model = build_model(name)
+def _fitted(role: str, spec: Spec, dataset: Dataset, cache_dir: str | Path | None) -> Recommender[Any]:
+    model = build_model(spec)
+    name = "".join(c if c.isalnum() or c in "-_" else "_" for c in spec.class_)
     if cache_dir is None:
         return model.fit(dataset)
     folder = Path(cache_dir) / f"{role}-{name}-{_fingerprint(dataset, model)}"

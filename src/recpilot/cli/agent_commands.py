@@ -27,27 +27,43 @@ LlmOpt = Annotated[
     typer.Option("--llm", help=LLM_OPTION_HELP),
 ]
 DatasetOpt = Annotated[str, typer.Option("--dataset", "-d", help="Built-in name or dataset path.")]
+AgentDatasetOpt = Annotated[
+    str | None,
+    typer.Option("--dataset", "-d", help="Built-in name or dataset path (default: ml-latest-small)."),
+]
 
 
-def build_agent(dataset: str, llm: str | None, *, quiet: bool) -> Any:
-    """The agent over ``dataset`` with persistent store, cached models and memory under the settings home."""
-    from recpilot.agent import RecommenderAgent, build_runtime
+SystemOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--system",
+        help="System config (TOML/JSON): dataset, model roles, brain, memory, policy "
+        "(recpilot.agent.system.SystemSpec). --dataset and --llm, when given, win.",
+    ),
+]
+
+
+def build_agent(dataset: str | None, llm: str | None, *, quiet: bool, system: Path | None = None) -> Any:
+    """The agent over ``dataset`` with persistent store, cached models and memory under the settings home.
+
+    With ``system`` the agent is the one that file describes (the same file builds it in the library,
+    the service and the tests); ``dataset`` and ``llm`` override its fields when given.
+    """
+    from recpilot.agent.system import SystemSpec, build_agent
     from recpilot.data.loaders import load_dataset
     from recpilot.settings import get_settings
 
+    spec = SystemSpec.load(system if system is not None else {})  # a bad file fails before any work
+    changes = {"dataset": dataset, "llm": llm}
+    spec = spec.model_copy(update={k: v for k, v in changes.items() if v is not None})
     settings = get_settings()
-    with status(f"Preparing the agent on {dataset}...", quiet=quiet):
-        data = load_dataset(dataset)
+    with status(f"Preparing the agent on {spec.dataset}...", quiet=quiet):
+        data = load_dataset(spec.dataset)
         home = settings.home / _slug(data.name)
         home.mkdir(parents=True, exist_ok=True)
-        runtime = build_runtime(data, store_url=agent_store_url(data.name), cache_dir=home / "models")
-    brain = None
-    if llm is not None:
-        from recpilot.agent.llm_brain import build_llm_brain
-        from recpilot.llm import LLMSettings
-
-        brain = build_llm_brain(LLMSettings.from_cli(llm))
-    return RecommenderAgent(runtime, brain=brain)
+        defaults = {"store_url": agent_store_url(data.name), "cache_dir": home / "models"}
+        spec = spec.model_copy(update={k: v for k, v in defaults.items() if getattr(spec, k) is None})
+        return build_agent(spec, dataset=data)
 
 
 def agent_store_url(dataset_name: str) -> str:
@@ -177,12 +193,13 @@ def ask(
     message: Annotated[str, typer.Argument(help="What you want, in your own words.")],
     user: Annotated[str, typer.Option("--user", "-u", help="User id (unknown: cold start).")] = "1",
     session: Annotated[str | None, typer.Option(help="Dialogue session id.")] = None,
-    dataset: DatasetOpt = "ml-latest-small",
+    dataset: AgentDatasetOpt = None,
     llm: LlmOpt = None,
+    system: SystemOpt = None,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
 ) -> None:
     """Ask the recommender agent once."""
-    agent = build_agent(dataset, llm, quiet=json_out)
+    agent = build_agent(dataset, llm, quiet=json_out, system=system)
     response = agent.respond(user, message, session_id=session)
     if json_out:
         print_json(response.model_dump(mode="json"))
@@ -193,11 +210,12 @@ def ask(
 def chat(
     user: Annotated[str, typer.Option("--user", "-u", help="User id.")] = "1",
     session: Annotated[str | None, typer.Option(help="Dialogue session id.")] = None,
-    dataset: DatasetOpt = "ml-latest-small",
+    dataset: AgentDatasetOpt = None,
     llm: LlmOpt = None,
+    system: SystemOpt = None,
 ) -> None:
     """A conversation with the agent in the terminal (type 'quit' or Ctrl-D to leave)."""
-    agent = build_agent(dataset, llm, quiet=False)
+    agent = build_agent(dataset, llm, quiet=False, system=system)
     console = out_console()
     console.print("[bold]recpilot chat[/] — tell me what you'd like to watch. Type 'quit' to leave.")
     while True:

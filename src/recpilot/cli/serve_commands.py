@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -92,12 +93,23 @@ def serve(
         bool, typer.Option("--allow-write", help="Offer MCP tools that write preferences to memory.")
     ] = False,
     policy: Annotated[
-        str,
-        typer.Option(help="Agent tool policy: default, read-only, allow-all, or a .toml/.json policy file."),
-    ] = "default",
+        str | None,
+        typer.Option(
+            help="Agent tool policy: default, read-only, allow-all, or a .toml/.json policy file "
+            "(default: default)."
+        ),
+    ] = None,
     json_out: Annotated[
         bool, typer.Option("--json", help="Print the URLs and key as one JSON line.")
     ] = False,
+    system: Annotated[
+        Path | None,
+        typer.Option(
+            "--system",
+            help="System config (TOML/JSON): dataset, model roles, brain, store, policy, as for "
+            "`recpilot ask --system`; --dataset, --store-url, --llm and --policy, when given, win.",
+        ),
+    ] = None,
 ) -> None:
     """Serve the HTTP API, the chat page and the MCP endpoint on the embedded default."""
     import socket
@@ -106,13 +118,25 @@ def serve(
 
     if not 0 <= port <= 65535:
         raise ConfigError(f"--port must be between 0 and 65535, got {port}")
+    from recpilot.agent.system import SystemSpec, agent_factory
     from recpilot.safety import load_policy
     from recpilot.service import RecommenderService, default_key_path
 
+    spec = SystemSpec.load(system) if system is not None else None  # bad files fail before any work
+    policy = policy or (spec.policy if spec is not None else "default")
     load_policy(policy)  # a bad policy file fails before the catalog is loaded
+    factory = None
+    if spec is not None:
+        llm = llm or spec.llm
+        dataset = dataset or spec.dataset
+        store_url = store_url or spec.store_url
+        spec = spec.model_copy(update={"llm": llm})
+        factory = agent_factory(spec)
     config = service_config(dataset, store_url, llm).model_copy(update={"policy": policy})
+    if spec is not None:
+        config = config.model_copy(update={"roles": dict(spec.roles)})
     with status("Loading the catalog and models...", quiet=json_out):
-        service = RecommenderService.from_config(config)
+        service = RecommenderService.from_config(config, agent_factory=factory)
     # Reuse the default key kept (mode 0600) under the settings home; a new one only when none works.
     where = default_key_path(config.home, config.resolved_store_url(service.runtime.catalog.name))
     issued = service.keys.default_key(DEFAULT_TENANT, where)

@@ -11,7 +11,6 @@ Public methods validate input, map external ids and keep the books; subclasses f
 
 from __future__ import annotations
 
-import importlib
 import json
 import time
 from abc import ABC, abstractmethod
@@ -507,15 +506,11 @@ class Recommender(ABC, Generic[ConfigT]):
 
 
 def resolve_model_class(path: str) -> type[Recommender[Any]]:
-    """Import a recommender class by dotted path (``package.module.ClassName``)."""
-    module_name, _, class_name = path.rpartition(".")
-    try:
-        target = getattr(importlib.import_module(module_name), class_name)
-    except (ImportError, AttributeError, ValueError) as exc:
-        raise ConfigError(f"cannot import model class {path!r}: {exc}") from None
-    if not (isinstance(target, type) and issubclass(target, Recommender)):
-        raise ConfigError(f"{path!r} is not a recpilot Recommender class")
-    return target
+    """Import a recommender class by dotted path (``package.module.ClassName``) or registry name."""
+    from recpilot.registry import REGISTRY
+
+    cls: type[Recommender[Any]] = REGISTRY.resolve("model", path)
+    return cls
 
 
 def _mask_csr(scores: npt.NDArray[np.float32], mask: sp.csr_matrix) -> None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from recpilot.registry import Spec
 from recpilot.settings import Settings, get_settings
 
 
@@ -46,7 +47,8 @@ class ServiceConfig(BaseModel):
         home: Folder for the default store and cached fitted models (one sub-folder per dataset).
         llm: ``URL#MODEL`` of an OpenAI-compatible endpoint for the LLM brain; None uses the
             offline brain.
-        roles: Recommender role -> model name (None: the agent's defaults).
+        roles: Recommender role -> model name or ``{"class", "config"}`` spec (None: the agent's
+            defaults).
         limits: Body size, rate and request-size limits.
         ranking_cache: Rankings kept in memory (one per history and model; about 10 kB each) and
             filtered per request; 0 ranks the whole catalog on every request.
@@ -61,7 +63,7 @@ class ServiceConfig(BaseModel):
     store_url: str | None = None
     home: Path = Field(default_factory=lambda: Path.home() / ".recpilot")
     llm: str | None = None
-    roles: dict[str, str] | None = None
+    roles: dict[str, str | Spec] | None = None
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     ranking_cache: int = Field(default=4096, ge=0)
     policy: str = "default"

@@ -25,6 +25,8 @@ from recpilot.agent.agent import DEFAULT_TOOLS, RecommenderAgent
 from recpilot.agent.brain import Brain
 from recpilot.agent.events import DoneEvent, EventSink, ItemEvent, ReplyEvent, TurnEvent
 from recpilot.agent.runtime import AgentRuntime, build_runtime
+from recpilot.agent.system import AgentFactory
+from recpilot.agent.system import agent_factory as system_agent_factory
 from recpilot.agent.types import AgentResponse, RecommendedItem
 from recpilot.errors import RecpilotError
 from recpilot.memory.base import Preference, PreferenceKind, UserProfile
@@ -81,7 +83,9 @@ class RecommenderService:
 
     Args:
         runtime: Catalog, fitted models and the shared memory (SQL memory for persistence).
-        brain: The agent's brain (None: the offline brain).
+        brain: The agent's brain (None: the offline brain); ignored when ``agent_factory`` is given.
+        agent_factory: Makes each tenant's agent from its runtime (the tenant's memory) and tool policy
+            (see :func:`recpilot.agent.system.agent_factory`; None: ``RecommenderAgent`` with ``brain``).
         limits: Request limits (``max_k``, simulation users and jobs...).
         cache_size: Rankings kept per history (see :mod:`recpilot.service.caching`); 0 turns the
             ranking and user-profile caches off.
@@ -95,6 +99,7 @@ class RecommenderService:
         runtime: AgentRuntime,
         *,
         brain: Brain | None = None,
+        agent_factory: AgentFactory | None = None,
         limits: LimitsConfig | None = None,
         cache_size: int = 4096,
         llm: str | None = None,
@@ -107,6 +112,7 @@ class RecommenderService:
         for used in (self.policy, *self.tenant_policies.values()):
             report_unusable(used, DEFAULT_TOOLS)  # a policy that denies everything is reported at start-up
         self.brain = brain
+        self.agent_factory = agent_factory or system_agent_factory(brain=brain)
         self.limits = limits or LimitsConfig()
         self.state = ServiceStore(runtime.catalog.store.engine)
         self.keys = KeyRing(self.state)
@@ -121,7 +127,9 @@ class RecommenderService:
         self._scale: tuple[float, float] | None = None
 
     @classmethod
-    def from_config(cls, config: ServiceConfig, *, brain: Brain | None = None) -> RecommenderService:
+    def from_config(
+        cls, config: ServiceConfig, *, brain: Brain | None = None, agent_factory: AgentFactory | None = None
+    ) -> RecommenderService:
         """Load the dataset, open the store and load (or fit once and cache) the models of ``config``."""
         from recpilot.data.loaders import load_dataset
 
@@ -134,7 +142,7 @@ class RecommenderService:
             roles=config.roles,
             cache_dir=home / "models",
         )
-        if brain is None and config.llm:
+        if brain is None and agent_factory is None and config.llm:
             from recpilot.agent.llm_brain import build_llm_brain
             from recpilot.llm import LLMSettings
 
@@ -142,6 +150,7 @@ class RecommenderService:
         return cls(
             runtime,
             brain=brain,
+            agent_factory=agent_factory,
             limits=config.limits,
             llm=config.llm,
             cache_size=config.ranking_cache,
@@ -457,7 +466,7 @@ class RecommenderService:
                     )
                     scoped = AgentRuntime(runtime.catalog, runtime.models, memory)
                     policy = self.tenant_policies.get(tenant, self.policy)
-                    agent = RecommenderAgent(scoped, brain=self.brain, policy=policy)
+                    agent = self.agent_factory(scoped, policy)
                     self._agents[tenant] = agent
         return agent
 

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 
 from recpilot.data.dataset import Dataset
 from recpilot.memory.sql_schema import write_transaction
-from recpilot.models.registry import MODELS
+from recpilot.models.registry import available_models
 from recpilot.service.config import LimitsConfig
 from recpilot.service.errors import (
     ConflictError,
@@ -77,9 +77,10 @@ class SimulationJobs:
             InvalidRequestError: The recommender or engine is not available, or too many users.
             TooManyRequestsError: This server already runs its limit of jobs.
         """
-        if request.recommender not in MODELS:
+        models = available_models()  # the registry's names, plugins' included (never a dotted path)
+        if request.recommender not in models:
             raise InvalidRequestError(
-                f"recommender: {request.recommender!r} is not a model name; use one of {sorted(MODELS)}"
+                f"recommender: {request.recommender!r} is not a model name; use one of {sorted(models)}"
             )
         if request.users > self.limits.max_simulation_users:
             raise InvalidRequestError(

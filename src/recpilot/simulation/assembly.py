@@ -14,13 +14,9 @@ from recpilot.data.columns import Columns
 from recpilot.data.dataset import Dataset
 from recpilot.data.splits import Split, random_holdout
 from recpilot.errors import ConfigError
+from recpilot.registry import REGISTRY, Spec
 from recpilot.simulation.engine import DecisionEngine
-from recpilot.simulation.environment import (
-    AgentRecommender,
-    HttpRecommender,
-    ModelRecommender,
-    RecommenderUnderTest,
-)
+from recpilot.simulation.environment import RecommenderUnderTest
 from recpilot.simulation.offline_engine import OfflineEngine
 from recpilot.simulation.persona import build_personas, sample_population
 from recpilot.simulation.runner import SimulationRun
@@ -51,7 +47,8 @@ def build_engine(config: SimulationConfig, split: Split, dataset: Dataset) -> De
     titles and genres for the memory lines of its prompts.
     """
     if config.engine == "offline":
-        return OfflineEngine(seed=config.seed).fit(dataset)  # true preferences: all of each user's data
+        offline: OfflineEngine = REGISTRY.build("engine", Spec.of("offline", {"seed": config.seed}))
+        return offline.fit(dataset)  # true preferences: all of each user's data
     if not config.llm:
         raise ConfigError("--engine llm needs --llm URL#MODEL (an OpenAI-compatible endpoint and model)")
     try:
@@ -80,7 +77,14 @@ def build_engine(config: SimulationConfig, split: Split, dataset: Dataset) -> De
     if config.llm_cache and config.llm_cache_mode != "off":
         mode = "auto" if config.llm_cache_mode == "record-or-replay" else config.llm_cache_mode
         fields["cache"] = LLMCacheConfig(path=config.llm_cache, mode=mode)
-    return LLMDecisionEngine(settings, LLMEngineConfig(**fields), catalog=catalog_items(dataset, ["genres"]))
+    engine: LLMDecisionEngine = REGISTRY.build(
+        "engine",
+        "llm",
+        model=settings,
+        config=LLMEngineConfig(**fields),
+        catalog=catalog_items(dataset, ["genres"]),
+    )
+    return engine
 
 
 def build_recommender(config: SimulationConfig, split: Split) -> tuple[RecommenderUnderTest, str]:
@@ -118,18 +122,26 @@ def explore(base: RecommenderUnderTest, spec: str, data: Dataset, *, seed: int) 
     return EpsilonGreedy(base, 0.1 if parameter is None else parameter, seed=seed)
 
 
+def recommender_spec(config: SimulationConfig) -> Spec:
+    """The registry spec (kind ``recommender``) of ``config.recommender``: the one place its string
+    is read. An ``http(s)://`` URL is a service, ``agent`` the offline agent, a registry name of the
+    ``recommender`` kind (``model``, ``http``, or one registered) that part, anything else a model
+    name or dotted path (with ``recommender_config``)."""
+    value = config.recommender.strip()
+    if value.startswith(("http://", "https://")):
+        return Spec.of("http", {"url": value, "timeout_s": config.timeout_s})
+    if value.lower() == "agent" or (
+        value.lower() in REGISTRY.names("recommender") and value.lower() not in ("model", "http")
+    ):
+        return Spec.of(value, config.recommender_config)
+    model = {"class": value, "config": config.recommender_config}
+    return Spec.of("model", {"model": model, "use_history": config.rerank})
+
+
 def _base_recommender(config: SimulationConfig, split: Split) -> tuple[RecommenderUnderTest, str]:
-    spec = config.recommender
-    if spec.startswith(("http://", "https://")):
-        return HttpRecommender(spec, timeout_s=config.timeout_s), spec
-    if spec == "agent":
-        from recpilot.agent import RecommenderAgent, build_runtime
-
-        return AgentRecommender(RecommenderAgent(build_runtime(split.train))), "agent"
-    from recpilot.models.registry import build_model
-
-    model = build_model(spec, **config.recommender_config).fit(split.train)
-    return ModelRecommender(model, use_history=config.rerank), spec
+    spec = recommender_spec(config)
+    built: RecommenderUnderTest = REGISTRY.build("recommender", spec, train=split.train)
+    return built, config.recommender
 
 
 def build_simulation(
@@ -137,6 +149,7 @@ def build_simulation(
     *,
     dataset: Dataset | None = None,
     engine: DecisionEngine | None = None,
+    recommender: RecommenderUnderTest | None = None,
     step: Step | None = None,
 ) -> SimulationRun:
     """Load, split, ground personas, fit the engine (unless given) and the recommender.
@@ -145,6 +158,8 @@ def build_simulation(
         config: The run's settings.
         dataset: An already loaded dataset (default: load ``config.dataset``).
         engine: An already fitted engine (reuse one across recommenders).
+        recommender: Any object with ``arecommend`` to simulate instead of ``config.recommender``
+            (already trained: it is named by its ``name`` attribute, else its class).
         step: Called with a short description before each slow step.
     """
     say = step or (lambda _: None)
@@ -159,6 +174,12 @@ def build_simulation(
     if engine is None:
         say(f"calibrating the {config.engine} engine")
         engine = build_engine(config, split, dataset)
-    say(f"fitting the recommender {config.recommender}")
-    recommender, name = build_recommender(config, split)
+    if recommender is None:
+        say(f"fitting the recommender {config.recommender}")
+        recommender, name = build_recommender(config, split)
+    else:
+        name = str(getattr(recommender, "name", type(recommender).__name__))
+        if config.explore is not None:
+            recommender = explore(recommender, config.explore, split.train, seed=config.seed)
+            name = f"{config.explore}({name})"
     return SimulationRun(config, dataset, population, engine, recommender, name)

@@ -43,7 +43,7 @@ from recpilot.evaluation.bootstrap import bootstrap_cis, bootstrap_means, paired
 from recpilot.evaluation.metrics import ndcg
 from recpilot.evaluation.unbiased import calibration_summary, random_exposure_likes
 from recpilot.models.base import Recommender
-from recpilot.models.registry import MODELS, build_model, model_class
+from recpilot.models.registry import available_models, build_model, model_class
 from recpilot.simulation.batch import simulate_chunk
 from recpilot.simulation.behaviour import BehaviourConfig
 from recpilot.simulation.environment import ModelRecommender
@@ -175,7 +175,8 @@ def run_audit(dataset: Dataset, config: AuditConfig, *, step: Step | None = None
 def _check_names(names: Sequence[str]) -> list[str]:
     """Distinct names, registry names case-folded (``POP`` is ``pop``); dotted class paths kept as given."""
     given = [n.strip() for n in names if n.strip()]
-    cleaned = list(dict.fromkeys(n.lower() if n.lower() in MODELS else n for n in given))
+    known = set(available_models())
+    cleaned = list(dict.fromkeys(n.lower() if n.lower() in known else n for n in given))
     if len(cleaned) < 3:
         raise ConfigError(
             f"--recommenders needs at least three distinct recommenders to compare orderings, got "

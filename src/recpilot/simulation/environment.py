@@ -17,6 +17,7 @@ import httpx2
 import numpy as np
 import numpy.typing as npt
 
+from recpilot.data.dataset import Dataset
 from recpilot.models.base import Histories, Recommender
 from recpilot.simulation.persona import string_index
 from recpilot.simulation.types import Page, PageDecision
@@ -89,6 +90,16 @@ class ModelRecommender:
             ranked = self.model.recommend(history=known, k=k, exclude=excluded)
         return [str(i) for i in ranked.ids()]
 
+    @classmethod
+    def for_training(
+        cls, train: Dataset, *, model: str | Mapping[str, Any] = "ease", use_history: bool = False
+    ) -> ModelRecommender:
+        """The model ``model`` names (a registry name, dotted path or ``{"class", "config"}`` spec)
+        fitted on ``train`` (the registry's ``recommender`` kind builds parts this way)."""
+        from recpilot.models.registry import build_model
+
+        return cls(build_model(model).fit(train), use_history=use_history)
+
     def rank_batch(self, users: npt.NDArray[np.int64], n: int) -> npt.NDArray[np.int64]:
         """Top-``n`` internal item indices per internal user index (training items masked), -1 padded."""
         items, _ = self.model.recommend_indices(users, k=n)
@@ -131,6 +142,26 @@ class AgentRecommender:
         self.name = "agent"
         self.message = message
 
+    @classmethod
+    def for_training(
+        cls,
+        train: Dataset,
+        *,
+        system: Mapping[str, Any] | None = None,
+        message: str = "recommend me something to watch",
+    ) -> AgentRecommender:
+        """The agent a system config describes (default: the offline agent) over the training data
+        (the registry's ``recommender`` kind builds parts this way).
+
+        Args:
+            train: The training part of the data: the agent's catalog and histories.
+            system: A :class:`~recpilot.agent.system.SystemSpec` mapping (its dataset is ignored).
+            message: What the simulated user says to get recommendations.
+        """
+        from recpilot.agent.system import build_agent
+
+        return cls(build_agent(dict(system or {}), dataset=train), message=message)
+
     async def arecommend(self, user_id: str, history: list[str], k: int, exclude: list[str]) -> list[str]:
         """Ask the agent; items already excluded are dropped here (the agent does not take exclusions)."""
         response = await self.agent.arespond(user_id, self.message, session_id=f"sim:{user_id}")
@@ -156,6 +187,14 @@ class HttpRecommender:
         self.url = url
         self.name = url
         self._client = httpx2.AsyncClient(timeout=timeout_s, headers=dict(headers or {}))
+
+    @classmethod
+    def for_training(
+        cls, train: Dataset, *, url: str, timeout_s: float = 10.0, headers: Mapping[str, str] | None = None
+    ) -> HttpRecommender:
+        """The service at ``url`` (it trains itself: ``train`` is not sent)."""
+        del train
+        return cls(url, timeout_s=timeout_s, headers=headers)
 
     async def arecommend(self, user_id: str, history: list[str], k: int, exclude: list[str]) -> list[str]:
         """POST the request and parse the item ids."""

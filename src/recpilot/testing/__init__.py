@@ -1,6 +1,10 @@
 """Test doubles and conformance suites that ship with recpilot.
 
-A new model inherits the whole contract by subclassing :class:`RecommenderContract` in its tests.
+A new model inherits the whole contract by subclassing :class:`RecommenderContract` in its tests; a
+part registered in :mod:`recpilot.registry` gets its kind's contract automatically
+(:mod:`recpilot.testing.registered`: :class:`RecommenderContract`,
+:class:`~recpilot.testing.policies.PolicyContract`, :class:`~recpilot.testing.brains.BrainContract`,
+:class:`~recpilot.testing.simulation.DecisionEngineContract`).
 """
 
 from recpilot.testing.conformance import RecommenderContract

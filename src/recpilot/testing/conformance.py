@@ -25,12 +25,16 @@ class RecommenderContract:
     """Behaviour shared by all recommenders; subclass and implement :meth:`make_model`.
 
     Class attributes:
-        personalised: False for models that ignore the user (popularity): skips the known-answer checks.
+        personalised: False for models that ignore the user (popularity): the known-answer checks then
+            check that every user gets the popularity order.
+        ranks_by_chance: True for the random baseline: the known-answer checks then check that it
+            finds the right answers no more often than chance and gives users different orders.
         deterministic: False when two fits with the same config may differ (skips the refit check).
         invalid_config: A config override that must be rejected with :class:`ConfigError`.
     """
 
     personalised: ClassVar[bool] = True
+    ranks_by_chance: ClassVar[bool] = False
     deterministic: ClassVar[bool] = True
     invalid_config: ClassVar[dict[str, Any]] = {"no_such_option": 1}
 
@@ -53,6 +57,13 @@ class RecommenderContract:
     # -- the contract ----------------------------------------------------------------------------------------
 
     def test_known_answer_for_known_users(self, known: KnownAnswer, fitted: Recommender[Any]) -> None:
+        if self.ranks_by_chance:
+            users = list(known.missing_item)
+            firsts = [fitted.recommend(user, k=1).ids() for user in users]
+            hits = sum(first == [known.missing_item[u]] for first, u in zip(firsts, users, strict=True))
+            assert hits / len(firsts) < 0.5, f"{hits}/{len(firsts)} hits: more than chance for a random model"
+            assert len({tuple(f) for f in firsts}) > 1, "a random model gives users different orders"
+            return
         if not self.personalised:
             first = {
                 tuple(fitted.recommend(user, k=1, filter_seen=False).ids()) for user in known.missing_item
@@ -67,6 +78,11 @@ class RecommenderContract:
         )
 
     def test_known_answer_for_adhoc_history(self, known: KnownAnswer, fitted: Recommender[Any]) -> None:
+        if self.ranks_by_chance:
+            tops = [fitted.recommend(history=known.group_items(g)[:-1], k=1).ids() for g in range(6)]
+            hits = sum(top == known.group_items(g)[-1:] for g, top in enumerate(tops))
+            assert hits < 6, "a random model cannot find every group's missing item"
+            return
         if not self.personalised:
             ranking = fitted.recommend(history=[], k=known.dataset.n_items).ids()
             counts = known.dataset.item_popularity[known.dataset.items.to_internal(ranking)]
@@ -83,7 +99,7 @@ class RecommenderContract:
         similar = fitted.similar_items(item, k=3)
         assert item not in similar.ids()
         assert len(similar) == 3
-        if self.personalised:
+        if self.personalised and not self.ranks_by_chance:
             assert {known.group_of_item[int(str(i))] for i in similar.ids()} == {0}
 
     def test_filters_seen_and_respects_k(self, known: KnownAnswer, fitted: Recommender[Any]) -> None:

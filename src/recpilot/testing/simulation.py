@@ -14,9 +14,10 @@ is the check itself, usable on its own (e.g. over a whole simulated run).
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import Counter
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 
@@ -34,6 +35,7 @@ from recpilot.simulation.types import (
     UserState,
 )
 from recpilot.testing.datasets import known_answer_dataset
+from recpilot.testing.llm_models import ScriptedModel, scripted_model
 
 _ITEM_ACTIONS = frozenset({"view", "click", "rate", "skip"})
 
@@ -130,6 +132,29 @@ def decision_problems(
     if decision.fatigue is not None and not 0.0 <= decision.fatigue <= 1.0:
         problems.append(f"fatigue {decision.fatigue} is outside [0, 1]")
     return problems
+
+
+def _answer_from_prompt(messages: list[Any], info: Any) -> dict[str, Any]:
+    """A stand-in user: opens the page's second item (rated on the page's scale), leaves on page 3+."""
+    text = str(messages[-1].parts[-1].content)
+    if "## The page" not in text:  # the interview: names the items it opened
+        opened = re.findall(r"click \[([^\]]+)\]", text)
+        return {"reason": "saw what I wanted", "satisfaction": 0.6, "liked": opened[:1], "disliked": []}
+    ids = re.findall(r"^\d+\. \[([^\]]+)\]", text.split("## The page")[1], re.MULTILINE)
+    scale = re.search(r"scale from (\S+) to (\S+?)\.", text)
+    page = re.search(r"page (\d+)\.", text)
+    low, high = (float(x) for x in scale.groups()) if scale else (1.0, 5.0)
+    page_number = int(page.group(1)) if page else 1
+    clicked = (
+        [{"item_id": ids[1], "rating": (low + high) / 2, "reason": "looks good"}] if len(ids) > 1 else []
+    )
+    return {"clicked": clicked, "leave": page_number >= 3, "satisfaction": 0.6, "reason": "fine"}
+
+
+def page_answering_model(pages: int = 100) -> ScriptedModel:
+    """A scripted model for the LLM engine: on each page it opens the second item and rates it in the
+    middle of the scale, and leaves from page 3 on; in interviews it likes what it opened."""
+    return scripted_model(*[_answer_from_prompt] * pages)
 
 
 class DecisionEngineContract:
@@ -235,4 +260,10 @@ class DecisionEngineContract:
         assert not set(interview.liked) & set(interview.disliked)
 
 
-__all__ = ["DecisionEngineContract", "EngineScenario", "decision_problems", "engine_scenario"]
+__all__ = [
+    "DecisionEngineContract",
+    "EngineScenario",
+    "decision_problems",
+    "engine_scenario",
+    "page_answering_model",
+]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import weakref
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from recpilot.agent.brain import Act, Brain, Composition, ToolRunner, Turn
@@ -73,9 +73,10 @@ class OfflineBrain(Brain):
             ranking model's (0 to 1): the request is about them, taste breaks ties.
         content_weight: In similarity to referred items, the weight of content (genres, tags, text)
             against co-watching (0 to 1).
-        clarify_policy: An ask-or-recommend policy (instance or registry name such as
-            ``"preference-weighted"``): a vague first request of a user without history ("something to
-            watch tonight") then gets one attribute question instead of a blind list. None never asks.
+        clarify_policy: An ask-or-recommend policy (instance, registry name such as
+            ``"preference-weighted"`` or ``{"class", "config"}`` spec): a vague first request of a
+            user without history ("something to watch tonight") then gets one attribute question
+            instead of a blind list. None never asks.
         act_classifier: How dialogue acts are recognised: ``"auto"`` (the MiniLM classifier when the
             ``[embed]`` extra is installed, the rules otherwise), ``"rules"``, or a classifier.
     """
@@ -89,11 +90,11 @@ class OfflineBrain(Brain):
         description_weight: float = 0.7,
         similarity_weight: float = 0.9,
         content_weight: float = 0.5,
-        clarify_policy: ConversationPolicy[Any] | str | None = None,
+        clarify_policy: ConversationPolicy[Any] | str | Mapping[str, Any] | None = None,
         act_classifier: ActClassifier | str = "auto",
     ) -> None:
         self.settings = PlanSettings(description_pool, description_weight, similarity_weight, content_weight)
-        if isinstance(clarify_policy, str):
+        if isinstance(clarify_policy, str | Mapping):
             from recpilot.conversation.policy import build_policy
 
             clarify_policy = build_policy(clarify_policy)

@@ -1,38 +1,30 @@
-"""Policy names and construction by name (the CLI, benchmarks and the agent use the same table)."""
+"""Policy names and construction by name: the ``policy`` kind of :mod:`recpilot.registry` (the CLI,
+benchmarks and the agent use the same table)."""
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 from recpilot.conversation.policy.base import ConversationPolicy
-from recpilot.errors import ConfigError
+from recpilot.registry import REGISTRY, Spec
 
-#: Registry name -> dotted class path (imported lazily: the llm policy pulls in pydantic-ai).
-POLICIES: dict[str, str] = {
-    "random": "recpilot.conversation.policy.baselines.RandomPolicy",
-    "abs-greedy": "recpilot.conversation.policy.baselines.AbsGreedyPolicy",
-    "max-entropy": "recpilot.conversation.policy.baselines.MaxEntropyPolicy",
-    "preference-weighted": "recpilot.conversation.policy.preference.PreferenceWeightedPolicy",
-    "llm": "recpilot.conversation.policy.llm.LLMPolicy",
-}
+#: Registry name -> dotted class path of the built-in policies (the llm policy pulls in pydantic-ai
+#: only when built).
+POLICIES: dict[str, str] = REGISTRY.entries("policy")
 
 
 def available_policies() -> list[str]:
-    """Names accepted by :func:`build_policy`."""
-    return list(POLICIES)
+    """Names accepted by :func:`build_policy` (built-in and registered)."""
+    return REGISTRY.names("policy")
 
 
 def policy_class(name: str) -> type[ConversationPolicy[Any]]:
-    """The class registered under ``name``."""
-    path = POLICIES.get(name.strip().lower())
-    if path is None:
-        raise ConfigError(f"unknown policy {name!r}; choose one of {', '.join(POLICIES)}")
-    module, _, attr = path.rpartition(".")
-    cls: type[ConversationPolicy[Any]] = getattr(importlib.import_module(module), attr)
-    return cls
+    """The class registered under ``name`` (or a dotted class path)."""
+    return cast("type[ConversationPolicy[Any]]", REGISTRY.resolve("policy", name))
 
 
-def build_policy(name: str, **config: Any) -> ConversationPolicy[Any]:
-    """Build the policy registered under ``name`` with configuration fields ``config``."""
-    return policy_class(name)(**config)
+def build_policy(spec: str | Mapping[str, Any] | Spec, **config: Any) -> ConversationPolicy[Any]:
+    """Build the policy ``spec`` names (a name, a ``{"class", "config"}`` mapping or a spec) with
+    configuration fields ``config``."""
+    return cast("ConversationPolicy[Any]", REGISTRY.build("policy", spec, **config))
