@@ -35,14 +35,25 @@ from recpilot.simulation.batch import UserRows, ranked_width, session_seeds, sim
 from recpilot.simulation.engine import DecisionEngine, engine_stats, stats_since
 from recpilot.simulation.environment import (
     CatalogGuard,
+    ConversationalRecommender,
     FeedbackObserver,
     ModelRecommender,
     RecommenderUnderTest,
 )
+from recpilot.simulation.instructions import gives_instruction, reflective_instruction
 from recpilot.simulation.journal import Journal, records_to_frames, run_identity, summary_metrics
 from recpilot.simulation.offline_engine import OfflineEngine
 from recpilot.simulation.persona import SimulatedUser, genre_matrix
-from recpilot.simulation.types import Page, SessionRecord, ShownItem, SimulationConfig, SimulationResult
+from recpilot.simulation.types import (
+    Instruction,
+    Page,
+    PageDecision,
+    SessionRecord,
+    ShownItem,
+    SimulationConfig,
+    SimulationResult,
+    UserState,
+)
 
 Progress = Callable[[int, int], None]
 
@@ -130,6 +141,7 @@ class SimulationRunner:
             isinstance(engine, OfflineEngine)
             and isinstance(rec, ModelRecommender)
             and not isinstance(rec, FeedbackObserver)  # learners must hear every page
+            and not self.config.instructions  # instructions are spoken page by page
             and engine.dataset is not None
             and rec.same_space(engine.dataset.users.external_ids, engine.dataset.items.external_ids)
         )
@@ -205,7 +217,9 @@ class SimulationRunner:
         wall = time.perf_counter() - started
         items, sessions = journal.tables()
         genres, _ = genre_matrix(self.run.dataset)
-        metrics = summary_metrics(items, sessions, self.run.dataset.items.external_ids, genres)
+        metrics = summary_metrics(
+            items, sessions, self.run.dataset.items.external_ids, genres, instructions=cfg.instructions
+        )
         result = SimulationResult(
             run_id=self.run_id,
             recommender=self.run.recommender_name,
@@ -256,6 +270,7 @@ class SimulationRunner:
                     cfg.page_size,
                     state.consumed + shown,
                     cfg.timeout_s,
+                    sim_id=user.sim_id,
                 )
                 record.errors.extend(errors)
                 if not ids:
@@ -279,6 +294,12 @@ class SimulationRunner:
                 shown.extend(ids)
                 state = _apply(state, decision, ids, p)
                 record.pages.append(page)
+                if (
+                    decision.leave
+                    and p < cfg.pages - 1
+                    and self._may_instruct(record, decision, state.seed, p)
+                ):
+                    decision = await self._instruct(user, state, record, decision, p)
                 record.decisions.append(decision)
                 if isinstance(self.run.recommender, FeedbackObserver):
                     try:
@@ -297,6 +318,48 @@ class SimulationRunner:
             records.append(record)
             state = engine.carry_over(persona, state)
         return records
+
+    def _may_instruct(self, record: SessionRecord, decision: PageDecision, seed: int, page: int) -> bool:
+        """Whether a user leaving after ``page`` gives an instruction: on, dissatisfied, the first."""
+        return (
+            self.config.instructions
+            and record.instruction is None
+            and not any(a.kind == "leave" and a.reason == "tired" for a in decision.actions)
+            and gives_instruction(seed, page, self.config.instruction_probability)
+        )
+
+    async def _instruct(
+        self, user: SimulatedUser, state: UserState, record: SessionRecord, decision: PageDecision, page: int
+    ) -> PageDecision:
+        """Let the leaving user instruct the recommender; the decision with the leave withdrawn if heard."""
+        engine, recommender, persona = self.run.engine, self.run.recommender, user.persona
+        pages, decisions = record.pages, [*record.decisions, decision]
+        suggestion = reflective_instruction(persona, pages, decisions, self._genres_of)
+        if suggestion is None:
+            return decision
+        try:
+            text = await engine.ainstruction(persona, state, pages, decisions, suggestion)
+        except FATAL_ERRORS:
+            raise
+        except Exception as exc:  # the rule-based text stands in, recorded
+            record.errors.append(f"engine {engine.name!r} instruction failed: {type(exc).__name__}: {exc}")
+            text = suggestion
+        acted = False
+        if isinstance(recommender, ConversationalRecommender):
+            try:
+                acted = await asyncio.wait_for(
+                    recommender.ainstruct(user.sim_id, persona.user_id, text), self.config.timeout_s
+                )
+            except Exception as exc:  # the recommender's fault is data, not a crash
+                record.errors.append(f"recommender instruction failed: {type(exc).__name__}: {exc}")
+        record.instruction = Instruction(page=page, text=text, acted_on=bool(acted))
+        if not acted:
+            return decision
+        actions = [a for a in decision.actions if a.kind != "leave"]
+        return decision.model_copy(update={"leave": False, "actions": actions})
+
+    def _genres_of(self, item_id: str) -> list[str]:
+        return self._catalog.get(item_id, ("", {}))[1].get("genres", [])
 
     @functools.cached_property
     def _catalog(self) -> dict[str, tuple[str, dict[str, list[str]]]]:
