@@ -15,9 +15,10 @@ from recpilot.agent import RecommenderAgent, build_runtime
 from recpilot.cli.app import main
 from recpilot.data.dataset import Dataset
 from recpilot.simulation.assembly import build_simulation
-from recpilot.simulation.environment import AgentRecommender, ConversationalRecommender, ModelRecommender
+from recpilot.simulation.environment import AgentRecommender, InstructableRecommender, ModelRecommender
 from recpilot.simulation.instructions import gives_instruction, reflective_instruction
 from recpilot.simulation.journal import SummaryTotals, records_to_frames
+from recpilot.simulation.llm_engine import LLMDecisionEngine
 from recpilot.simulation.runner import SimulationRunner
 from recpilot.simulation.types import (
     Instruction,
@@ -30,7 +31,9 @@ from recpilot.simulation.types import (
     SimColumns,
     SimulationConfig,
     SimulationResult,
+    UserState,
 )
+from recpilot.testing.llm_models import scripted_model
 
 GENRE = {"d1": "Drama", "d2": "Drama", "d3": "Drama", "c1": "Comedy", "c2": "Comedy", "h1": "Horror"}
 GENRE |= {"h2": "Horror", "h3": "Horror", "h4": "Horror", "w1": "Western"}
@@ -139,8 +142,8 @@ def _genre_share(items: list[str], genre: str) -> float:
 
 def test_agent_acts_on_no_more_horror_and_copies_keep_separate_memory() -> None:
     rec = AgentRecommender(_agent())
-    assert isinstance(rec, ConversationalRecommender)
-    assert not isinstance(ModelRecommender.__new__(ModelRecommender), ConversationalRecommender)
+    assert isinstance(rec, InstructableRecommender)
+    assert not isinstance(ModelRecommender.__new__(ModelRecommender), InstructableRecommender)
     horror_fan = "3"  # cluster 2 of the clustered data: Horror
 
     async def scenario() -> tuple[list[str], list[str], list[str], bool]:
@@ -225,3 +228,22 @@ def test_cli_instructions_flag(capsys: pytest.CaptureFixture[str], tmp_path: obj
     assert said["retention_with_instructions"] == said["retention_without"]
     assert main([*argv, "--backend", "ray"]) == 2
     assert "--instructions" in capsys.readouterr().err
+
+
+def test_llm_engine_words_the_instruction_and_falls_back_to_the_rule() -> None:
+    persona = _persona(["d1", "d2", "d3", "c1", "c2"])
+    pages = [_page(0, ["h1", "h2"])]
+    decisions = [PageDecision(leave=True)]
+    too_long = {"instruction": " ".join(["horror"] * 20)}
+    model = scripted_model(too_long, {"instruction": "  please,  no more   horror films "})
+    engine = LLMDecisionEngine(model)
+    text = asyncio.run(engine.ainstruction(persona, UserState(), pages, decisions, "no more horror films"))
+    assert text == "please, no more horror films"
+    assert len(model.calls) == 2  # the overlong answer was sent back
+    prompt = str(model.calls[0].messages)
+    assert "h1" in prompt
+    assert "no more horror films" in prompt
+    failing = LLMDecisionEngine(scripted_model(*[{"instruction": ""}] * 10))  # never usable: the rule stands
+    assert asyncio.run(failing.ainstruction(persona, UserState(), pages, decisions, "more drama films")) == (
+        "more drama films"
+    )

@@ -65,7 +65,7 @@ class FeedbackObserver(Protocol):
 
 
 @runtime_checkable
-class ConversationalRecommender(Protocol):
+class InstructableRecommender(Protocol):
     """A recommender that holds a conversation with each simulated user (e.g. the agent).
 
     Each simulated user (``sim_id``, distinct even for copies of one persona) gets its own
@@ -275,11 +275,11 @@ class CatalogGuard:
     ) -> tuple[list[str], list[str]]:
         """Ask for a page; return ``(clean ids, errors)`` and never raise for the recommender's faults.
 
-        A :class:`ConversationalRecommender` is asked in the conversation of ``sim_id`` (default: the
+        A :class:`InstructableRecommender` is asked in the conversation of ``sim_id`` (default: the
         user id). Exceptions and timeouts give an empty page; duplicates, unknown ids, excluded ids and
         items beyond ``k`` are dropped, each kind noted once.
         """
-        if isinstance(recommender, ConversationalRecommender):
+        if isinstance(recommender, InstructableRecommender):
             call = recommender.arecommend_for(sim_id or user_id, user_id, list(history), k, list(exclude))
         else:
             call = recommender.arecommend(user_id, list(history), k, list(exclude))

@@ -16,7 +16,7 @@ Both phrasings are feed commands the agent's offline brain parses ("no more X" e
 boosts). An engine may reword the text (:meth:`DecisionEngine.ainstruction`; the LLM engine lets the
 persona's model write it); the rule-based text is the fallback.
 
-A recommender that takes instructions (:class:`~recpilot.simulation.environment.ConversationalRecommender`)
+A recommender that takes instructions (:class:`~recpilot.simulation.environment.InstructableRecommender`)
 hears it; when it acted on it (the agent stored a feed rule), the user withdraws the leave and stays
 for another page, whose decision is made as usual (the user may still leave after it). A recommender
 that cannot take instructions leaves the instruction unheard and the user leaves as decided.
@@ -24,12 +24,24 @@ that cannot take instructions leaves the instruction unheard and the user leaves
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
 
-from recpilot.simulation.types import Page, PageDecision, Persona
+from recpilot.simulation.engine import DecisionEngine
+from recpilot.simulation.environment import InstructableRecommender, RecommenderUnderTest
+from recpilot.simulation.persona import SimulatedUser
+from recpilot.simulation.types import (
+    Instruction,
+    Page,
+    PageDecision,
+    Persona,
+    SessionRecord,
+    SimulationConfig,
+    UserState,
+)
 
 #: Share of the genres of a persona's history from which a genre is part of its taste.
 TASTE_SHARE = 0.2
@@ -48,6 +60,65 @@ def gives_instruction(seed: int, page: int, probability: float) -> bool:
         return False
     # a stream of its own, so the engine's page draws stay the same with instructions on or off
     return bool(np.random.default_rng([seed, page, 0x5EF1EC7]).random() < probability)
+
+
+def may_instruct(
+    config: SimulationConfig, record: SessionRecord, decision: PageDecision, seed: int, page: int
+) -> bool:
+    """Whether a user leaving after ``page`` gives an instruction: instructions on, the session's first,
+    a dissatisfied (not tired) leave, and the seeded draw of ``instruction_probability``."""
+    return (
+        config.instructions
+        and record.instruction is None
+        and not any(a.kind == "leave" and a.reason == "tired" for a in decision.actions)
+        and gives_instruction(seed, page, config.instruction_probability)
+    )
+
+
+async def hear_instruction(
+    engine: DecisionEngine,
+    recommender: RecommenderUnderTest,
+    user: SimulatedUser,
+    state: UserState,
+    record: SessionRecord,
+    decision: PageDecision,
+    *,
+    genres_of: GenresOf,
+    timeout_s: float,
+    fatal: tuple[type[BaseException], ...],
+) -> PageDecision:
+    """Let the leaving user instruct the recommender; return the page's decision, the leave withdrawn
+    when the recommender acted on it.
+
+    The instruction is recorded on ``record`` (with the page of ``record.pages[-1]``); failures of the
+    engine (the rule's text stands in) and of the recommender (unheard) are recorded in its errors,
+    except the ``fatal`` ones, which propagate.
+    """
+    persona, pages = user.persona, record.pages
+    decisions = [*record.decisions, decision]
+    suggestion = reflective_instruction(persona, pages, decisions, genres_of)
+    if suggestion is None:
+        return decision
+    try:
+        text = await engine.ainstruction(persona, state, pages, decisions, suggestion)
+    except fatal:
+        raise
+    except Exception as exc:  # the rule-based text stands in, recorded
+        record.errors.append(f"engine {engine.name!r} instruction failed: {type(exc).__name__}: {exc}")
+        text = suggestion
+    acted = False
+    if isinstance(recommender, InstructableRecommender):
+        try:
+            acted = await asyncio.wait_for(
+                recommender.ainstruct(user.sim_id, persona.user_id, text), timeout_s
+            )
+        except Exception as exc:  # the recommender's fault is data, not a crash
+            record.errors.append(f"recommender instruction failed: {type(exc).__name__}: {exc}")
+    record.instruction = Instruction(page=pages[-1].index, text=text, acted_on=bool(acted))
+    if not acted:
+        return decision
+    actions = [a for a in decision.actions if a.kind != "leave"]
+    return decision.model_copy(update={"leave": False, "actions": actions})
 
 
 def reflective_instruction(

@@ -35,25 +35,15 @@ from recpilot.simulation.batch import UserRows, ranked_width, session_seeds, sim
 from recpilot.simulation.engine import DecisionEngine, engine_stats, stats_since
 from recpilot.simulation.environment import (
     CatalogGuard,
-    ConversationalRecommender,
     FeedbackObserver,
     ModelRecommender,
     RecommenderUnderTest,
 )
-from recpilot.simulation.instructions import gives_instruction, reflective_instruction
+from recpilot.simulation.instructions import hear_instruction, may_instruct
 from recpilot.simulation.journal import Journal, records_to_frames, run_identity, summary_metrics
 from recpilot.simulation.offline_engine import OfflineEngine
 from recpilot.simulation.persona import SimulatedUser, genre_matrix
-from recpilot.simulation.types import (
-    Instruction,
-    Page,
-    PageDecision,
-    SessionRecord,
-    ShownItem,
-    SimulationConfig,
-    SimulationResult,
-    UserState,
-)
+from recpilot.simulation.types import Page, SessionRecord, ShownItem, SimulationConfig, SimulationResult
 
 Progress = Callable[[int, int], None]
 
@@ -297,9 +287,19 @@ class SimulationRunner:
                 if (
                     decision.leave
                     and p < cfg.pages - 1
-                    and self._may_instruct(record, decision, state.seed, p)
+                    and may_instruct(cfg, record, decision, state.seed, p)
                 ):
-                    decision = await self._instruct(user, state, record, decision, p)
+                    decision = await hear_instruction(
+                        engine,
+                        self.run.recommender,
+                        user,
+                        state,
+                        record,
+                        decision,
+                        genres_of=self._genres_of,
+                        timeout_s=cfg.timeout_s,
+                        fatal=FATAL_ERRORS,
+                    )
                 record.decisions.append(decision)
                 if isinstance(self.run.recommender, FeedbackObserver):
                     try:
@@ -318,45 +318,6 @@ class SimulationRunner:
             records.append(record)
             state = engine.carry_over(persona, state)
         return records
-
-    def _may_instruct(self, record: SessionRecord, decision: PageDecision, seed: int, page: int) -> bool:
-        """Whether a user leaving after ``page`` gives an instruction: on, dissatisfied, the first."""
-        return (
-            self.config.instructions
-            and record.instruction is None
-            and not any(a.kind == "leave" and a.reason == "tired" for a in decision.actions)
-            and gives_instruction(seed, page, self.config.instruction_probability)
-        )
-
-    async def _instruct(
-        self, user: SimulatedUser, state: UserState, record: SessionRecord, decision: PageDecision, page: int
-    ) -> PageDecision:
-        """Let the leaving user instruct the recommender; the decision with the leave withdrawn if heard."""
-        engine, recommender, persona = self.run.engine, self.run.recommender, user.persona
-        pages, decisions = record.pages, [*record.decisions, decision]
-        suggestion = reflective_instruction(persona, pages, decisions, self._genres_of)
-        if suggestion is None:
-            return decision
-        try:
-            text = await engine.ainstruction(persona, state, pages, decisions, suggestion)
-        except FATAL_ERRORS:
-            raise
-        except Exception as exc:  # the rule-based text stands in, recorded
-            record.errors.append(f"engine {engine.name!r} instruction failed: {type(exc).__name__}: {exc}")
-            text = suggestion
-        acted = False
-        if isinstance(recommender, ConversationalRecommender):
-            try:
-                acted = await asyncio.wait_for(
-                    recommender.ainstruct(user.sim_id, persona.user_id, text), self.config.timeout_s
-                )
-            except Exception as exc:  # the recommender's fault is data, not a crash
-                record.errors.append(f"recommender instruction failed: {type(exc).__name__}: {exc}")
-        record.instruction = Instruction(page=page, text=text, acted_on=bool(acted))
-        if not acted:
-            return decision
-        actions = [a for a in decision.actions if a.kind != "leave"]
-        return decision.model_copy(update={"leave": False, "actions": actions})
 
     def _genres_of(self, item_id: str) -> list[str]:
         return self._catalog.get(item_id, ("", {}))[1].get("genres", [])
