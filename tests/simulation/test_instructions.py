@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from functools import cache
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -221,11 +223,15 @@ def test_cli_instructions_flag(capsys: pytest.CaptureFixture[str], tmp_path: obj
         }
     ).to_csv(path, index=False)
     argv = ["simulate", "-d", path, "-r", "pop", "--users", "6", "--pages", "3", "--instructions", "--json"]
-    assert main(argv) == 0
+    assert main([*argv, "--report", f"{tmp_path}/report.html"]) == 0
     payload = json.loads(capsys.readouterr().out)
+    html = Path(payload["report"]).read_text(encoding="utf-8")
+    assert "<th>instructions.retention_without</th>" in html
     said = payload["instructions"]
     assert said["acted_on"] == 0  # a plain model takes no instructions
     assert said["retention_with_instructions"] == said["retention_without"]
+    assert main(argv[:-1]) == 0  # the table, then one line on instructions
+    assert re.search(r"instructions: \d+ given, 0 acted on", capsys.readouterr().out)
     assert main([*argv, "--backend", "ray"]) == 2
     assert "--instructions" in capsys.readouterr().err
 
