@@ -253,3 +253,21 @@ def test_llm_engine_words_the_instruction_and_falls_back_to_the_rule() -> None:
     assert asyncio.run(failing.ainstruction(persona, UserState(), pages, decisions, "more drama films")) == (
         "more drama films"
     )
+
+
+def test_runner_gives_each_copy_of_a_persona_its_own_agent_session() -> None:
+    data = clustered_dataset(n_users=4, n_items=40, per_user=10)
+    config = SimulationConfig(users=8, sessions=1, pages=2, page_size=3, seed=1, recommender="agent")
+    run = build_simulation(config, dataset=data)
+    runner = SimulationRunner(run)
+    runner.run_sync()
+    rec = run.recommender
+    assert isinstance(rec, AgentRecommender)
+    copies = {u.sim_id: u.persona.user_id for u in run.population}
+    assert len(set(copies.values())) < len(copies)  # some personas run twice
+    agents = {sim: rec.agent_for(sim, user) for sim, user in copies.items()}
+    for sim, user in copies.items():
+        twins = [other for other, owner in copies.items() if owner == user and other != sim]
+        assert all(agents[t].runtime.memory is not agents[sim].runtime.memory for t in twins)
+        memory = agents[sim].runtime.memory
+        assert memory.dialogue_state(f"sim:{sim}") is not None  # each copy talked in its own session
