@@ -61,6 +61,18 @@ def simulate(
         str | None,
         typer.Option("--explore", help="Wrap the recommender: thompson, epsilon:0.1 or linucb."),
     ] = None,
+    instructions: Annotated[
+        bool,
+        typer.Option(
+            "--instructions",
+            help='Users about to leave may say why ("no more horror films"); reports retention with '
+            "and without acting on it.",
+        ),
+    ] = False,
+    instruction_probability: Annotated[
+        float,
+        typer.Option("--instruction-probability", help="Chance that a leaving user gives an instruction."),
+    ] = 1.0,
     rounds: Annotated[
         int | None,
         typer.Option("--rounds", help="Retrain the model on the simulated clicks between R rounds."),
@@ -151,6 +163,8 @@ def simulate(
     if engine != "llm" and (llm_timeout is not None or llm_max_tokens is not None):
         raise ConfigError("--timeout and --max-tokens apply to --engine llm only")
     _check_execution(backend, workers, rounds, explore, resume)
+    if instructions and (backend == "ray" or rounds is not None):
+        raise ConfigError("--instructions runs on the local backend without --rounds")
     try:
         config = SimulationConfig(
             dataset=dataset,
@@ -164,6 +178,8 @@ def simulate(
             recommender=recommender,
             rerank=rerank,
             explore=explore,
+            instructions=instructions,
+            instruction_probability=instruction_probability,
             concurrency=concurrency,
             rate=rate,
             llm_cache=llm_cache,
@@ -336,6 +352,13 @@ def _print_result(payload: dict[str, Any]) -> None:
             f"{stats['malformed']} malformed, {stats['failed']} pages fell back, "
             f"{stats['retries']} HTTP retries, tokens {stats['input_tokens']} in / "
             f"{stats['output_tokens']} out, {stats['cache_hits']} cache hits"
+        )
+    said = payload.get("instructions")
+    if said:
+        console.print(
+            f"instructions: {said['given']} given, {said['acted_on']} acted on, {said['retained_after']} "
+            f"users stayed past the next page; retention {cell(said['retention_with_instructions'])} with "
+            f"instructions vs {cell(said['retention_without'])} without"
         )
     console.print("[dim]exit_rate: left before the last page; completion_rate: reached the last page[/]")
     if payload.get("report"):

@@ -14,6 +14,8 @@ from recpilot._lazy import lazy_exports
 from recpilot.simulation.engine import DecisionEngine, templated_interview
 from recpilot.simulation.types import (
     EngineStats,
+    Instruction,
+    InstructionOutcome,
     Interview,
     Page,
     PageDecision,
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
     from recpilot.simulation.environment import (
         AgentRecommender,
         HttpRecommender,
+        InstructableRecommender,
         ModelRecommender,
         RecommenderUnderTest,
     )
@@ -66,6 +69,7 @@ _LAZY: dict[str, str] = {
     "UserSimulator": "recpilot.simulation.crs_user",
     "AgentRecommender": "recpilot.simulation.environment",
     "HttpRecommender": "recpilot.simulation.environment",
+    "InstructableRecommender": "recpilot.simulation.environment",
     "ModelRecommender": "recpilot.simulation.environment",
     "RecommenderUnderTest": "recpilot.simulation.environment",
     "EpsilonGreedy": "recpilot.simulation.exploration",
@@ -99,6 +103,9 @@ __all__ = [
     "ExplorationRecommender",
     "FidelityReport",
     "HttpRecommender",
+    "InstructableRecommender",
+    "Instruction",
+    "InstructionOutcome",
     "Interview",
     "LLMDecisionEngine",
     "LLMEngineConfig",

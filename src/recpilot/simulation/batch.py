@@ -229,6 +229,9 @@ def simulate_chunk(
                 "liked": liked,
                 "disliked": disliked,
                 "errors": [[] for _ in range(n)],
+                "instruction": [""] * n,
+                "instruction_page": [None] * n,
+                "instruction_acted": [False] * n,
             }
         )
         satisfaction, fatigue = engine.next_session(satisfaction, fatigue)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from recpilot.simulation.types import (
@@ -40,6 +41,21 @@ class DecisionEngine(ABC):
     async def ainterview(self, persona: Persona, state: UserState, record: SessionRecord) -> Interview:
         """A post-session interview; the default is templated from the record."""
         return templated_interview(persona, record, state.satisfaction)
+
+    async def ainstruction(
+        self,
+        persona: Persona,
+        state: UserState,
+        pages: Sequence[Page],
+        decisions: Sequence[PageDecision],
+        suggestion: str,
+    ) -> str:
+        """The reflective instruction of a user about to leave (see :mod:`recpilot.simulation.instructions`).
+
+        ``suggestion`` is the rule-based instruction grounded in the session; the default says it as
+        is. A model-backed engine may let the persona word it.
+        """
+        return suggestion
 
     def initial_state(self, persona: Persona) -> UserState:
         """The state a persona starts its first session in (default: neutral satisfaction, rested)."""

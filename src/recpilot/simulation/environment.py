@@ -10,6 +10,8 @@ that also implements :class:`FeedbackObserver` learns from every page's outcome.
 from __future__ import annotations
 
 import asyncio
+import copy
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -18,6 +20,8 @@ import numpy as np
 import numpy.typing as npt
 
 from recpilot.data.dataset import Dataset
+from recpilot.memory.base import InMemoryProfileMemory
+from recpilot.memory.dialogue import DialogueState
 from recpilot.models.base import Histories, Recommender
 from recpilot.simulation.persona import string_index
 from recpilot.simulation.types import Page, PageDecision
@@ -58,6 +62,27 @@ class FeedbackObserver(Protocol):
             page: The page as shown.
             decision: The user's actions on it (clicks, ratings, views, skips) and whether they left.
         """
+        ...
+
+
+@runtime_checkable
+class InstructableRecommender(Protocol):
+    """A recommender that holds a conversation with each simulated user (e.g. the agent).
+
+    Each simulated user (``sim_id``, distinct even for copies of one persona) gets its own
+    conversation and memory, and may give it instructions (see
+    :mod:`recpilot.simulation.instructions`). The runner calls these methods instead of
+    :meth:`RecommenderUnderTest.arecommend` when a recommender has them; plain models need neither.
+    """
+
+    async def arecommend_for(
+        self, sim_id: str, user_id: str, history: list[str], k: int, exclude: list[str]
+    ) -> list[str]:
+        """:meth:`RecommenderUnderTest.arecommend` inside the conversation of simulated user ``sim_id``."""
+        ...
+
+    async def ainstruct(self, sim_id: str, user_id: str, text: str) -> bool:
+        """Hear an instruction of simulated user ``sim_id``; return whether it was acted on."""
         ...
 
 
@@ -132,6 +157,13 @@ class ModelRecommender:
 class AgentRecommender:
     """The :class:`~recpilot.agent.RecommenderAgent` under test: each page is one agent turn.
 
+    Every simulated user talks in a session of its own (``sim:<sim id>``); copies of one persona share
+    the real user id the agent ranks for, so each copy after the first gets a shallow copy of the agent
+    with a fresh in-memory profile memory: feed rules and dialogue never leak between copies. Items to
+    exclude reach the agent as the session's ``seen_items`` (the dialogue state's "already seen" list,
+    which the offline brain leaves out of every list), so pages come back full; the
+    :class:`CatalogGuard` still drops any excluded item a brain names anyway.
+
     Args:
         agent: The agent.
         message: What the simulated user says to get recommendations.
@@ -141,6 +173,21 @@ class AgentRecommender:
         self.agent = agent
         self.name = "agent"
         self.message = message
+        self._agents: dict[str, RecommenderAgent] = {}
+        self._owner: dict[str, str] = {}  # real user id -> the simulated user using the shared agent
+
+    def agent_for(self, sim_id: str, user_id: str) -> RecommenderAgent:
+        """The agent simulated user ``sim_id`` talks to (the first copy of a persona gets ``agent``)."""
+        agent = self._agents.get(sim_id)
+        if agent is None:
+            owner = self._owner.setdefault(user_id, sim_id)
+            if owner == sim_id:
+                agent = self.agent
+            else:
+                agent = copy.copy(self.agent)
+                agent.runtime = dataclasses.replace(self.agent.runtime, memory=InMemoryProfileMemory())
+            self._agents[sim_id] = agent
+        return agent
 
     @classmethod
     def for_training(
@@ -163,10 +210,30 @@ class AgentRecommender:
         return cls(build_agent(dict(system or {}), dataset=train), message=message)
 
     async def arecommend(self, user_id: str, history: list[str], k: int, exclude: list[str]) -> list[str]:
-        """Ask the agent; items already excluded are dropped here (the agent does not take exclusions)."""
-        response = await self.agent.arespond(user_id, self.message, session_id=f"sim:{user_id}")
+        """One turn for the real user ``user_id`` (its own simulated user)."""
+        return await self.arecommend_for(user_id, user_id, history, k, exclude)
+
+    async def arecommend_for(
+        self, sim_id: str, user_id: str, history: list[str], k: int, exclude: list[str]
+    ) -> list[str]:
+        """Ask the agent in ``sim_id``'s session, with ``exclude`` as the session's seen items."""
+        agent, session = self.agent_for(sim_id, user_id), f"sim:{sim_id}"
+        memory = agent.runtime.memory
+        state = memory.dialogue_state(session) or DialogueState(session_id=session, user_id=user_id)
+        if exclude:
+            state.seen_items = list(dict.fromkeys([*state.seen_items, *exclude]))
+            memory.save_dialogue_state(state)
+        response = await agent.arespond(user_id, self.message, session_id=session)
         banned = set(exclude)
         return [str(i.item_id) for i in response.items if str(i.item_id) not in banned][:k]
+
+    async def ainstruct(self, sim_id: str, user_id: str, text: str) -> bool:
+        """Say ``text`` in ``sim_id``'s session; acted on when the agent stored a new feed rule."""
+        agent, session = self.agent_for(sim_id, user_id), f"sim:{sim_id}"
+        memory = agent.runtime.memory
+        before = len(memory.feed_rules(user_id))
+        await agent.arespond(user_id, text, session_id=session)
+        return len(memory.feed_rules(user_id)) > before
 
 
 class HttpRecommender:
@@ -242,16 +309,21 @@ class CatalogGuard:
         k: int,
         exclude: list[str],
         timeout_s: float,
+        *,
+        sim_id: str | None = None,
     ) -> tuple[list[str], list[str]]:
         """Ask for a page; return ``(clean ids, errors)`` and never raise for the recommender's faults.
 
-        Exceptions and timeouts give an empty page; duplicates, unknown ids, excluded ids and items
-        beyond ``k`` are dropped, each kind noted once.
+        A :class:`InstructableRecommender` is asked in the conversation of ``sim_id`` (default: the
+        user id). Exceptions and timeouts give an empty page; duplicates, unknown ids, excluded ids and
+        items beyond ``k`` are dropped, each kind noted once.
         """
+        if isinstance(recommender, InstructableRecommender):
+            call = recommender.arecommend_for(sim_id or user_id, user_id, list(history), k, list(exclude))
+        else:
+            call = recommender.arecommend(user_id, list(history), k, list(exclude))
         try:
-            raw = await asyncio.wait_for(
-                recommender.arecommend(user_id, list(history), k, list(exclude)), timeout_s
-            )
+            raw = await asyncio.wait_for(call, timeout_s)
         except TimeoutError:
             return [], [f"recommender timed out after {timeout_s:g}s"]
         except Exception as exc:  # the recommender's fault is data, not a crash

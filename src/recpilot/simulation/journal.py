@@ -27,6 +27,7 @@ from recpilot.simulation.files import atomic_write_parquet, atomic_write_text
 from recpilot.simulation.types import (
     ITEM_TABLE_COLUMNS,
     SESSION_TABLE_COLUMNS,
+    InstructionOutcome,
     SessionRecord,
     SimColumns,
     SimulationConfig,
@@ -54,6 +55,8 @@ def run_identity(config: SimulationConfig) -> dict[str, Any]:
     a mirror) continues a run, as it replays from the LLM cache.
     """
     identity = {k: v for k, v in config.model_dump().items() if k not in _IGNORED_FOR_IDENTITY}
+    if not config.instructions:  # runs from before instructions existed keep their ids
+        del identity["instructions"], identity["instruction_probability"]
     if config.llm and "://" in config.llm and "#" in config.llm:
         identity["llm"] = config.llm.partition("#")[2]
     return identity
@@ -116,6 +119,9 @@ def records_to_frames(
                 list(interview.liked) if interview else [],
                 list(interview.disliked) if interview else [],
                 list(record.errors),
+                record.instruction.text if record.instruction else "",
+                record.instruction.page if record.instruction else None,
+                bool(record.instruction and record.instruction.acted_on),
             )
         )
     return items_frame(rows), sessions_frame(sessions)
@@ -163,9 +169,10 @@ def sessions_frame(rows: list[tuple[Any, ...]] | dict[str, Any]) -> pd.DataFrame
         else pd.DataFrame(rows)
     )
     frame[C.EXIT_PAGE] = pd.array(frame[C.EXIT_PAGE].tolist(), dtype="Int32")
-    return frame.astype({C.SESSION: "int32", C.PAGES_SEEN: "int32", C.STAYED: "bool"})[
-        list(SESSION_TABLE_COLUMNS)
-    ]
+    frame[C.INSTRUCTION_PAGE] = pd.array(frame[C.INSTRUCTION_PAGE].tolist(), dtype="Int32")
+    return frame.astype(
+        {C.SESSION: "int32", C.PAGES_SEEN: "int32", C.STAYED: "bool", C.INSTRUCTION_ACTED: "bool"}
+    )[list(SESSION_TABLE_COLUMNS)]
 
 
 class Journal:
@@ -270,6 +277,10 @@ class SummaryTotals:
         diversity_sum: Sum over sessions with shown items of their normalised genre entropy.
         diverse_sessions: Sessions with shown items (the denominator of diversity).
         items: Distinct item ids shown (for coverage).
+        instructions: Sessions with a reflective instruction.
+        instructions_acted: Instructions the recommender took.
+        retained_after: Sessions with an instruction not left on the page after it.
+        completed_after_instruction: Sessions with an instruction that reached the last page.
     """
 
     sessions: int = 0
@@ -285,6 +296,10 @@ class SummaryTotals:
     diversity_sum: float = 0.0
     diverse_sessions: int = 0
     items: list[str] = field(default_factory=list)
+    instructions: int = 0
+    instructions_acted: int = 0
+    retained_after: int = 0
+    completed_after_instruction: int = 0
 
     @classmethod
     def of(
@@ -298,6 +313,10 @@ class SummaryTotals:
         clicks = items[C.ACTION] == "click"
         ratings = items.loc[clicks, C.RATING].dropna()
         entropy = _session_entropy(items, catalog_ids, genres)
+        given = sessions[C.INSTRUCTION_PAGE].notna().to_numpy(bool)
+        exits = sessions[C.EXIT_PAGE].astype("float64").to_numpy()
+        after = sessions[C.INSTRUCTION_PAGE].astype("float64").to_numpy() + 1
+        completed = given & np.isnan(exits)
         return cls(
             sessions=len(sessions),
             shown=len(items),
@@ -312,6 +331,10 @@ class SummaryTotals:
             diversity_sum=float(entropy.sum()),
             diverse_sessions=len(entropy),
             items=sorted(items[C.ITEM].astype(str).unique().tolist()),
+            instructions=int(given.sum()),
+            instructions_acted=int(sessions[C.INSTRUCTION_ACTED].sum()),
+            retained_after=int((completed | (given & (exits > after))).sum()),
+            completed_after_instruction=int(completed.sum()),
         )
 
     @classmethod
@@ -324,11 +347,12 @@ class SummaryTotals:
         out.items = sorted(set().union(*(p.items for p in parts)))
         return out
 
-    def metrics(self, n_items: int) -> dict[str, Any]:
+    def metrics(self, n_items: int, *, instructions: bool = False) -> dict[str, Any]:
         """Click-through rate, mean rating, likes per session, session length, exit and completion
-        rates, coverage of a catalog of ``n_items``, diversity, sessions with errors."""
+        rates, coverage of a catalog of ``n_items``, diversity, sessions with errors; with
+        ``instructions``, retention with and without reflective instructions under ``instructions``."""
         sessions = max(self.sessions, 1)
-        return {
+        out: dict[str, Any] = {
             "user_sessions": self.sessions,
             "ctr": self.clicks / self.shown if self.shown else 0.0,
             "mean_rating": self.rating_sum / self.ratings if self.ratings else None,
@@ -340,18 +364,34 @@ class SummaryTotals:
             "diversity": self.diversity_sum / self.diverse_sessions if self.diverse_sessions else 0.0,
             "errors": self.errors,
         }
+        if instructions:
+            out["instructions"] = InstructionOutcome(
+                given=self.instructions,
+                acted_on=self.instructions_acted,
+                retained_after=self.retained_after,
+                retention_with_instructions=self.stayed / sessions,
+                retention_without=(self.stayed - self.completed_after_instruction) / sessions,
+            )
+        return out
 
 
 def summary_metrics(
-    items: pd.DataFrame, sessions: pd.DataFrame, catalog_ids: np.ndarray[Any, Any], genres: sp.csr_matrix
+    items: pd.DataFrame,
+    sessions: pd.DataFrame,
+    catalog_ids: np.ndarray[Any, Any],
+    genres: sp.csr_matrix,
+    *,
+    instructions: bool = False,
 ) -> dict[str, Any]:
     """Click-through rate, mean rating, likes per session, session length, exit and completion rates,
     coverage, diversity (see :class:`SummaryTotals`).
 
     A session is an exit when the user left before its last page (``exit_page`` set); otherwise it is
     complete, whether or not the user would have left after the last page: the two rates sum to 1.
+    With ``instructions`` the result has an ``instructions`` entry (:class:`InstructionOutcome`).
     """
-    return SummaryTotals.of(items, sessions, catalog_ids, genres).metrics(len(catalog_ids))
+    totals = SummaryTotals.of(items, sessions, catalog_ids, genres)
+    return totals.metrics(len(catalog_ids), instructions=instructions)
 
 
 def _session_entropy(

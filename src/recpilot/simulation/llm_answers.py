@@ -55,6 +55,30 @@ class PageAnswer(_Answer):
     reason: str = ""
 
 
+class InstructionAnswer(_Answer):
+    """The LLM's reflective instruction of a user about to leave.
+
+    Attributes:
+        instruction: What the recommender should change, in a few words ("no more horror films").
+    """
+
+    instruction: str
+
+
+#: Words a reflective instruction may have at most.
+MAX_INSTRUCTION_WORDS = 12
+
+
+def instruction_problems(answer: InstructionAnswer) -> list[str]:
+    """Why an instruction is unusable: empty, or longer than :data:`MAX_INSTRUCTION_WORDS` words."""
+    words = answer.instruction.split()
+    if not words:
+        return ["instruction is empty; say in a few words what the recommender should change"]
+    if len(words) > MAX_INSTRUCTION_WORDS:
+        return [f"instruction has {len(words)} words; use at most {MAX_INSTRUCTION_WORDS}"]
+    return []
+
+
 class InterviewAnswer(_Answer):
     """The LLM's typed answer to the post-session interview.
 

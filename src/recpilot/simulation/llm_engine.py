@@ -15,7 +15,7 @@ recording would defeat its purpose, so it propagates.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import Literal, TypeVar
@@ -34,16 +34,20 @@ from recpilot.llm.settings import LLMSettings
 from recpilot.llm.structured import CallBooks
 from recpilot.simulation.engine import DecisionEngine, templated_interview
 from recpilot.simulation.llm_answers import (
+    InstructionAnswer,
     InterviewAnswer,
     PageAnswer,
     fallback_decision,
+    instruction_problems,
     interview_problems,
     page_problems,
     to_decision,
 )
 from recpilot.simulation.llm_prompts import (
+    INSTRUCTION_INSTRUCTIONS,
     INTERVIEW_INSTRUCTIONS,
     PAGE_INSTRUCTIONS,
+    instruction_prompt,
     interview_prompt,
     page_prompt,
     retrieve_memory,
@@ -132,6 +136,7 @@ class LLMEngineStats:
 
 _PAGE = Question(PAGE_INSTRUCTIONS, PageAnswer, "Your decision for this page.", max_tokens=300)
 _INTERVIEW = Question(INTERVIEW_INSTRUCTIONS, InterviewAnswer, "Your interview answer.", max_tokens=200)
+_INSTRUCTION = Question(INSTRUCTION_INSTRUCTIONS, InstructionAnswer, "Your instruction.", max_tokens=60)
 
 
 class LLMDecisionEngine(DecisionEngine):
@@ -222,6 +227,24 @@ class LLMDecisionEngine(DecisionEngine):
             liked=list(dict.fromkeys(answer.liked)),
             disliked=list(dict.fromkeys(answer.disliked)),
         )
+
+    async def ainstruction(
+        self,
+        persona: Persona,
+        state: UserState,
+        pages: Sequence[Page],
+        decisions: Sequence[PageDecision],
+        suggestion: str,
+    ) -> str:
+        """The persona's model words the instruction (the rule-based ``suggestion`` if it fails)."""
+        prompt = instruction_prompt(persona, pages, decisions, suggestion)
+        try:
+            answer = await self._ask(_INSTRUCTION, prompt, instruction_problems)
+        except _MODEL_FAILURES as exc:
+            _reraise_cache_miss(exc)
+            self.stats.last_error = _describe(exc)
+            return suggestion
+        return " ".join(answer.instruction.split())
 
     def run_counts(self, sessions: int, pages: int) -> RunCounts:
         """What :class:`~recpilot.llm.progress.LLMProgress` shows of a run of ``sessions`` sessions.

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from recpilot.data.columns import Columns
 from recpilot.data.dataset import Dataset
-from recpilot.simulation.types import Page, Persona, SessionRecord, ShownItem, UserState
+from recpilot.simulation.types import Page, PageDecision, Persona, SessionRecord, ShownItem, UserState
 
 PAGE_INSTRUCTIONS = """\
 You simulate one real person browsing a recommender system. Stay in character: decide as this person \
@@ -35,6 +35,12 @@ INTERVIEW_INSTRUCTIONS = """\
 You simulate one real person who has just finished a browsing session on a recommender system. \
 Answer the interviewer in character: why you stayed or left, how satisfied you are (0 to 1), \
 which items you liked and which you disliked (exact item_ids from the session only)."""
+
+
+INSTRUCTION_INSTRUCTIONS = """\
+You simulate one real person who is about to leave a recommender system because the pages did not \
+suit them. In character, tell the recommender in one short instruction (at most 12 words) what it \
+should change, naming a genre, for example "no more horror films" or "more comedy films"."""
 
 
 class MemoryItem(BaseModel):
@@ -214,16 +220,34 @@ def interview_prompt(persona: Persona, record: SessionRecord, satisfaction: floa
     return "\n".join(lines)
 
 
+def instruction_prompt(
+    persona: Persona, pages: Sequence[Page], decisions: Sequence[PageDecision], suggestion: str
+) -> str:
+    """The user prompt of a reflective instruction: the persona, the pages with genres, a hint."""
+    lines = ["## Who you are", persona.description or "A regular user of the service.", "", "## Your session"]
+    for page, decision in zip(pages, decisions, strict=False):
+        opened = {a.item_id for a in decision.actions if a.kind == "click"}
+        shown = "; ".join(
+            _describe(i.item_id, i.title, i.attributes) + (" (opened)" if i.item_id in opened else "")
+            for i in page.items
+        )
+        lines.append(f"Page {page.index + 1}: {shown}")
+    lines += ["", f"You are about to leave. What one might say here: {suggestion!r}. Your instruction?"]
+    return "\n".join(lines)
+
+
 def _describe(item_id: str, title: str, attributes: Mapping[str, Sequence[str]]) -> str:
     details = "; ".join(f"{name}: {', '.join(values)}" for name, values in attributes.items() if values)
     return f"[{item_id}] {title or '(untitled)'}" + (f" ({details})" if details else "")
 
 
 __all__ = [
+    "INSTRUCTION_INSTRUCTIONS",
     "INTERVIEW_INSTRUCTIONS",
     "PAGE_INSTRUCTIONS",
     "MemoryItem",
     "catalog_items",
+    "instruction_prompt",
     "interview_prompt",
     "memory_line",
     "page_prompt",

@@ -156,7 +156,11 @@ def render_report(
                 "Coverage of the catalog and normalised entropy of recommended items after each refit.",
             )
         )
-    rows = [(name, _fmt(value)) for name, value in (summary or basic_summary(items, sessions)).items()]
+    rows = [
+        (f"{name}.{part}", _fmt(inner)) if isinstance(value, dict) else (name, _fmt(value))
+        for name, value in (summary or basic_summary(items, sessions)).items()
+        for part, inner in (value.items() if isinstance(value, dict) else [("", value)])
+    ]  # nested results (engine_stats, instructions) one row per field
     return report_page(_SUMMARY).render(title=heading, summary=rows, figures=figures)
 
 

@@ -39,6 +39,7 @@ from recpilot.simulation.environment import (
     ModelRecommender,
     RecommenderUnderTest,
 )
+from recpilot.simulation.instructions import hear_instruction, may_instruct
 from recpilot.simulation.journal import Journal, records_to_frames, run_identity, summary_metrics
 from recpilot.simulation.offline_engine import OfflineEngine
 from recpilot.simulation.persona import SimulatedUser, genre_matrix
@@ -130,6 +131,7 @@ class SimulationRunner:
             isinstance(engine, OfflineEngine)
             and isinstance(rec, ModelRecommender)
             and not isinstance(rec, FeedbackObserver)  # learners must hear every page
+            and not self.config.instructions  # instructions are spoken page by page
             and engine.dataset is not None
             and rec.same_space(engine.dataset.users.external_ids, engine.dataset.items.external_ids)
         )
@@ -205,7 +207,9 @@ class SimulationRunner:
         wall = time.perf_counter() - started
         items, sessions = journal.tables()
         genres, _ = genre_matrix(self.run.dataset)
-        metrics = summary_metrics(items, sessions, self.run.dataset.items.external_ids, genres)
+        metrics = summary_metrics(
+            items, sessions, self.run.dataset.items.external_ids, genres, instructions=cfg.instructions
+        )
         result = SimulationResult(
             run_id=self.run_id,
             recommender=self.run.recommender_name,
@@ -256,6 +260,7 @@ class SimulationRunner:
                     cfg.page_size,
                     state.consumed + shown,
                     cfg.timeout_s,
+                    sim_id=user.sim_id,
                 )
                 record.errors.extend(errors)
                 if not ids:
@@ -279,6 +284,22 @@ class SimulationRunner:
                 shown.extend(ids)
                 state = _apply(state, decision, ids, p)
                 record.pages.append(page)
+                if (
+                    decision.leave
+                    and p < cfg.pages - 1
+                    and may_instruct(cfg, record, decision, state.seed, p)
+                ):
+                    decision = await hear_instruction(
+                        engine,
+                        self.run.recommender,
+                        user,
+                        state,
+                        record,
+                        decision,
+                        genres_of=self._genres_of,
+                        timeout_s=cfg.timeout_s,
+                        fatal=FATAL_ERRORS,
+                    )
                 record.decisions.append(decision)
                 if isinstance(self.run.recommender, FeedbackObserver):
                     try:
@@ -297,6 +318,9 @@ class SimulationRunner:
             records.append(record)
             state = engine.carry_over(persona, state)
         return records
+
+    def _genres_of(self, item_id: str) -> list[str]:
+        return self._catalog.get(item_id, ("", {}))[1].get("genres", [])
 
     @functools.cached_property
     def _catalog(self) -> dict[str, tuple[str, dict[str, list[str]]]]:

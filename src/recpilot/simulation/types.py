@@ -161,6 +161,20 @@ class Interview(_Model):
     disliked: list[str] = Field(default_factory=list)
 
 
+class Instruction(_Model):
+    """A reflective instruction: what a simulated user about to leave said the feed should change.
+
+    Attributes:
+        page: The 0-based page after which the user was about to leave and said it.
+        text: The instruction, e.g. "no more horror films" or "more comedy films".
+        acted_on: Whether the recommender took it (then the user stayed for another page).
+    """
+
+    page: int = Field(ge=0)
+    text: str
+    acted_on: bool = False
+
+
 class SessionRecord(_Model):
     """Everything that happened in one user-session.
 
@@ -173,6 +187,7 @@ class SessionRecord(_Model):
             last page (a decision to leave after the last page is no early exit).
         interview: The post-session interview, if one was taken.
         errors: Recommender or engine failures, recorded and never raised.
+        instruction: The reflective instruction the user gave, if any (at most one per session).
     """
 
     user_id: str
@@ -182,6 +197,7 @@ class SessionRecord(_Model):
     exit_page: int | None = None
     interview: Interview | None = None
     errors: list[str] = Field(default_factory=list)
+    instruction: Instruction | None = None
 
 
 class SimulationConfig(_Model):
@@ -209,6 +225,10 @@ class SimulationConfig(_Model):
         llm_timeout_s: Seconds one LLM request may take (``None``: ``RECPILOT_LLM_TIMEOUT_S`` or its default).
         llm_max_tokens: Tokens one LLM answer may take at most (``None``: ``RECPILOT_LLM_MAX_OUTPUT_TOKENS``
             or its default).
+        instructions: Let a user about to leave say why in a short instruction that a recommender
+            able to take instructions may act on (see :mod:`recpilot.simulation.instructions`); runs
+            on the async path.
+        instruction_probability: Probability that a user about to leave gives an instruction (seeded).
         chunk_users: Users per checkpointed chunk (the unit of resume).
         timeout_s: Timeout of one recommender call.
         output_dir: Where Parquet results and the journal go (``None``: keep in memory).
@@ -233,6 +253,8 @@ class SimulationConfig(_Model):
     llm_cache_mode: LLMCacheMode = "record-or-replay"
     llm_timeout_s: float | None = Field(default=None, gt=0)
     llm_max_tokens: int | None = Field(default=None, gt=0)
+    instructions: bool = False
+    instruction_probability: float = Field(default=1.0, ge=0.0, le=1.0)
     chunk_users: int = Field(default=500, ge=1)
     timeout_s: float = Field(default=10.0, gt=0)
     output_dir: str | None = None
@@ -301,6 +323,27 @@ class EngineStats(_Model):
     last_error: str = ""
 
 
+class InstructionOutcome(_Model):
+    """Retention with and without reflective instructions (see :mod:`recpilot.simulation.instructions`).
+
+    Attributes:
+        given: Sessions in which the user gave an instruction.
+        acted_on: Instructions the recommender took (the user then stayed for another page).
+        retained_after: Sessions with an instruction in which the user did not leave on the page after
+            it (they reached the last page or left later).
+        retention_with_instructions: Completion rate of the run as simulated.
+        retention_without: Completion rate had every instruction gone unheard: each session with an
+            instruction ends at the page it was given (exact for one session per user, where pages
+            before an instruction do not depend on it).
+    """
+
+    given: int = 0
+    acted_on: int = 0
+    retained_after: int = 0
+    retention_with_instructions: float = 0.0
+    retention_without: float = 0.0
+
+
 class SimulationResult(_Model):
     """Summary metrics of a run.
 
@@ -324,6 +367,7 @@ class SimulationResult(_Model):
         sessions_per_minute: Throughput.
         engine_stats: Requests, failures, tokens and cache use of a model-backed engine (``None`` for
             engines without such books, e.g. the offline engine).
+        instructions: Retention with and without reflective instructions (``None``: instructions off).
     """
 
     run_id: str
@@ -342,6 +386,7 @@ class SimulationResult(_Model):
     wall_time_s: float
     sessions_per_minute: float
     engine_stats: EngineStats | None = None
+    instructions: InstructionOutcome | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON the CLI prints with ``--json``."""
@@ -371,6 +416,9 @@ class SimColumns:
     LIKED: Final = "liked"
     DISLIKED: Final = "disliked"
     ERRORS: Final = "errors"
+    INSTRUCTION: Final = "instruction"  # "" when none was given
+    INSTRUCTION_PAGE: Final = "instruction_page"
+    INSTRUCTION_ACTED: Final = "instruction_acted"
 
 
 #: Columns of the per-shown-item table ``items.parquet``.
@@ -402,4 +450,7 @@ SESSION_TABLE_COLUMNS: Final = (
     SimColumns.LIKED,
     SimColumns.DISLIKED,
     SimColumns.ERRORS,
+    SimColumns.INSTRUCTION,
+    SimColumns.INSTRUCTION_PAGE,
+    SimColumns.INSTRUCTION_ACTED,
 )
