@@ -4,7 +4,9 @@ A new model inherits the whole contract by subclassing :class:`RecommenderContra
 part registered in :mod:`recpilot.registry` gets its kind's contract automatically
 (:mod:`recpilot.testing.registered`: :class:`RecommenderContract`,
 :class:`~recpilot.testing.policies.PolicyContract`, :class:`~recpilot.testing.brains.BrainContract`,
-:class:`~recpilot.testing.simulation.DecisionEngineContract`).
+:class:`~recpilot.testing.simulation.DecisionEngineContract`,
+:class:`~recpilot.testing.memory.ProfileMemoryContract`,
+:class:`~recpilot.testing.recommenders.RecommenderUnderTestContract`).
 """
 
 from recpilot.testing.conformance import RecommenderContract
