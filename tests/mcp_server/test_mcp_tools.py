@@ -8,9 +8,13 @@ import pytest
 from mcp import Client
 from mcp_types import CallToolResult
 
-from recpilot.mcp_server import McpServerConfig, create_mcp_server
+from recpilot.agent import RecommenderAgent
+from recpilot.agent.agent import DEFAULT_TOOLS
+from recpilot.mcp_server import McpServerConfig, create_mcp_server, mcp_dispatcher
+from recpilot.mcp_server.server import _USER_ID_SCHEMA
+from recpilot.safety import default_policy
 from recpilot.service import RecommenderService
-from recpilot.tools import RECOMMENDER_TOOLS
+from recpilot.tools import ToolContext, ToolOutput, ToolSpec, tool
 
 pytestmark = pytest.mark.anyio
 
@@ -33,12 +37,25 @@ def _data(result: CallToolResult) -> dict[str, Any]:
     return data
 
 
-async def test_lists_agent_tools_and_service_tools_with_typed_schemas(service: RecommenderService) -> None:
-    server, _ = create_mcp_server(service.runtime)
+async def _listed(server: Any) -> dict[str, Any]:
     async with Client(server) as client:
-        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
-    read_only = {spec.name for spec in RECOMMENDER_TOOLS if spec.privilege == "read"}
-    assert {"recommend", "explain", *read_only} == set(tools)
+        return {tool.name: tool for tool in (await client.list_tools()).tools}
+
+
+def _mcp_schema(spec: ToolSpec) -> dict[str, Any]:
+    """The schema MCP lists for ``spec``: its own, plus the user the call is for when it has none."""
+    schema = spec.json_schema()
+    if "user_id" not in spec.args_model.model_fields:
+        schema["properties"] = {**schema["properties"], "user_id": _USER_ID_SCHEMA}
+    return schema
+
+
+async def test_lists_agent_tools_and_service_tools_with_typed_schemas(service: RecommenderService) -> None:
+    server, dispatcher = create_mcp_server(service.runtime)
+    tools = await _listed(server)
+    read_only = [spec.name for spec in dispatcher.specs if spec.privilege == "read"]
+    assert list(tools) == read_only, "a read-only server lists the dispatcher's read tools, in order"
+    assert {"recommend", "explain", "search_catalog", "list_feed_rules"} <= set(tools)
     recommend = tools["recommend"].input_schema
     assert recommend["properties"]["k"]["type"] == "integer"
     assert recommend["additionalProperties"] is False
@@ -48,6 +65,53 @@ async def test_lists_agent_tools_and_service_tools_with_typed_schemas(service: R
     assert "user_id" in tools["rank_candidates"].input_schema["properties"]
     assert "hard constraints" in (tools["search_catalog"].description or "")
     assert all(tool.annotations and tool.annotations.read_only_hint for tool in tools.values())
+
+
+async def test_the_tool_list_is_the_agents_dispatcher_with_the_same_schemas_and_policy(
+    service: RecommenderService,
+) -> None:
+    agent = RecommenderAgent(service.runtime)
+    server, dispatcher = create_mcp_server(service.runtime, McpServerConfig(allow_write=True))
+    tools = await _listed(server)
+    assert list(tools) == [spec.name for spec in dispatcher.specs]
+    assert set(tools) == {spec.name for spec in agent.dispatcher.specs} | {"recommend", "explain"}
+    for spec in dispatcher.specs:
+        assert tools[spec.name].input_schema == _mcp_schema(spec), spec.name
+        assert tools[spec.name].description == spec.description
+    for spec in agent.dispatcher.specs:
+        assert dispatcher.spec(spec.name) is spec, "the agent's own tool, not a copy"
+    assert dispatcher.policy == default_policy() == agent.dispatcher.policy
+
+
+@tool()
+def shelf_size(ctx: ToolContext, shelf: str = "all", limit: int = 10) -> ToolOutput:
+    """How many items a shelf holds (a tool only this test's agent has).
+
+    Args:
+        shelf: The shelf's name.
+        limit: The largest count to report.
+    """
+    count = min(limit, len(ctx.catalog.dataset.catalog))
+    return ToolOutput(summary=f"{shelf}: {count}", data={"shelf": shelf, "count": count, "user": ctx.user_id})
+
+
+async def test_a_tool_added_to_the_agents_set_is_served_without_editing_the_server(
+    service: RecommenderService,
+) -> None:
+    agent = RecommenderAgent(service.runtime, tools=(*DEFAULT_TOOLS, shelf_size))
+    own = agent.dispatcher
+    server, dispatcher = create_mcp_server(service.runtime, dispatcher=mcp_dispatcher(own.specs, own.policy))
+    async with Client(server) as client:
+        tools = {tool.name: tool for tool in (await client.list_tools()).tools}
+        called = await client.call_tool("shelf_size", {"shelf": "comedy", "limit": 3, "user_id": "7"})
+        refused = await client.call_tool("shelf_size", {"limit": "lots"})
+    assert tools["shelf_size"].input_schema == _mcp_schema(shelf_size)
+    assert (
+        tools["shelf_size"].description == "How many items a shelf holds (a tool only this test's agent has)."
+    )
+    assert _data(called) == {"shelf": "comedy", "count": 3, "user": "7"}
+    assert "limit:" in _error_text(refused), "validated by the dispatcher like any agent tool"
+    assert dispatcher.spec("shelf_size") is shelf_size
 
 
 async def test_recommend_honours_constraints_and_explains_each_item(service: RecommenderService) -> None:
@@ -129,7 +193,9 @@ async def test_writing_tools_need_allow_write_and_go_through_the_policy(service:
         _context(service, memory, "writer"),
     )
     assert not denied.ok
-    assert "--allow-write" in denied.error
+    assert denied.denied is not None
+    assert denied.denied.policy == "default", "the agent's policy, enforced by the dispatcher"
+    assert "did not ask" in denied.error
 
     writable, _ = create_mcp_server(
         service.runtime, McpServerConfig(allow_write=True), memory_for=lambda _tenant: memory
@@ -139,14 +205,27 @@ async def test_writing_tools_need_allow_write_and_go_through_the_policy(service:
         stored = await client.call_tool(
             "remember_preference", {"kind": "like_item", "value": "Heat (1995)", "user_id": "writer"}
         )
-    assert {"remember_preference", "forget_preference"} <= names
+        liked = memory.profile("writer").values("like_item")
+        rule = await client.call_tool(
+            "add_feed_rule",
+            {"effect": "exclude", "attribute": "genres", "value": "Horror", "user_id": "writer"},
+        )
+        rules = memory.feed_rules("writer")
+        forgot = await client.call_tool("forget_preference", {"value": "Heat (1995)", "user_id": "writer"})
+        erased = await client.call_tool("forget_everything", {"user_id": "writer"})
+    assert {"remember_preference", "forget_preference", "add_feed_rule", "forget_everything"} <= names
     assert isinstance(_data(stored)["id"], int)
-    assert memory.profile("writer").values("like_item") == ["6"]
+    assert liked == ["6"]
+    assert not rule.is_error
+    assert [r.target.model_dump() for r in rules] == [
+        {"kind": "attribute", "attribute": "genres", "value": "Horror"}
+    ]
+    assert _data(forgot)["removed"] == 1
+    assert not erased.is_error, "an MCP call is the client's own, confirmed request"
+    assert memory.feed_rules("writer", include_expired=True) == []
     assert service.memory("someone-else").profile("writer").values("like_item") == []
 
 
 def _context(service: RecommenderService, memory: Any, user: str) -> Any:
-    from recpilot.tools import ToolContext
-
     runtime = service.runtime
     return ToolContext(runtime.catalog, runtime.models, memory, user)

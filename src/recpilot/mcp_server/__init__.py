@@ -1,14 +1,14 @@
 """The MCP server: recpilot's recommender tools for any MCP client, over stdio or streamable HTTP."""
 
 from recpilot.mcp_server.server import McpServerConfig, create_mcp_server, offered_tools
-from recpilot.mcp_server.tools import SERVICE_TOOLS, explain, mcp_policy, recommend
+from recpilot.mcp_server.tools import SERVICE_TOOLS, explain, mcp_dispatcher, recommend
 
 __all__ = [
     "SERVICE_TOOLS",
     "McpServerConfig",
     "create_mcp_server",
     "explain",
-    "mcp_policy",
+    "mcp_dispatcher",
     "offered_tools",
     "recommend",
 ]

@@ -1,10 +1,20 @@
 """The MCP server: the agent's tools plus ``recommend`` and ``explain``, on the official ``mcp`` SDK.
 
-Every MCP tool is a recpilot :class:`~recpilot.tools.ToolSpec`; its input schema is the spec's own
-argument model (``extra="forbid"``, descriptions from the docstring) and each call is run by one
-:class:`~recpilot.tools.ToolDispatcher`, so validation, the privilege policy, timing and logging are
-the same as in the agent. The SDK does not re-validate (its argument model passes arguments through),
-so a bad argument comes back as the dispatcher's message, which names the argument.
+The tool list is built from one :class:`~recpilot.tools.ToolDispatcher` (:func:`mcp_dispatcher`: the
+agent's tools and policy by default), so a tool added to the agent's set is served without editing
+this module. Every MCP tool is that dispatcher's :class:`~recpilot.tools.ToolSpec`; its input schema is
+the spec's own argument model (``extra="forbid"``, descriptions from the docstring; tools without a
+``user_id`` argument gain one naming the user the call is for) and each call is run by the dispatcher,
+so validation, the privilege policy, timing and logging are the same as in the agent. The SDK does not
+re-validate (its argument model passes arguments through), so a bad argument comes back as the
+dispatcher's message, which names the argument.
+
+Writes: the policy is the agent's (by default :func:`recpilot.safety.default_policy`: a write runs
+only when it is exactly what the user asked for). A read-only server (the default) lists only the
+read tools and its calls ask for nothing, so the policy refuses any write. With ``allow_write`` the
+write tools are listed and each MCP call is the client's own request: there is no model between the
+client and the tool, so the call is recorded as the one write the user asked for (and, for tools that
+need it, confirmed: MCP hosts confirm tools annotated destructive with their user).
 
 Each call is self-contained: it gets a fresh :class:`~recpilot.tools.ToolContext` for the user it names
 (``user_id``, or the server's default user), so nothing leaks from one client's call into another's.
@@ -25,11 +35,12 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from recpilot import __version__
 from recpilot.agent.runtime import AgentRuntime
-from recpilot.mcp_server.tools import SERVICE_TOOLS, ServiceToolContext, mcp_policy
+from recpilot.mcp_server.tools import ServiceToolContext, mcp_dispatcher
 from recpilot.memory.base import ProfileMemory
 from recpilot.safety import SafetyPolicy
+from recpilot.safety.request import TOOL_WRITES, RequestedWrite, UserRequest
 from recpilot.service.recommend import Recommendations
-from recpilot.tools import RECOMMENDER_TOOLS, ToolDispatcher, ToolSpec
+from recpilot.tools import ToolDispatcher, ToolSpec
 
 INSTRUCTIONS = (
     "recpilot recommends items from a real catalog. Use `recommend` for a ranked, explained list for a "
@@ -80,11 +91,16 @@ class ToolResult(BaseModel):
     data: dict[str, Any] = Field(description="The result as data (items, ids, scores, reasons).")
 
 
-def offered_tools(policy: SafetyPolicy) -> list[ToolSpec]:
-    """The tools a server with ``policy`` lists: the agent's tools and the service tools it can run."""
-    specs = (*SERVICE_TOOLS, *RECOMMENDER_TOOLS)
-    blocked = set(policy.unusable_tools(specs))
-    return [spec for spec in specs if spec.name not in blocked]
+def offered_tools(dispatcher: ToolDispatcher, *, allow_write: bool = False) -> list[ToolSpec]:
+    """The tools a server lists: the dispatcher's, in its order, less the writes of a read-only server
+    and the tools its policy can never run."""
+    policy = dispatcher.policy
+    blocked = set(policy.unusable_tools(dispatcher.specs)) if isinstance(policy, SafetyPolicy) else set()
+    return [
+        spec
+        for spec in dispatcher.specs
+        if spec.name not in blocked and (allow_write or spec.privilege == "read")
+    ]
 
 
 #: Picks the memory a call reads and writes, given the tenant its HTTP request was authenticated for
@@ -98,6 +114,7 @@ def create_mcp_server(
     *,
     memory_for: MemoryResolver | None = None,
     recommendations: Recommendations | None = None,
+    dispatcher: ToolDispatcher | None = None,
 ) -> tuple[MCPServer, ToolDispatcher]:
     """Build the MCP server over ``runtime``.
 
@@ -108,17 +125,18 @@ def create_mcp_server(
             endpoint shared by several API keys keeps each tenant's users apart.
         recommendations: The service's ranking (``RecommenderService.recommendations``), so ``recommend``
             shares the HTTP API's implementation and cache; None builds one over ``runtime``.
+        dispatcher: The tools served and their policy (default: :func:`mcp_dispatcher`, the agent's
+            default tools and policy plus ``recommend`` and ``explain``).
 
     Returns:
         The server and the dispatcher every call goes through.
     """
     config = config or McpServerConfig()
-    policy = mcp_policy(allow_write=config.allow_write)
-    # The dispatcher knows every tool; the policy refuses writes even to a caller that guesses a name.
-    dispatcher = ToolDispatcher((*SERVICE_TOOLS, *RECOMMENDER_TOOLS), policy)
+    dispatcher = dispatcher or mcp_dispatcher()
     resolve = memory_for or (lambda _tenant: runtime.memory)
     ranking = recommendations or Recommendations(runtime.catalog, runtime.models)
-    tools = [_mcp_tool(spec, dispatcher, runtime, config, resolve, ranking) for spec in offered_tools(policy)]
+    offered = offered_tools(dispatcher, allow_write=config.allow_write)
+    tools = [_mcp_tool(spec, dispatcher, runtime, config, resolve, ranking) for spec in offered]
     server: MCPServer = MCPServer(
         config.name, instructions=INSTRUCTIONS, version=__version__, tools=tools, log_level="WARNING"
     )
@@ -168,8 +186,9 @@ def _runner(
         user = arguments.get("user_id") if keep_user else arguments.pop("user_id", None)
         user_id = str(user) if isinstance(user, str | int) and str(user).strip() else config.default_user
         memory = memory_for(request_tenant(mcp_context))
+        request = _client_request(dispatcher.spec(name), arguments) if config.allow_write else UserRequest()
         context = ServiceToolContext(
-            runtime.catalog, runtime.models, memory, user_id, recommendations=ranking
+            runtime.catalog, runtime.models, memory, user_id, request=request, recommendations=ranking
         )
         record = dispatcher.call(name, arguments, context)
         if not record.ok or record.output is None:
@@ -178,6 +197,25 @@ def _runner(
 
     run.__name__ = name
     return run
+
+
+def _client_request(spec: ToolSpec | None, arguments: dict[str, Any]) -> UserRequest:
+    """What an MCP call of a writable server asks for: exactly this call (confirmed), when it is a write.
+
+    Arguments that do not validate ask for nothing; the dispatcher reports why they are invalid.
+    """
+    kind = TOOL_WRITES.get(spec.name) if spec is not None and spec.privilege == "write" else None
+    if spec is None or kind is None:
+        return UserRequest()
+    try:
+        values = spec.args_model.model_validate(arguments).model_dump()
+    except ValueError:  # pydantic's ValidationError: the dispatcher names the bad argument
+        return UserRequest()
+    return UserRequest(
+        writes=frozenset({kind}),
+        confirmed=frozenset({spec.name}),
+        allowed=(RequestedWrite.exactly(spec.name, values),),
+    )
 
 
 def request_tenant(context: Context[Any]) -> str | None:

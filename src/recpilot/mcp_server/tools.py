@@ -1,4 +1,5 @@
-"""The tools the MCP server adds to the agent's (one-shot ``recommend`` and ``explain``) and its policy.
+"""The tools the MCP server adds to the agent's (one-shot ``recommend`` and ``explain``), and the
+dispatcher every MCP call goes through.
 
 Both call the service layer (:class:`~recpilot.service.recommend.Recommendations`) over the one ranking
 pipeline (:class:`recpilot.ranking.Ranking`) behind ``POST /v1/recommend``, the agent's ranking tool and
@@ -12,30 +13,39 @@ the privilege policy, timing and logging happen in one place for every MCP call.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from recpilot.agent.agent import DEFAULT_TOOLS
 from recpilot.agent.types import HardConstraints, ItemId, Reason
 from recpilot.errors import ConfigError
-from recpilot.safety import SafetyPolicy, allow_all_policy, read_only_policy
 from recpilot.service.recommend import Recommendations
 from recpilot.service.schemas import RecommendRequest
-from recpilot.tools import ToolContext, ToolOutput, ToolSpec, tool
+from recpilot.tools import ToolContext, ToolDispatcher, ToolOutput, ToolPolicy, ToolSpec, tool
 from recpilot.tools.context import Catalog
 from recpilot.tools.recommender_tools import RankingModel
 
 MAX_K = 100
 
 
-def mcp_policy(*, allow_write: bool = False) -> SafetyPolicy:
-    """The MCP server's policy: read-only tools, and the writing tools only with ``allow_write``.
+def mcp_dispatcher(
+    tools: Iterable[ToolSpec] = DEFAULT_TOOLS, policy: ToolPolicy | None = None
+) -> ToolDispatcher:
+    """The dispatcher MCP calls go through: an agent's tools and policy, plus ``recommend`` and ``explain``.
 
-    An MCP call is the client's own request (there is no model-written plan between the client and the
-    tool), so with writes enabled a call to a write tool is the request itself.
+    The MCP server lists this dispatcher's tools with their own argument schemas, so a tool added to
+    the agent's set is served without touching the server; to serve a particular agent's tools pass its
+    ``dispatcher.specs`` and ``dispatcher.policy``.
+
+    Args:
+        tools: The agent's tools (default: :data:`recpilot.agent.agent.DEFAULT_TOOLS`).
+        policy: The agent's policy (default: the dispatcher's, :func:`recpilot.safety.default_policy`).
     """
-    if not allow_write:
-        return read_only_policy()
-    return allow_all_policy()
+    own = tuple(tools)
+    names = {spec.name for spec in own}
+    specs = (*(spec for spec in SERVICE_TOOLS if spec.name not in names), *own)
+    return ToolDispatcher(specs, policy) if policy is not None else ToolDispatcher(specs)
 
 
 @dataclass
