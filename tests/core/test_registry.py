@@ -46,6 +46,27 @@ def test_models_and_policies_are_views_of_the_one_registry() -> None:
     assert build_policy({"class": "max-entropy", "config": {"k": 3}}, seed=2).config.seed == 2
 
 
+def test_models_and_policies_are_live_views_that_see_parts_registered_later() -> None:
+    class LatePlugin(PopularityRecommender):
+        name = "late-plugin"
+
+    assert "late-plugin" not in MODELS
+    register("model", "late-plugin", LatePlugin)
+    register("policy", "late-policy", "recpilot.conversation.policy.baselines.RandomPolicy")
+    try:
+        assert MODELS["late-plugin"].endswith("LatePlugin")
+        assert list(MODELS)[-1] == "late-plugin"
+        assert len(MODELS) == len(REGISTRY.names("model"))
+        assert POLICIES["late-policy"] == "recpilot.conversation.policy.baselines.RandomPolicy"
+    finally:
+        REGISTRY.unregister("model", "late-plugin")
+        REGISTRY.unregister("policy", "late-policy")
+    assert "late-plugin" not in MODELS
+    assert "late-policy" not in POLICIES
+    with pytest.raises(TypeError):
+        MODELS["x"] = "y"  # type: ignore[index]
+
+
 def test_one_spec_builds_each_kind() -> None:
     engine = create_engine("sqlite://")
     assert isinstance(build("model", {"class": "ease", "config": {"l2": 7}}), EaseRecommender)

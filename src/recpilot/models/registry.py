@@ -17,8 +17,9 @@ from recpilot.registry import REGISTRY, Spec
 #: A recommender described as data (the registry's :class:`~recpilot.registry.Spec`).
 ModelSpec = Spec
 
-#: Registry name -> dotted class path of the built-in models (a snapshot; see :func:`available_models`).
-MODELS: dict[str, str] = REGISTRY.entries("model")
+#: Registry name -> dotted class path of every model, built-in and registered (a live, read-only view of
+#: the registry: a plugin registered after import is in it).
+MODELS: Mapping[str, str] = REGISTRY.view("model")
 
 
 def available_models() -> list[str]:

@@ -26,7 +26,7 @@ or an entry point in the group ``recpilot.<kind>`` (``name = "pkg.module:Class"`
 from __future__ import annotations
 
 import importlib
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
@@ -141,8 +141,13 @@ class Registry:
         return list(self._table(kind))
 
     def entries(self, kind: Kind) -> dict[str, str]:
-        """Name -> dotted class path of every part of ``kind``."""
+        """Name -> dotted class path of every part of ``kind`` (a copy, as the table is now)."""
         return {name: class_path(target) for name, target in self._table(kind).items()}
+
+    def view(self, kind: Kind) -> Mapping[str, str]:
+        """A read-only, live name -> dotted class path mapping of ``kind``: parts registered later
+        (a plugin's) appear in it, removed ones leave it."""
+        return _KindView(self, _kind(kind))
 
     # -- resolving and building ---------------------------------------------------------------------------
 
@@ -264,6 +269,26 @@ class Registry:
         if constructor is None:
             raise ConfigError(f"{kind} {class_path(cls)} cannot be built from a spec: it has no {name}()")
         return constructor
+
+
+class _KindView(Mapping[str, str]):
+    """The parts of one kind as the registry holds them at each access (see :meth:`Registry.view`)."""
+
+    def __init__(self, registry: Registry, kind: Kind) -> None:
+        self._registry = registry
+        self._kind = kind
+
+    def __getitem__(self, name: str) -> str:
+        return class_path(self._registry._table(self._kind)[name])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._registry._table(self._kind)))
+
+    def __len__(self) -> int:
+        return len(self._registry._table(self._kind))
+
+    def __repr__(self) -> str:
+        return f"<{self._kind} parts: {self._registry.entries(self._kind)!r}>"
 
 
 def _import(kind: str, path: str) -> Any:

@@ -9,9 +9,9 @@ from typing import Any, cast
 from recpilot.conversation.policy.base import ConversationPolicy
 from recpilot.registry import REGISTRY, Spec
 
-#: Registry name -> dotted class path of the built-in policies (the llm policy pulls in pydantic-ai
-#: only when built).
-POLICIES: dict[str, str] = REGISTRY.entries("policy")
+#: Registry name -> dotted class path of every policy, built-in and registered (a live, read-only view
+#: of the registry; the llm policy pulls in pydantic-ai only when built).
+POLICIES: Mapping[str, str] = REGISTRY.view("policy")
 
 
 def available_policies() -> list[str]:
