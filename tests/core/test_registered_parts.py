@@ -223,3 +223,16 @@ def test_the_recommender_suite_fails_a_recommender_that_breaks_the_protocol(
         tidy.test_two_recommenders_built_alike_answer_alike(known)
     with pytest.raises(AssertionError, match="not a group item"):
         tidy.test_known_users_get_their_own_group_first(known)
+
+
+def test_postgres_storage_skips_with_a_reason_when_unreachable(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(
+        "recpilot.testing.backends.POSTGRES_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:1/test"
+    )
+    with (
+        pytest.raises(pytest.skip.Exception, match="PostgreSQL not reachable"),
+        storage("postgres", tmp_path),
+    ):
+        pass
