@@ -24,7 +24,7 @@ from recpilot.testing.conformance import RecommenderContract
 from recpilot.testing.memory import ProfileMemoryContract
 from recpilot.testing.policies import PolicyContract, contract_space
 from recpilot.testing.recommenders import RecommenderUnderTestContract
-from recpilot.testing.registered import SUITES, conformance_class, conformance_classes
+from recpilot.testing.registered import BINDINGS, SUITES, conformance_class, conformance_classes
 from recpilot.testing.storage import storage
 
 globals().update(conformance_classes())
@@ -32,6 +32,7 @@ globals().update(conformance_classes())
 
 def test_every_kind_of_part_has_a_suite() -> None:
     assert set(SUITES) == set(KINDS), "a kind of the registry without a generated conformance suite"
+    assert set(BINDINGS) == set(KINDS), "a kind of the registry whose suite cannot be bound to a part"
     for kind in KINDS:
         for name in REGISTRY.names(kind):
             assert issubclass(conformance_class(kind, name), SUITES[kind])
@@ -61,8 +62,9 @@ def test_a_part_registered_later_gets_the_suite(monkeypatch: pytest.MonkeyPatch)
     assert "TestModelMineContract" in conformance_classes(("model",))
 
 
-def test_a_kind_without_a_suite_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delitem(SUITES, "recommender")
+@pytest.mark.parametrize("table", [SUITES, BINDINGS])
+def test_a_kind_without_a_suite_is_refused(monkeypatch: pytest.MonkeyPatch, table: dict[str, Any]) -> None:
+    monkeypatch.delitem(table, "recommender")
     with pytest.raises(LookupError, match="no conformance suite for parts of kind 'recommender'"):
         conformance_class("recommender", "model")
 

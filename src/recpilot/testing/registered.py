@@ -144,42 +144,54 @@ def conformance_class(kind: Kind, name: str) -> type:
     """The contract of ``kind`` bound to the registered part ``name`` (a pytest test class).
 
     Raises:
-        LookupError: ``kind`` has no suite.
+        LookupError: ``kind`` has no suite (in :data:`SUITES`) or no way to bind one (in :data:`BINDINGS`).
     """
-    suite = SUITES.get(kind)
-    if suite is None:
-        raise LookupError(f"no conformance suite for parts of kind {kind!r}; add one to SUITES")
+    suite, bind = SUITES.get(kind), BINDINGS.get(kind)
+    if suite is None or bind is None:
+        raise LookupError(f"no conformance suite for parts of kind {kind!r}; add one to SUITES and BINDINGS")
     case = CASES.get((kind, name), Case())
     spec = Spec.of(name, dict(case.config))
-
-    def objects(*args: Any) -> dict[str, Any]:
-        return case.objects(*args) if case.objects is not None else {}
-
     attributes: dict[str, Any] = {**case.flags, "pytestmark": list(case.marks), "spec": spec}
-    if kind == "model":
-        attributes["make_model"] = lambda self, **overrides: REGISTRY.build("model", spec, **overrides)
-    elif kind == "policy":
-        attributes["make_policy"] = lambda self, **overrides: REGISTRY.build(
-            "policy", spec, **{**objects(), **overrides}
-        )
-        attributes["objects"] = lambda self: objects()
-    elif kind == "brain":
-        attributes["make_brain"] = lambda self: REGISTRY.build("brain", spec, **objects())
-    elif kind == "engine":
-        attributes["make_engine"] = lambda self, scenario: _fitted(
-            REGISTRY.build("engine", spec, **objects(scenario)), scenario
-        )
-    elif kind == "memory":
-        attributes.update(_memory_attributes(spec, case, objects))
-    else:
-        attributes.update(_recommender_attributes(spec, case))
+    attributes.update(bind(spec, case))
     title = "".join(part.capitalize() for part in f"{kind}-{name}".replace("_", "-").split("-"))
     return type(f"Test{title}Contract", (suite,), attributes)
 
 
-def _memory_attributes(spec: Spec, case: Case, objects: Callable[..., dict[str, Any]]) -> dict[str, Any]:
+def _objects(case: Case) -> Callable[..., dict[str, Any]]:
+    """The case's objects for one part built (none without ``case.objects``)."""
+    return lambda *args: case.objects(*args) if case.objects is not None else {}
+
+
+def _model_attributes(spec: Spec, case: Case) -> dict[str, Any]:
+    return {"make_model": lambda self, **overrides: REGISTRY.build("model", spec, **overrides)}
+
+
+def _policy_attributes(spec: Spec, case: Case) -> dict[str, Any]:
+    objects = _objects(case)
+    return {
+        "make_policy": lambda self, **overrides: REGISTRY.build("policy", spec, **{**objects(), **overrides}),
+        "objects": lambda self: objects(),
+    }
+
+
+def _brain_attributes(spec: Spec, case: Case) -> dict[str, Any]:
+    objects = _objects(case)
+    return {"make_brain": lambda self: REGISTRY.build("brain", spec, **objects())}
+
+
+def _engine_attributes(spec: Spec, case: Case) -> dict[str, Any]:
+    objects = _objects(case)
+    return {
+        "make_engine": lambda self, scenario: _fitted(
+            REGISTRY.build("engine", spec, **objects(scenario)), scenario
+        )
+    }
+
+
+def _memory_attributes(spec: Spec, case: Case) -> dict[str, Any]:
     """A memory's ``memory`` fixture (once per database in ``case.backends``), ``make_memory`` and
     ``reopen`` (a new memory on the same database when the memory persists)."""
+    objects = _objects(case)
 
     def make_memory(self: Any, found: Storage | None) -> Any:
         return REGISTRY.build("memory", spec, **(objects(found) if found is not None else objects()))
@@ -233,6 +245,18 @@ def _fitted(engine: Any, scenario: EngineScenario) -> Any:
     return fit(scenario.dataset) if callable(fit) else engine
 
 
+#: How each kind's contract is bound to one registered part: the class attributes its suite needs (the
+#: ``make_...`` method, fixtures). Every kind of :data:`SUITES` has one.
+BINDINGS: dict[Kind, Callable[[Spec, Case], dict[str, Any]]] = {
+    "model": _model_attributes,
+    "policy": _policy_attributes,
+    "brain": _brain_attributes,
+    "engine": _engine_attributes,
+    "memory": _memory_attributes,
+    "recommender": _recommender_attributes,
+}
+
+
 def conformance_classes(kinds: tuple[Kind, ...] = KINDS) -> dict[str, type]:
     """Class name -> test class for every registered part of ``kinds``."""
     found: dict[str, type] = {}
@@ -243,4 +267,4 @@ def conformance_classes(kinds: tuple[Kind, ...] = KINDS) -> dict[str, type]:
     return found
 
 
-__all__ = ["CASES", "SUITES", "Case", "conformance_class", "conformance_classes"]
+__all__ = ["BINDINGS", "CASES", "SUITES", "Case", "conformance_class", "conformance_classes"]
