@@ -10,7 +10,7 @@ from mcp_types import CallToolResult
 
 from recpilot.agent import RecommenderAgent
 from recpilot.agent.agent import DEFAULT_TOOLS
-from recpilot.mcp_server import McpServerConfig, create_mcp_server, mcp_dispatcher
+from recpilot.mcp_server import McpServerConfig, create_mcp_server, mcp_dispatcher, service_dispatcher
 from recpilot.mcp_server.server import _USER_ID_SCHEMA
 from recpilot.safety import default_policy
 from recpilot.service import RecommenderService
@@ -112,6 +112,21 @@ async def test_a_tool_added_to_the_agents_set_is_served_without_editing_the_serv
     assert _data(called) == {"shelf": "comedy", "count": 3, "user": "7"}
     assert "limit:" in _error_text(refused), "validated by the dispatcher like any agent tool"
     assert dispatcher.spec("shelf_size") is shelf_size
+
+
+async def test_the_served_agents_own_tools_and_policy_reach_mcp(
+    service: RecommenderService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def factory(runtime: Any, policy: Any) -> RecommenderAgent:
+        return RecommenderAgent(runtime, tools=(*DEFAULT_TOOLS, shelf_size), policy=policy)
+
+    monkeypatch.setattr(service, "agent_factory", factory)
+    dispatcher = service_dispatcher(service)
+    assert dispatcher.policy is service.policy
+    server, _ = create_mcp_server(service.runtime, dispatcher=dispatcher)
+    tools = await _listed(server)
+    assert "shelf_size" in tools
+    assert set(tools) == {spec.name for spec in dispatcher.specs if spec.privilege == "read"}
 
 
 async def test_recommend_honours_constraints_and_explains_each_item(service: RecommenderService) -> None:

@@ -64,7 +64,7 @@ def mcp(
     ] = False,
 ) -> None:
     """The MCP server on stdio, for MCP clients that launch it (Claude Desktop, IDEs, agents)."""
-    from recpilot.mcp_server import McpServerConfig, create_mcp_server, mcp_dispatcher
+    from recpilot.mcp_server import McpServerConfig, create_mcp_server, service_dispatcher
 
     # stdout carries the protocol: progress and errors go to stderr only.
     service = load_service(dataset, store_url, None)
@@ -74,7 +74,7 @@ def mcp(
         McpServerConfig(default_user=user, allow_write=allow_write),
         memory_for=lambda _tenant: service.memory(tenant),
         recommendations=service.recommendations,
-        dispatcher=mcp_dispatcher(policy=service.policy),
+        dispatcher=service_dispatcher(service),
     )
     try:
         server.run("stdio")
@@ -172,7 +172,7 @@ def build_serving_app(
         allow_write: Offer MCP tools that write preferences to memory.
     """
     from recpilot.api import create_app
-    from recpilot.mcp_server import McpServerConfig, create_mcp_server, mcp_dispatcher
+    from recpilot.mcp_server import McpServerConfig, create_mcp_server, service_dispatcher
     from recpilot.mcp_server.http import mount_mcp
     from recpilot.service import AuthenticationError
 
@@ -182,7 +182,7 @@ def build_serving_app(
         McpServerConfig(allow_write=allow_write),
         memory_for=lambda tenant: service.memory(tenant or DEFAULT_TENANT),
         recommendations=service.recommendations,
-        dispatcher=mcp_dispatcher(policy=service.policy),
+        dispatcher=service_dispatcher(service),
     )
 
     def verify(key: str) -> str | None:

@@ -1,7 +1,7 @@
 """The MCP server: recpilot's recommender tools for any MCP client, over stdio or streamable HTTP."""
 
 from recpilot.mcp_server.server import McpServerConfig, create_mcp_server, offered_tools
-from recpilot.mcp_server.tools import SERVICE_TOOLS, explain, mcp_dispatcher, recommend
+from recpilot.mcp_server.tools import SERVICE_TOOLS, explain, mcp_dispatcher, recommend, service_dispatcher
 
 __all__ = [
     "SERVICE_TOOLS",
@@ -11,4 +11,5 @@ __all__ = [
     "mcp_dispatcher",
     "offered_tools",
     "recommend",
+    "service_dispatcher",
 ]

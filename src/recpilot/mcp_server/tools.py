@@ -15,7 +15,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from recpilot.agent.agent import DEFAULT_TOOLS
 from recpilot.agent.types import HardConstraints, ItemId, Reason
@@ -25,6 +25,9 @@ from recpilot.service.schemas import RecommendRequest
 from recpilot.tools import ToolContext, ToolDispatcher, ToolOutput, ToolPolicy, ToolSpec, tool
 from recpilot.tools.context import Catalog
 from recpilot.tools.recommender_tools import RankingModel
+
+if TYPE_CHECKING:
+    from recpilot.service import RecommenderService
 
 MAX_K = 100
 
@@ -46,6 +49,13 @@ def mcp_dispatcher(
     names = {spec.name for spec in own}
     specs = (*(spec for spec in SERVICE_TOOLS if spec.name not in names), *own)
     return ToolDispatcher(specs, policy) if policy is not None else ToolDispatcher(specs)
+
+
+def service_dispatcher(service: RecommenderService) -> ToolDispatcher:
+    """:func:`mcp_dispatcher` for the agent ``service`` serves: the tools and policy of the agent its
+    agent factory makes (custom tools included) under the service's policy."""
+    agent = service.agent_factory(service.runtime, service.policy).dispatcher
+    return mcp_dispatcher(agent.specs, agent.policy)
 
 
 @dataclass
