@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import httpx2 as httpx
 from api_support import Tenant
@@ -48,20 +49,40 @@ def test_malformed_json_and_wrong_types_name_the_field(client: TestClient, tenan
     assert "body.colour" in extra.json()["detail"]
 
 
+class _HandClock:
+    """A monotonic clock that moves only when the test says (the limiter's ``clock``)."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_rate_limit_gives_429_with_retry_after(
     service: RecommenderService, tenant: Tenant, other_tenant: Tenant
 ) -> None:
     config = ServiceConfig(limits=LimitsConfig(rate_per_s=0.5, burst=3))
-    with TestClient(create_app(config, service=service)) as limited:
-        codes = [
-            limited.post("/v1/recommend", json={"k": 1}, headers=tenant.headers).status_code for _ in range(4)
-        ]
-        assert codes == [200, 200, 200, 429]
-        refused = limited.post("/v1/recommend", json={"k": 1}, headers=tenant.headers)
-        assert refused.headers["retry-after"] == "2"
+    app = create_app(config, service=service)
+    clock = _HandClock()  # however long the requests take, no token comes back until the clock moves
+    app.state.rate_limiter.clock = clock
+    with TestClient(app) as limited:
+
+        def recommend(who: Tenant) -> Any:
+            return limited.post("/v1/recommend", json={"k": 1}, headers=who.headers)
+
+        assert [recommend(tenant).status_code for _ in range(4)] == [200, 200, 200, 429]
+        refused = recommend(tenant)
+        assert refused.status_code == 429
+        assert refused.headers["retry-after"] == "2"  # an empty bucket refills one token in 2 s
         assert "rate limit of 0.5 requests/s" in refused.json()["detail"]
         # Buckets are per key: another key is unaffected.
-        assert limited.post("/v1/recommend", json={"k": 1}, headers=other_tenant.headers).status_code == 200
+        assert recommend(other_tenant).status_code == 200
+        clock.now += 1.0  # half a token
+        half = recommend(tenant)
+        assert (half.status_code, half.headers["retry-after"]) == (429, "1")
+        clock.now += 1.0  # a whole token: one more request, then refused again
+        assert [recommend(tenant).status_code for _ in range(2)] == [200, 429]
 
 
 def test_health_readiness_and_metrics(client: TestClient, tenant: Tenant) -> None:

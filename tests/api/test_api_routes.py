@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from api_support import Tenant
 from fastapi.testclient import TestClient
 
@@ -187,6 +189,49 @@ def test_feed_rules_listed_and_deleted(
     }
     assert client.delete(f"/v1/users/cy/feed-rules/{rule.id}", headers=tenant.headers).status_code == 404
     assert client.get("/v1/users/cy/profile", headers=tenant.headers).json()["feed_rules"] == []
+
+
+def test_feed_rules_show_whose_words_asked_for_them(
+    client: TestClient, tenant: Tenant, service: RecommenderService
+) -> None:
+    from recpilot.memory.feed_rules import AttributeTarget, FeedRule
+    from recpilot.memory.provenance import Provenance
+
+    h = tenant.headers
+    sid = client.post("/v1/sessions", json={"user_id": "dee"}, headers=h).json()["session_id"]
+    client.post(f"/v1/sessions/{sid}/messages", json={"content": "comedies"}, headers=h)
+    before = time.time()
+    said = client.post(
+        f"/v1/sessions/{sid}/messages", json={"content": "no more horror this week"}, headers=h
+    )
+    assert said.status_code == 200
+    listed = client.get("/v1/users/dee/profile", headers=h).json()["feed_rules"]
+    assert said.json()["feed_rules"] == listed, "the chat reply and the profile show the same rules"
+    (rule,) = listed
+    at = rule["provenance"].pop("at")
+    assert rule["provenance"] == {"source": "user", "via": "offline_parser", "turn": 2, "session_id": sid}
+    assert before <= at <= time.time()
+    # A rule from code with a hostile session id, and one of unknown provenance, are shown safely.
+    memory = service.memory(tenant.tenant_id)
+    for value, provenance in (
+        ("Drama", Provenance(session_id="s\u202eevil\x1b[31m")),
+        ("Western", Provenance.legacy()),
+    ):
+        target = AttributeTarget(attribute="genres", value=value)
+        memory.add_feed_rule(
+            "dee", FeedRule(user_id="dee", effect="boost", target=target, provenance=provenance)
+        )
+    shown = client.get("/v1/users/dee/profile", headers=h).json()["feed_rules"]
+    assert [(r["provenance"]["source"], r["provenance"]["via"]) for r in shown] == [
+        ("user", "offline_parser"),
+        ("library", "direct"),
+        ("unknown", "unknown"),
+    ]
+    assert not any(c in shown[1]["provenance"]["session_id"] for c in "\u202e\x1b")
+    listing = client.post(f"/v1/sessions/{sid}/messages", json={"content": "what are my rules?"}, headers=h)
+    reply = listing.json()["reply"]
+    assert f"from your message (turn 2 of session {sid}), read by the offline parser" in reply
+    assert "from unknown (before provenance)" in reply
 
 
 def test_explain(client: TestClient, tenant: Tenant) -> None:

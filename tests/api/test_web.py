@@ -195,8 +195,10 @@ def test_feed_command_typed_in_the_chat_appears_as_a_removable_rule(
     page.get_by_role("button", name="Send").click()
     rules = page.get_by_role("list", name="Feed rules")
     playwright_api.expect(rules).to_contain_text("exclude genres = Horror", timeout=60_000)
+    playwright_api.expect(rules).to_contain_text("asked by your message in turn 1")
     stored = web_service.memory(DEFAULT_TENANT).feed_rules(user)
     assert [(r.effect, r.expires_at is not None) for r in stored] == [("exclude", True)]
+    assert [(r.provenance.source, r.provenance.turn) for r in stored] == [("user", 1)]
     page.get_by_role("button", name="Remove rule exclude genres = Horror").click()
     playwright_api.expect(rules.get_by_role("listitem")).to_have_count(0)
     assert web_service.memory(DEFAULT_TENANT).feed_rules(user) == []

@@ -13,6 +13,7 @@ from recpilot.cli import main
 from recpilot.cli.agent_commands import agent_memory
 from recpilot.data.builtin import load_builtin
 from recpilot.memory import AttributeTarget, FeedRule, ProfileMemory
+from recpilot.memory.provenance import Provenance
 
 
 @pytest.fixture
@@ -82,3 +83,23 @@ def test_recommend_for_a_user_obeys_the_rules(
     assert [i for i in ids_before if i not in dramas_before] == ids_after[
         : len(ids_before) - len(dramas_before)
     ]
+
+
+def test_the_listing_says_whose_words_asked_for_each_rule(
+    capsys: pytest.CaptureFixture[str], memory: ProfileMemory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    said = Provenance(source="user", via="offline_parser", turn=3, session_id="s9", at=1.8e9)
+    memory.add_feed_rule("7", _rule("7", "Horror").model_copy(update={"provenance": said}))
+    memory.add_feed_rule("7", _rule("7", "Drama").model_copy(update={"provenance": Provenance.legacy()}))
+    listed = _json(capsys, "rules", "--user", "7")
+    assert [r["provenance"] for r in listed["rules"]] == [
+        said.model_dump(mode="json"),
+        Provenance.legacy().model_dump(mode="json"),
+    ]
+    monkeypatch.setenv("COLUMNS", "400")  # one line per rule
+    assert main(["rules", "--user", "7"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    horror = next(line for line in lines if "genres=Horror" in line)
+    drama = next(line for line in lines if "genres=Drama" in line)
+    assert "your message (turn 3 of session s9), read by the offline parser, 2027-01-15" in horror
+    assert "unknown (before provenance)" in drama

@@ -1,6 +1,6 @@
-"""Serving hardening: no 5xx under 200 concurrent chat turns (SQLite and PostgreSQL), the page key only
-for loopback names and same-origin requests, bounded ratings, neutralised echoes, per-tenant policies
-and the audit log over HTTP."""
+"""Serving hardening: the page key only for loopback names and same-origin requests, bounded ratings,
+neutralised echoes, per-tenant policies and the audit log over HTTP (no 5xx under 200 concurrent chat
+turns is ``tests/api/test_api_concurrency.py``)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,6 @@ from recpilot.service.schemas import FeedbackIn
 from recpilot.testing.backends import BACKENDS, POSTGRES_ADMIN_URL
 from recpilot.testing.injection_catalog import build_catalog
 
-TURNS = 200
 LIMITS = LimitsConfig(rate_per_s=10_000, burst=10_000)
 
 
@@ -62,43 +61,6 @@ async def _client(
         httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8000", timeout=timeout) as http,
     ):
         yield http
-
-
-def test_200_concurrent_chat_turns_give_no_5xx_and_are_stored_whole(service: RecommenderService) -> None:
-    key = service.create_api_key(f"load-{uuid.uuid4().hex[:6]}").key
-    headers = {"Authorization": f"Bearer {key}"}
-    messages = [
-        "a 90s comedy",
-        "westerns please",
-        "no more horror this week",
-        "remember that I love westerns",
-    ]
-
-    async def run() -> list[int]:
-        async with _client(service, timeout=120) as http:
-            sessions = [
-                (await http.post("/v1/sessions", json={"user_id": f"u{i % 20}"}, headers=headers)).json()[
-                    "session_id"
-                ]
-                for i in range(TURNS)
-            ]
-            replies = await asyncio.gather(
-                *(
-                    http.post(
-                        f"/v1/sessions/{s}/messages", json={"content": messages[i % 4]}, headers=headers
-                    )
-                    for i, s in enumerate(sessions)
-                )
-            )
-            histories = await asyncio.gather(
-                *(http.get(f"/v1/sessions/{s}/messages", headers=headers) for s in sessions)
-            )
-        assert all(len(h.json()["messages"]) == 2 for h in histories), "every turn stored whole"
-        return [r.status_code for r in replies]
-
-    codes = asyncio.run(run())
-    assert [c for c in codes if c >= 500] == []
-    assert set(codes) == {200}
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,8 @@ from recpilot.errors import ConfigError
 from recpilot.memory import DialogueState, DialogueTurn, FeedRule, Preference, SqlProfileMemory
 from recpilot.memory.audit import AuditEntry
 from recpilot.memory.feed_rules import AttributeTarget
-from recpilot.memory.sql_schema import MEMORY
+from recpilot.memory.provenance import Provenance
+from recpilot.memory.sql_schema import MEMORY, value_key
 from recpilot.service.storage import SERVICE, ServiceStore, simulations
 from recpilot.store import CatalogQuery, CatalogStore, migrate
 from recpilot.store.schema import CATALOG
@@ -39,15 +40,8 @@ def _fill(store: CatalogStore, memory: SqlProfileMemory, service: ServiceStore, 
     memory.set_summary("ann", "likes horror")
     memory.append_turn("s1", "ann", DialogueTurn(role="user", content="something scary"))
     memory.save_dialogue_state(DialogueState(session_id="s1", user_id="ann"))
-    memory.add_feed_rule(
-        "ann",
-        FeedRule(
-            user_id="ann",
-            effect="exclude",
-            target=AttributeTarget(attribute="genres", value="Drama"),
-            text="no drama",
-        ),
-    )
+    with memory.engine.begin() as conn:  # today's writer stores columns the frozen schema lacks
+        _legacy_rule(conn, 1, "Drama", None)
     memory.record_audit(
         "ann", [AuditEntry(user_id="ann", action="added", record="preference", detail="x", provenance="tool")]
     )
@@ -122,6 +116,9 @@ def test_upgrade_keeps_the_rows_of_a_database_created_before_migrations(
         # The upgraded stores work: full-text search, memory reads and writes, API keys.
         assert [hit.item_id for hit in store.search(CatalogQuery(text="zeppelins"))] == [11]
         assert memory.profile("ann").values("like_attribute") == ["genres=Horror"]
+        assert [(r.text, r.provenance) for r in memory.feed_rules("ann")] == [
+            ("no drama", Provenance.legacy())
+        ]
         assert memory.remember("ann", Preference(kind="like_item", value="12")).id == 2
         assert service.verify_key(key)[1] == "acme"
     finally:
@@ -140,13 +137,84 @@ def test_a_memory_in_its_own_postgres_schema_is_adopted_there(postgres_admin: sa
                 f"INSERT INTO {schema}.memory_profiles (user_id, summary, updated_at) "
                 "VALUES ('ann', 'old', 1)"
             )
+            conn.exec_driver_sql(
+                f"INSERT INTO {schema}.memory_feed_rules "
+                "(user_id, effect, target, target_key, text, created_at) VALUES "
+                """('ann', 'exclude', '{"kind":"title_pattern","pattern":"sequel"}', 'k', 'no sequels', 1)"""
+            )
         memory = SqlProfileMemory(postgres_admin, schema=schema)
         assert memory.profile("ann").summary == "old"
+        assert [r.provenance for r in memory.feed_rules("ann")] == [Provenance.legacy()]
         assert migrate.current_revision(postgres_admin, MEMORY, schema=schema) == migrate.head(MEMORY)
         assert sa.inspect(postgres_admin).has_table(MEMORY.version_table, schema=schema)
     finally:
         with postgres_admin.begin() as conn:
             conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+
+
+def _legacy_rule(conn: sa.Connection, rule_id: int, value: str, expires_at: float | None) -> None:
+    """A feed rule row as recpilot wrote it before provenance was kept (its columns only)."""
+    target = AttributeTarget(attribute="genres", value=value).model_dump_json()
+    conn.execute(
+        LEGACY["memory"].tables["memory_feed_rules"].insert(),
+        {
+            "id": rule_id,
+            "user_id": "ann",
+            "effect": "exclude",
+            "target": target,
+            "target_key": value_key(f"exclude\x1f{target}"),
+            "text": f"no {value.lower()}",
+            "created_at": 1_000.0,
+            "expires_at": expires_at,
+        },
+    )
+
+
+def test_memory_at_0001_upgrades_with_its_rules_of_unknown_provenance(store_url: str) -> None:
+    engine = CatalogStore(store_url).engine
+    try:
+        migrate.upgrade(engine, MEMORY, revision="memory_0001")
+        assert migrate.current_revision(engine, MEMORY) == "memory_0001"
+        columns = {c["name"] for c in sa.inspect(engine).get_columns("memory_feed_rules")}
+        assert "provenance_source" not in columns, "the database is as revision 0001 left it"
+        with engine.begin() as conn:
+            _legacy_rule(conn, 1, "Horror", None)
+            _legacy_rule(conn, 2, "Drama", 2_000.0)  # expired long ago: kept and reported
+
+        memory = SqlProfileMemory(engine)
+        assert migrate.current_revision(engine, MEMORY) == migrate.head(MEMORY) == "memory_0002"
+        with engine.connect() as conn:
+            assert migrate.schema_differences(conn, MEMORY) == []
+        rules = memory.feed_rules("ann", include_expired=True)
+        assert [(r.id, r.text, r.expires_at) for r in rules] == [
+            (1, "no horror", None),
+            (2, "no drama", 2_000.0),
+        ]
+        assert [r.provenance for r in rules] == [Provenance.legacy()] * 2
+        assert rules[0].provenance.describe() == "unknown (before provenance)"
+
+        # Restating a legacy rule merges into it and records whose words restated it.
+        said = Provenance(source="user", via="offline_parser", turn=2, session_id="s1")
+        restated = memory.add_feed_rule(
+            "ann",
+            FeedRule(
+                user_id="ann",
+                effect="exclude",
+                target=AttributeTarget(attribute="genres", value="horror"),
+                text="no horror",
+                provenance=said,
+            ),
+        )
+        assert restated.id == 1
+        assert memory.feed_rules("ann") == [restated]
+        assert restated.provenance == said
+        # A row an older recpilot still running writes after the upgrade (provenance columns left
+        # null) reads as unknown too.
+        with engine.begin() as conn:
+            _legacy_rule(conn, 3, "Western", None)
+        assert memory.feed_rules("ann")[-1].provenance == Provenance.legacy()
+    finally:
+        engine.dispose()
 
 
 def test_a_fresh_database_gets_head_and_a_second_opening_changes_nothing(store_url: str) -> None:

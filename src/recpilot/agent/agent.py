@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
@@ -33,6 +34,7 @@ from recpilot.memory.condense import condense_dialogue
 from recpilot.memory.dialogue import DialogueState
 from recpilot.memory.feed_rules import FeedRule
 from recpilot.memory.integrity import MemorySnapshot
+from recpilot.memory.provenance import MessageSource, ProvenanceVia
 from recpilot.memory.summary import build_profile_summary
 from recpilot.safety.request import UserRequest, refusal_sentence
 from recpilot.tools.account_tools import ACCOUNT_TOOLS
@@ -91,6 +93,7 @@ class RecommenderAgent:
         *,
         session_id: str | None = None,
         on_event: EventSink | None = None,
+        source: MessageSource = "user",
     ) -> AgentResponse:
         """Answer one message (blocking). See :meth:`arespond`.
 
@@ -100,8 +103,10 @@ class RecommenderAgent:
             session_id: The dialogue session (default: the user's default session).
             on_event: Called with each :mod:`event <recpilot.agent.events>` of the turn as it happens,
                 on the thread running the turn (how a server streams a turn it runs in a worker thread).
+            source: Who wrote the message: the user, or a simulated user (kept as the provenance of
+                what the turn writes).
         """
-        turn = self._run(user, message, session_id, on_event)
+        turn = self._run(user, message, session_id, on_event, source)
         try:
             asyncio.get_running_loop()
         except RuntimeError:
@@ -112,17 +117,28 @@ class RecommenderAgent:
             return response
 
     async def arespond(
-        self, user: str | int, message: str, *, session_id: str | None = None
+        self,
+        user: str | int,
+        message: str,
+        *,
+        session_id: str | None = None,
+        source: MessageSource = "user",
     ) -> AgentResponse:
         """Answer one message: items (grounded, explained), reply text, tool trace and LLM usage.
 
         The response is the ``done`` event of :meth:`iter`.
         """
-        done = [e async for e in self.iter(user, message, session_id=session_id) if isinstance(e, DoneEvent)]
+        turn = self.iter(user, message, session_id=session_id, source=source)
+        done = [e async for e in turn if isinstance(e, DoneEvent)]
         return done[-1].response
 
     async def iter(
-        self, user: str | int, message: str, *, session_id: str | None = None
+        self,
+        user: str | int,
+        message: str,
+        *,
+        session_id: str | None = None,
+        source: MessageSource = "user",
     ) -> AsyncIterator[TurnEvent]:
         """The turn for one message as a stream of typed events (see :mod:`recpilot.agent.events`).
 
@@ -135,7 +151,7 @@ class RecommenderAgent:
         cancels the turn, which then leaves no memory write behind.
         """
         queue: asyncio.Queue[TurnEvent | None] = asyncio.Queue()
-        task = asyncio.ensure_future(self._run(user, message, session_id, queue.put_nowait))
+        task = asyncio.ensure_future(self._run(user, message, session_id, queue.put_nowait, source))
         task.add_done_callback(lambda _: queue.put_nowait(None))
         try:
             while (event := await queue.get()) is not None:
@@ -148,7 +164,12 @@ class RecommenderAgent:
                     await task
 
     async def _run(
-        self, user: str | int, message: str, session_id: str | None, sink: EventSink | None
+        self,
+        user: str | int,
+        message: str,
+        session_id: str | None,
+        sink: EventSink | None,
+        source: MessageSource = "user",
     ) -> AgentResponse:
         """One turn, its events sent to ``sink`` as they happen; items, reply and ``done`` last."""
         started = time.perf_counter()
@@ -164,7 +185,7 @@ class RecommenderAgent:
             )
             response = AgentResponse(user_id=user_id, session_id=session, reply=refusal, brain="none")
         else:
-            response = await self._answer(user_id, session, text, trace)
+            response = await self._answer(user_id, session, text, trace, source)
             ms = (time.perf_counter() - started) * 1000
             trace.append(TraceStep(kind="answer", name=response.brain, ms=ms))
             response.trace = list(trace)
@@ -175,7 +196,9 @@ class RecommenderAgent:
             sink(DoneEvent(response=response))
         return response
 
-    async def _answer(self, user_id: str, session: str, text: str, trace: Trace) -> AgentResponse:
+    async def _answer(
+        self, user_id: str, session: str, text: str, trace: Trace, source: MessageSource
+    ) -> AgentResponse:
         memory = self.runtime.memory
         profile = memory.profile(user_id)
         dataset_user = self.runtime.catalog.dataset_user(user_id)
@@ -189,7 +212,10 @@ class RecommenderAgent:
         judgement = judge_turn(
             turn, self.runtime.catalog, state, self._parser, memory.feed_rules(user_id, include_expired=True)
         )
-        context = self._context(user_id, judgement.request, state, rules)
+        # Provenance of this turn's writes: whose message, and what turns it into tool calls.
+        via: ProvenanceVia = "offline_parser" if isinstance(self.brain, OfflineBrain) else "llm_plan"
+        request = dataclasses.replace(judgement.request, source=source, via=via)
+        context = self._context(user_id, request, state, rules)
         runner = ToolRunner(self.dispatcher, context, trace, trace.sink)
         snapshot = MemorySnapshot.take(memory, user_id)
         try:
@@ -321,7 +347,8 @@ class RecommenderAgent:
             # context (in which the held call that confirmed_call dropped stays dropped).
             snapshot.restore(self.runtime.memory)
             fresh = state.model_copy(update={"pending_call": None})
-            context = self._context(turn.user_id, runner.context.request, fresh, rules)
+            request = dataclasses.replace(runner.context.request, via="offline_parser")
+            context = self._context(turn.user_id, request, fresh, rules)
             runner = ToolRunner(self.dispatcher, context, runner.trace, runner.sink)
             act = await self.fallback.act(turn, runner)
             degraded = act.model_copy(update={"degraded": True, "usage": _spent(exc).add(act.usage)})

@@ -122,6 +122,8 @@ def judge_turn(
         stated={arg: frozenset(values) for arg, values in stated.items()},
         allowed=tuple(allowed),
         turn=number,
+        session_id=turn.session_id,
+        source="user",
     )
     return Judgement(request, constraints)
 

@@ -34,6 +34,7 @@ def confirmed_call(turn: Turn, runner: ToolRunner, state: DialogueState) -> Act 
         confirmed=request.confirmed | {tool},
         writes=request.writes | ({kind} if kind is not None else set()),
         allowed=(*request.allowed, RequestedWrite.exactly(tool, args)),
+        via="confirmation",
     )
     record = runner.call(tool, args)
     reply = (

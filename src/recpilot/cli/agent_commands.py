@@ -172,12 +172,13 @@ def rules(
         console.print(f"user {user} has no feed rules")
         return
     table = Table(title=f"Feed rules of user {user}")
-    for column in ("id", "effect", "target", "until", "status", "text"):
+    for column in ("id", "effect", "target", "until", "status", "text", "asked by"):
         table.add_column(column)
     for rule in listed:
         until = "removed by the user" if rule.expires_at is None else _stamp(rule.expires_at)
         state = "active" if rule.active(now) else "expired"
-        table.add_row(str(rule.id), rule.effect, rule.target.describe(), until, state, rule.text)
+        asked = rule.provenance.describe()
+        table.add_row(str(rule.id), rule.effect, rule.target.describe(), until, state, rule.text, asked)
     console.print(table)
 
 

@@ -113,7 +113,11 @@ def describe_rules(rules: Sequence[FeedRule], *, now: float | None = None) -> st
     expired = [r for r in rules if not r.active(now)]
     lines: list[str] = []
     if active:
-        lines.append("Your feed rules: " + "; ".join(f"{r.describe(now)} — “{r.text}”" for r in active) + ".")
+        lines.append(
+            "Your feed rules: "
+            + "; ".join(f"{r.describe(now)} — “{r.text}”, from {r.provenance.describe()}" for r in active)
+            + "."
+        )
     if expired:
         lines.append("Expired (no longer applied): " + "; ".join(r.describe(now) for r in expired) + ".")
     lines.append("Say “remove rule N” to delete one.")

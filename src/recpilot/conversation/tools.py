@@ -122,7 +122,14 @@ def add_feed_rule(
         days = None
     now = time.time()
     expires = None if days is None else now + days * 86_400
-    rule = FeedRule(user_id=ctx.user_id, effect=effect, target=target, text=text, expires_at=expires)
+    rule = FeedRule(
+        user_id=ctx.user_id,
+        effect=effect,
+        target=target,
+        text=text,
+        expires_at=expires,
+        provenance=ctx.request.write_provenance(),
+    )
     change = add_feed_rules(ctx.memory, ctx.user_id, [rule])
     until = "until removed" if days is None else f"for {days:g} days"
     return ToolOutput(

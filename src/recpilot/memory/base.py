@@ -156,17 +156,17 @@ class ProfileMemory(ABC):
         """Store a feed rule for ``user_id`` and return it with its id.
 
         An active rule with the same effect and target (compared case-insensitively) is not
-        duplicated: it is kept (its id too), with the new rule's expiry (None: until removed) and text,
-        since the latest instruction wins.
+        duplicated: it is kept (its id too), with the new rule's expiry (None: until removed), text
+        and provenance, since the latest instruction wins.
 
         Raises:
-            MemoryValueError: The target or wording is not storable
+            MemoryValueError: The target, wording or provenance is not storable
                 (:func:`recpilot.memory.values.check_feed_rule`); nothing is stored.
         """
         check_feed_rule(rule)
-        return self._add_feed_rule(
-            user_id, rule.model_copy(update={"text": storable(bounded_text(rule.text))})
-        )
+        provenance = rule.provenance.model_copy(update={"session_id": storable(rule.provenance.session_id)})
+        update = {"text": storable(bounded_text(rule.text)), "provenance": provenance}
+        return self._add_feed_rule(user_id, rule.model_copy(update=update))
 
     @abstractmethod
     def _add_feed_rule(self, user_id: str, rule: FeedRule) -> FeedRule:
@@ -310,6 +310,8 @@ class InMemoryProfileMemory(ProfileMemory):
 
 
 def merge_feed_rule(existing: FeedRule, new: FeedRule) -> FeedRule:
-    """An active rule restated: the same id, the new wording and the new expiry (the latest instruction
-    wins: "no horror today" after "no horror this week" ends the rule today)."""
-    return existing.model_copy(update={"text": new.text or existing.text, "expires_at": new.expires_at})
+    """An active rule restated: the same id, the new wording, expiry and provenance (the latest
+    instruction wins: "no horror today" after "no horror this week" ends the rule today)."""
+    return existing.model_copy(
+        update={"text": new.text or existing.text, "expires_at": new.expires_at, "provenance": new.provenance}
+    )

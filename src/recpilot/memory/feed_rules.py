@@ -8,10 +8,11 @@ them; parsing natural language into rules and applying them to rankings is
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from recpilot.memory.provenance import Provenance, utc_stamp
 
 FeedEffect = Literal["exclude", "boost", "require"]
 #: Title heuristics a rule can target (see :func:`recpilot.conversation.feed.is_sequel_title`).
@@ -83,6 +84,8 @@ class FeedRule(_Record):
         text: The user's words.
         created_at: Unix time it was made.
         expires_at: Unix time it stops applying; None until the user removes it.
+        provenance: Whose words asked for it, through what, and when (the latest instruction's, when
+            a restated rule was merged).
     """
 
     id: int = 0
@@ -92,6 +95,7 @@ class FeedRule(_Record):
     text: str = ""
     created_at: float = Field(default_factory=time.time, allow_inf_nan=False)
     expires_at: float | None = Field(default=None, allow_inf_nan=False)
+    provenance: Provenance = Field(default_factory=Provenance)
 
     def active(self, now: float | None = None) -> bool:
         """Whether the rule still applies at ``now`` (default: the current time)."""
@@ -107,13 +111,6 @@ class FeedRule(_Record):
         if self.expires_at is None:
             until = "until you remove it"
         else:
-            stamp = _stamp(self.expires_at)
+            stamp = utc_stamp(self.expires_at)
             until = f"until {stamp}" if self.active(now) else f"expired {stamp}"
         return f"#{self.id} {self.effect} {self.target.describe()} ({until})"
-
-
-def _stamp(seconds: float) -> str:
-    try:
-        return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%d %H:%M UTC")
-    except (OverflowError, ValueError, OSError):  # beyond the calendar datetime can show
-        return "a date too far to show"

@@ -4,8 +4,8 @@ Six tables, created or upgraded on opening by the memory's alembic migrations
 (:data:`~recpilot.memory.sql_schema.MEMORY`): ``memory_preferences`` (one row per remembered preference),
 ``memory_profiles`` (the summary), ``memory_turns`` (dialogue messages, numbered per session),
 ``memory_dialogue_states`` (one JSON :class:`DialogueState` per session, upserted),
-``memory_feed_rules`` (one row per feed rule, its target as JSON) and ``memory_audit`` (the user's
-audit log).
+``memory_feed_rules`` (one row per feed rule, its target as JSON, its provenance in columns) and
+``memory_audit`` (the user's audit log).
 
 Concurrency: every write is one short transaction. Duplicates are impossible because a unique
 constraint covers ``(user_id, kind, value_key)``, where ``value_key`` is a hash of the lower-cased

@@ -12,10 +12,12 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import ValidationError
 
 from recpilot.memory.audit import AUDIT_LIMIT, AuditEntry
 from recpilot.memory.dialogue import DialogueState
 from recpilot.memory.feed_rules import FeedRule
+from recpilot.memory.provenance import Provenance
 from recpilot.memory.sql_schema import lock_key, metadata, value_key, write_transaction
 from recpilot.memory.values import storable
 
@@ -40,6 +42,13 @@ feed_rules_table = sa.Table(
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("created_at", sa.Double, nullable=False),
     sa.Column("expires_at", sa.Double, nullable=True),
+    # Provenance (revision memory_0002): null source only in rows an older recpilot wrote after the
+    # upgrade; the upgrade marks older rows "unknown", and both read back as Provenance.legacy().
+    sa.Column("provenance_source", sa.String(32), nullable=True),
+    sa.Column("provenance_via", sa.String(32), nullable=True),
+    sa.Column("provenance_turn", sa.Integer, nullable=True),
+    sa.Column("provenance_session", sa.Text, nullable=True),
+    sa.Column("provenance_at", sa.Double, nullable=True),
     sa.Index("ix_memory_feed_rules_user_key", "user_id", "target_key"),
     sqlite_autoincrement=True,  # a removed rule's id is never given to a new one
 )
@@ -104,7 +113,9 @@ class ConversationRecords:
                 conn.execute(sa.select(sa.func.pg_advisory_xact_lock(lock_key("memory_feed_rules", user_id))))
             # The UPDATE is the transaction's first statement: on SQLite it takes the write lock, so
             # two writers cannot both miss the twin and insert it twice.
-            updates: dict[str, Any] = {"expires_at": rule.expires_at}  # the latest instruction wins
+            provenance = _provenance_columns(rule.provenance)
+            # The latest instruction wins: its expiry and provenance (and wording, when it has one).
+            updates: dict[str, Any] = {"expires_at": rule.expires_at, **provenance}
             if text:
                 updates["text"] = text
             merged = conn.execute(feed_rules_table.update().where(twin).values(**updates)).rowcount
@@ -118,6 +129,7 @@ class ConversationRecords:
                         text=text,
                         created_at=rule.created_at,
                         expires_at=rule.expires_at,
+                        **provenance,
                     )
                 )
             row = conn.execute(
@@ -159,8 +171,36 @@ def _feed_rule(row: sa.Row[Any]) -> FeedRule:
             "text": row.text,
             "created_at": row.created_at,
             "expires_at": row.expires_at,
+            "provenance": _provenance(row),
         }
     )
+
+
+def _provenance_columns(provenance: Provenance) -> dict[str, Any]:
+    return {
+        "provenance_source": provenance.source,
+        "provenance_via": provenance.via,
+        "provenance_turn": provenance.turn,
+        "provenance_session": provenance.session_id,
+        "provenance_at": provenance.at,
+    }
+
+
+def _provenance(row: sa.Row[Any]) -> Provenance:
+    """The row's provenance; not known for a row stored before provenance was kept, and for one whose
+    columns no writer of this recpilot could have made (a listing never fails on a stored value)."""
+    if row.provenance_source is None or row.provenance_source == "unknown":
+        return Provenance.legacy()
+    try:
+        return Provenance(
+            source=row.provenance_source,
+            via=row.provenance_via,
+            turn=row.provenance_turn,
+            session_id=row.provenance_session or "",
+            at=row.provenance_at,
+        )
+    except ValidationError:
+        return Provenance.legacy()
 
 
 class AuditRecords:

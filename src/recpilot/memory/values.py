@@ -13,8 +13,11 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
+from pydantic import ValidationError
+
 from recpilot.errors import ConfigError
 from recpilot.memory.feed_rules import AttributeTarget, FeedRule
+from recpilot.memory.provenance import Provenance
 
 if TYPE_CHECKING:
     from recpilot.memory.base import Preference
@@ -65,7 +68,7 @@ def check_preference(preference: Preference) -> None:
 
 
 def check_feed_rule(rule: FeedRule) -> None:
-    """Refuse a feed rule whose target value or wording is not storable."""
+    """Refuse a feed rule whose target value, wording or provenance is not storable."""
     if isinstance(rule.target, AttributeTarget):
         check_memory_text(rule.target.attribute, what="the rule's attribute")
         check_memory_text(rule.target.value, what="the rule's value")
@@ -73,6 +76,18 @@ def check_feed_rule(rule: FeedRule) -> None:
         raise MemoryValueError(
             "the rule's wording reads as an instruction, not a preference; it was not stored"
         )
+    check_provenance(rule.provenance, what="the rule's provenance")
+
+
+def check_provenance(provenance: Provenance, *, what: str) -> None:
+    """Refuse a provenance whose fields are out of their bounds (a copy made with ``model_copy``
+    skips the model's validation) or whose session id is not storable text."""
+    try:
+        Provenance.model_validate(provenance.model_dump())
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise MemoryValueError(f"{what} is not valid ({problems}); it was not stored") from None
+    check_memory_text(provenance.session_id, what=f"{what}'s session id")
 
 
 def storable(text: str) -> str:

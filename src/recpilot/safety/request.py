@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
+from recpilot.memory.provenance import Provenance, ProvenanceSource, ProvenanceVia
+
 WriteKind = Literal["remember", "forget", "feed_add", "feed_remove", "critique"]
 
 #: The write each writing tool performs; a write tool not listed here is never "requested".
@@ -144,6 +146,11 @@ class UserRequest:
         allowed: The concrete writes the message asks for (tool and resolved arguments); the default
             policy runs a write call only when it is one of them (:meth:`allows`).
         turn: The turn number in the session (1 for the first message), for provenance.
+        session_id: The session of the message, for provenance.
+        source: Whose message it is (``user``, ``simulated_user``; ``library`` when code built the
+            request without a message), for provenance.
+        via: What turns the message into tool calls this turn (the offline parser, an LLM's plan,
+            a confirmation), for provenance.
     """
 
     text: str = ""
@@ -153,6 +160,9 @@ class UserRequest:
     confirmed: frozenset[str] = field(default_factory=frozenset)
     allowed: tuple[RequestedWrite, ...] = ()
     turn: int = 0
+    session_id: str = ""
+    source: ProvenanceSource = "library"
+    via: ProvenanceVia = "direct"
 
     def asks_for(self, tool_name: str) -> bool:
         """Whether the message asks for the write ``tool_name`` performs."""
@@ -167,6 +177,12 @@ class UserRequest:
     def provenance(self) -> str:
         """How writes made for this request are labelled in memory: ``user turn N``."""
         return f"user turn {self.turn}" if self.turn else "user"
+
+    def write_provenance(self) -> Provenance:
+        """The provenance a record written for this request keeps (now, this turn, this session)."""
+        return Provenance(
+            source=self.source, via=self.via, turn=self.turn or None, session_id=self.session_id
+        )
 
 
 #: What each writing tool would have done, for the sentence that tells the user it was refused.

@@ -528,15 +528,19 @@ def _ended(turn: asyncio.Future[AgentResponse]) -> None:
 
 
 def _shown_rules(rules: list[FeedRule]) -> list[FeedRule]:
-    """Feed rules as the API shows them: text neutralised, and an expiry later than any rule can last
-    (a value stored before durations were bounded, see ``MAX_RULE_SECONDS``) given as null, "until
-    removed", which is what it means and what a page can show."""
+    """Feed rules as the API shows them: texts (the wording, the provenance's session id)
+    neutralised, and an expiry later than any rule can last (a value stored before durations were
+    bounded, see ``MAX_RULE_SECONDS``) given as null, "until removed", which is what it means and
+    what a page can show."""
     horizon = time.time() + MAX_RULE_SECONDS
     return [
         r.model_copy(
             update={
                 "text": neutralise(r.text),
                 "expires_at": None if r.expires_at is not None and r.expires_at > horizon else r.expires_at,
+                "provenance": r.provenance.model_copy(
+                    update={"session_id": neutralise(r.provenance.session_id)}
+                ),
             }
         )
         for r in rules

@@ -71,7 +71,8 @@ class SimulationJobs:
         self._expire(time.time() - STALE_S)
 
     def submit(self, tenant: str, request: SimulationRequest) -> SimulationJob:
-        """Queue a job for the tenant.
+        """Queue a job for the tenant; returns it as accepted (``queued``: poll :meth:`job` for its
+        progress, however fast the job starts).
 
         Raises:
             InvalidRequestError: The recommender or engine is not available, or too many users.
@@ -110,7 +111,14 @@ class SimulationJobs:
             with write_transaction(self._engine) as conn:
                 conn.execute(simulations.insert().values(row))
             self._running[job_id] = self._pool.submit(self._run, job_id, request)
-        return self.job(tenant, job_id)
+        return SimulationJob(
+            job_id=job_id,
+            status="queued",
+            config=request,
+            users_done=0,
+            users_total=request.users,
+            created_at=now,
+        )
 
     def job(self, tenant: str, job_id: str) -> SimulationJob:
         """The state of one of the tenant's jobs.

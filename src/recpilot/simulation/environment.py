@@ -223,7 +223,7 @@ class AgentRecommender:
         if exclude:
             state.seen_items = list(dict.fromkeys([*state.seen_items, *exclude]))
             memory.save_dialogue_state(state)
-        response = await agent.arespond(user_id, self.message, session_id=session)
+        response = await agent.arespond(user_id, self.message, session_id=session, source="simulated_user")
         banned = set(exclude)
         return [str(i.item_id) for i in response.items if str(i.item_id) not in banned][:k]
 
@@ -232,7 +232,7 @@ class AgentRecommender:
         agent, session = self.agent_for(sim_id, user_id), f"sim:{sim_id}"
         memory = agent.runtime.memory
         before = len(memory.feed_rules(user_id))
-        await agent.arespond(user_id, text, session_id=session)
+        await agent.arespond(user_id, text, session_id=session, source="simulated_user")
         return len(memory.feed_rules(user_id)) > before
 
 

@@ -90,7 +90,9 @@ def current_revision(
         return _current(conn, history, schema)
 
 
-def upgrade(engine: sa.Engine, history: MigrationHistory, *, schema: str | None = None) -> None:
+def upgrade(
+    engine: sa.Engine, history: MigrationHistory, *, schema: str | None = None, revision: str = "head"
+) -> None:
     """Bring the group's tables to head (creating them in an empty database, adopting old ones).
 
     Args:
@@ -98,12 +100,13 @@ def upgrade(engine: sa.Engine, history: MigrationHistory, *, schema: str | None 
             tables where the map sends them.
         history: The group to upgrade.
         schema: The schema holding the group's tables and version table (None: the default one).
+        revision: Where to stop (default head); tests build a database as an older recpilot left it.
 
     Raises:
         ConfigError: The database is at a revision this recpilot does not know (a newer one wrote it).
         sqlalchemy.exc.DBAPIError: The database refused a statement (callers add where and why).
     """
-    target = head(history)
+    target = head(history) if revision == "head" else revision
     if current_revision(engine, history, schema=schema) == target:
         return  # the common case: no lock, no alembic environment
     with _file_lock(engine), engine.begin() as conn:
@@ -121,7 +124,7 @@ def upgrade(engine: sa.Engine, history: MigrationHistory, *, schema: str | None 
         config = Config()
         config.set_main_option("script_location", _location(history))
         config.attributes.update(connection=conn, history=history, schema=schema)
-        command.upgrade(config, "head")
+        command.upgrade(config, target)
 
 
 def run_env() -> None:

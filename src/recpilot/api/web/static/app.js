@@ -138,7 +138,21 @@ function describeRule(rule) {
   }
   let text = `${rule.effect} ${what}`.trim();
   if (rule.expires_at != null) text += ` (${untilWords(rule.expires_at)})`;
+  if (rule.provenance) text += `, ${provenanceWords(rule.provenance)}`;
   return text;
+}
+
+// Whose words asked for a rule (the API's provenance record), in a few words.
+function provenanceWords(provenance) {
+  if (provenance.source === "unknown") return "asked by: unknown (before provenance)";
+  const who = {
+    user: "your message",
+    simulated_user: "a simulated user's message",
+    library: "a direct call",
+  }[provenance.source] || "unknown";
+  const turn = provenance.turn != null ? ` in turn ${provenance.turn}` : "";
+  const via = {llm_plan: " (an LLM plan the policy allowed)", confirmation: " (confirmed)"}[provenance.via] || "";
+  return `asked by ${who}${turn}${via}`;
 }
 
 // A date JavaScript can show, or words instead of "Invalid Date" (a value past year 275760).
