@@ -66,7 +66,8 @@ class BehaviourConfig(BaseModel):
 PRIOR_SOURCES = {
     "eta": "position bias (p+1)^-eta, eta=1 from click logs (Joachims et al. 2017); not identifiable "
     "from rating logs without positions",
-    "click_intercept": "0: an examined item is clicked with its like probability (no click logs)",
+    "click_intercept": "0: an examined item as choosable as the user's own picks is clicked with its "
+    "like probability (no click logs)",
     "click_slope": "1: clicks follow expected liking one to one (no click logs)",
     "choice_weight": "1: choice odds (what users pick of their own accord) and liking odds combine "
     "as a product of experts, neither favoured (no click logs)",
