@@ -16,6 +16,7 @@ def run_audit_command(
     temporal: bool,
     seed: int,
     choice_weight: float | None = None,
+    cross_fit: bool = False,
     report: str | None,
     json_out: bool,
 ) -> dict[str, Any]:
@@ -31,7 +32,11 @@ def run_audit_command(
 
     behaviour = BehaviourConfig() if choice_weight is None else BehaviourConfig(choice_weight=choice_weight)
     config = AuditConfig(
-        recommenders=recommenders.split(","), temporal=temporal, seed=seed, behaviour=behaviour
+        recommenders=recommenders.split(","),
+        temporal=temporal,
+        seed=seed,
+        behaviour=behaviour,
+        cross_fit=cross_fit,
     )
     with status("Auditing the simulator...", quiet=json_out):
         result = run_audit(load_dataset(dataset), config, step=step)
