@@ -95,6 +95,16 @@ def test_audit_ranks_as_the_random_test_and_is_calibrated(audit: dict[str, objec
     assert isinstance(ra, dict)
     assert ra["concordant_significant_pairs"] == ra["significant_pairs"] >= 1
     assert ra["spearman_ci"][0] <= ra["spearman"] <= ra["spearman_ci"][1]
+    # each recommender's place under resampling: shares over ranks sum to 1, every rank is held once
+    for side in ("unbiased", "simulated"):
+        shares = np.array([ra["rank_distribution"][side][n] for n in ra["recommenders"]])
+        assert shares.shape == (3, 3)
+        assert np.allclose(shares.sum(axis=0), 1.0)
+        assert np.allclose(shares.sum(axis=1), 1.0)
+    # the best by the point estimates is most often 1st under resampling too
+    for side in ("unbiased", "simulated"):
+        best = max(ra["recommenders"], key=lambda n: recs[n][side])
+        assert np.argmax(ra["rank_distribution"][side][best]) == 0
 
 
 def test_report_shows_both_orderings_and_the_curve(audit: dict[str, object]) -> None:
@@ -173,7 +183,13 @@ def test_cli_audit_json_keys_and_report(tmp_path: Path, capsys: pytest.CaptureFi
     argv = ["simulate", "--audit", "--dataset", str(folder), "--recommenders", "random,pop,itemknn"]
     assert main([*argv, "--json", "--report", str(report)]) == 0
     payload = json.loads(capsys.readouterr().out)
-    for key in ("kendall", "spearman", "significant_pairs", "concordant_significant_pairs"):
+    for key in (
+        "kendall",
+        "spearman",
+        "significant_pairs",
+        "concordant_significant_pairs",
+        "rank_distribution",
+    ):
         assert key in payload["rank_agreement"]
     for key in ("auc", "predicted_like_rate", "actual_like_rate"):
         assert key in payload["calibration"]

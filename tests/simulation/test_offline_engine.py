@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from _s1_data import clustered_dataset
 
+from recpilot.simulation.behaviour import BehaviourConfig
 from recpilot.simulation.calibration import cascade_log_likelihood, examination, fit_position_bias
 from recpilot.simulation.draws import page_uniforms
 from recpilot.simulation.offline_engine import OfflineEngine, PageBatch
@@ -111,3 +112,32 @@ def test_like_model_learns_taste_and_ratings_follow_it(engine: OfflineEngine) ->
     fitted = engine.parameters()
     assert "eta" in fitted["assumed"]
     assert "logged_like_rate" in fitted["fitted"]
+
+
+def test_choice_is_relative_to_the_users_own_picks(engine: OfflineEngine) -> None:
+    """By default an item as choosable as the user's logged picks has relative choice 0 (clicked with
+    its like probability); the catalog reference centres on the whole catalog instead."""
+    assert engine.dataset is not None
+    assert engine.preference is not None
+    logged = engine.dataset.matrix("binary")
+    users = np.arange(12)
+    own = [logged.indices[logged.indptr[u] : logged.indptr[u + 1]] for u in users.tolist()]
+    for u, items in zip(users.tolist(), own, strict=True):
+        _, _, choice = engine.pair_arrays(np.array([u]), items[None, :].astype(np.int64))
+        assert abs(choice.mean()) < 1e-9
+    _, _, dense = engine.user_arrays(users)
+    assert (dense.mean(axis=1) < -0.5).all()  # the user's own picks are far more choosable than average
+
+    catalog = OfflineEngine(BehaviourConfig(choice_reference="catalog")).fit(
+        engine.dataset, like=engine.preference
+    )
+    _, _, dense = catalog.user_arrays(users)
+    assert np.abs(dense.mean(axis=1)).max() < 1e-6
+
+
+def test_choice_centre_does_not_depend_on_the_batch(engine: OfflineEngine) -> None:
+    assert engine.preference is not None
+    users = np.array([5, 0, 17, 3, 5, 40], dtype=np.int64)
+    together = engine.preference.mean_chosen_exposure_logit(users)
+    alone = np.array([engine.preference.mean_chosen_exposure_logit(np.array([u]))[0] for u in users])
+    assert np.array_equal(together, alone)

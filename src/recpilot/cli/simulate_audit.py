@@ -16,6 +16,7 @@ def run_audit_command(
     temporal: bool,
     seed: int,
     choice_weight: float | None = None,
+    cross_fit: bool = False,
     report: str | None,
     json_out: bool,
 ) -> dict[str, Any]:
@@ -31,7 +32,11 @@ def run_audit_command(
 
     behaviour = BehaviourConfig() if choice_weight is None else BehaviourConfig(choice_weight=choice_weight)
     config = AuditConfig(
-        recommenders=recommenders.split(","), temporal=temporal, seed=seed, behaviour=behaviour
+        recommenders=recommenders.split(","),
+        temporal=temporal,
+        seed=seed,
+        behaviour=behaviour,
+        cross_fit=cross_fit,
     )
     with status("Auditing the simulator...", quiet=json_out):
         result = run_audit(load_dataset(dataset), config, step=step)
@@ -64,6 +69,11 @@ def print_audit(result: dict[str, Any]) -> None:
         f"{_ci(ra.get('spearman_ci'))}; significant pairs {ra['significant_pairs']}, ordered the same "
         f"{ra['concordant_significant_pairs']}"
     )
+    unsettled = _unsettled(ra.get("rank_distribution"))
+    if unsettled:
+        console.print(
+            f"[dim]places the test data do not fix (share of resamples at the usual place): {unsettled}[/]"
+        )
     calibration = result.get("calibration")
     if calibration:
         console.print(
@@ -76,6 +86,18 @@ def print_audit(result: dict[str, Any]) -> None:
         console.print(f"[yellow]{warning}[/]")
     if result.get("report"):
         console.print(f"report written to {result['report']}")
+
+
+def _unsettled(distribution: dict[str, dict[str, list[float]]] | None) -> str:
+    """Recommenders whose place in the unbiased ordering changes in more than 10% of resamples."""
+    if not distribution:
+        return ""
+    parts = []
+    for name, shares in distribution["unbiased"].items():
+        place = max(range(len(shares)), key=lambda r: shares[r])
+        if shares[place] < 0.9:
+            parts.append(f"{name} {place + 1} ({shares[place]:.0%})")
+    return ", ".join(parts)
 
 
 def _num(value: float | None) -> str:

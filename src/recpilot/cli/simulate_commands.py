@@ -130,6 +130,13 @@ def simulate(
         float | None,
         typer.Option("--choice-weight", help="--audit: weight of choice propensity in clicks (prior 1)."),
     ] = None,
+    cross_fit: Annotated[
+        bool,
+        typer.Option(
+            "--cross-fit",
+            help="--audit: simulator and recommenders on disjoint halves of the log (diagnostic).",
+        ),
+    ] = False,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
 ) -> None:
     """Simulate users meeting a recommender page by page; print CTR, ratings, session length, exits.
@@ -152,6 +159,7 @@ def simulate(
             temporal=temporal,
             seed=seed,
             choice_weight=choice_weight,
+            cross_fit=cross_fit,
             report=report,
             json_out=json_out,
         )

@@ -13,8 +13,11 @@
   Its *simulated* outcome is the engine's mean number of liked items per session over the same users
   (the random test measures liking).
   Kendall's tau and Spearman's rho between the two orderings come with percentile-bootstrap intervals
-  (users resampled); every recommender pair that a paired bootstrap separates at 95% on the unbiased
-  metric counts as significant, and as concordant when the simulator orders it the same way.
+  (users resampled), and so does each recommender's place in either ordering (``rank_distribution``:
+  the share of resamples ranking it 1st, 2nd, ...; a place the random test does not fix shows as
+  shares spread over several ranks); every recommender pair that a paired bootstrap separates at 95%
+  on the unbiased metric counts as significant, and as concordant when the simulator orders it the
+  same way.
 
 On a dataset without a random-exposure test, the same audit runs against a temporal hold-out (each
 user's latest 20% of interactions; NDCG@K of each recommender on it), labelled ``temporal-holdout``; it says
@@ -25,7 +28,6 @@ they liked it.
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -33,20 +35,21 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
-from scipy.stats import kendalltau, spearmanr
 
 from recpilot.data.columns import Columns
 from recpilot.data.dataset import Dataset
 from recpilot.data.splits import Split, has_random_exposure, latest_per_user, random_exposure_split
 from recpilot.errors import ConfigError, RecpilotError
-from recpilot.evaluation.bootstrap import bootstrap_cis, bootstrap_means, paired_bootstrap
 from recpilot.evaluation.metrics import ndcg
 from recpilot.evaluation.unbiased import calibration_summary, random_exposure_likes
 from recpilot.models.base import Recommender
 from recpilot.models.registry import available_models, build_model, model_class
+from recpilot.simulation.audit_agreement import add_intervals, own_family, rank_agreement
+from recpilot.simulation.audit_folds import cross_fit_folds
 from recpilot.simulation.batch import simulate_chunk
 from recpilot.simulation.behaviour import BehaviourConfig
 from recpilot.simulation.environment import ModelRecommender
+from recpilot.simulation.like_model import LikeModelConfig, like_threshold
 from recpilot.simulation.offline_engine import OfflineEngine
 from recpilot.simulation.persona import SimulatedUser, build_personas, string_index
 from recpilot.simulation.types import SimColumns
@@ -54,13 +57,6 @@ from recpilot.simulation.types import SimColumns
 FloatArray = npt.NDArray[np.float64]
 AuditKind = Literal["random-exposure", "temporal-holdout"]
 Step = Callable[[str], None]
-#: Recommenders of the families nearest the simulator's like model: popularity (its item bias) and
-#: matrix factorisation (its low-rank taste block).
-OWN_FAMILY = {
-    "pop": "the like model's item bias scores items as popularity does",
-    "als": "the like model's taste block is a low-rank factorisation",
-    "bpr": "the like model's taste block is a low-rank factorisation",
-}
 #: Below this many test users, bootstrap intervals are not reported (too few to resample).
 MIN_USERS_FOR_CI = 20
 
@@ -82,7 +78,11 @@ class AuditConfig(BaseModel):
         copies: Simulated users per real test user (more copies, less simulation noise).
         n_resamples: Bootstrap resamples.
         behaviour: The engine's behavioural priors.
-        seed: Seed of the simulation, the bootstrap and every recommender with a ``seed`` setting.
+        seed: Seed of the simulation, the bootstrap, the halves and every recommender with a ``seed``
+            setting.
+        cross_fit: Fit the simulator and the recommenders on disjoint halves of the log, both ways
+            (:mod:`recpilot.simulation.audit_folds`, a diagnostic of shared-fit bias); off (the
+            default), both on the whole log.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -96,6 +96,14 @@ class AuditConfig(BaseModel):
     n_resamples: int = Field(default=1000, ge=100)
     behaviour: BehaviourConfig = Field(default_factory=BehaviourConfig)
     seed: int = Field(default=42, ge=0)
+    cross_fit: bool = False
+
+
+#: What the audit's cross-fitting does (reported with the results).
+CROSS_FIT = (
+    "simulator and recommenders fitted on disjoint halves of each user's logged interactions, roles "
+    "swapped, per-user outcomes averaged over the two folds (calibration: simulator fitted on all)"
+)
 
 
 def run_audit(dataset: Dataset, config: AuditConfig, *, step: Step | None = None) -> dict[str, Any]:
@@ -117,8 +125,6 @@ def run_audit(dataset: Dataset, config: AuditConfig, *, step: Step | None = None
             f"dataset {dataset.name!r} has no random-exposure test, so an unbiased audit is impossible; "
             "rerun with --temporal for the audit against a temporal hold-out"
         )
-    say(f"fitting the simulator on {split.train.n_interactions:,} logged interactions")
-    engine = OfflineEngine(config.behaviour, seed=config.seed).fit(split.train)
     warnings: list[str] = []
     users = _test_users(split)
     if len(users) < MIN_USERS_FOR_CI:
@@ -126,27 +132,49 @@ def run_audit(dataset: Dataset, config: AuditConfig, *, step: Step | None = None
             f"only {len(users)} test users: too few for bootstrap intervals and significance (need "
             f"{MIN_USERS_FOR_CI}); point estimates only"
         )
-    calibration = _calibration(engine, split) if kind == "random-exposure" else None
+    like = LikeModelConfig(seed=config.seed, like_threshold=like_threshold(split.train))
+    engine: OfflineEngine | None = None
+    if kind == "random-exposure" or not config.cross_fit:
+        say(f"fitting the simulator on {split.train.n_interactions:,} logged interactions")
+        engine = OfflineEngine(config.behaviour, like=like).fit(split.train)
+    calibration = _calibration(engine, split) if engine is not None and kind == "random-exposure" else None
+    folds = cross_fit_folds(split, config.seed) if config.cross_fit else [(split.train, split)]
     k = config.pages * config.page_size
     results: dict[str, dict[str, Any]] = {}
+    sums: dict[str, list[Any]] = {}
+    for fold, (simulator_data, model_split) in enumerate(folds):
+        if config.cross_fit or engine is None:
+            say(f"fold {fold + 1}/{len(folds)}: fitting the simulator on one half of the log")
+            engine = OfflineEngine(config.behaviour, like=like).fit(simulator_data)
+        population = _population(simulator_data, users, config.copies)
+        for name in names:
+            if name in results:  # failed in an earlier fold
+                continue
+            say(f"fold {fold + 1}/{len(folds)}: training and simulating {name}")
+            try:
+                model = _unfitted(name, config.seed).fit(model_split.train)
+                unbiased = _unbiased(model, model_split, users, k, kind, like_threshold=engine.like_threshold)
+                simulated, ctr = _simulated(
+                    engine, model, population, users, config, clicks=kind != "random-exposure"
+                )
+            except Exception as exc:  # a recommender's failure is a result, not a crash
+                results[name] = {"error": f"{type(exc).__name__}: {exc}", "unbiased": None, "simulated": None}
+                warnings.append(f"{name} failed and is left out of the rank agreement ({type(exc).__name__})")
+                sums.pop(name, None)
+                continue
+            total = sums.setdefault(name, [0.0, 0.0, 0.0])
+            total[0], total[1], total[2] = total[0] + unbiased, total[1] + simulated, total[2] + ctr
     per_user: dict[str, tuple[FloatArray, FloatArray]] = {}
-    population = _population(split.train, users, config.copies)
-    for name in names:
-        say(f"training and simulating {name}")
-        try:
-            model = _unfitted(name, config.seed).fit(split.train)
-            unbiased = _unbiased(model, split, users, k, kind, like_threshold=engine.like_threshold)
-            simulated, ctr = _simulated(
-                engine, model, population, users, config, clicks=kind != "random-exposure"
-            )
-        except Exception as exc:  # a recommender's failure is a result, not a crash
-            results[name] = {"error": f"{type(exc).__name__}: {exc}", "unbiased": None, "simulated": None}
-            warnings.append(f"{name} failed and is left out of the rank agreement ({type(exc).__name__})")
-            continue
-        per_user[name] = (unbiased, simulated)
-        results[name] = {"unbiased": float(unbiased.mean()), "simulated": float(simulated.mean()), "ctr": ctr}
-    agreement = _rank_agreement(per_user, config, warnings, enough_users=len(users) >= MIN_USERS_FOR_CI)
-    _add_intervals(results, per_user, config, enough=len(users) >= MIN_USERS_FOR_CI)
+    for name, (unbiased_sum, simulated_sum, ctr_sum) in sums.items():
+        per_user[name] = (unbiased_sum / len(folds), simulated_sum / len(folds))
+        results[name] = {
+            "unbiased": float(per_user[name][0].mean()),
+            "simulated": float(per_user[name][1].mean()),
+            "ctr": ctr_sum / len(folds),
+        }
+    results = {name: results[name] for name in names if name in results}
+    agreement = rank_agreement(per_user, config, warnings, enough_users=len(users) >= MIN_USERS_FOR_CI)
+    add_intervals(results, per_user, config, enough=len(users) >= MIN_USERS_FOR_CI)
     metric = (
         f"unbiased likes in the top {k} (random-exposure estimate)"
         if kind == "random-exposure"
@@ -166,8 +194,9 @@ def run_audit(dataset: Dataset, config: AuditConfig, *, step: Step | None = None
         "calibration": calibration,
         "rank_agreement": agreement,
         "recommenders": results,
-        "own_family": _own_family(per_user),
-        "parameters": engine.parameters(),
+        "own_family": own_family(per_user),
+        "cross_fit": CROSS_FIT if config.cross_fit else None,
+        "parameters": engine.parameters() if engine is not None else {},
         "warnings": warnings,
     }
 
@@ -285,113 +314,3 @@ def _simulated(
     totals = np.bincount(row, weights=outcome, minlength=len(users))
     counts = np.bincount(row, minlength=len(users)).astype(np.float64)
     return totals / np.maximum(counts, 1.0), float(clicked.sum()) / max(len(items), 1)
-
-
-# -- agreement ------------------------------------------------------------------------------------------
-
-
-def _rank_agreement(
-    per_user: dict[str, tuple[FloatArray, FloatArray]],
-    config: AuditConfig,
-    warnings: list[str],
-    *,
-    enough_users: bool,
-) -> dict[str, Any]:
-    names = list(per_user)
-    out: dict[str, Any] = {
-        "recommenders": names,
-        "kendall": None,
-        "spearman": None,
-        "kendall_ci": None,
-        "spearman_ci": None,
-        "significant_pairs": None,
-        "concordant_significant_pairs": None,
-        "pairs": [],
-    }
-    if len(names) < 3:
-        warnings.append(
-            f"only {len(names)} recommenders gave results: rank agreement needs three; partial results kept"
-        )
-        return out
-    unbiased = np.column_stack([per_user[n][0] for n in names])
-    simulated = np.column_stack([per_user[n][1] for n in names])
-    out["kendall"] = _corr(kendalltau, unbiased.mean(axis=0), simulated.mean(axis=0))
-    out["spearman"] = _corr(spearmanr, unbiased.mean(axis=0), simulated.mean(axis=0))
-    if not enough_users:
-        return out
-    both = bootstrap_means(np.hstack([unbiased, simulated]), n_resamples=config.n_resamples, seed=config.seed)
-    m = len(names)
-    for key, fn in (("kendall_ci", kendalltau), ("spearman_ci", spearmanr)):
-        values = np.array([_corr(fn, row[:m], row[m:]) for row in both], dtype=np.float64)  # None -> nan
-        values = values[np.isfinite(values)]
-        out[key] = (
-            [float(np.quantile(values, 0.025)), float(np.quantile(values, 0.975))] if len(values) else None
-        )
-    significant = concordant = 0
-    for a, b in itertools.combinations(range(m), 2):
-        test = paired_bootstrap(
-            unbiased[:, a], unbiased[:, b], n_resamples=config.n_resamples, seed=config.seed
-        )
-        sim_diff = float(simulated[:, a].mean() - simulated[:, b].mean())
-        same = np.sign(sim_diff) == np.sign(test.mean_difference)
-        separated = test.low > 0 or test.high < 0
-        significant += separated
-        concordant += separated and same
-        out["pairs"].append(
-            {
-                "a": names[a],
-                "b": names[b],
-                "unbiased_difference": test.mean_difference,
-                "unbiased_ci": [test.low, test.high],
-                "significant": bool(separated),
-                "simulated_difference": sim_diff,
-                "same_order": bool(same),
-            }
-        )
-    out["significant_pairs"], out["concordant_significant_pairs"] = int(significant), int(concordant)
-    return out
-
-
-def _corr(fn: Any, x: FloatArray, y: FloatArray) -> float | None:
-    """The correlation, or ``None`` where it is undefined (a constant ordering, e.g. in a resample)."""
-    if np.ptp(x) == 0 or np.ptp(y) == 0:
-        return None
-    value = float(fn(x, y)[0])
-    return value if np.isfinite(value) else None
-
-
-def _add_intervals(
-    results: dict[str, dict[str, Any]],
-    per_user: dict[str, tuple[FloatArray, FloatArray]],
-    config: AuditConfig,
-    *,
-    enough: bool,
-) -> None:
-    if not enough:
-        return
-    for name, (unbiased, simulated) in per_user.items():
-        cis = bootstrap_cis(
-            {"unbiased": unbiased, "simulated": simulated}, n_resamples=config.n_resamples, seed=config.seed
-        )
-        results[name]["unbiased_ci"] = cis["unbiased"].bounds()
-        results[name]["simulated_ci"] = cis["simulated"].bounds()
-
-
-def _own_family(per_user: dict[str, tuple[FloatArray, FloatArray]]) -> list[dict[str, Any]]:
-    """Where the recommenders of the simulator's own families rank, in truth and in simulation."""
-    names = list(per_user)
-    unbiased = -np.array([per_user[n][0].mean() for n in names])
-    simulated = -np.array([per_user[n][1].mean() for n in names])
-    true_rank = np.argsort(np.argsort(unbiased)) + 1
-    sim_rank = np.argsort(np.argsort(simulated)) + 1
-    return [
-        {
-            "recommender": name,
-            "why": why,
-            "unbiased_rank": int(true_rank[names.index(name)]),
-            "simulated_rank": int(sim_rank[names.index(name)]),
-            "of": len(names),
-        }
-        for name, why in OWN_FAMILY.items()
-        if name in per_user
-    ]

@@ -7,6 +7,8 @@ documented default and source (:data:`PRIOR_SOURCES`, reported with the fitted p
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import BaseModel, ConfigDict, Field
 
 
@@ -32,6 +34,9 @@ class BehaviourConfig(BaseModel):
         click_intercept: Added to the like logit to give the click logit of an examined item.
         click_slope: Multiplies the like logit in the click logit.
         choice_weight: Multiplies the item's relative choice propensity in the click logit.
+        choice_reference: What the choice propensity is relative to: ``chosen``, the mean over the
+            items the user chose in the log (an item as choosable as the user's own picks is clicked
+            with its like probability), or ``catalog``, the mean over the whole catalog.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -54,16 +59,21 @@ class BehaviourConfig(BaseModel):
     click_intercept: float = 0.0
     click_slope: float = Field(default=1.0, ge=0.0)
     choice_weight: float = Field(default=1.0, ge=0.0)
+    choice_reference: Literal["chosen", "catalog"] = "chosen"
 
 
 #: Where each behavioural prior comes from (reported with the fitted parameters).
 PRIOR_SOURCES = {
     "eta": "position bias (p+1)^-eta, eta=1 from click logs (Joachims et al. 2017); not identifiable "
     "from rating logs without positions",
-    "click_intercept": "0: an examined item is clicked with its like probability (no click logs)",
+    "click_intercept": "0: an examined item as choosable as the user's own picks is clicked with its "
+    "like probability (no click logs)",
     "click_slope": "1: clicks follow expected liking one to one (no click logs)",
     "choice_weight": "1: choice odds (what users pick of their own accord) and liking odds combine "
     "as a product of experts, neither favoured (no click logs)",
+    "choice_reference": "chosen: choice propensities are relative to the items the user chose in the "
+    "log, so an item as choosable as the user's own picks is clicked with its like probability (no "
+    "click logs to fit the click prevalence; the catalog mean put about 0.9 clicks on every page)",
     "leaving": "satisfaction/fatigue/hazard defaults of BehaviourConfig (no session logs)",
     "selection_on_observables": "selection depends on (user, item) only through the like model's "
     "features; what selection on the rating itself adds is not corrected",

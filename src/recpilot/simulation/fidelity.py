@@ -4,8 +4,9 @@ Checks (``recpilot simulate --validate``):
 
 - **1:m discrimination** (Agent4Rec): each test user is shown its held-out items mixed with ``m``
   sampled items it never interacted with, per held-out item; the engine's sampled "likes" are scored
-  (precision, recall, F1) against the truth and compared with a guesser that says "like" half the time
-  (precision ``1/(1+m)``, recall 0.5).
+  (precision, recall, F1) against the truth and compared with a guesser that says "like" as often as
+  the engine does, at random (precision ``1/(1+m)``, recall the engine's like rate): a fixed
+  half-the-time guesser would reward an engine for liking often, not for telling items apart.
 - **Choice on a page**: one held-out item at a random position among ``k - 1`` never-interacted items;
   how often the user clicks it, against how often any other single item on the page is clicked.
 - **Distributions**: simulated ratings of the held-out items against the real held-out ratings (KL over
@@ -134,7 +135,8 @@ def validate(
         tp, fp = int(likes_pos.sum()), int(likes_neg.sum())
         precision = tp / max(tp + fp, 1)
         recall = tp / max(len(a_pos), 1)
-        chance_p, chance_r = 1.0 / (1 + m), 0.5
+        chance_p = 1.0 / (1 + m)
+        chance_r = (tp + fp) / max(len(a_pos) + len(neg_rows), 1)  # the engine's own like rate
         results.append(
             Discrimination(
                 m=m,

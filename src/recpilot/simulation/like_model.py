@@ -95,6 +95,7 @@ class LikeModel:
         self._item_columns = np.ascontiguousarray(self._items.toarray().T)
         self._user_taste_columns = np.ascontiguousarray(self._user_taste.T)
         self._item_taste_columns = np.ascontiguousarray(self._item_taste.T)
+        self._logged = dataset.matrix("binary")
         frame = dataset.interactions.drop_duplicates([Columns.USER_IDX, Columns.ITEM_IDX], keep="last")
         users = frame[Columns.USER_IDX].to_numpy(np.int64)
         items = frame[Columns.ITEM_IDX].to_numpy(np.int64)
@@ -173,6 +174,29 @@ class LikeModel:
             ]
             or [np.zeros(0)]
         )
+        return out
+
+    def mean_chosen_exposure_logit(self, users: npt.ArrayLike) -> FloatArray:
+        """Per user, the mean of ``logit P(O = 1 | u, i)`` over the items the user chose (rated) in
+        the log, the reference of relative choice propensities; for a user without logged items, the
+        catalog's mean (:meth:`mean_exposure_logit`)."""
+        self._require()
+        rows = np.asarray(users, dtype=np.int64)
+        starts, ends = self._logged.indptr[rows], self._logged.indptr[rows + 1]
+        counts = (ends - starts).astype(np.int64)
+        items = np.concatenate(
+            [self._logged.indices[a:b] for a, b in zip(starts.tolist(), ends.tolist(), strict=True)]
+            or [np.zeros(0, dtype=np.int64)]
+        ).astype(np.int64)
+        logits = self._pair_logits(self._exposure, np.repeat(rows, counts), items)
+        out = np.zeros(len(rows))
+        some = counts > 0
+        if some.any():
+            # reduceat sums each user's segment alone: a user's centre does not depend on the batch
+            offsets = (np.cumsum(counts) - counts)[some]
+            out[some] = np.add.reduceat(logits, offsets) / counts[some]
+        if not some.all():
+            out[~some] = self.mean_exposure_logit(rows[~some])
         return out
 
     def rating_quantile(self, liked: npt.NDArray[np.bool_], uniform: FloatArray) -> FloatArray:
