@@ -2,10 +2,16 @@
 
 Fitted models and the store are cached under a folder (``~/.recpilot/<dataset>`` by default) so a
 second start takes a fraction of a second instead of refitting.
+
+Start-up ends by readying the process to answer (:func:`settle`): the scores of the users with the
+longest histories are computed once (they are the slowest to score and never change), and the objects
+start-up made are moved out of the garbage collector's sight, so its full collections stop pausing
+turns to walk the ~200k objects of the catalog and models.
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import json
 import logging
@@ -81,7 +87,24 @@ def build_runtime(
     else:
         shared = {"engine": store.engine} if REGISTRY.accepts("memory", memory, "engine") else {}
         profiles = REGISTRY.build("memory", memory, **shared)
-    return AgentRuntime(catalog=Catalog(dataset, store), models=models, memory=profiles)
+    runtime = AgentRuntime(catalog=Catalog(dataset, store), models=models, memory=profiles)
+    settle(runtime)
+    return runtime
+
+
+def settle(runtime: AgentRuntime) -> None:
+    """Ready a runtime to answer: keep the heavy users' scores and freeze the start-up objects.
+
+    :meth:`~recpilot.models.base.Recommender.keep_heavy_users` scores the users with the longest
+    histories now. ``gc.collect`` then ``gc.freeze`` move everything alive into the collector's
+    permanent generation: a full collection no longer walks the catalog's and models' objects (on
+    ml-latest-small they made 70-150 ms pauses in a few tool chains). Frozen objects are still freed
+    by reference counting when dropped; only a reference cycle among them would outlive its use.
+    """
+    for model in runtime.models.values():
+        model.keep_heavy_users()
+    gc.collect()
+    gc.freeze()
 
 
 def _default_memory(store: CatalogStore, store_url: str) -> ProfileMemory:
