@@ -13,7 +13,7 @@ import pytest
 import recpilot
 from recpilot.agent.agent import RecommenderAgent
 from recpilot.agent.brain import Brain
-from recpilot.agent.llm_brain import LLMBrain
+from recpilot.agent.llm_brain import LLMBrain, build_llm_brain
 from recpilot.agent.offline import OfflineBrain
 from recpilot.agent.runtime import AgentRuntime
 from recpilot.agent.system import SystemSpec, agent_factory, build_brain
@@ -21,6 +21,7 @@ from recpilot.cli.app import main
 from recpilot.cli.serve_commands import serving_service
 from recpilot.conversation.policy import build_policy
 from recpilot.errors import ConfigError
+from recpilot.llm import LLMSettings
 from recpilot.memory import InMemoryProfileMemory
 from recpilot.memory.sql import SqlProfileMemory
 from recpilot.registry import Spec
@@ -298,3 +299,16 @@ def test_ask_with_llm_tries_the_llm_brain_instead_of_keeping_the_files_offline_b
     response = json.loads(capsys.readouterr().out)
     assert response["degraded"] is True
     assert response["items"]
+
+
+def test_a_system_llm_brain_without_an_openai_key_gets_the_llm_brains_one_message(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("OPENAI_API_KEY", "RECPILOT_LLM_API_KEY", "RECPILOT_LLM_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigError) as from_system:
+        build_brain("llm", llm="openai:gpt-4o-mini")
+    with pytest.raises(ConfigError) as direct:
+        build_llm_brain(LLMSettings.from_cli("openai:gpt-4o-mini"))
+    assert str(from_system.value) == str(direct.value)
+    assert "RECPILOT_LLM_API_KEY" in str(direct.value)

@@ -190,8 +190,15 @@ class RecommenderAgent:
             turn, self.runtime.catalog, state, self._parser, memory.feed_rules(user_id, include_expired=True)
         )
         context = self._context(user_id, judgement.request, state, rules)
-        runner = ToolRunner(self.dispatcher, context, trace, trace.sink)
         snapshot = MemorySnapshot.take(memory, user_id)
+
+        def restart() -> ToolContext:
+            # Undo the tool calls' writes; start from the saved state (a held call dropped stays dropped).
+            snapshot.restore(memory)
+            fresh = state.model_copy(update={"pending_call": None})
+            return self._context(user_id, judgement.request, fresh, rules)
+
+        runner = ToolRunner(self.dispatcher, context, trace, trace.sink, restart)
         try:
             return await self._turn(turn, runner, state, rules, judgement, snapshot)
         except BaseException:
@@ -221,7 +228,7 @@ class RecommenderAgent:
         if confirmed is not None:
             act, brain = confirmed, self.brain
         else:
-            act, brain, runner = await self._act(turn, runner, state, rules, snapshot)
+            act, brain, runner = await self._act(turn, runner)
         context = runner.context
         usage = act.usage
         items: list[RecommendedItem] = []
@@ -300,14 +307,7 @@ class RecommenderAgent:
             constraints=constraints,
         )
 
-    async def _act(
-        self,
-        turn: Turn,
-        runner: ToolRunner,
-        state: DialogueState,
-        rules: list[FeedRule],
-        snapshot: MemorySnapshot,
-    ) -> tuple[Act, Brain, ToolRunner]:
+    async def _act(self, turn: Turn, runner: ToolRunner) -> tuple[Act, Brain, ToolRunner]:
         """The brain's act, or the fallback's on a fresh context when the brain fails (with its runner)."""
         try:
             return await self.brain.act(turn, runner), self.brain, runner
@@ -317,12 +317,8 @@ class RecommenderAgent:
             logger.warning("brain %s failed (%s); the offline brain completes the turn", self.brain.name, exc)
             runner.trace.append(_fallback_step(self.fallback.name, exc))
             # A half-run plan must not leak writes, candidates, constraints or half-recorded critiques
-            # into the offline answer: its writes are undone and the offline brain starts on a fresh
-            # context (in which the held call that confirmed_call dropped stays dropped).
-            snapshot.restore(self.runtime.memory)
-            fresh = state.model_copy(update={"pending_call": None})
-            context = self._context(turn.user_id, runner.context.request, fresh, rules)
-            runner = ToolRunner(self.dispatcher, context, runner.trace, runner.sink)
+            # into the offline answer: the offline brain starts over.
+            runner.start_over()
             act = await self.fallback.act(turn, runner)
             degraded = act.model_copy(update={"degraded": True, "usage": _spent(exc).add(act.usage)})
             return degraded, self.fallback, runner

@@ -201,15 +201,10 @@ def build_brain(spec: SpecLike, *, llm: str | None = None, **objects: Any) -> Br
         ConfigError: See :func:`recpilot.registry.build`; a brain that needs a model and no ``llm``.
     """
     if llm is not None and "model" not in objects and REGISTRY.accepts("brain", spec, "model"):
+        from recpilot.agent.llm_brain import usable_settings
         from recpilot.llm import LLMSettings
 
-        settings = LLMSettings.from_cli(llm)
-        if settings.is_openai and not settings.resolved_api_key():
-            raise ConfigError(
-                "the LLM brain needs an API key for OpenAI: set RECPILOT_LLM_API_KEY (or OPENAI_API_KEY), "
-                "or point it at a local OpenAI-compatible server with --llm URL#MODEL"
-            )
-        objects["model"] = settings
+        objects["model"] = usable_settings(LLMSettings.from_cli(llm))
     brain: Brain = REGISTRY.build("brain", spec, **objects)
     return brain
 
