@@ -1,8 +1,9 @@
 """Agent latency benchmark (issue 3 targets), printed as a table.
 
-Measures, after models are fitted:
+Measures, after the runtimes are built as the CLI and the service build them (``build_runtime``):
 - the tool chain search_catalog -> similar_items -> rank_candidates through the dispatcher, on the
-  built-in MovieLens catalog and on a generated 100,000-item catalog;
+  built-in MovieLens catalog and on a generated 100,000-item catalog: each user's first chain, then
+  repeated passes;
 - an offline-brain turn end to end (``RecommenderAgent.respond``) over the acceptance requests, and
   over the turns of the multi-turn acceptance dialogues (``--act-classifier rules`` is the brain
   without the ``[embed]`` extra; ``auto`` uses the MiniLM act classifier when it is installed);
