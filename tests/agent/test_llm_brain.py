@@ -24,6 +24,7 @@ from recpilot.errors import ConfigError
 from recpilot.llm import LLMSettings, LLMUnavailableError
 from recpilot.llm.models import override_allow_remote_requests
 from recpilot.memory.base import Preference
+from recpilot.safety import load_policy
 from recpilot.safety.datamark import datamark
 from recpilot.testing.llm_models import ScriptedModel, scripted_model
 from recpilot.tools.context import ToolContext
@@ -334,3 +335,31 @@ def test_scripted_model_reports_an_exhausted_script() -> None:
     assert model.remaining == 0
     with pytest.raises(RuntimeError, match="no answer left"):
         Agent(model).run_sync("hi")
+
+
+def test_a_replan_starts_over_with_the_failed_plans_writes_undone(runtime: AgentRuntime) -> None:
+    failed = Plan(
+        intent="recommend",
+        steps=[
+            PlanStep(tool="remember_preference", args={"kind": "like_item", "value": "Heat"}),
+            PlanStep(tool="search_catalog", args={"attributes": {"genres": ["Horror"]}}),
+            PlanStep(tool="rank_candidates", args={"model": "sequential"}),  # no such model: fails
+        ],
+    )
+    model = scripted_model(failed, comedy_plan(), reply_with())
+    agent = RecommenderAgent(runtime, brain=LLMBrain(model), policy=load_policy("allow-all"))
+    response = agent.respond("replan-user", "some 90s comedies please", session_id="replan")
+
+    assert not response.degraded
+    assert [(s.kind, s.name, s.ok) for s in response.trace][:5] == [
+        ("plan", "recommend", True),
+        ("tool_call", "remember_preference", True),
+        ("tool_call", "search_catalog", True),
+        ("tool_call", "rank_candidates", False),
+        ("fallback", "replan", False),
+    ]
+    # The second plan ran on a fresh context: no like written by the abandoned plan, no Horror filter.
+    assert runtime.memory.profile("replan-user").values("like_item") == []
+    assert response.items
+    for item in response.items:
+        assert "Comedy" in item.attributes["genres"]

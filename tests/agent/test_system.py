@@ -13,11 +13,17 @@ import pytest
 import recpilot
 from recpilot.agent.agent import RecommenderAgent
 from recpilot.agent.brain import Brain
-from recpilot.agent.llm_brain import LLMBrain
+from recpilot.agent.llm_brain import LLMBrain, build_llm_brain
+from recpilot.agent.offline import OfflineBrain
 from recpilot.agent.runtime import AgentRuntime
 from recpilot.agent.system import SystemSpec, agent_factory, build_brain
 from recpilot.cli.app import main
+from recpilot.cli.serve_commands import serving_service
+from recpilot.conversation.policy import build_policy
 from recpilot.errors import ConfigError
+from recpilot.llm import LLMSettings
+from recpilot.memory import InMemoryProfileMemory
+from recpilot.memory.sql import SqlProfileMemory
 from recpilot.registry import Spec
 from recpilot.service import RecommenderService, ServiceConfig
 from recpilot.service.schemas import MessageIn, SessionCreate
@@ -212,3 +218,97 @@ def test_serve_checks_the_system_file_before_loading_anything(
     err = capsys.readouterr().err.replace("\n", "")
     assert "unknown config field 'l3'" in err
     assert "Traceback" not in err
+
+
+def test_an_llm_endpoint_makes_the_llm_brain_decide_with_the_files_offline_brain_as_fallback(
+    system_file: Path,
+) -> None:
+    spec = SystemSpec.load(system_file).with_llm("http://127.0.0.1:9/v1#tiny")
+    assert spec.brain == Spec.of("llm")
+    assert spec.fallback == Spec.of("offline", {"clarify_policy": "max-entropy"})
+    agent = agent_factory(spec)(recpilot.build_agent(system_file).runtime, None)
+    assert isinstance(agent.brain, LLMBrain)
+    assert agent.brain.llm.settings.model == "tiny"
+    assert isinstance(agent.fallback, OfflineBrain)
+    assert isinstance(agent.fallback.conversation.policy, type(build_policy("max-entropy")))
+
+    llm_file = SystemSpec.load({"brain": "llm", "llm": "http://127.0.0.1:9/v1#old"})
+    assert llm_file.with_llm("http://127.0.0.1:9/v1#new").llm == "http://127.0.0.1:9/v1#new"
+    assert llm_file.with_llm("http://127.0.0.1:9/v1#new").fallback is None
+    assert SystemSpec.load(system_file).with_llm(None) == SystemSpec.load(system_file)
+
+    custom = SystemSpec.load({"brain": "recpilot.testing.obeying_brain.ObeyingBrain"})
+    with pytest.raises(ConfigError, match="takes no model: leave out --llm"):
+        custom.with_llm("http://127.0.0.1:9/v1#tiny")
+
+
+def test_serve_with_a_system_file_honours_its_memory_and_lets_llm_choose_the_brain(
+    system_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RECPILOT_HOME", str(tmp_path / "home"))
+    with_memory = tmp_path / "memory.toml"
+    with_memory.write_text(system_file.read_text() + '[memory]\nclass = "in-memory"\n', encoding="utf-8")
+
+    service, _, brain = serving_service(system=with_memory)
+    try:
+        assert isinstance(service.runtime.memory, InMemoryProfileMemory)
+        assert brain == "offline"
+        service.create_tenant("t")
+        assert isinstance(service.memory("t").base, InMemoryProfileMemory)
+    finally:
+        service.close()
+
+    service, _, brain = serving_service(system=system_file)  # no memory named: the store's SQL memory
+    try:
+        assert isinstance(service.runtime.memory, SqlProfileMemory)
+    finally:
+        service.close()
+
+    service, config, brain = serving_service(system=with_memory, llm="http://127.0.0.1:9/v1#tiny")
+    try:
+        assert brain == "llm"
+        assert config.llm == "http://127.0.0.1:9/v1#tiny"
+        service.create_tenant("t")
+        agent = service._agent("t")
+        assert isinstance(agent.brain, LLMBrain)
+        assert agent.brain.llm.settings.model == "tiny"
+        assert isinstance(agent.fallback, OfflineBrain)
+    finally:
+        service.close()
+
+
+def test_serve_refuses_llm_with_a_brain_that_takes_no_model_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "system.toml"
+    path.write_text('[brain]\nclass = "recpilot.testing.obeying_brain.ObeyingBrain"\n', encoding="utf-8")
+    assert main(["serve", "--port", "0", "--system", str(path), "--llm", "http://127.0.0.1:9/v1#tiny"]) == 2
+    err = capsys.readouterr().err.replace("\n", "")
+    assert "takes no model" in err
+    assert "Traceback" not in err
+
+
+def test_ask_with_llm_tries_the_llm_brain_instead_of_keeping_the_files_offline_brain(
+    system_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("RECPILOT_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("RECPILOT_LLM_MAX_RETRIES", "0")
+    # Nothing listens on port 9: the LLM brain fails at once and the file's offline brain answers.
+    args = ["ask", MESSAGE, "--user", "1", "--system", str(system_file), "--json"]
+    assert main([*args, "--llm", "http://127.0.0.1:9/v1#tiny"]) == 0
+    response = json.loads(capsys.readouterr().out)
+    assert response["degraded"] is True
+    assert response["items"]
+
+
+def test_a_system_llm_brain_without_an_openai_key_gets_the_llm_brains_one_message(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name in ("OPENAI_API_KEY", "RECPILOT_LLM_API_KEY", "RECPILOT_LLM_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(ConfigError) as from_system:
+        build_brain("llm", llm="openai:gpt-4o-mini")
+    with pytest.raises(ConfigError) as direct:
+        build_llm_brain(LLMSettings.from_cli("openai:gpt-4o-mini"))
+    assert str(from_system.value) == str(direct.value)
+    assert "RECPILOT_LLM_API_KEY" in str(direct.value)

@@ -96,3 +96,68 @@ def test_wide_data_gives_the_closed_form() -> None:
     np.fill_diagonal(expected, 0.0)
     assert x.shape[0] < x.shape[1]
     np.testing.assert_allclose(model.weights, expected, rtol=1e-4, atol=1e-6)
+
+
+def _random_dataset(seed: int = 3) -> Dataset:
+    """300 users, 400 catalog items (the last 20 without interactions), a few users with long histories."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for user in range(300):
+        size = 200 if user < 5 else int(rng.integers(1, 30))
+        weights = 1.0 / np.arange(1, 381)
+        for item in rng.choice(380, size=size, replace=False, p=weights / weights.sum()):
+            rows.append((user, int(item)))
+    interactions = pd.DataFrame(rows, columns=["user_id", "item_id"])
+    return Dataset.from_frames(interactions, pd.DataFrame({"item_id": np.arange(400)}))
+
+
+@pytest.mark.parametrize("share", [0.0, 1.0])
+def test_score_at_gives_the_full_scores_bit_for_bit(monkeypatch: pytest.MonkeyPatch, share: float) -> None:
+    # share 1.0 sends every pool through the gather path, 0.0 through the full product.
+    monkeypatch.setattr("recpilot.models.ease.GATHER_SHARE", share)
+    dataset = _random_dataset()
+    model = EaseRecommender(l2=5.0).fit(dataset)
+    rng = np.random.default_rng(0)
+    users = dataset.users.external_ids
+    for pool_size in (1, 25, 120, 400):
+        pool = rng.choice(400, size=pool_size, replace=False)  # unsorted, inactive items included
+        ids = dataset.items.external_ids[pool].tolist()
+        for user in [users[0], users[4], users[7], users[150]]:
+            assert np.array_equal(model.score_at(pool, user), model.score(ids, user))
+        for history in ([3], [0, 5, 9, 390], [int(i) for i in rng.choice(380, 150, replace=False)]):
+            assert np.array_equal(model.score_at(pool, history=history), model.score(ids, history=history))
+        assert np.array_equal(model.score_at(pool, history=[]), model.score(ids, history=[]))
+
+
+def test_score_at_rejects_indices_outside_the_model() -> None:
+    model = EaseRecommender(l2=1.0).fit(_tiny_dataset())
+    with pytest.raises(ConfigError, match=r"internal item indices in \[0, 5\)"):
+        model.score_at([0, 5], history=[1])
+    with pytest.raises(ConfigError, match="exactly one"):
+        model.score_at([0])
+
+
+def test_kept_heavy_users_get_the_same_scores_and_a_refit_forgets_them() -> None:
+    dataset = _random_dataset()
+    model = EaseRecommender(l2=5.0).fit(dataset)
+    heavy = dataset.users.external_ids[:5].tolist()
+    before = {user: model.recommend(user, k=30) for user in heavy}
+    before_scores = {user: model.score(list(range(400)), user) for user in heavy}
+    assert model.keep_heavy_users(min_history=200) == 5
+    assert model.keep_heavy_users(min_history=200, budget_bytes=2 * 4 * 400) == 2  # the budget binds
+    assert model.keep_heavy_users(min_history=200) == 5
+    for user in heavy:
+        again = model.recommend(user, k=30)
+        assert again.ids() == before[user].ids()
+        assert np.array_equal(again.scores, before[user].scores)
+        assert np.array_equal(model.score(list(range(400)), user), before_scores[user])
+        assert np.array_equal(model.score_at(np.arange(400), user), before_scores[user])
+    items, _ = model.recommend_indices(np.arange(5), k=30)
+    assert [dataset.items.to_external(row).tolist() for row in items] == [
+        before[user].ids() for user in heavy
+    ]
+    other = _random_dataset(seed=4)
+    model.fit(other)  # a refit must not serve the old model's kept rows
+    fresh = EaseRecommender(l2=5.0).fit(other)
+    user = other.users.external_ids[0]
+    assert np.array_equal(model.score(list(range(400)), user), fresh.score(list(range(400)), user))

@@ -216,8 +216,15 @@ class RecommenderAgent:
         via: ProvenanceVia = "offline_parser" if isinstance(self.brain, OfflineBrain) else "llm_plan"
         request = dataclasses.replace(judgement.request, source=source, via=via)
         context = self._context(user_id, request, state, rules)
-        runner = ToolRunner(self.dispatcher, context, trace, trace.sink)
         snapshot = MemorySnapshot.take(memory, user_id)
+
+        def restart() -> ToolContext:
+            # Undo the tool calls' writes; start from the saved state (a held call dropped stays dropped).
+            snapshot.restore(memory)
+            fresh = state.model_copy(update={"pending_call": None})
+            return self._context(user_id, request, fresh, rules)
+
+        runner = ToolRunner(self.dispatcher, context, trace, trace.sink, restart)
         try:
             return await self._turn(turn, runner, state, rules, judgement, snapshot)
         except BaseException:
@@ -247,7 +254,7 @@ class RecommenderAgent:
         if confirmed is not None:
             act, brain = confirmed, self.brain
         else:
-            act, brain, runner = await self._act(turn, runner, state, rules, snapshot)
+            act, brain, runner = await self._act(turn, runner)
         context = runner.context
         usage = act.usage
         items: list[RecommendedItem] = []
@@ -326,14 +333,7 @@ class RecommenderAgent:
             constraints=constraints,
         )
 
-    async def _act(
-        self,
-        turn: Turn,
-        runner: ToolRunner,
-        state: DialogueState,
-        rules: list[FeedRule],
-        snapshot: MemorySnapshot,
-    ) -> tuple[Act, Brain, ToolRunner]:
+    async def _act(self, turn: Turn, runner: ToolRunner) -> tuple[Act, Brain, ToolRunner]:
         """The brain's act, or the fallback's on a fresh context when the brain fails (with its runner)."""
         try:
             return await self.brain.act(turn, runner), self.brain, runner
@@ -343,13 +343,10 @@ class RecommenderAgent:
             logger.warning("brain %s failed (%s); the offline brain completes the turn", self.brain.name, exc)
             runner.trace.append(_fallback_step(self.fallback.name, exc))
             # A half-run plan must not leak writes, candidates, constraints or half-recorded critiques
-            # into the offline answer: its writes are undone and the offline brain starts on a fresh
-            # context (in which the held call that confirmed_call dropped stays dropped).
-            snapshot.restore(self.runtime.memory)
-            fresh = state.model_copy(update={"pending_call": None})
-            request = dataclasses.replace(runner.context.request, via="offline_parser")
-            context = self._context(turn.user_id, request, fresh, rules)
-            runner = ToolRunner(self.dispatcher, context, runner.trace, runner.sink)
+            # into the offline answer: the offline brain starts over (the turn's writes undone, a fresh
+            # context in which the held call that confirmed_call dropped stays dropped).
+            runner.start_over()
+            runner.context.request = dataclasses.replace(runner.context.request, via="offline_parser")
             act = await self.fallback.act(turn, runner)
             degraded = act.model_copy(update={"degraded": True, "usage": _spent(exc).add(act.usage)})
             return degraded, self.fallback, runner

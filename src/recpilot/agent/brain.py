@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -95,12 +96,23 @@ class ToolRunner:
         context: The turn's shared state (candidates, constraints, dialogue, request).
         trace: The turn's steps; a :class:`~recpilot.agent.events.Trace` streams each as it is recorded.
         sink: Receives a ``tool_call`` event before each call runs (None: the turn is not streamed).
+        restart: Makes the turn's context afresh with every write of its tool calls undone (the agent
+            gives one, see :meth:`start_over`).
     """
 
     dispatcher: ToolDispatcher
     context: ToolContext
     trace: list[TraceStep] = field(default_factory=list)
     sink: EventSink | None = None
+    restart: Callable[[], ToolContext] | None = None
+
+    def start_over(self) -> None:
+        """Undo what this turn's tool calls did (memory writes, candidates, constraints, referenced
+        items, recorded critiques and answers) and continue on a fresh context: a brain whose plan
+        failed half-way plans again from where the turn began. The trace keeps every step."""
+        if self.restart is None:
+            raise RuntimeError("this tool runner cannot start over: it was made without a restart")
+        self.context = self.restart()
 
     def call(self, name: str, args: dict[str, Any] | str | None = None) -> ToolCall:
         """Run one tool call and record it."""

@@ -34,7 +34,7 @@ from recpilot.llm.client import LLMClient
 from recpilot.llm.errors import LLMDeadlineError, LLMError, LLMUnavailableError
 from recpilot.llm.settings import LLMSettings, load_llm_settings
 from recpilot.llm.structured import CallBooks
-from recpilot.tools.context import CandidateSet, Catalog, ToolContext
+from recpilot.tools.context import Catalog, ToolContext
 from recpilot.tools.dispatcher import ToolSpec
 
 logger = logging.getLogger("recpilot.agent")
@@ -94,7 +94,7 @@ class LLMBrain(Brain):
                 logger.info("plan failed (%s); asking for another", failure)
                 books.rejected += 1
                 tools.trace.append(TraceStep(kind="fallback", name="replan", ok=False, detail=failure))
-                _reset(tools.context)
+                tools.start_over()
                 retry = prompts.replan_prompt(prompt, failure)
                 plan = await self._ask("plan", question, retry, books, check)
                 failure = _plan_failure(tools.run_plan(plan))
@@ -207,13 +207,22 @@ def build_llm_brain(settings: LLMSettings | None = None, *, reflect: bool = Fals
     Raises:
         ConfigError: OpenAI's own API is configured but no key is available.
     """
+    return LLMBrain(usable_settings(settings), reflect=reflect)
+
+
+def usable_settings(settings: LLMSettings | None = None) -> LLMSettings:
+    """``settings`` (``RECPILOT_LLM_*`` read now if None), checked for what the LLM brain needs.
+
+    Raises:
+        ConfigError: OpenAI's own API is configured but no key is available.
+    """
     settings = settings if settings is not None else load_llm_settings()
     if settings.is_openai and not settings.resolved_api_key():
         raise ConfigError(
             "the LLM brain needs an API key for OpenAI: set RECPILOT_LLM_API_KEY (or OPENAI_API_KEY), "
             "or point it at a local OpenAI-compatible server with --llm URL#MODEL / RECPILOT_LLM_BASE_URL"
         )
-    return LLMBrain(settings, reflect=reflect)
+    return settings
 
 
 _vocabularies: weakref.WeakKeyDictionary[Catalog, prompts.Vocabulary] = weakref.WeakKeyDictionary()
@@ -262,14 +271,8 @@ def _finish_ranking(intent: Intent, tools: ToolRunner) -> None:
         tools.call("rank_candidates", {})
 
 
-def _reset(context: ToolContext) -> None:
-    context.candidates = CandidateSet()
-    context.constraints = HardConstraints()
-    context.referenced.clear()
-
-
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:300]
 
 
-__all__ = ["LLMBrain", "build_llm_brain"]
+__all__ = ["LLMBrain", "build_llm_brain", "usable_settings"]

@@ -17,6 +17,10 @@ the tool policy, each part as a registry :class:`~recpilot.registry.Spec`::
     [memory]
     class = "in-memory"
 
+An ``llm`` given on the command line (``--llm URL#MODEL``) means "let this model decide":
+:meth:`SystemSpec.with_llm` gives it to a brain that takes a model and otherwise replaces the offline
+brain by the LLM brain, keeping the file's offline brain as its fallback.
+
 :func:`build_agent` builds it (``recpilot.build_agent("system.toml")``); :func:`agent_factory` gives the
 function the service calls to make each tenant's agent over its own memory; ``recpilot ask/chat/serve
 --system FILE`` read the same file.
@@ -61,6 +65,8 @@ class SystemSpec(BaseModel):
         roles: Role -> model spec (``collaborative``, ``content``, ``sequential``...).
         memory: The profile memory's spec (None: SQL memory in a persistent store, else in-memory).
         brain: The brain's spec (``offline`` or ``llm``, or a dotted path).
+        fallback: The brain that completes a turn when ``brain`` fails (None: the offline brain with
+            its defaults).
         llm: ``URL#MODEL`` of an OpenAI-compatible endpoint, given to a brain that takes a ``model``.
         policy: The tool policy: ``default``, ``read-only``, ``allow-all`` or a policy file.
         k: Items per answer.
@@ -76,6 +82,7 @@ class SystemSpec(BaseModel):
     )
     memory: Spec | None = None
     brain: Spec = Field(default_factory=lambda: Spec.of("offline"))
+    fallback: Spec | None = None
     llm: str | None = None
     policy: str = "default"
     k: int = Field(default=10, ge=1, le=100)
@@ -85,7 +92,7 @@ class SystemSpec(BaseModel):
     def _role_names(cls, value: Any) -> Any:
         return {role: _as_spec(spec) for role, spec in value.items()} if isinstance(value, Mapping) else value
 
-    @field_validator("brain", "memory", mode="before")
+    @field_validator("brain", "fallback", "memory", mode="before")
     @classmethod
     def _part_name(cls, value: Any) -> Any:
         return _as_spec(value)
@@ -148,6 +155,11 @@ class SystemSpec(BaseModel):
         except ConfigError as exc:
             hint = '; set llm = "URL#MODEL" (or --llm)' if "'model' is required" in str(exc) else ""
             raise ConfigError(f"{exc}{hint}") from None
+        if self.fallback is not None:
+            try:
+                REGISTRY.check("brain", self.fallback)
+            except ConfigError as exc:
+                raise ConfigError(f"fallback: {exc}") from None
         from recpilot.safety import load_policy
 
         try:
@@ -155,6 +167,31 @@ class SystemSpec(BaseModel):
         except RecpilotError as exc:
             raise ConfigError(f"policy: {exc}") from None
         return self
+
+    def with_llm(self, llm: str | None) -> SystemSpec:
+        """This system driven by the model at ``llm`` (``URL#MODEL``; None changes nothing).
+
+        Naming a model asks for a brain that uses it: a brain that takes a ``model`` (the ``llm``
+        brain) gets this endpoint; the offline brain, which takes none, is replaced by the ``llm``
+        brain and becomes its fallback with its settings (it answers when the model is unavailable).
+
+        Raises:
+            ConfigError: The system's brain is neither the offline brain nor one that takes a model, so
+                the model has nothing to drive (the message says how to choose).
+        """
+        if llm is None:
+            return self
+        if REGISTRY.accepts("brain", self.brain, "model"):
+            return self.model_copy(update={"llm": llm})
+        from recpilot.agent.offline.brain import OfflineBrain
+
+        if issubclass(REGISTRY.resolve("brain", self.brain.class_), OfflineBrain):
+            fallback = self.fallback if self.fallback is not None else self.brain
+            return self.model_copy(update={"llm": llm, "brain": Spec.of("llm"), "fallback": fallback})
+        raise ConfigError(
+            f"an LLM endpoint ({llm}) was given, but the system's brain {self.brain.describe()} takes no "
+            "model: leave out --llm to run that brain, or set the brain to 'llm'"
+        )
 
 
 def build_brain(spec: SpecLike, *, llm: str | None = None, **objects: Any) -> Brain:
@@ -164,15 +201,10 @@ def build_brain(spec: SpecLike, *, llm: str | None = None, **objects: Any) -> Br
         ConfigError: See :func:`recpilot.registry.build`; a brain that needs a model and no ``llm``.
     """
     if llm is not None and "model" not in objects and REGISTRY.accepts("brain", spec, "model"):
+        from recpilot.agent.llm_brain import usable_settings
         from recpilot.llm import LLMSettings
 
-        settings = LLMSettings.from_cli(llm)
-        if settings.is_openai and not settings.resolved_api_key():
-            raise ConfigError(
-                "the LLM brain needs an API key for OpenAI: set RECPILOT_LLM_API_KEY (or OPENAI_API_KEY), "
-                "or point it at a local OpenAI-compatible server with --llm URL#MODEL"
-            )
-        objects["model"] = settings
+        objects["model"] = usable_settings(LLMSettings.from_cli(llm))
     brain: Brain = REGISTRY.build("brain", spec, **objects)
     return brain
 
@@ -191,10 +223,11 @@ def agent_factory(
     shared = brain
     if shared is None and system is not None:
         shared = build_brain(system.brain, llm=system.llm, **objects)
+    fallback = build_brain(system.fallback) if system is not None and system.fallback is not None else None
     k = system.k if system is not None else SystemSpec().k
 
     def make(runtime: AgentRuntime, policy: ToolPolicy | None) -> RecommenderAgent:
-        return RecommenderAgent(runtime, brain=shared, policy=policy, k=k)
+        return RecommenderAgent(runtime, brain=shared, fallback=fallback, policy=policy, k=k)
 
     return make
 

@@ -38,7 +38,8 @@ SystemOpt = Annotated[
     typer.Option(
         "--system",
         help="System config (TOML/JSON): dataset, model roles, brain, memory, policy "
-        "(recpilot.agent.system.SystemSpec). --dataset and --llm, when given, win.",
+        "(recpilot.agent.system.SystemSpec). --dataset, when given, wins; --llm makes the LLM brain "
+        "decide (a file's offline brain becomes its fallback; a brain that takes no model is refused).",
     ),
 ]
 
@@ -47,15 +48,18 @@ def build_agent(dataset: str | None, llm: str | None, *, quiet: bool, system: Pa
     """The agent over ``dataset`` with persistent store, cached models and memory under the settings home.
 
     With ``system`` the agent is the one that file describes (the same file builds it in the library,
-    the service and the tests); ``dataset`` and ``llm`` override its fields when given.
+    the service and the tests); ``dataset`` overrides its dataset, and ``llm`` makes the LLM brain on
+    that endpoint decide (see :meth:`~recpilot.agent.system.SystemSpec.with_llm`).
     """
     from recpilot.agent.system import SystemSpec, build_agent
     from recpilot.data.loaders import load_dataset
     from recpilot.settings import get_settings
 
-    spec = SystemSpec.load(system if system is not None else {})  # a bad file fails before any work
-    changes = {"dataset": dataset, "llm": llm}
-    spec = spec.model_copy(update={k: v for k, v in changes.items() if v is not None})
+    # A bad file fails before any work (an LLM brain in it gets its model from --llm).
+    spec = SystemSpec.load(system if system is not None else {}, supplied=["model"] if llm else ())
+    spec = spec.with_llm(llm)  # --llm means the LLM brain decides (the offline brain is its fallback)
+    if dataset is not None:
+        spec = spec.model_copy(update={"dataset": dataset})
     settings = get_settings()
     with status(f"Preparing the agent on {spec.dataset}...", quiet=quiet):
         data = load_dataset(spec.dataset)

@@ -107,8 +107,10 @@ def serve(
         Path | None,
         typer.Option(
             "--system",
-            help="System config (TOML/JSON): dataset, model roles, brain, store, policy, as for "
-            "`recpilot ask --system`; --dataset, --store-url, --llm and --policy, when given, win.",
+            help="System config (TOML/JSON): dataset, model roles, memory, brain, store, policy, as for "
+            "`recpilot ask --system`; --dataset, --store-url and --policy, when given, win; --llm makes "
+            "the LLM brain on that endpoint decide (a file's offline brain becomes its fallback; a brain "
+            "that takes no model is refused).",
         ),
     ] = None,
 ) -> None:
@@ -119,25 +121,11 @@ def serve(
 
     if not 0 <= port <= 65535:
         raise ConfigError(f"--port must be between 0 and 65535, got {port}")
-    from recpilot.agent.system import SystemSpec, agent_factory
-    from recpilot.safety import load_policy
-    from recpilot.service import RecommenderService, default_key_path
+    from recpilot.service import default_key_path
 
-    spec = SystemSpec.load(system) if system is not None else None  # bad files fail before any work
-    policy = policy or (spec.policy if spec is not None else "default")
-    load_policy(policy)  # a bad policy file fails before the catalog is loaded
-    factory = None
-    if spec is not None:
-        llm = llm or spec.llm
-        dataset = dataset or spec.dataset
-        store_url = store_url or spec.store_url
-        spec = spec.model_copy(update={"llm": llm})
-        factory = agent_factory(spec)
-    config = service_config(dataset, store_url, llm).model_copy(update={"policy": policy})
-    if spec is not None:
-        config = config.model_copy(update={"roles": dict(spec.roles)})
-    with status("Loading the catalog and models...", quiet=json_out):
-        service = RecommenderService.from_config(config, agent_factory=factory)
+    service, config, brain = serving_service(
+        dataset=dataset, store_url=store_url, llm=llm, policy=policy, system=system, quiet=json_out
+    )
     # Reuse the default key kept (mode 0600) under the settings home; a new one only when none works.
     where = default_key_path(config.home, config.resolved_store_url(service.runtime.catalog.name))
     issued = service.keys.default_key(DEFAULT_TENANT, where)
@@ -151,13 +139,64 @@ def serve(
         service.close()
         raise ConfigError(f"cannot listen on {host}:{port}: {exc.strerror}; pick another --port") from None
     bound = sock.getsockname()[1]
-    _announce(host, bound, issued, service, json_out=json_out)
+    _announce(host, bound, issued, service, brain, json_out=json_out)
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
     try:
         server.run(sockets=[sock])
     finally:
         sock.close()
         service.close()
+
+
+def serving_service(
+    *,
+    dataset: str | None = None,
+    store_url: str | None = None,
+    llm: str | None = None,
+    policy: str | None = None,
+    system: Path | None = None,
+    quiet: bool = True,
+) -> tuple[RecommenderService, ServiceConfig, str]:
+    """The service ``recpilot serve`` runs, its configuration and the name of its agents' brain.
+
+    Args:
+        dataset: Built-in name or dataset path (wins over the system file's).
+        store_url: The database (wins over the system file's).
+        llm: ``URL#MODEL``: the LLM brain on that endpoint decides (with a system file, see
+            :meth:`~recpilot.agent.system.SystemSpec.with_llm`).
+        policy: The tool policy (wins over the system file's).
+        system: A system config file: its dataset, store, model roles, memory, brain, fallback, ``k``
+            and policy are served.
+        quiet: No progress on the terminal.
+
+    Raises:
+        ConfigError: A bad system file, policy or combination, before the catalog is loaded.
+    """
+    from recpilot.agent.system import SystemSpec, agent_factory
+    from recpilot.safety import load_policy
+    from recpilot.service import RecommenderService
+
+    # A bad file fails before any work (an LLM brain in it gets its model from --llm).
+    spec = SystemSpec.load(system, supplied=["model"] if llm else ()) if system is not None else None
+    policy = policy or (spec.policy if spec is not None else "default")
+    load_policy(policy)  # a bad policy file fails before the catalog is loaded
+    factory = None
+    brain = "llm" if llm else "offline"
+    if spec is not None:
+        spec = spec.with_llm(llm)
+        llm = spec.llm
+        brain = spec.brain.class_
+        factory = agent_factory(spec)  # the brain fails before the models are fitted
+    config = service_config(
+        dataset or (spec.dataset if spec is not None else None),
+        store_url or (spec.store_url if spec is not None else None),
+        llm,
+    ).model_copy(update={"policy": policy})
+    if spec is not None:
+        config = config.model_copy(update={"roles": dict(spec.roles), "memory": spec.memory})
+    with status("Loading the catalog and models...", quiet=quiet):
+        service = RecommenderService.from_config(config, agent_factory=factory)
+    return service, config, brain
 
 
 def build_serving_app(
@@ -196,7 +235,7 @@ def build_serving_app(
 
 
 def _announce(
-    host: str, port: int, issued: IssuedKey, service: RecommenderService, *, json_out: bool
+    host: str, port: int, issued: IssuedKey, service: RecommenderService, brain: str, *, json_out: bool
 ) -> None:
     key = issued.key
     shown = f"[{host}]" if ":" in host else host
@@ -210,7 +249,7 @@ def _announce(
         "api_key": key,
         "api_key_created": issued.created,
         "dataset": service.runtime.catalog.name,
-        "brain": "llm" if service.brain is not None else "offline",
+        "brain": brain,
     }
     if json_out:
         print_json(urls)

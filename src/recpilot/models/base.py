@@ -126,6 +126,7 @@ class Recommender(ABC, Generic[ConfigT]):
         self._seen: sp.csr_matrix | None = None
         self._user_histories: Histories | None = None
         self._popularity: npt.NDArray[np.float32] | None = None
+        self._kept: dict[int, npt.NDArray[np.float32]] = {}
 
     # -- hooks for subclasses -------------------------------------------------------------------------
 
@@ -140,6 +141,21 @@ class Recommender(ABC, Generic[ConfigT]):
     def _score_users(self, users: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
         """Scores ``(len(users), n_items)`` for known users (internal indices) with training history."""
         return self._score_histories(self._histories_of(users))
+
+    def _score_users_at(
+        self, users: npt.NDArray[np.int64], items: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.float32]:
+        """Scores ``(len(users), len(items))`` of internal ``items`` for known users with training
+        history: the same values as those columns of :meth:`_score_users` (a model that can score a
+        few items for less than the whole catalog overrides it)."""
+        return self._score_users(users)[:, items]
+
+    def _score_histories_at(
+        self, histories: Histories, items: npt.NDArray[np.int64]
+    ) -> npt.NDArray[np.float32]:
+        """Scores ``(len(histories), len(items))`` of internal ``items``: the same values as those columns
+        of :meth:`_score_histories` (overridden where a few items cost less than the catalog)."""
+        return self._score_histories(histories)[:, items]
 
     def _similar_items(self, item: int) -> npt.NDArray[np.float32]:
         """Scores ``(n_items,)`` of every item's similarity to ``item``."""
@@ -172,6 +188,7 @@ class Recommender(ABC, Generic[ConfigT]):
         indptr, items = dataset.sequences
         self._user_histories = Histories(indptr, items, dataset.n_items)
         self._popularity = dataset.item_popularity.astype(np.float32)
+        self._kept = {}
         self._fit(dataset)
         self.fit_seconds = time.perf_counter() - start
         self.trained_on = dataset.source or dataset.name
@@ -238,6 +255,70 @@ class Recommender(ABC, Generic[ConfigT]):
         scores, _ = self._scores_for_one(user, history)
         index = self.item_map.to_internal(items, hint="score() takes ids from the training catalog")
         return scores[index].astype(np.float32)
+
+    def score_at(
+        self,
+        items: npt.ArrayLike,
+        user: object | None = None,
+        *,
+        history: Sequence[object] | None = None,
+    ) -> npt.NDArray[np.float32]:
+        """Scores of internal item indices ``items``: the values :meth:`score` gives for their ids,
+        computed for those items only where the model can (the fast path for ranking a candidate pool).
+
+        Raises:
+            ConfigError: An index outside the model's items, or not exactly one of ``user`` / ``history``.
+        """
+        index = np.asarray(items, dtype=np.int64).reshape(-1)
+        n_items = self.n_items
+        if index.size and (int(index.min()) < 0 or int(index.max()) >= n_items):
+            raise ConfigError(f"score_at() takes internal item indices in [0, {n_items}); got one outside")
+        if (user is None) == (history is None):
+            raise ConfigError("pass exactly one of `user` (a known user id) or `history` (item ids)")
+        popularity = self._require_popularity()
+        if user is not None:
+            row = self.user_map.index_of(
+                user, hint="pass history=[item ids] to score for a new user (cold-start path)"
+            )
+            seen = self._require_seen()
+            if seen.indptr[row + 1] == seen.indptr[row]:
+                return popularity[index].astype(np.float32)
+            if row in self._kept:
+                return self._kept[row][index]
+            return np.asarray(
+                self._score_users_at(np.array([row], dtype=np.int64), index)[0], dtype=np.float32
+            )
+        own = self.item_map.to_internal(list(history or ()), hint="history items must come from the catalog")
+        if len(own) == 0:
+            return popularity[index].astype(np.float32)
+        scores = self._score_histories_at(Histories.from_lists([own], n_items), index)
+        return np.asarray(scores[0], dtype=np.float32)
+
+    def keep_heavy_users(self, *, min_history: int = 1000, budget_bytes: int = 64 * 2**20) -> int:
+        """Compute now, and keep, the scores of the known users with the longest training histories.
+
+        Scoring costs time proportional to the history (EASE streams one row of weights per item:
+        ~4 ms for 1,000 items on ml-latest-small), while a user's training row and the fitted model
+        never change, so these rows stay exact until the next :meth:`fit`. The service and the agent
+        call this at start-up (:func:`recpilot.agent.runtime.build_runtime`), so a heavy user's first
+        request is as fast as anyone's. Remembered likes or an ad-hoc history are scored as before.
+
+        Args:
+            min_history: Keep users with at least this many training items.
+            budget_bytes: The most memory the kept rows may take (the longest histories first).
+
+        Returns:
+            How many users' scores are kept.
+        """
+        seen = self._require_seen()
+        lengths = np.diff(seen.indptr)
+        heavy = np.flatnonzero(lengths >= min_history)
+        heavy = heavy[np.argsort(-lengths[heavy], kind="stable")][: budget_bytes // (4 * self.n_items)]
+        self._kept = {}
+        # One user at a time: the very call a request makes, so the kept values are the same bits.
+        kept = {int(u): self._scores_for_users(np.array([u], dtype=np.int64))[0] for u in heavy}
+        self._kept = kept
+        return len(kept)
 
     def similar_items(self, item: object, *, k: int = 10, exclude: Iterable[object] = ()) -> ItemList:
         """The ``k`` items most similar to ``item`` according to this model (the item itself excluded)."""
@@ -450,6 +531,8 @@ class Recommender(ABC, Generic[ConfigT]):
 
     def _scores_for_users(self, users: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
         """Scores for known users; users with no training history get the cold-start (popularity) scores."""
+        if len(users) == 1 and int(users[0]) in self._kept:
+            return self._kept[int(users[0])][None, :].copy()
         seen = self._require_seen()
         empty = np.diff(seen.indptr)[users] == 0
         if not empty.any():

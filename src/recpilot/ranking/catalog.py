@@ -128,6 +128,23 @@ class Catalog:
         """The display title of an item."""
         return self._titles[self.index(item_id)]
 
+    def prepare(self) -> None:
+        """Build now the lookup tables requests use (ids, positions, titles, columns, popularity,
+        ratings, the users' histories), which are otherwise built by the first request that needs
+        each: a server calls this at start-up so no user's first request pays for them."""
+        # Reading a cached property builds it.
+        _built = (
+            self._columns,
+            self._titles,
+            self._id_list,
+            self._positions_by_int,
+            self._positions_by_text,
+            self._normalised_titles,
+            self.popularity,
+            self.rating_score,
+            self.dataset.sequences,
+        )
+
     def row(self, item_id: ItemId) -> dict[str, Any]:
         """All catalog fields of an item (lists stay lists; missing scalars become None)."""
         index = self.index(item_id)

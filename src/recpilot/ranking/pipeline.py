@@ -157,7 +157,7 @@ class Ranking:
             prefix = self.prefixes.get_or_make(key, lambda: self._prefix(self._scores(role, who), hidden))
             picked = self._survivors(prefix, request.k, blocked, pool, adjusters)
         if picked is None:
-            scores = self._scores(role, who)
+            scores = self._scores(role, who, pool)
             scores[hidden] = -np.inf
             if pool is not None:
                 scores[~pool] = -np.inf
@@ -210,23 +210,37 @@ class Ranking:
 
     # -- scoring ------------------------------------------------------------------------------------
 
-    def _scores(self, role: str, who: _Who) -> npt.NDArray[np.float64]:
-        """Every catalog item's score (catalog order; -inf where the model has no score)."""
+    def _scores(
+        self, role: str, who: _Who, pool: npt.NDArray[np.bool_] | None = None
+    ) -> npt.NDArray[np.float64]:
+        """Every catalog item's score (catalog order; -inf where the model has no score), or with a
+        ``pool`` the pool's scores (-inf elsewhere), which a model may compute for the pool alone."""
         if role in CATALOG_RANKINGS and role not in self.models:
             values = self.catalog.popularity if role == "popularity" else self.catalog.rating_score
             return np.array(values, dtype=np.float64)
         model = self.models[role]
+        if pool is not None and self.aligned(role):
+            wanted = np.flatnonzero(pool)
+            scores = np.full(self._n, -np.inf)
+            if who.by_user:
+                scores[wanted] = model.score_at(wanted, who.user)
+            else:
+                scores[wanted] = model.score_at(wanted, history=self._model_history(model, who))
+            return scores
         if who.by_user:
             own, _ = model._scores_for_one(who.user, None)
         else:
-            ids = [i for i in self._ids[who.history].tolist() if i in model.item_map]
-            own, _ = model._scores_for_one(None, ids)
+            own, _ = model._scores_for_one(None, self._model_history(model, who))
         positions = self._model_positions[role]
         if positions is None:
             return own.astype(np.float64)
         scores = np.full(self._n, -np.inf)
         scores[positions] = own
         return scores
+
+    def _model_history(self, model: Recommender[Any], who: _Who) -> list[ItemId]:
+        """The user's history items that ``model`` knows (its ad-hoc history)."""
+        return [i for i in self._ids[who.history].tolist() if i in model.item_map]
 
     def _prefix(self, scores: npt.NDArray[np.float64], hidden: Positions) -> RankedPrefix:
         scores[hidden] = -np.inf

@@ -49,6 +49,8 @@ class ServiceConfig(BaseModel):
             offline brain.
         roles: Recommender role -> model name or ``{"class", "config"}`` spec (None: the agent's
             defaults).
+        memory: The profile memory's spec, a ``memory`` registry name or ``{"class", "config"}``
+            (a memory that takes an ``engine`` gets the store's); None: the SQL memory in the store.
         limits: Body size, rate and request-size limits.
         ranking_cache: Rankings kept in memory (one per history and model; about 10 kB each) and
             filtered per request; 0 ranks the whole catalog on every request.
@@ -64,6 +66,7 @@ class ServiceConfig(BaseModel):
     home: Path = Field(default_factory=lambda: Path.home() / ".recpilot")
     llm: str | None = None
     roles: dict[str, str | Spec] | None = None
+    memory: str | Spec | None = None
     limits: LimitsConfig = Field(default_factory=LimitsConfig)
     ranking_cache: int = Field(default=4096, ge=0)
     policy: str = "default"

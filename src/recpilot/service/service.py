@@ -141,6 +141,7 @@ class RecommenderService:
             store_url=config.resolved_store_url(data.name),
             roles=config.roles,
             cache_dir=home / "models",
+            memory=config.memory,
         )
         if brain is None and agent_factory is None and config.llm:
             from recpilot.agent.llm_brain import build_llm_brain

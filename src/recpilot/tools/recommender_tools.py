@@ -319,7 +319,7 @@ def _pool_similarity(
     first = np.zeros(n_items, dtype=np.int64)  # where each item first appeared (the dict's order)
     appeared = 0
     for role, role_weight in roles:
-        scores = ctx.models[role].score(pool, history=refs)
+        scores = ctx.models[role].score_at(positions, history=refs)  # aligned: index = position
         scores[np.isin(positions, references)] = -np.inf
         finite = np.isfinite(scores)
         order = np.lexsort((positions[finite], -scores[finite]))
