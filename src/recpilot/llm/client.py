@@ -180,7 +180,7 @@ class LLMClient:
             await connection.http.aclose()
 
     def _connect(self, settings: LLMSettings, loop: asyncio.AbstractEventLoop) -> _Connection:
-        limiter = RateLimiter(self.rate)
+        limiter = RateLimiter(self.rate, timeout_s=settings.timeout_s)
         http = llm_http_client(settings, limiter, self.cache)
         assert self.modes is not None
         return _Connection(loop, http, limiter, ChatCompletionsClient(settings, http, self.modes))

@@ -75,6 +75,11 @@ def booking(books: CallBooks) -> Iterator[CallBooks]:
         _booking.reset(token)
 
 
+def current_books() -> CallBooks | None:
+    """The books of the question being asked in this context (see :func:`booking`), if any."""
+    return _booking.get()
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """When and how long to wait before trying a request again.
