@@ -179,3 +179,4 @@ def test_a_timed_out_request_keeps_its_slot_while_the_server_drains() -> None:
     limiter.record(0.3, overloaded=False)
     assert limiter.drain_s(1.0) == pytest.approx(0.3)  # about one unloaded answer
     assert RateLimiter().drain_s(1.0) == 1.0  # no answer yet: as long as it waited
+    assert RateLimiter(RateLimitConfig(adaptive=False)).drain_s(1.0) == 0.0

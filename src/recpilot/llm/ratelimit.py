@@ -187,9 +187,11 @@ class RateLimiter:
         """How long a request that timed out after ``waited_s`` keeps its slot.
 
         The server is most likely still working on the abandoned request: for about one unloaded
-        answer's time (the fastest seen), or as long as it waited when none has come yet.
+        answer's time (the fastest seen), or as long as it waited when none has come yet. Not adaptive:
+        released at once (a fixed limit is the caller's choice, e.g. the one-at-a-time probes of
+        ``recpilot llm check``).
         """
-        return min(self._fastest, waited_s)
+        return min(self._fastest, waited_s) if self.config.adaptive else 0.0
 
     def record(self, seconds: float, overloaded: bool, *, busy: bool = False) -> LimitChange | None:
         """Adapt the limit to one answer; returns the change it made, if any.
