@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from recpilot.llm.chat import Question
 from recpilot.llm.client import LLMClient
+from recpilot.llm.http_pool import KeepAliveTransport
 from recpilot.llm.models import RetryingTransport, RetryPolicy, booking
 from recpilot.llm.ratelimit import RateLimitConfig, RateLimitedTransport, RateLimiter
 from recpilot.llm.settings import LLMSettings
@@ -26,6 +27,7 @@ from recpilot.llm.structured import CallBooks
 from recpilot.testing.llm_server import (
     OneSlotLLMServer,
     ScriptedLLMServer,
+    reply_delayed,
     reply_error,
     reply_output,
     reply_text,
@@ -188,3 +190,24 @@ def test_a_timed_out_request_keeps_its_slot_while_the_server_drains() -> None:
     assert limiter.drain_s(1.0) == pytest.approx(0.3)  # about one unloaded answer
     assert RateLimiter().drain_s(1.0) == 1.0  # no answer yet: as long as it waited
     assert RateLimiter(RateLimitConfig(adaptive=False)).drain_s(1.0) == 0.0
+
+
+@pytest.mark.parametrize(("stretch_max", "answered"), [(4.0, True), (1.0, False)])
+def test_a_retry_after_a_read_timeout_gets_a_longer_timeout(stretch_max: float, answered: bool) -> None:
+    # A server slower than the timeout answers nothing with a fixed timeout, however often it is retried.
+    slow = reply_delayed(0.6, reply_text("ok"))
+    policy = RetryPolicy(max_retries=1, backoff_s=0.01, timeout_stretch_max=stretch_max)
+
+    async def send(url: str) -> int:
+        transport = RetryingTransport(KeepAliveTransport(), policy)
+        async with httpx2.AsyncClient(transport=transport, timeout=httpx2.Timeout(0.4)) as client:
+            try:
+                response = await client.post(f"{url}/chat/completions", json={"model": "m"})
+            except httpx2.ReadTimeout:
+                return 0
+            return response.status_code
+
+    with ScriptedLLMServer([slow, slow]) as server:
+        status = asyncio.run(send(server.base_url))
+    assert (status == 200) is answered
+    assert len(server.chat_requests) == 2

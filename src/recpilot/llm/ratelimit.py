@@ -23,6 +23,7 @@ the call whose answer caused it (:attr:`~recpilot.llm.structured.CallBooks.limit
 
 from __future__ import annotations
 
+import bisect
 import time
 from collections import deque
 from collections.abc import AsyncIterator
@@ -126,7 +127,8 @@ class RateLimiter:
 
     Attributes:
         limit: Requests allowed in flight now (``max_concurrency`` when not adaptive).
-        in_flight: Requests holding a slot now (a timed-out one holds it a while longer).
+        in_flight: Requests holding a slot now (not counting timed-out ones whose slot is still
+            occupied; see :meth:`drain_s`).
         peak_in_flight: The most requests that held a slot at once (for tests and reports).
         started: Requests that got a slot so far.
         cuts: Times the limit was cut (timeouts, 429, 503).
@@ -152,6 +154,7 @@ class RateLimiter:
         self.cuts = 0
         self.raises = 0
         self.changes: deque[LimitChange] = deque(maxlen=1000)
+        self._ghosts_until: list[float] = []  # when the slots of timed-out requests free up, sorted
         self._fastest = float("inf")
         self._typical: float | None = None
         self._good = 0  # answers in time since the limit last changed
@@ -161,27 +164,38 @@ class RateLimiter:
     async def slot(self) -> AsyncIterator[Slot]:
         """Hold one request slot: waits for a free slot, then for a token of the rate.
 
-        Setting the yielded :attr:`Slot.hold_s` keeps the slot that many seconds after the body ends.
+        Setting the yielded :attr:`Slot.hold_s` leaves the slot occupied that many seconds after the
+        body ends (a "ghost": the caller goes on at once, the next request waits).
         """
         async with self._free:
-            while self.in_flight >= self.limit:
-                await self._free.wait()
+            while self.in_flight + self._ghosts() >= self.limit:
+                # A ghost ends without a notification: wake up when the next one does.
+                with anyio.move_on_after(
+                    self._ghosts_until[0] - time.monotonic() if self._ghosts_until else None
+                ):
+                    await self._free.wait()
             self.in_flight += 1
         held = Slot()
         try:
-            try:
-                if self._bucket is not None:
-                    await self._bucket.acquire()
-                self.started += 1
-                self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-                yield held
-            finally:
-                if held.hold_s > 0:
-                    await anyio.sleep(held.hold_s)
+            if self._bucket is not None:
+                await self._bucket.acquire()
+            self.started += 1
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight + self._ghosts())
+            yield held
         finally:
-            async with self._free:
-                self.in_flight -= 1
-                self._free.notify(max(1, self.limit - self.in_flight))  # a grown limit admits several
+            with anyio.CancelScope(shield=True):  # the count must come back even when cancelled
+                async with self._free:
+                    self.in_flight -= 1
+                    if held.hold_s > 0:
+                        bisect.insort(self._ghosts_until, time.monotonic() + held.hold_s)
+                    self._free.notify(max(1, self.limit - self.in_flight - self._ghosts()))
+
+    def _ghosts(self) -> int:
+        """Slots still occupied by timed-out requests (expired ones dropped)."""
+        now = time.monotonic()
+        while self._ghosts_until and self._ghosts_until[0] <= now:
+            self._ghosts_until.pop(0)
+        return len(self._ghosts_until)
 
     def drain_s(self, waited_s: float) -> float:
         """How long a request that timed out after ``waited_s`` keeps its slot.
@@ -241,7 +255,7 @@ class Slot:
     """A held request slot (see :meth:`RateLimiter.slot`).
 
     Attributes:
-        hold_s: Seconds the slot stays held after its request ends (0: released at once).
+        hold_s: Seconds the slot stays occupied after its request ends (0: freed at once).
     """
 
     hold_s: float = 0.0
@@ -292,8 +306,9 @@ class RateLimitedTransport(httpx2.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         """Wait for a slot and a token, send ``request`` and read the whole answer.
 
-        A timeout, 429 or 503 cuts the limit (counted in the call's books); a timed-out request keeps
-        its slot for :meth:`RateLimiter.drain_s`, so its retry does not queue behind the abandoned work.
+        A timeout, 429 or 503 cuts the limit (counted in the call's books); a timed-out request's slot
+        stays occupied for :meth:`RateLimiter.drain_s` (the timeout reaches the caller at once), so no
+        request, its own retry included, queues behind the abandoned work.
         """
         limiter = self._limiter
         async with limiter.slot() as held:

@@ -42,7 +42,8 @@ class LLMSettings(BaseSettings):
         model: The model name the server knows (``gpt-4o-mini``, ``llama3.1``...).
         api_key: The key sent as a bearer token; None sends a placeholder (local servers need none).
             For OpenAI's own API, ``OPENAI_API_KEY`` is used when this is not set.
-        timeout_s: Seconds one HTTP attempt may take before it counts as failed.
+        timeout_s: Seconds one HTTP attempt may take before it counts as failed (a retry after a
+            timeout gets twice its attempt's time, up to four times this: a slow server then answers).
         max_retries: Extra attempts after a failed one (timeouts, connection errors, HTTP 408, 429, 5xx).
         backoff_s: The first retry's delay; each further retry doubles it (jittered).
         backoff_max_s: The longest delay between attempts.
