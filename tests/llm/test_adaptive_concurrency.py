@@ -144,6 +144,10 @@ def test_the_limit_does_not_grow_when_a_queued_request_would_near_the_timeout() 
     for _ in range(50):
         limiter.record(20.0, overloaded=False)  # a second request in flight would wait about 40 s
     assert limiter.limit == 1
+    slow_start = RateLimiter(RateLimitConfig(max_concurrency=16, start_concurrency=2), timeout_s=30.0)
+    for _ in range(2):
+        slow_start.record(9.0, overloaded=False)
+    assert slow_start.limit == 3  # doubling would risk 36 s answers if the server queued; one more: 27 s
     fast = RateLimiter(RateLimitConfig(max_concurrency=16, start_concurrency=1), timeout_s=30.0)
     for _ in range(50):
         fast.record(2.0, overloaded=False)

@@ -13,7 +13,7 @@ in the manner of TCP congestion control (AIMD, as in Netflix's concurrency-limit
 ``latency_tolerance`` times the fastest answer seen (slow start); after the first sign of a queue it
 grows by one per round while latency holds, and holds when it does not. A timeout, an HTTP 429 or a
 503 ("busy") cuts it multiplicatively (``backoff_ratio``), down to 1. It never grows past
-``max_concurrency``, nor while the smoothed latency of one more request in flight would pass half the
+``max_concurrency``, nor while the smoothed latency, scaled by the grown limit, would pass half the
 HTTP timeout (a one-slot server serves requests one after another, so a second request waits for the
 first: there the limit stays at one or two). A request that timed out keeps its slot a while longer
 (the server is most likely still computing the abandoned answer, and a retry sent at once would only
@@ -122,8 +122,8 @@ class RateLimiter:
 
     Args:
         config: The limits.
-        timeout_s: The HTTP timeout of one attempt: the limit does not grow while one more request in
-            flight would bring the smoothed latency past half of it (None: no such bound).
+        timeout_s: The HTTP timeout of one attempt: the limit does not grow to where the smoothed
+            latency, were the server to queue the extra requests, would pass half of it (None: no bound).
 
     Attributes:
         limit: Requests allowed in flight now (``max_concurrency`` when not adaptive).
@@ -230,11 +230,13 @@ class RateLimiter:
         self._good += 1
         if self._good < self.limit or self.limit >= self.config.max_concurrency:
             return None
-        if self.timeout_s is not None and self._typical * (self.limit + 1) / self.limit > self.timeout_s / 2:
-            self._good = 0  # should the server queue one more request, answers would near the timeout
-            return None
-        grown = self.limit * 2 if self._growing else self.limit + 1
-        return self._change(min(grown, self.config.max_concurrency), "grow")
+        steps = (self.limit * 2, self.limit + 1) if self._growing else (self.limit + 1,)
+        for grown in (min(step, self.config.max_concurrency) for step in steps):
+            # Should the server queue the extra requests, would answers near the timeout?
+            if self.timeout_s is None or self._typical * grown / self.limit <= self.timeout_s / 2:
+                return self._change(grown, "grow")
+        self._good = 0
+        return None
 
     def _change(self, new: int, reason: Literal["timeout", "busy", "grow"]) -> LimitChange | None:
         if new == self.limit:
