@@ -186,6 +186,13 @@ async def _client(
         ready()  # every client process starts the run together
         times.append(await _run(engine, calls, concurrency))
     failures = engine.stats.failures
+    limiter = engine.limiter
+    if limiter is not None:  # the adaptive limit must have found the ceiling, and kept it
+        print(
+            f"adaptive limit {limiter.limit}/{limiter.config.max_concurrency}, peak in flight "
+            f"{limiter.peak_in_flight}, {limiter.raises} raises, {limiter.cuts} cuts",
+            flush=True,
+        )
     await engine.aclose()
     if failures:
         raise SystemExit(f"{failures} pages fell back: the benchmark's answers must all be valid")

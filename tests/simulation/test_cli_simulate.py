@@ -264,7 +264,11 @@ def test_llm_options_reach_the_requests_and_progress_goes_to_stderr_with_json(
     assert json.loads(captured.out)["engine"] == "llm"  # stdout stays one JSON document
     assert {r.body["max_tokens"] for r in server.chat_requests} == {120}
     last = captured.err.strip().splitlines()[-1]
-    assert re.fullmatch(r"llm 12/12 pages \(100%\): [\d.]+ calls/s, \d+ output tok/s, ETA 0:00:00", last)
+    assert re.fullmatch(
+        r"llm 12/12 pages done \(100%\), 0 requests in flight \(limit \d+/\d+\): "
+        r"[\d.]+ calls/s, \d+ output tok/s, ETA 0:00:00",
+        last,
+    )
 
 
 def test_llm_timeout_bounds_each_request(

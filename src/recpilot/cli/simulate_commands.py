@@ -83,7 +83,9 @@ def simulate(
     ] = None,
     concurrency: Annotated[
         int,
-        typer.Option("--concurrency", help="Users simulated at once (async path), LLM requests in flight."),
+        typer.Option(
+            "--concurrency", help="Users simulated at once; LLM requests in flight at most (adapts below)."
+        ),
     ] = 16,
     rate: Annotated[
         float | None, typer.Option("--rate", help="LLM requests per second at most (default: no limit).")

@@ -117,6 +117,7 @@ class LLMClient:
             memory = memory or ModeMemory(model.resolved_modes_file())
             self.modes = ModeChoice(model.key, model.output_mode, memory)
         self._connection: _Connection | None = None
+        self._closed_limiter: RateLimiter | None = None
 
     @classmethod
     def of(cls, model: LLMClient | LLMSettings | Model) -> LLMClient:
@@ -130,8 +131,8 @@ class LLMClient:
 
     @property
     def limiter(self) -> RateLimiter | None:
-        """The rate limiter of the current connection (None before the first request)."""
-        return self._connection.limiter if self._connection is not None else None
+        """The rate limiter of the current connection, or of the last one closed (None before any request)."""
+        return self._connection.limiter if self._connection is not None else self._closed_limiter
 
     def chat(self, question: Question[Any], prompt: str) -> ChatSession:
         """A new exchange asking ``question`` about ``prompt`` (call inside the event loop that sends it)."""
@@ -180,7 +181,7 @@ class LLMClient:
             await connection.http.aclose()
 
     def _connect(self, settings: LLMSettings, loop: asyncio.AbstractEventLoop) -> _Connection:
-        limiter = RateLimiter(self.rate)
+        limiter = RateLimiter(self.rate, timeout_s=settings.timeout_s)
         http = llm_http_client(settings, limiter, self.cache)
         assert self.modes is not None
         return _Connection(loop, http, limiter, ChatCompletionsClient(settings, http, self.modes))
@@ -213,11 +214,12 @@ class LLMClient:
         """Close the HTTP client (a later call opens a new one)."""
         connection, self._connection = self._connection, None
         if connection is not None:
+            self._closed_limiter = connection.limiter  # its books stay readable (progress, run stats)
             await connection.http.aclose()
 
     def __getstate__(self) -> dict[str, Any]:
         # Shipped to other processes (Ray workers) without its HTTP client; each opens its own.
-        return {**self.__dict__, "_connection": None}
+        return {**self.__dict__, "_connection": None, "_closed_limiter": None}
 
 
 def _environment_proxy(url: str) -> str | None:

@@ -75,6 +75,11 @@ def booking(books: CallBooks) -> Iterator[CallBooks]:
         _booking.reset(token)
 
 
+def current_books() -> CallBooks | None:
+    """The books of the question being asked in this context (see :func:`booking`), if any."""
+    return _booking.get()
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     """When and how long to wait before trying a request again.
@@ -85,6 +90,10 @@ class RetryPolicy:
         backoff_max_s: The longest delay.
         retry_after_max_s: The longest ``Retry-After`` honoured; longer ones are not retried.
         jitter: The delay is reduced by a random fraction up to this (spreads synchronized clients).
+        timeout_stretch_max: A retry after a read timeout gets twice the previous attempt's read
+            timeout, up to this many times the configured one (TCP's retransmission-timeout backoff: a
+            server slower than the timeout, e.g. a one-slot local one, then answers the retry instead
+            of wasting every attempt); 1 keeps the timeout fixed.
     """
 
     max_retries: int = 2
@@ -92,6 +101,7 @@ class RetryPolicy:
     backoff_max_s: float = 8.0
     retry_after_max_s: float = 30.0
     jitter: float = 0.25
+    timeout_stretch_max: float = 4.0
 
     @classmethod
     def from_settings(cls, settings: LLMSettings) -> RetryPolicy:
@@ -159,6 +169,8 @@ class RetryingTransport(httpx2.AsyncBaseTransport):
             raise LLMRequestRefusedError(f"{request.url.scheme}://{host}{request.url.path}")
         await request.aread()  # the body must be replayable for retries
         last = self._policy.max_retries
+        timeouts = dict(request.extensions.get("timeout") or {})
+        stretch = 1.0
         for retry in range(last + 1):
             books.attempts += 1
             try:
@@ -166,6 +178,9 @@ class RetryingTransport(httpx2.AsyncBaseTransport):
             except (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError) as exc:
                 if retry == last:
                     raise
+                if isinstance(exc, httpx2.ReadTimeout) and timeouts.get("read"):
+                    stretch = min(2.0 * stretch, max(1.0, self._policy.timeout_stretch_max))
+                    request.extensions["timeout"] = {**timeouts, "read": timeouts["read"] * stretch}
                 wait = self._policy.backoff(retry)
                 logger.warning(
                     "LLM request %s (%s); retry %d in %.2fs", type(exc).__name__, host, retry + 1, wait

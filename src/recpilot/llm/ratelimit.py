@@ -7,36 +7,51 @@ applies it to every HTTP attempt, below recpilot's :class:`~recpilot.llm.models.
 (which retries 408, 429, 5xx, timeouts and dropped connections with jittered exponential backoff), so
 each retry waits for a token too and a backoff sleep never holds a concurrency slot.
 
-With ``adaptive`` (the default) the limit on requests in flight is found, not assumed: it starts at
-``start_concurrency``, doubles while the smoothed latency stays within 1.5 times the fastest answer
-seen (a one-slot local server queues requests, so its latency grows at once), then grows by one per
-round while it holds, holds when it does not, and halves on a timeout or an HTTP 429;
-``max_concurrency`` stays the ceiling.
+With ``adaptive`` (the default) the limit on requests in flight per endpoint is found, not assumed,
+in the manner of TCP congestion control (AIMD, as in Netflix's concurrency-limits): it starts at
+``start_concurrency`` and doubles per round of answers while the smoothed latency stays within
+``latency_tolerance`` times the fastest answer seen (slow start); after the first sign of a queue it
+grows by one per round while latency holds, and holds when it does not. A timeout, an HTTP 429 or a
+503 ("busy") cuts it multiplicatively (``backoff_ratio``), down to 1. It never grows past
+``max_concurrency``, nor while the smoothed latency, scaled by the grown limit, would pass half the
+HTTP timeout (a one-slot server serves requests one after another, so a second request waits for the
+first: there the limit stays at one or two). A request that timed out keeps its slot a while longer
+(the server is most likely still computing the abandoned answer, and a retry sent at once would only
+queue behind it). Every change is logged in :attr:`RateLimiter.changes` and counted in the books of
+the call whose answer caused it (:attr:`~recpilot.llm.structured.CallBooks.limit_cuts`).
 """
 
 from __future__ import annotations
 
+import bisect
 import time
+from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Literal
 
 import anyio
 import httpx2
 from pydantic import BaseModel, ConfigDict, Field
 
 from recpilot.errors import ConfigError
+from recpilot.llm.models import current_books
 
 
 class RateLimitConfig(BaseModel):
-    """How hard the simulation may press an LLM endpoint.
+    """How hard LLM traffic may press an endpoint.
 
     Attributes:
-        max_concurrency: Requests in flight at most.
+        max_concurrency: Requests in flight at most (the adaptive limit's ceiling).
         requests_per_s: Requests started per second at most (None: no rate limit).
         burst: Requests that may start at once after an idle spell (the bucket's size); defaults to
             one second's worth of tokens.
         adaptive: Find the concurrency the server sustains (see the module docstring).
         start_concurrency: The first limit when adaptive.
+        backoff_ratio: What a timeout, 429 or 503 multiplies the limit by (rounded down, at least 1).
+        latency_tolerance: Growth stops while the smoothed latency is above this many times the
+            fastest answer seen (the server queues requests instead of serving them side by side).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -46,6 +61,25 @@ class RateLimitConfig(BaseModel):
     burst: int | None = Field(default=None, ge=1)
     adaptive: bool = True
     start_concurrency: int = Field(default=2, ge=1)
+    backoff_ratio: float = Field(default=0.5, gt=0, lt=1)
+    latency_tolerance: float = Field(default=1.5, ge=1)
+
+
+@dataclass(frozen=True)
+class LimitChange:
+    """One change of the adaptive concurrency limit.
+
+    Attributes:
+        at: When (``time.monotonic()``).
+        old: The limit before.
+        new: The limit after.
+        reason: ``timeout``, ``busy`` (an HTTP 429 or 503) or ``grow``.
+    """
+
+    at: float
+    old: int
+    new: int
+    reason: Literal["timeout", "busy", "grow"]
 
 
 class TokenBucket:
@@ -84,21 +118,31 @@ class TokenBucket:
 
 
 class RateLimiter:
-    """Bounded concurrency plus an optional token-bucket rate, shared by every request of a run.
+    """Bounded, adaptive concurrency and an optional token-bucket rate, shared by an endpoint's requests.
 
     Args:
         config: The limits.
+        timeout_s: The HTTP timeout of one attempt: the limit does not grow to where the smoothed
+            latency, were the server to queue the extra requests, would pass half of it (None: no bound).
 
     Attributes:
-        in_flight: Requests holding a slot now.
+        limit: Requests allowed in flight now (``max_concurrency`` when not adaptive).
+        in_flight: Requests holding a slot now (not counting timed-out ones whose slot is still
+            occupied; see :meth:`drain_s`).
         peak_in_flight: The most requests that held a slot at once (for tests and reports).
         started: Requests that got a slot so far.
+        cuts: Times the limit was cut (timeouts, 429, 503).
+        raises: Times the limit grew.
+        lowest_limit: The lowest limit so far.
+        changes: The latest changes of the limit, oldest first (at most 1,000 kept).
     """
 
-    def __init__(self, config: RateLimitConfig | None = None) -> None:
+    def __init__(self, config: RateLimitConfig | None = None, *, timeout_s: float | None = None) -> None:
         self.config = config or RateLimitConfig()
+        self.timeout_s = timeout_s
         ceiling = self.config.max_concurrency
         self.limit = min(self.config.start_concurrency, ceiling) if self.config.adaptive else ceiling
+        self.lowest_limit = self.limit
         self._free = anyio.Condition()
         rate = self.config.requests_per_s
         self._bucket = (
@@ -107,46 +151,116 @@ class RateLimiter:
         self.in_flight = 0
         self.peak_in_flight = 0
         self.started = 0
+        self.cuts = 0
+        self.raises = 0
+        self.changes: deque[LimitChange] = deque(maxlen=1000)
+        self._ghosts_until: list[float] = []  # when the slots of timed-out requests free up, sorted
         self._fastest = float("inf")
         self._typical: float | None = None
         self._good = 0  # answers in time since the limit last changed
-        self._growing = True  # doubling until the first slow answer or overload
+        self._growing = True  # slow start: doubling until the first slow answer or overload
 
     @asynccontextmanager
-    async def slot(self) -> AsyncIterator[None]:
-        """Hold one request slot: waits for a free slot, then for a token of the rate."""
+    async def slot(self) -> AsyncIterator[Slot]:
+        """Hold one request slot: waits for a free slot, then for a token of the rate.
+
+        Setting the yielded :attr:`Slot.hold_s` leaves the slot occupied that many seconds after the
+        body ends (a "ghost": the caller goes on at once, the next request waits).
+        """
         async with self._free:
-            while self.in_flight >= self.limit:
-                await self._free.wait()
+            while self.in_flight + self._ghosts() >= self.limit:
+                # A ghost ends without a notification: wake up when the next one does.
+                with anyio.move_on_after(
+                    self._ghosts_until[0] - time.monotonic() if self._ghosts_until else None
+                ):
+                    await self._free.wait()
             self.in_flight += 1
+        held = Slot()
         try:
             if self._bucket is not None:
                 await self._bucket.acquire()
             self.started += 1
-            self.peak_in_flight = max(self.peak_in_flight, self.in_flight)
-            yield
+            self.peak_in_flight = max(self.peak_in_flight, self.in_flight + self._ghosts())
+            yield held
         finally:
-            async with self._free:
-                self.in_flight -= 1
-                self._free.notify()
+            with anyio.CancelScope(shield=True):  # the count must come back even when cancelled
+                async with self._free:
+                    self.in_flight -= 1
+                    if held.hold_s > 0:
+                        bisect.insort(self._ghosts_until, time.monotonic() + held.hold_s)
+                    self._free.notify(max(1, self.limit - self.in_flight - self._ghosts()))
 
-    def record(self, seconds: float, overloaded: bool) -> None:
-        """Adapt the limit to one answer: its latency, and whether it was a timeout or an HTTP 429."""
+    def _ghosts(self) -> int:
+        """Slots still occupied by timed-out requests (expired ones dropped)."""
+        now = time.monotonic()
+        while self._ghosts_until and self._ghosts_until[0] <= now:
+            self._ghosts_until.pop(0)
+        return len(self._ghosts_until)
+
+    def drain_s(self, waited_s: float) -> float:
+        """How long a request that timed out after ``waited_s`` keeps its slot.
+
+        The server is most likely still working on the abandoned request: for about one unloaded
+        answer's time (the fastest seen), or as long as it waited when none has come yet. Not adaptive:
+        released at once (a fixed limit is the caller's choice, e.g. the one-at-a-time probes of
+        ``recpilot llm check``).
+        """
+        return min(self._fastest, waited_s) if self.config.adaptive else 0.0
+
+    def record(self, seconds: float, overloaded: bool, *, busy: bool = False) -> LimitChange | None:
+        """Adapt the limit to one answer; returns the change it made, if any.
+
+        Args:
+            seconds: The attempt's latency.
+            overloaded: It timed out, or the server said it is busy (HTTP 429 or 503).
+            busy: The overload was an HTTP 429 or 503 (else a timeout), for the log.
+        """
         if not self.config.adaptive:
-            return
+            return None
         if overloaded:
-            self.limit, self._good, self._growing = max(1, self.limit // 2), 0, False
-            return
+            self._good, self._growing = 0, False
+            cut = max(1, int(self.limit * self.config.backoff_ratio))
+            return self._change(cut, "busy" if busy else "timeout")
         self._fastest = min(self._fastest, seconds)
         # Smoothed, so one slow answer (a busy client, a GC pause) does not stop the growth.
         self._typical = seconds if self._typical is None else 0.8 * self._typical + 0.2 * seconds
-        if self._typical > 1.5 * self._fastest:
+        if self._typical > self.config.latency_tolerance * self._fastest:
             self._growing, self._good = False, 0  # the server queues: hold the limit
-            return
+            return None
         self._good += 1
-        if self._good >= self.limit and self.limit < self.config.max_concurrency:
-            grown = self.limit * 2 if self._growing else self.limit + 1
-            self.limit, self._good = min(grown, self.config.max_concurrency), 0
+        if self._good < self.limit or self.limit >= self.config.max_concurrency:
+            return None
+        steps = (self.limit * 2, self.limit + 1) if self._growing else (self.limit + 1,)
+        for grown in (min(step, self.config.max_concurrency) for step in steps):
+            # Should the server queue the extra requests, would answers near the timeout?
+            if self.timeout_s is None or self._typical * grown / self.limit <= self.timeout_s / 2:
+                return self._change(grown, "grow")
+        self._good = 0
+        return None
+
+    def _change(self, new: int, reason: Literal["timeout", "busy", "grow"]) -> LimitChange | None:
+        if new == self.limit:
+            return None
+        change = LimitChange(time.monotonic(), self.limit, new, reason)
+        self.changes.append(change)
+        if new < self.limit:
+            self.cuts += 1
+            self.lowest_limit = min(self.lowest_limit, new)
+        else:
+            self.raises += 1
+        self.limit, self._good = new, 0
+        return change
+
+
+@dataclass
+class Slot:
+    """A held request slot (see :meth:`RateLimiter.slot`).
+
+    Attributes:
+        hold_s: Seconds the slot stays occupied after its request ends (0: freed at once).
+    """
+
+    hold_s: float = 0.0
 
 
 async def buffered(response: httpx2.Response, request: httpx2.Request) -> httpx2.Response:
@@ -166,6 +280,16 @@ async def buffered(response: httpx2.Response, request: httpx2.Request) -> httpx2
     )
 
 
+#: Answers that mean "the server is busy": they cut the concurrency limit.
+_BUSY = frozenset({429, 503})
+
+
+def _book(change: LimitChange | None) -> None:
+    books = current_books()
+    if change is not None and change.new < change.old and books is not None:
+        books.limit_cuts += 1
+
+
 class RateLimitedTransport(httpx2.AsyncBaseTransport):
     """An HTTP transport that sends each request under a :class:`RateLimiter`.
 
@@ -182,16 +306,25 @@ class RateLimitedTransport(httpx2.AsyncBaseTransport):
         self._limiter = limiter
 
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
-        """Wait for a slot and a token, send ``request`` and read the whole answer."""
-        async with self._limiter.slot():
+        """Wait for a slot and a token, send ``request`` and read the whole answer.
+
+        A timeout, 429 or 503 cuts the limit (counted in the call's books); a timed-out request's slot
+        stays occupied for :meth:`RateLimiter.drain_s` (the timeout reaches the caller at once), so no
+        request, its own retry included, queues behind the abandoned work.
+        """
+        limiter = self._limiter
+        async with limiter.slot() as held:
             started = time.monotonic()
             try:
                 response = await self._inner.handle_async_request(request)
             except httpx2.TimeoutException:
-                self._limiter.record(time.monotonic() - started, overloaded=True)
+                waited = time.monotonic() - started
+                held.hold_s = limiter.drain_s(waited)
+                _book(limiter.record(waited, overloaded=True))
                 raise
             answered = await buffered(response, request)
-            self._limiter.record(time.monotonic() - started, overloaded=answered.status_code == 429)
+            busy = answered.status_code in _BUSY
+            _book(limiter.record(time.monotonic() - started, overloaded=busy, busy=busy))
             return answered
 
     async def aclose(self) -> None:
@@ -199,4 +332,12 @@ class RateLimitedTransport(httpx2.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-__all__ = ["RateLimitConfig", "RateLimitedTransport", "RateLimiter", "TokenBucket", "buffered"]
+__all__ = [
+    "LimitChange",
+    "RateLimitConfig",
+    "RateLimitedTransport",
+    "RateLimiter",
+    "Slot",
+    "TokenBucket",
+    "buffered",
+]

@@ -42,7 +42,8 @@ class LLMSettings(BaseSettings):
         model: The model name the server knows (``gpt-4o-mini``, ``llama3.1``...).
         api_key: The key sent as a bearer token; None sends a placeholder (local servers need none).
             For OpenAI's own API, ``OPENAI_API_KEY`` is used when this is not set.
-        timeout_s: Seconds one HTTP attempt may take before it counts as failed.
+        timeout_s: Seconds one HTTP attempt may take before it counts as failed (a retry after a
+            timeout gets twice its attempt's time, up to four times this: a slow server then answers).
         max_retries: Extra attempts after a failed one (timeouts, connection errors, HTTP 408, 429, 5xx).
         backoff_s: The first retry's delay; each further retry doubles it (jittered).
         backoff_max_s: The longest delay between attempts.
@@ -54,7 +55,11 @@ class LLMSettings(BaseSettings):
             stepping down when the server rejects a shape), ``tool``, ``json_schema``, ``json_object``
             or ``prompted`` (see :mod:`recpilot.llm.modes`).
         modes_file: Where learned output modes are kept (None: ``llm-modes.json`` under the settings home).
-        concurrency: Requests in flight at most (long runs start lower and adapt up to this).
+        concurrency: Requests in flight at most per endpoint. The limit in force adapts below it (AIMD):
+            it starts at 2, a timeout or an HTTP 429/503 halves it (down to 1), answers in time grow it
+            by one per round, and it stays put while the server queues requests or one more queued
+            request would near ``timeout_s``; so a one-slot local server gets one or two requests at a
+            time (see :mod:`recpilot.llm.ratelimit`).
         requests_per_s: Requests started per second at most (None: no rate limit).
         cache_path: SQLite file of the record/replay cache (None: no cache).
         cache_mode: ``record``, ``replay`` or ``auto`` (replay what is stored, record the rest).

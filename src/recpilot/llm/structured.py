@@ -54,6 +54,8 @@ class CallBooks:
         step_downs: Request shapes the server refused (an output mode, or the token-limit field), each
             re-sent in another shape within the same call (a request, but not a failed call: the
             shape is learned, the call goes on).
+        limit_cuts: Cuts of the endpoint's adaptive concurrency limit that this call's attempts caused
+            (a timeout, an HTTP 429 or 503; see :mod:`recpilot.llm.ratelimit`).
         mode: The output mode of the last answered request ("" before any).
         problems: The reasons of rejected answers, in order (one line each).
     """
@@ -66,6 +68,7 @@ class CallBooks:
     rejected: int = 0
     truncated: int = 0
     step_downs: int = 0
+    limit_cuts: int = 0
     mode: OutputMode | Literal[""] = ""
     problems: list[str] = field(default_factory=list)
 

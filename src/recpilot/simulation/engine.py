@@ -98,6 +98,7 @@ def engine_stats(engine: DecisionEngine) -> EngineStats | None:
         output_tokens=count(stats, "output_tokens"),
         cache_hits=hits,
         cache_recorded=count(cache, "misses"),
+        limit_cuts=count(limiter, "cuts"),
         last_error=str(getattr(stats, "last_error", "") or ""),
     )
 

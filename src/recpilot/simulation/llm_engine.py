@@ -178,7 +178,6 @@ class LLMDecisionEngine(DecisionEngine):
 
     async def adecide(self, persona: Persona, state: UserState, page: Page) -> PageDecision:
         """The persona's actions on ``page``: one model call (plus bounded retries), never an exception."""
-        self.stats.pages += 1
         memory = retrieve_memory(
             persona,
             state,
@@ -198,7 +197,9 @@ class LLMDecisionEngine(DecisionEngine):
                 _reraise_cache_miss(exc)
                 failure = _describe(exc)
                 continue
+            self.stats.pages += 1  # counted when decided, so progress shows pages done
             return to_decision(answer, page)
+        self.stats.pages += 1
         self.stats.failures += 1
         self.stats.last_error = failure
         return fallback_decision(page, state, self.config.on_failure, failure)
@@ -298,7 +299,9 @@ def llm_progress(
     """
     if not isinstance(engine, LLMDecisionEngine):
         return nullcontext()
-    return LLMProgress(lambda: engine.run_counts(sessions, pages), every_s=every_s)
+    return LLMProgress(
+        lambda: engine.run_counts(sessions, pages), every_s=every_s, limiter=lambda: engine.limiter
+    )
 
 
 def _reraise_cache_miss(exc: BaseException) -> None:

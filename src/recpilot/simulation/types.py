@@ -305,6 +305,7 @@ class EngineStats(_Model):
         output_tokens: Completion tokens reported.
         cache_hits: Answers replayed from the record/replay cache.
         cache_recorded: Answers fetched from the endpoint and stored in the cache.
+        limit_cuts: Cuts of the endpoint's adaptive concurrency limit (timeouts, HTTP 429 or 503).
         last_error: The last failure, in words ("" when none).
     """
 
@@ -320,6 +321,7 @@ class EngineStats(_Model):
     output_tokens: int = 0
     cache_hits: int = 0
     cache_recorded: int = 0
+    limit_cuts: int = 0
     last_error: str = ""
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import select
 import socket
 import threading
 import time
@@ -277,6 +278,79 @@ class ScriptedLLMServer:
             self.requests.append(request)
             return self._script.popleft() if self._script else self._exhausted
 
+    def _serve(self, client: socket.socket, request: RecordedRequest) -> ScriptedReply | None:
+        """The reply to a chat request, after its delay (None: the server is stopping, answer nothing)."""
+        reply = self._next(request)  # a streamed request gets the next reply as it is (scripted SSE)
+        if reply.delay_s and self._stopping.wait(reply.delay_s):
+            return None
+        return reply
+
+
+class OneSlotLLMServer(ScriptedLLMServer):
+    """A chat endpoint with one generation slot: requests are served one at a time, in arrival order.
+
+    Like llama.cpp's server (``llama_cpp.server``): each chat request takes ``service_s`` once its turn
+    comes, the others wait; a waiting request whose client has gone is dropped when its turn comes,
+    while one being served runs to its end even if its client has gone (the work is wasted).
+
+    Args:
+        reply: What every chat request gets.
+        service_s: Seconds one request keeps the slot.
+
+    Attributes:
+        served: Requests served.
+        abandoned: Requests served whose client had gone by the end (wasted work).
+        dropped: Waiting requests dropped because their client had gone.
+        peak_waiting: The most requests at the server at once (served and waiting).
+    """
+
+    def __init__(self, reply: ScriptedReply, service_s: float) -> None:
+        super().__init__(exhausted=reply)
+        self.service_s = service_s
+        self._turns = threading.Condition()
+        self._tickets = itertools.count()
+        self._serving = 0
+        self._waiting = 0
+        self.served = 0
+        self.abandoned = 0
+        self.dropped = 0
+        self.peak_waiting = 0
+
+    def _serve(self, client: socket.socket, request: RecordedRequest) -> ScriptedReply | None:
+        reply = self._next(request)
+        with self._turns:
+            ticket = next(self._tickets)
+            self._waiting += 1
+            self.peak_waiting = max(self.peak_waiting, self._waiting)
+            while self._serving != ticket:
+                self._turns.wait()
+        try:
+            if _client_gone(client):
+                self.dropped += 1
+                return None
+            if self._stopping.wait(self.service_s):
+                return None
+            self.served += 1
+            if _client_gone(client):
+                self.abandoned += 1
+            return reply
+        finally:
+            with self._turns:
+                self._serving += 1
+                self._waiting -= 1
+                self._turns.notify_all()
+
+
+def _client_gone(client: socket.socket) -> bool:
+    """Whether the client closed its end (readable with nothing to read), without consuming data."""
+    readable, _, _ = select.select([client], [], [], 0)
+    if not readable:
+        return False
+    try:
+        return client.recv(1, socket.MSG_PEEK) == b""
+    except OSError:
+        return True
+
 
 class _Handler(BaseHTTPRequestHandler):
     owner: ScriptedLLMServer
@@ -293,8 +367,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.owner._record(request)
             self._send(reply_error(404, f"no route {self.path}"))
             return
-        reply = self.owner._next(request)  # a streamed request gets the next reply as it is (scripted SSE)
-        if reply.delay_s and self.owner._stopping.wait(reply.delay_s):
+        reply = self.owner._serve(self.connection, request)
+        if reply is None:
             return
         if reply.disconnect:
             self.close_connection = True
