@@ -78,13 +78,13 @@ class RecommenderAgent:
         enforce_stated_constraints: bool = True,
     ) -> None:
         self.runtime = runtime
-        self.fallback = fallback or OfflineBrain()
+        self.fallback = fallback or _offline_like(brain)
         self.brain = brain or self.fallback
         self.dispatcher = ToolDispatcher(tools, policy) if policy is not None else ToolDispatcher(tools)
         self.k = k
         self.enforce_stated_constraints = enforce_stated_constraints
         # Judges what the user's own words ask for (writes, hard constraints), whatever the brain.
-        self._parser = self.fallback if isinstance(self.fallback, OfflineBrain) else OfflineBrain()
+        self._parser = self.fallback if isinstance(self.fallback, OfflineBrain) else _offline_like(self.brain)
 
     def respond(
         self,
@@ -446,6 +446,16 @@ def _obeying(
 
 def _note(text: str) -> Reason:
     return Reason(kind="model", text=text, evidence={"source": "brain"})
+
+
+def _offline_like(brain: Brain | None) -> OfflineBrain:
+    """A new offline brain (the fallback, the parser of the user's words) that reads dialogue acts with
+    ``brain``'s act classifier when ``brain`` is an offline brain, so an agent built with the rules
+    never loads the MiniLM classifier on its parsing path; the default classifier otherwise."""
+    if not isinstance(brain, OfflineBrain):
+        return OfflineBrain()
+    classifier = brain.classifier()
+    return OfflineBrain(act_classifier="rules" if classifier is None else classifier)
 
 
 def _fallback_step(name: str, exc: BaseException) -> TraceStep:
