@@ -37,7 +37,7 @@ def _fresh(model: Recommender[Any], row: int) -> np.ndarray[Any, np.dtype[np.flo
 
 def _lengths(model: Recommender[Any]) -> np.ndarray[Any, np.dtype[np.int64]]:
     seen = model._require_seen()
-    return np.diff(seen.indptr).astype(np.int64)
+    return np.asarray(np.diff(seen.indptr), dtype=np.int64)
 
 
 def _ladder(n_users: int = 8, shift: int = 0) -> Dataset:
