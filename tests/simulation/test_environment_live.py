@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 
 import numpy as np
@@ -22,6 +21,7 @@ from recpilot.simulation.assembly import build_simulation
 from recpilot.simulation.environment import AgentRecommender, CatalogGuard, HttpRecommender
 from recpilot.simulation.runner import SimulationRunner
 from recpilot.simulation.types import SimColumns, SimulationConfig
+from recpilot.testing.recommenders import serving
 
 CATALOG = np.array([str(i) for i in range(1, 161)], dtype=object)  # the clustered dataset's item ids
 
@@ -63,16 +63,8 @@ class _Handler(BaseHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def service() -> Iterator[str]:
     """A recommender service on a free loopback port, for the module's tests."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/recommend"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serving(_Handler) as url:
+        yield url
 
 
 def _pages(url: str, users: list[str], *, timeout_s: float = 0.3) -> dict[str, tuple[list[str], list[str]]]:

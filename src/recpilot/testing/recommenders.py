@@ -188,16 +188,23 @@ def recommender_service(recommender: RecommenderUnderTest) -> Iterator[str]:
     sends and parses.
     """
     handler = type("Handler", (_ServiceHandler,), {"recommender": recommender})
+    with serving(handler) as url:
+        yield url
+
+
+@contextmanager
+def serving(handler: type[BaseHTTPRequestHandler], path: str = "/recommend") -> Iterator[str]:
+    """Run ``handler`` on a threaded HTTP server on a free loopback port; yields ``http://.../path``."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/recommend"
+        yield f"http://127.0.0.1:{server.server_address[1]}{path}"
     finally:
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
 
 
-__all__ = ["RecommenderUnderTestContract", "ask", "recommender_service"]
+__all__ = ["RecommenderUnderTestContract", "ask", "recommender_service", "serving"]
