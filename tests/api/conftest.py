@@ -7,7 +7,6 @@ share the session's service and app.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from fastapi.testclient import TestClient
 
 from recpilot.api import create_app
 from recpilot.service import RecommenderService
-from recpilot.testing.backends import BACKENDS, POSTGRES_ADMIN_URL
+from recpilot.testing.backends import BACKENDS, postgres_schema
 
 
 @pytest.fixture(scope="session")
@@ -32,15 +31,8 @@ def store_url(request: pytest.FixtureRequest, api_home: Path) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{api_home / 'api.db'}"
         return
-    admin = request.getfixturevalue("postgres_admin")
-    name = f"recpilot_api_{uuid.uuid4().hex[:12]}"
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {name}")
-    try:
-        yield f"{POSTGRES_ADMIN_URL}?options=-csearch_path%3D{name}"
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {name} CASCADE")
+    with postgres_schema(request.getfixturevalue("postgres_admin"), "recpilot_api") as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

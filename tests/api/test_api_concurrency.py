@@ -15,6 +15,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from typing import Any
 
 import anyio.to_thread
@@ -25,7 +26,7 @@ import sqlalchemy as sa
 from recpilot.agent.runtime import build_runtime
 from recpilot.api import create_app
 from recpilot.service import LimitsConfig, RecommenderService
-from recpilot.testing.backends import BACKENDS, POSTGRES_ADMIN_URL
+from recpilot.testing.backends import BACKENDS, postgres_schema
 from recpilot.testing.injection_catalog import build_catalog
 
 TURNS = 200
@@ -41,22 +42,16 @@ def service(
 ) -> Iterator[RecommenderService]:
     """A service on a small film catalog (turns take milliseconds), on a SQLite file or in a fresh
     PostgreSQL schema; no rate limit gets in the way."""
-    schema = ""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('concurrency') / 'serving.db'}"
-    else:
-        admin = request.getfixturevalue("postgres_admin")
-        schema = f"recpilot_load_{uuid.uuid4().hex[:10]}"
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        url = f"{POSTGRES_ADMIN_URL}?options=-csearch_path%3D{schema}"
-    limits = LimitsConfig(rate_per_s=10_000, burst=10_000)
-    built = RecommenderService(build_runtime(build_catalog(), store_url=url), limits=limits)
-    yield built
-    built.close()
-    if schema:
-        with request.getfixturevalue("postgres_admin").begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    with ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('concurrency') / 'serving.db'}"
+        else:
+            admin = request.getfixturevalue("postgres_admin")
+            url = stack.enter_context(postgres_schema(admin, "recpilot_load"))
+        limits = LimitsConfig(rate_per_s=10_000, burst=10_000)
+        built = RecommenderService(build_runtime(build_catalog(), store_url=url), limits=limits)
+        yield built
+        built.close()
 
 
 def _slow_writes(engine: sa.Engine, seconds: float) -> Any:

@@ -20,7 +20,7 @@ from recpilot.memory.sql import SqlProfileMemory
 from recpilot.safety import read_only_policy
 from recpilot.service import LimitsConfig, RecommenderService
 from recpilot.service.schemas import FeedbackIn
-from recpilot.testing.backends import BACKENDS, POSTGRES_ADMIN_URL
+from recpilot.testing.backends import BACKENDS, postgres_schema
 from recpilot.testing.injection_catalog import build_catalog
 
 LIMITS = LimitsConfig(rate_per_s=10_000, burst=10_000)
@@ -31,22 +31,16 @@ def service(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[RecommenderService]:
     """A service on the suite's film catalog, on a SQLite file or in a fresh PostgreSQL schema."""
-    schema = ""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path_factory.mktemp('serving') / 'serving.db'}"
-    else:
-        admin = request.getfixturevalue("postgres_admin")
-        schema = f"recpilot_safety_{uuid.uuid4().hex[:10]}"
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-        url = f"{POSTGRES_ADMIN_URL}?options=-csearch_path%3D{schema}"
-    runtime = build_runtime(build_catalog(), store_url=url)
-    built = RecommenderService(runtime, limits=LIMITS, tenant_policies={"locked": read_only_policy()})
-    yield built
-    built.close()
-    if schema:
-        with request.getfixturevalue("postgres_admin").begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    with contextlib.ExitStack() as stack:
+        if request.param == "sqlite":
+            url = f"sqlite:///{tmp_path_factory.mktemp('serving') / 'serving.db'}"
+        else:
+            admin = request.getfixturevalue("postgres_admin")
+            url = stack.enter_context(postgres_schema(admin, "recpilot_safety"))
+        runtime = build_runtime(build_catalog(), store_url=url)
+        built = RecommenderService(runtime, limits=LIMITS, tenant_policies={"locked": read_only_policy()})
+        yield built
+        built.close()
 
 
 @contextlib.asynccontextmanager

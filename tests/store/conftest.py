@@ -6,33 +6,18 @@ PostgreSQL tests get a fresh schema each (``recpilot_test_<random>``, reached th
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 
 from recpilot.data.dataset import Dataset
 from recpilot.store import CatalogStore
-from recpilot.testing.backends import BACKENDS, POSTGRES_ADMIN_URL, shared_data_dir
+from recpilot.testing.backends import BACKENDS, postgres_schema, shared_data_dir
 
 MOVIELENS = shared_data_dir() / "ml-latest-small"
-
-
-@contextmanager
-def postgres_schema(admin: sa.Engine) -> Iterator[str]:
-    """A store URL inside a fresh schema, dropped on exit."""
-    name = f"recpilot_test_{uuid.uuid4().hex[:12]}"
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {name}")
-    try:
-        yield f"{POSTGRES_ADMIN_URL}?options=-csearch_path%3D{name}"
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {name} CASCADE")
 
 
 @contextmanager

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -30,3 +32,16 @@ def postgres_admin_engine() -> Iterator[sa.Engine]:
         pytest.skip(f"PostgreSQL not reachable at 127.0.0.1:5432: {err.orig}")
     yield engine
     engine.dispose()
+
+
+@contextmanager
+def postgres_schema(admin: sa.Engine, prefix: str = "recpilot_test") -> Iterator[str]:
+    """A store URL inside a fresh PostgreSQL schema ``<prefix>_<random>``, dropped with its tables on exit."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {name}")
+    try:
+        yield f"{POSTGRES_ADMIN_URL}?options=-csearch_path%3D{name}"
+    finally:
+        with admin.begin() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {name} CASCADE")
