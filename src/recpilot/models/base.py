@@ -11,87 +11,35 @@ Public methods validate input, map external ids and keep the books; subclasses f
 
 from __future__ import annotations
 
-import json
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import Any, ClassVar, Generic, Self
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from recpilot.data.dataset import Dataset
 from recpilot.data.idmap import IdMap
 from recpilot.errors import ConfigError, DataError, NotFittedError
-from recpilot.models.ranking import top_k
+from recpilot.models import batch, persistence
+from recpilot.models.config import ConfigT, RecommenderConfig, make_config
+from recpilot.models.histories import Histories
+from recpilot.models.persistence import FORMAT, FORMAT_VERSION, resolve_model_class
+from recpilot.models.ranking import rank_row
 from recpilot.types import ItemList
 
-FORMAT = "recpilot-model"
-FORMAT_VERSION = 1
-_SCORE_BUDGET = 2**25  # floats per dense score block (128 MiB): bounds memory of batch scoring
-
-
-class RecommenderConfig(BaseModel):
-    """Base of every model's typed configuration (declared once, unknown keys rejected)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-ConfigT = TypeVar("ConfigT", bound=RecommenderConfig)
-
-
-@dataclass(frozen=True, eq=False)
-class Histories:
-    """A batch of item histories in time order, as ``(indptr, items)`` over internal item indices.
-
-    Row ``i`` is ``items[indptr[i]:indptr[i+1]]``, oldest first. Models that ignore order use :attr:`csr`.
-    """
-
-    indptr: npt.NDArray[np.int64]
-    items: npt.NDArray[np.int32]
-    n_items: int
-
-    @classmethod
-    def from_lists(
-        cls, histories: Sequence[Sequence[int] | npt.NDArray[np.integer[Any]]], n_items: int
-    ) -> Histories:
-        """Build from a list of per-row item index sequences."""
-        lengths = np.array([len(h) for h in histories], dtype=np.int64)
-        indptr = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
-        items = (
-            np.concatenate([np.asarray(h, dtype=np.int32) for h in histories])
-            if len(histories) and indptr[-1] > 0
-            else np.empty(0, dtype=np.int32)
-        )
-        return cls(indptr, items, n_items)
-
-    def __len__(self) -> int:
-        return len(self.indptr) - 1
-
-    def sequence(self, row: int) -> npt.NDArray[np.int32]:
-        """Row ``row`` in time order."""
-        return self.items[self.indptr[row] : self.indptr[row + 1]]
-
-    @cached_property
-    def lengths(self) -> npt.NDArray[np.int64]:
-        """Number of items per row."""
-        return np.diff(self.indptr)
-
-    @cached_property
-    def csr(self) -> sp.csr_matrix:
-        """Binary ``(rows, n_items)`` matrix; repeated items count once."""
-        matrix = sp.csr_matrix(
-            (np.ones(len(self.items), dtype=np.float32), self.items, self.indptr),
-            shape=(len(self), self.n_items),
-        )
-        matrix.sum_duplicates()
-        matrix.data[:] = 1.0
-        return matrix
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "ConfigT",
+    "Histories",
+    "Recommender",
+    "RecommenderConfig",
+    "resolve_model_class",
+]
 
 
 class Recommender(ABC, Generic[ConfigT]):
@@ -110,15 +58,7 @@ class Recommender(ABC, Generic[ConfigT]):
     config_class: ClassVar[type[RecommenderConfig]] = RecommenderConfig
 
     def __init__(self, config: ConfigT | None = None, **overrides: Any) -> None:
-        try:
-            if config is None:
-                config = self.config_class(**overrides)  # type: ignore[assignment]
-            elif overrides:
-                config = self.config_class(**{**config.model_dump(), **overrides})  # type: ignore[assignment]
-        except ValidationError as exc:
-            raise ConfigError(f"invalid configuration for model {self.name!r}: {_first_error(exc)}") from None
-        assert config is not None
-        self.config: ConfigT = config
+        self.config: ConfigT = make_config(self.name, self.config_class, config, overrides)  # type: ignore[assignment]
         self.fit_seconds: float | None = None
         self.trained_on: str | None = None
         self._items: IdMap | None = None
@@ -242,7 +182,15 @@ class Recommender(ABC, Generic[ConfigT]):
         """
         _check_k(k)
         scores, seen = self._scores_for_one(user, history)
-        return self._rank_one(scores, seen if filter_seen else None, k, exclude, candidates)
+        return rank_row(
+            scores,
+            self.item_map,
+            k,
+            seen=seen if filter_seen else None,
+            exclude=exclude,
+            candidates=candidates,
+            model=self.name,
+        )
 
     def score(
         self,
@@ -326,7 +274,9 @@ class Recommender(ABC, Generic[ConfigT]):
         index = self.item_map.index_of(item, hint="similar_items() takes an id from the catalog")
         scores = self._similar_items(index).astype(np.float32, copy=True)
         scores[index] = -np.inf
-        return self._rank_one(scores, None, k, exclude, None)
+        return rank_row(
+            scores, self.item_map, k, seen=None, exclude=exclude, candidates=None, model=self.name
+        )
 
     def recommend_indices(
         self,
@@ -349,26 +299,7 @@ class Recommender(ABC, Generic[ConfigT]):
             ``(items, scores)``, each ``(n_users, k)``, padded with -1 / -inf.
         """
         _check_k(k)
-        user_idx = np.asarray(users, dtype=np.int64)
-        n_items = self.n_items
-        chunk = max(1, _SCORE_BUDGET // max(1, n_items))
-        out_items = np.full((len(user_idx), min(k, n_items)), -1, dtype=np.int64)
-        out_scores = np.full(out_items.shape, -np.inf, dtype=np.float32)
-        for start in range(0, len(user_idx), chunk):
-            block = user_idx[start : start + chunk]
-            scores = self._scores_for_users(block)
-            if filter_seen:
-                _mask_csr(scores, self._require_seen()[block])
-            if candidates is not None:
-                allowed = np.full(scores.shape, -np.inf, dtype=np.float32)
-                rows = np.arange(len(block))[:, None]
-                cand = candidates[start : start + chunk]
-                allowed[rows, cand] = scores[rows, cand]
-                scores = allowed
-            idx, vals = top_k(scores, k)
-            out_items[start : start + len(block), : idx.shape[1]] = idx
-            out_scores[start : start + len(block), : vals.shape[1]] = vals
-        return out_items, out_scores
+        return batch.recommend_users(self, users, k, filter_seen=filter_seen, candidates=candidates)
 
     def recommend_histories(
         self,
@@ -391,31 +322,7 @@ class Recommender(ABC, Generic[ConfigT]):
             ``(items, scores)``, each ``(rows, k)``, padded with -1 / -inf.
         """
         _check_k(k)
-        n_items = self.n_items
-        if histories.n_items != n_items or (exclude is not None and len(exclude) != len(histories)):
-            raise ConfigError(
-                f"histories must index this model's {n_items} items and exclusions must have one row "
-                f"per history (got {histories.n_items} items, {len(histories)} rows)"
-            )
-        chunk = max(1, _SCORE_BUDGET // max(1, n_items))
-        out_items = np.full((len(histories), min(k, n_items)), -1, dtype=np.int64)
-        out_scores = np.full(out_items.shape, -np.inf, dtype=np.float32)
-        for start in range(0, len(histories), chunk):
-            rows = range(start, min(start + chunk, len(histories)))
-            block = Histories.from_lists([histories.sequence(r) for r in rows], n_items)
-            scores = self._cold_scores(len(block))
-            filled = np.flatnonzero(block.lengths > 0)
-            if len(filled):
-                subset = Histories.from_lists([block.sequence(int(r)) for r in filled], n_items)
-                scores[filled] = self._score_histories(subset)
-            if filter_seen:
-                _mask_csr(scores, block.csr)
-            if exclude is not None:
-                _mask_csr(scores, Histories.from_lists([exclude.sequence(r) for r in rows], n_items).csr)
-            idx, vals = top_k(scores, k)
-            out_items[start : start + len(block), : idx.shape[1]] = idx
-            out_scores[start : start + len(block), : vals.shape[1]] = vals
-        return out_items, out_scores
+        return batch.recommend_histories(self, histories, k, exclude=exclude, filter_seen=filter_seen)
 
     # -- persistence -------------------------------------------------------------------------------------
 
@@ -428,80 +335,12 @@ class Recommender(ABC, Generic[ConfigT]):
 
     def save(self, path: str | Path) -> Path:
         """Save the fitted model to directory ``path`` (``model.json`` + ``state.npz``; no pickle)."""
-        self._require_items()
-        directory = Path(path)
-        directory.mkdir(parents=True, exist_ok=True)
-        assert self._users is not None
-        assert self._seen is not None
-        assert self._user_histories is not None
-        state = {f"model.{key}": value for key, value in self._get_state().items()}
-        state.update(
-            {
-                "base.item_ids": _portable_ids(self.item_map.external_ids),
-                "base.user_ids": _portable_ids(self._users.external_ids),
-                "base.seen_indptr": self._seen.indptr,
-                "base.seen_indices": self._seen.indices,
-                "base.hist_indptr": self._user_histories.indptr,
-                "base.hist_items": self._user_histories.items,
-                "base.popularity": self._require_popularity(),
-            }
-        )
-        # Write to temporary names first so an interrupted save never leaves a half-written model.
-        tmp_state = directory / "state.npz.tmp"
-        with tmp_state.open("wb") as handle:
-            np.savez(handle, **state)  # type: ignore[arg-type]
-        meta = {
-            "format": FORMAT,
-            "format_version": FORMAT_VERSION,
-            "name": self.name,
-            **self.spec(),
-            "fit_seconds": self.fit_seconds,
-            "trained_on": self.trained_on,
-        }
-        tmp_meta = directory / "model.json.tmp"
-        tmp_meta.write_text(json.dumps(meta, indent=2))
-        tmp_state.replace(directory / "state.npz")
-        tmp_meta.replace(directory / "model.json")
-        return directory
+        return persistence.save_model(self, path)
 
     @classmethod
     def load(cls, path: str | Path) -> Recommender[Any]:
         """Load a model saved by :meth:`save` (the concrete class is read from ``model.json``)."""
-        directory = Path(path)
-        meta_path = directory / "model.json"
-        if not meta_path.is_file():
-            raise DataError("not a saved recpilot model (no model.json)", path=directory)
-        try:
-            meta = json.loads(meta_path.read_text())
-        except json.JSONDecodeError as exc:
-            raise DataError(
-                f"model.json is not valid JSON ({exc.msg})", path=meta_path, line=exc.lineno
-            ) from None
-        if meta.get("format") != FORMAT:
-            raise DataError(
-                f"model.json has format {meta.get('format')!r}, expected {FORMAT!r}", path=meta_path
-            )
-        model_cls = resolve_model_class(str(meta["class"]))
-        if not issubclass(model_cls, cls):
-            raise DataError(f"saved model is a {model_cls.__name__}, not a {cls.__name__}", path=meta_path)
-        model = model_cls(None, **meta["config"])
-        with np.load(directory / "state.npz", allow_pickle=False) as data:
-            state = {key: data[key] for key in data.files}
-        items = IdMap(state["base.item_ids"], "item")
-        model._items = items
-        model._users = IdMap(state["base.user_ids"], "user")
-        n_users, n_items = len(model._users), len(items)
-        indices = state["base.seen_indices"]
-        model._seen = sp.csr_matrix(
-            (np.ones(len(indices), dtype=np.float32), indices, state["base.seen_indptr"]),
-            shape=(n_users, n_items),
-        )
-        model._user_histories = Histories(state["base.hist_indptr"], state["base.hist_items"], n_items)
-        model._popularity = state["base.popularity"]
-        model.fit_seconds = meta.get("fit_seconds")
-        model.trained_on = meta.get("trained_on")
-        model._set_state({key[6:]: value for key, value in state.items() if key.startswith("model.")})
-        return model
+        return persistence.load_model(cls, path)
 
     # -- internals -----------------------------------------------------------------------------------------
 
@@ -561,58 +400,11 @@ class Recommender(ABC, Generic[ConfigT]):
         scores = self._score_histories(Histories.from_lists([items], self.n_items))
         return np.asarray(scores[0], dtype=np.float32).copy(), items
 
-    def _rank_one(
-        self,
-        scores: npt.NDArray[np.float32],
-        seen: npt.NDArray[np.int64] | None,
-        k: int,
-        exclude: Iterable[object],
-        candidates: Iterable[object] | None,
-    ) -> ItemList:
-        items = self.item_map
-        if seen is not None and len(seen):
-            scores[seen] = -np.inf
-        excluded = items.to_internal(list(exclude), strict=False)
-        scores[excluded[excluded >= 0]] = -np.inf
-        if candidates is not None:
-            allowed = items.to_internal(list(candidates), hint="candidates must come from the catalog")
-            restricted = np.full_like(scores, -np.inf)
-            restricted[allowed] = scores[allowed]
-            scores = restricted
-        idx, vals = top_k(scores[None, :], k)
-        keep = idx[0] >= 0
-        return ItemList(items.to_external(idx[0][keep]), vals[0][keep], model=self.name)
-
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in self.config.model_dump().items())
         return f"{type(self).__name__}({fields})"
 
 
-def resolve_model_class(path: str) -> type[Recommender[Any]]:
-    """Import a recommender class by dotted path (``package.module.ClassName``) or registry name."""
-    from recpilot.registry import REGISTRY
-
-    cls: type[Recommender[Any]] = REGISTRY.resolve("model", path)
-    return cls
-
-
-def _mask_csr(scores: npt.NDArray[np.float32], mask: sp.csr_matrix) -> None:
-    rows = np.repeat(np.arange(mask.shape[0]), np.diff(mask.indptr))
-    scores[rows, mask.indices] = -np.inf
-
-
-def _portable_ids(ids: npt.NDArray[Any]) -> npt.NDArray[Any]:
-    if ids.dtype.kind in "iuf":
-        return ids
-    return ids.astype(str)
-
-
 def _check_k(k: int) -> None:
     if not isinstance(k, int | np.integer) or k < 1:
         raise ConfigError(f"k must be a positive integer, got {k!r}")
-
-
-def _first_error(exc: ValidationError) -> str:
-    err = exc.errors()[0]
-    loc = ".".join(str(part) for part in err["loc"])
-    return f"{loc}: {err['msg']}" if loc else str(err["msg"])

@@ -1,9 +1,14 @@
-"""Top-k selection over score matrices (batch-first, no Python loop over users)."""
+"""Top-k selection over score matrices (batch-first, no Python loop over users) and of one row."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import numpy.typing as npt
+
+from recpilot.data.idmap import IdMap
+from recpilot.types import ItemList
 
 # Columns per group in the prefilter for wide score matrices (see _candidate_columns).
 _GROUP = 64
@@ -46,6 +51,41 @@ def top_k(scores: npt.NDArray[np.float32], k: int) -> tuple[npt.NDArray[np.int64
     indices[excluded] = -1
     values[excluded] = -np.inf
     return indices, values
+
+
+def rank_row(
+    scores: npt.NDArray[np.float32],
+    items: IdMap,
+    k: int,
+    *,
+    seen: npt.NDArray[np.int64] | None,
+    exclude: Iterable[object],
+    candidates: Iterable[object] | None,
+    model: str,
+) -> ItemList:
+    """The top ``k`` of one row of scores over ``items`` as an :class:`~recpilot.types.ItemList`.
+
+    Args:
+        scores: ``(n_items,)`` scores, changed in place (dropped items set to ``-inf``).
+        items: The model's external <-> internal item ids.
+        k: List length (fewer when fewer items are eligible).
+        seen: Internal indices to drop (the user's history), or None.
+        exclude: External ids to drop; unknown ones are ignored.
+        candidates: External ids to rank instead of the whole catalog; unknown ones raise.
+        model: The model name the list carries.
+    """
+    if seen is not None and len(seen):
+        scores[seen] = -np.inf
+    excluded = items.to_internal(list(exclude), strict=False)
+    scores[excluded[excluded >= 0]] = -np.inf
+    if candidates is not None:
+        allowed = items.to_internal(list(candidates), hint="candidates must come from the catalog")
+        restricted = np.full_like(scores, -np.inf)
+        restricted[allowed] = scores[allowed]
+        scores = restricted
+    idx, vals = top_k(scores[None, :], k)
+    keep = idx[0] >= 0
+    return ItemList(items.to_external(idx[0][keep]), vals[0][keep], model=model)
 
 
 def _wide_top_k(
