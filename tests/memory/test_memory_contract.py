@@ -1,7 +1,10 @@
-"""The memory contract over every implementation, and what only the SQL memory promises.
+"""The memory contract over the tenant view, and what only the SQL memory promises.
 
-The SQL memory runs on a SQLite file and on PostgreSQL (a fresh schema per test, through the memory's
-``schema`` option, dropped afterwards); PostgreSQL tests skip only when the server is unreachable.
+The registered memories (``in-memory``; ``sql`` on a SQLite file and on PostgreSQL) run the contract
+in ``tests/core/test_registered_parts.py``, generated from the registry (``recpilot.testing.registered``);
+the tenant view is not a registered part, so its contract runs here. The SQL-only tests run on a SQLite
+file and on PostgreSQL (a fresh schema per test, through the memory's ``schema`` option, dropped
+afterwards); PostgreSQL tests skip only when the server is unreachable.
 """
 
 from __future__ import annotations
@@ -55,39 +58,6 @@ def _sqlite_engine(path: Path) -> sa.Engine:
     return engine
 
 
-class _Reopening:
-    """Reopens a SQL memory through a brand-new engine on the same URL, as a restarted process would."""
-
-    def reopen(self, memory: ProfileMemory) -> ProfileMemory:
-        assert isinstance(memory, SqlProfileMemory)
-        url = memory.engine.url
-        engine = (
-            _sqlite_engine(Path(url.database or ""))
-            if url.get_backend_name() == "sqlite"
-            else create_engine(url)
-        )
-        self.engines.append(engine)
-        return SqlProfileMemory(engine, schema=memory.schema)
-
-    @pytest.fixture(autouse=True)
-    def _dispose_engines(self) -> Iterator[None]:
-        self.engines: list[sa.Engine] = []
-        yield
-        for engine in self.engines:
-            engine.dispose()
-
-
-class TestInMemoryContract(ProfileMemoryContract):
-    persistent = False
-
-    @pytest.fixture
-    def memory(self) -> ProfileMemory:
-        return InMemoryProfileMemory()
-
-    def reopen(self, memory: ProfileMemory) -> ProfileMemory:
-        return memory
-
-
 class TestTenantContract(ProfileMemoryContract):
     """A tenant's view implements only the hooks: the checks of the public methods still apply."""
 
@@ -99,21 +69,6 @@ class TestTenantContract(ProfileMemoryContract):
 
     def reopen(self, memory: ProfileMemory) -> ProfileMemory:
         return memory
-
-
-class TestSqliteContract(_Reopening, ProfileMemoryContract):
-    @pytest.fixture
-    def memory(self, tmp_path: Path) -> Iterator[ProfileMemory]:
-        engine = _sqlite_engine(tmp_path / "memory.db")
-        yield SqlProfileMemory(engine)
-        engine.dispose()
-
-
-@pytest.mark.postgres
-class TestPostgresContract(_Reopening, ProfileMemoryContract):
-    @pytest.fixture
-    def memory(self, postgres_admin: sa.Engine, pg_schema: str) -> ProfileMemory:
-        return SqlProfileMemory(postgres_admin, schema=pg_schema)
 
 
 # -- SQL only -----------------------------------------------------------------------------------------------
