@@ -7,6 +7,7 @@ the inverse is one range; otherwise it is reported as not applied, never silentl
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from recpilot.understanding.lexicon import word_set
@@ -52,24 +53,12 @@ def _decade(century: str | None, digit: str | None, word: str | None, latest: in
     return 2000 + tens if 2000 + tens <= latest else 1900 + tens
 
 
-def find_periods(words: list[Word], years: tuple[int, int] | None) -> tuple[list[Period], list[str]]:
-    """Year ranges the words state, marking the words used; returns ``(periods, not_applied)``.
+Bounds = tuple[int | None, int | None]
 
-    Args:
-        words: The request's words (words already used by other steps are skipped).
-        years: The catalog's first and last year (for "recent" and the two-digit decades).
-    """
-    first, latest = years or (1900, 2030)
-    keys = [_USED if w.used else w.key for w in words]
-    text = " ".join(keys)
-    starts: list[int] = []
-    position = 0
-    for key in keys:
-        starts.append(position)
-        position += len(key) + 1
-    taken = [False] * len(words)
-    periods: list[Period] = []
-    skipped: list[str] = []
+
+def _rules(latest: int) -> list[tuple[str, Callable[[re.Match[str]], Bounds]]]:
+    """The period expressions, most specific first, each with the year range it states; ``latest``
+    (the catalog's last year) anchors "recent" and two-digit decades."""
 
     def dec(match: re.Match[str], group: int) -> int:
         return _decade(match.group(group), match.group(group + 1), match.group(group + 2), latest)
@@ -77,7 +66,7 @@ def find_periods(words: list[Word], years: tuple[int, int] | None) -> tuple[list
     def y(match: re.Match[str], group: int) -> int:
         return int(match.group(group))
 
-    rules: list[tuple[str, object]] = [
+    return [
         (
             rf"\bbetween {_THE}(?:years )?{_Y} and {_THE}{_Y}\b",
             lambda m: (min(y(m, 1), y(m, 2)), max(y(m, 1), y(m, 2))),
@@ -141,12 +130,32 @@ def find_periods(words: list[Word], years: tuple[int, int] | None) -> tuple[list
             lambda m: (None, _OLD_BEFORE - 1),
         ),
     ]
-    for pattern, build in rules:
+
+
+def find_periods(words: list[Word], years: tuple[int, int] | None) -> tuple[list[Period], list[str]]:
+    """Year ranges the words state, marking the words used; returns ``(periods, not_applied)``.
+
+    Args:
+        words: The request's words (words already used by other steps are skipped).
+        years: The catalog's first and last year (for "recent" and the two-digit decades).
+    """
+    first, latest = years or (1900, 2030)
+    keys = [_USED if w.used else w.key for w in words]
+    text = " ".join(keys)
+    starts: list[int] = []
+    position = 0
+    for key in keys:
+        starts.append(position)
+        position += len(key) + 1
+    taken = [False] * len(words)
+    periods: list[Period] = []
+    skipped: list[str] = []
+    for pattern, build in _rules(latest):
         for match in re.finditer(pattern, text):
             span = [i for i, s in enumerate(starts) if match.start() <= s < match.end()]
             if not span or any(taken[i] for i in span):
                 continue
-            low, high = build(match)  # type: ignore[operator]
+            low, high = build(match)
             if not _plausible(low, high, first, latest):
                 continue
             phrase = " ".join(words[i].text for i in span)
