@@ -76,56 +76,19 @@ class Dataset:
             source: Where the tables came from (shown in error messages).
         """
         where = str(source) if source is not None else None
-        missing = [c for c in (Columns.USER, Columns.ITEM) if c not in interactions.columns]
-        if missing:
-            raise DataError(
-                f"interactions table is missing column(s) {missing}; it has {list(interactions.columns)}",
-                path=where,
-            )
-        if len(interactions) == 0:
-            raise DataError("interactions table is empty", path=where)
-        for column in (Columns.USER, Columns.ITEM):
-            if interactions[column].isna().any():
-                row = int(np.flatnonzero(interactions[column].isna().to_numpy())[0])
-                raise DataError(f"missing {column} in interaction row {row + 1}", path=where)
-
-        catalog = _normalise_catalog(items, where)
-        catalog_ids = catalog[Columns.ITEM]
-        extra_items = pd.unique(interactions[Columns.ITEM][~interactions[Columns.ITEM].isin(catalog_ids)])
-        if len(extra_items):
-            filler = pd.DataFrame({Columns.ITEM: extra_items})
-            catalog = pd.concat([catalog, filler], ignore_index=True)
-            catalog[Columns.TITLE] = _fill_text(catalog[Columns.TITLE], catalog[Columns.ITEM].astype(str))
-            catalog[Columns.TEXT] = _fill_text(catalog[Columns.TEXT], "")
-            _fill_list_columns(catalog)
+        _check_ids(interactions, where)
+        catalog = _catalog_with_interacted(_normalise_catalog(items, where), interactions[Columns.ITEM])
         item_map = IdMap(catalog[Columns.ITEM].to_numpy(), "item")
         user_map = IdMap.from_values(interactions[Columns.USER], "user")
-
         implicit = Columns.RATING not in interactions.columns
         if implicit:
             ratings = np.ones(len(interactions), dtype=np.float32)
         else:
-            ratings = pd.to_numeric(interactions[Columns.RATING], errors="coerce").to_numpy(dtype=np.float32)
-            if np.isnan(ratings).any():
-                row = int(np.flatnonzero(np.isnan(ratings))[0])
-                raise DataError(
-                    f"rating in interaction row {row + 1} is not a number: "
-                    f"{_plain(interactions[Columns.RATING].iloc[row])!r}",
-                    path=where,
-                )
+            ratings = _numbers(interactions, Columns.RATING, where).to_numpy(dtype=np.float32)
         if Columns.TIMESTAMP in interactions.columns:
-            timestamps = pd.to_numeric(interactions[Columns.TIMESTAMP], errors="coerce")
-            if timestamps.isna().any():
-                row = int(np.flatnonzero(timestamps.isna().to_numpy())[0])
-                raise DataError(
-                    f"timestamp in interaction row {row + 1} is not a number: "
-                    f"{_plain(interactions[Columns.TIMESTAMP].iloc[row])!r}",
-                    path=where,
-                )
-            ts = timestamps.to_numpy(dtype=np.int64)
+            ts = _numbers(interactions, Columns.TIMESTAMP, where).to_numpy(dtype=np.int64)
         else:
             ts = interactions.groupby(Columns.USER, sort=False).cumcount().to_numpy(dtype=np.int64)
-
         table = pd.DataFrame(
             {
                 Columns.USER_IDX: user_map.to_internal(interactions[Columns.USER]).astype(np.int32),
@@ -134,14 +97,7 @@ class Dataset:
                 Columns.TIMESTAMP: ts,
             }
         )
-        features = None
-        if user_features is not None:
-            if Columns.USER not in user_features.columns:
-                raise DataError("user features table has no user_id column", path=where)
-            known = user_features[user_features[Columns.USER].isin(user_map.external_ids)]
-            features = known.assign(
-                **{Columns.USER_IDX: user_map.to_internal(known[Columns.USER])}
-            ).set_index(Columns.USER_IDX)
+        features = None if user_features is None else _indexed_features(user_features, user_map, where)
         return cls(
             name=name,
             interactions=table,
@@ -269,6 +225,54 @@ class Dataset:
             f"Dataset(name={self.name!r}, users={self.n_users}, items={self.n_items}, "
             f"interactions={self.n_interactions}, implicit={self.implicit})"
         )
+
+
+def _check_ids(interactions: pd.DataFrame, where: str | None) -> None:
+    """Refuse an interactions table without rows, or without (or with missing) user and item ids."""
+    missing = [c for c in (Columns.USER, Columns.ITEM) if c not in interactions.columns]
+    if missing:
+        raise DataError(
+            f"interactions table is missing column(s) {missing}; it has {list(interactions.columns)}",
+            path=where,
+        )
+    if len(interactions) == 0:
+        raise DataError("interactions table is empty", path=where)
+    for column in (Columns.USER, Columns.ITEM):
+        if interactions[column].isna().any():
+            row = int(np.flatnonzero(interactions[column].isna().to_numpy())[0])
+            raise DataError(f"missing {column} in interaction row {row + 1}", path=where)
+
+
+def _catalog_with_interacted(catalog: pd.DataFrame, interacted: pd.Series) -> pd.DataFrame:
+    """The catalog plus, with empty metadata (the id as title), the items only interactions name."""
+    extra_items = pd.unique(interacted[~interacted.isin(catalog[Columns.ITEM])])
+    if not len(extra_items):
+        return catalog
+    catalog = pd.concat([catalog, pd.DataFrame({Columns.ITEM: extra_items})], ignore_index=True)
+    catalog[Columns.TITLE] = _fill_text(catalog[Columns.TITLE], catalog[Columns.ITEM].astype(str))
+    catalog[Columns.TEXT] = _fill_text(catalog[Columns.TEXT], "")
+    _fill_list_columns(catalog)
+    return catalog
+
+
+def _numbers(interactions: pd.DataFrame, column: str, where: str | None) -> pd.Series:
+    """``column`` as numbers; the first value that is not one is a :class:`DataError` naming its row."""
+    values = pd.to_numeric(interactions[column], errors="coerce")
+    if values.isna().any():
+        row = int(np.flatnonzero(values.isna().to_numpy())[0])
+        given = _plain(interactions[column].iloc[row])
+        raise DataError(f"{column} in interaction row {row + 1} is not a number: {given!r}", path=where)
+    return values
+
+
+def _indexed_features(user_features: pd.DataFrame, user_map: IdMap, where: str | None) -> pd.DataFrame:
+    """The features of the users who interacted, indexed by internal user index."""
+    if Columns.USER not in user_features.columns:
+        raise DataError("user features table has no user_id column", path=where)
+    known = user_features[user_features[Columns.USER].isin(user_map.external_ids)]
+    return known.assign(**{Columns.USER_IDX: user_map.to_internal(known[Columns.USER])}).set_index(
+        Columns.USER_IDX
+    )
 
 
 def _normalise_catalog(items: pd.DataFrame | None, where: str | None) -> pd.DataFrame:
