@@ -18,7 +18,7 @@ def test_recommend_known_user_excludes_history_and_explains(client: TestClient, 
     assert len(body["items"]) == 5
     service: RecommenderService = client.app.state.service  # type: ignore[attr-defined]
     data = service.runtime.catalog.dataset
-    seen = set(data.items.to_external(data.user_sequence(data.users.index_of(1))).tolist())
+    seen = {str(i) for i in data.items.to_external(data.user_sequence(data.users.index_of(1))).tolist()}
     scores = [item["score"] for item in body["items"]]
     assert scores == sorted(scores, reverse=True)
     for item in body["items"]:
@@ -37,7 +37,7 @@ def test_recommend_history_with_constraints_and_exclusions(client: TestClient, t
     assert len(first) == 8
     assert all("Comedy" in item["attributes"]["genres"] for item in first)
     assert all("it's a comedy, as you asked" in item["explanation"] for item in first)
-    assert not {1, 2355} & {item["item_id"] for item in first}
+    assert not {"1", "2355"} & {item["item_id"] for item in first}
     dropped = first[0]["item_id"]
     second = client.post(
         "/v1/recommend",
@@ -92,7 +92,7 @@ def test_feedback_likes_shape_profile_and_recommendations(client: TestClient, te
     assert kinds == {("like_item", "260"), ("dislike_item", str(disliked))}
     warm = client.post("/v1/recommend", json={"user_id": "newbie", "k": 10}, headers=h).json()["items"]
     ids = [item["item_id"] for item in warm]
-    assert 260 not in ids
+    assert "260" not in ids
     assert disliked not in ids
     assert any("Star Wars" in item["explanation"] for item in warm)
     # A like after a dislike of the same item replaces it.
@@ -273,3 +273,41 @@ def test_keys_are_stored_only_as_hashes(service: RecommenderService) -> None:
         stored = conn.execute(sa.text("SELECT * FROM api_keys WHERE key_id = :k"), {"k": issued.key_id}).one()
     secret = issued.key.split("_", 2)[2]
     assert secret not in [str(v) for v in stored]
+
+
+def test_item_ids_are_text_out_and_text_or_integers_in(client: TestClient, tenant: Tenant) -> None:
+    """MovieLens ids are numbers in the files; the API answers them as text everywhere and reads an
+    integer in a request as its text, so both forms ask for the same thing."""
+    h = tenant.headers
+    request = {"history": ["1", "2355"], "k": 5, "exclude": ["3114"]}
+    as_text = client.post("/v1/recommend", json=request, headers=h).json()["items"]
+    mixed = {"history": [1, "2355"], "k": 5, "exclude": [3114]}
+    assert client.post("/v1/recommend", json=mixed, headers=h).json()["items"] == as_text
+    assert all(type(item["item_id"]) is str for item in as_text)
+    reasons = [reason for item in as_text for reason in item["reasons"]]
+    anchors = [r["evidence"]["item_id"] for r in reasons if r["kind"] == "history"]
+    assert anchors
+    assert set(anchors) <= {"1", "2355"}
+    explained = client.get("/v1/users/1/explanations/1036", headers=h).json()
+    assert explained["item_id"] == "1036"
+    for item_id in (260, "260"):  # the same like, whichever form it came in
+        sent = {"user_id": "ida", "item_id": item_id, "event": "like"}
+        assert client.post("/v1/feedback", json=sent, headers=h).status_code == 202
+    profile = client.get("/v1/users/ida/profile", headers=h).json()
+    assert [p["value"] for p in profile["preferences"]] == ["260"]
+    for bad in (True, 1.5, 2**64, None):
+        refused = client.post("/v1/recommend", json={"history": [bad]}, headers=h)
+        assert refused.status_code == 422, bad
+        assert "history" in refused.json()["detail"]
+
+
+def test_openapi_documents_item_ids_as_text(client: TestClient) -> None:
+    schemas = client.get("/openapi.json").json()["components"]["schemas"]
+    assert schemas["ItemOut"]["properties"]["item_id"]["type"] == "string"
+    assert schemas["ExplanationOut"]["properties"]["item_id"]["type"] == "string"
+    history = schemas["RecommendRequest"]["properties"]["history"]["anyOf"][0]["items"]
+    assert [form["type"] for form in history["anyOf"]] == ["string", "integer"]
+    assert [form["type"] for form in schemas["FeedbackIn"]["properties"]["item_id"]["anyOf"]] == [
+        "string",
+        "integer",
+    ]

@@ -82,9 +82,10 @@ def _agent_answer(service: RecommenderService, tenant: str, body: dict[str, Any]
     context.score_adjusters = [feed_adjuster(rules)] if rules else []
     call = ToolDispatcher(RECOMMENDER_TOOLS).call("rank_candidates", {"k": body["k"]}, context)
     assert call.ok, call.error
+    # Inside the process the agent keeps the catalog's ids; every boundary answers them as text.
     return [
         (
-            item,
+            str(item),
             round(score, 6),
             [r.model_dump(mode="json") for r in explain(context, item, context.constraints)],
         )
@@ -147,8 +148,8 @@ async def test_remembered_likes_dislikes_and_rules_rank_the_same_everywhere(
     assert len(over_http) == 8
     catalog = service.runtime.catalog
     assert not any("Comedy" in list(catalog.row(item)["genres"]) for item, _, _ in over_http)
-    assert not {1, 3114, 2355} & {item for item, _, _ in over_http}
-    assert any(r["kind"] == "history" and r["evidence"]["item_id"] == 1 for _, _, rs in over_http for r in rs)
+    assert not {"1", "3114", "2355"} & {item for item, _, _ in over_http}
+    assert any(r["kind"] == "history" and r["evidence"]["item_id"] == "1" for _, _, rs in over_http for r in rs)
     assert await _mcp_answer(service, tenant, body) == over_http
     assert _agent_answer(service, tenant, body) == over_http
 

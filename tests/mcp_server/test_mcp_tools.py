@@ -172,7 +172,7 @@ async def test_explain_ties_the_item_to_the_users_history(service: RecommenderSe
     async with Client(server) as client:
         result = await client.call_tool("explain", {"user_id": "1", "item": "Matrix, The (1999)"})
     data = _data(result)
-    assert data["item_id"] == 2571
+    assert data["item_id"] == "2571"
     assert data["title"] == "Matrix, The (1999)"
     assert 1 <= data["rank"] <= data["n_items"]
     kinds = {reason["kind"] for reason in data["reasons"]}

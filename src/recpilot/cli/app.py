@@ -241,7 +241,7 @@ def recommend(
     rows = [
         {
             "rank": entry.rank,
-            "item_id": entry.item_id,
+            "item_id": str(entry.item_id),
             "title": title,
             "score": entry.score,
             "explanation": explanation(reasons),

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from recpilot.agent.agent import DEFAULT_TOOLS
-from recpilot.agent.types import HardConstraints, ItemId, Reason
+from recpilot.agent.types import HardConstraints, Reason
 from recpilot.errors import ConfigError
 from recpilot.service.recommend import Recommendations
 from recpilot.service.schemas import RecommendRequest
@@ -110,12 +110,12 @@ def recommend(
     """
     if not 1 <= k <= MAX_K:
         raise ConfigError(f"k must be between 1 and {MAX_K}, got {k}")
-    refs: list[ItemId] = []
+    refs: list[str] = []
     for reference in history or []:
         found = ctx.catalog.resolve(reference)
         if not found:
             raise ConfigError(f"history item {reference!r} is not in the catalog")
-        refs.append(found[0])
+        refs.append(str(found[0]))
     request = RecommendRequest(
         user_id=ctx.user_id,
         history=refs or None,
@@ -155,7 +155,7 @@ def explain(ctx: ToolContext, user_id: str, item: str) -> ToolOutput:
     seen = {str(i) for i in ctx.seen_items()}
     data: dict[str, Any] = {
         "user_id": ctx.user_id,
-        "item_id": item_id,
+        "item_id": str(item_id),
         "title": answer.title,
         "already_seen": str(item_id) in seen,
     }

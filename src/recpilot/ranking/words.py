@@ -82,7 +82,7 @@ def history_reason(anchor: ItemId, title: str) -> Reason:
     return Reason(
         kind="history",
         text=f"people who liked {pretty_title(title)}, as you did, liked it too",
-        evidence={"item_id": anchor},
+        evidence={"item_id": str(anchor)},
     )
 
 

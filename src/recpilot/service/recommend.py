@@ -128,7 +128,7 @@ class Recommendations:
             # Built from the catalog's own rows, so pydantic's validation is skipped on this hot path.
             out.append(
                 ItemOut.model_construct(
-                    item_id=entry.item_id,
+                    item_id=str(entry.item_id),
                     title=catalog.title(entry.item_id),  # type: ignore[arg-type]
                     score=round(entry.score, 6),
                     attributes=self.attributes(position),
@@ -155,7 +155,7 @@ class Recommendations:
         )
         return ExplanationOut(
             user_id=user_id,
-            item_id=item,
+            item_id=str(item),
             title=self.catalog.title(item),
             explanation=explanation(reasons),
             reasons=reasons,

@@ -4,22 +4,50 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints, WithJsonSchema
 
 from recpilot.agent.types import TraceStep
 from recpilot.memory.audit import AuditEntry
 from recpilot.memory.base import Preference
 from recpilot.memory.feed_rules import FeedRule
-from recpilot.types import HardConstraints, ItemId, Reason
+from recpilot.types import HardConstraints, Reason
 
 #: Ids never contain NUL characters (PostgreSQL cannot store them).
 NO_NUL = r"^[^\x00]*$"
 UserId = Annotated[str, StringConstraints(min_length=1, max_length=256, pattern=NO_NUL)]
 SessionId = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=NO_NUL)]
-ApiItemId = (
-    Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
-    | Annotated[str, StringConstraints(max_length=256, pattern=NO_NUL)]
-)
+
+
+_INT64 = (-(2**63), 2**63 - 1)
+
+
+def _id_as_text(value: object) -> object:
+    # Integers are the ids' old wire form (MovieLens ids are numbers): accepted and read as their text.
+    if type(value) is not int:
+        return value
+    if not _INT64[0] <= value <= _INT64[1]:
+        raise ValueError("an item id given as an integer must fit in 64 bits; send it as text")
+    return str(value)
+
+
+#: An item id in a request: text, or for compatibility an integer (read as its decimal text).
+ApiItemId = Annotated[
+    str,
+    BeforeValidator(_id_as_text),
+    StringConstraints(max_length=256, pattern=NO_NUL),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "maxLength": 256, "pattern": NO_NUL},
+                {"type": "integer", "minimum": _INT64[0], "maximum": _INT64[1]},
+            ],
+            "description": "An item id as text; an integer is accepted and read as its decimal text.",
+        },
+        mode="validation",
+    ),
+]
+#: An item id in a response: always text, whatever type the catalog's ids have (``"260"``).
+ItemIdText = Annotated[str, Field(description='The item id, always as text (e.g. "260").')]
 
 
 class _Model(BaseModel):
@@ -34,7 +62,7 @@ class RecommendRequest(_Model):
         json_schema_extra={
             "examples": [
                 {"user_id": "1", "k": 5},
-                {"history": [1, 260], "k": 5, "constraints": {"attributes": {"genres": ["Comedy"]}}},
+                {"history": ["1", "260"], "k": 5, "constraints": {"attributes": {"genres": ["Comedy"]}}},
             ]
         },
     )
@@ -57,7 +85,7 @@ class RecommendRequest(_Model):
 class ItemOut(_Model):
     """One recommended item: catalog fields, score and the evidence behind it."""
 
-    item_id: ItemId
+    item_id: ItemIdText
     title: str
     score: float
     attributes: dict[str, Any] = Field(default_factory=dict)
@@ -77,7 +105,7 @@ class ExplanationOut(_Model):
     """Why an item suits a user."""
 
     user_id: str
-    item_id: ItemId
+    item_id: ItemIdText
     title: str
     explanation: str
     reasons: list[Reason]
@@ -147,7 +175,8 @@ class FeedbackIn(_Model):
     """
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"user_id": "alice", "item_id": 1, "event": "like"}]}
+        extra="forbid",
+        json_schema_extra={"examples": [{"user_id": "alice", "item_id": "1", "event": "like"}]},
     )
 
     user_id: UserId

@@ -489,7 +489,7 @@ class RecommenderService:
 
     def _item_out(self, item: RecommendedItem) -> ItemOut:
         return ItemOut(
-            item_id=item.item_id,
+            item_id=str(item.item_id),
             title=item.title,
             score=item.score,
             attributes=self.recommendations.attributes(self.runtime.catalog.index(item.item_id)),

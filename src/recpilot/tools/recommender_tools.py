@@ -123,14 +123,23 @@ def similar_items(
         ctx.candidates.restrict([item for item, _ in ranked])
     ctx.candidates.scores = dict(ranked)
     names = [ctx.catalog.title(r) for r in refs]
-    reason = Reason(kind="similar_to", text=f"similar to {' and '.join(names)}", evidence={"items": refs})
+    reason = Reason(
+        kind="similar_to",
+        text=f"similar to {' and '.join(names)}",
+        evidence={"items": [str(r) for r in refs]},
+    )
     for item, _ in ranked[:100]:
         ctx.candidates.add_reason(item, reason)
     preview = [ctx.catalog.title(item) for item, _ in ranked[:_PREVIEW]]
     return ToolOutput(
         summary=f"scored {len(ranked)} items by similarity to {', '.join(names)}; "
         f"most similar: {', '.join(preview)}" + (f"; not found: {missing}" if missing else ""),
-        data={"resolved": refs, "missing": missing, "count": len(ranked), "preview": preview},
+        data={
+            "resolved": [str(r) for r in refs],
+            "missing": missing,
+            "count": len(ranked),
+            "preview": preview,
+        },
     )
 
 
@@ -181,7 +190,7 @@ def rank_candidates(
         summary=f"ranked {considered} candidates with the {model} model; top: {', '.join(titles[:_PREVIEW])}",
         data={
             "items": [
-                {"item_id": i, "title": t, "score": s}
+                {"item_id": str(i), "title": t, "score": s}
                 for (i, s), t in zip(ctx.candidates.ranked, titles, strict=True)
             ]
         },
@@ -203,7 +212,7 @@ def item_details(ctx: ToolContext, items: list[str]) -> ToolOutput:
             missing.append(reference)
             continue
         row = ctx.catalog.row(ids[0])
-        found.append({k: v for k, v in row.items() if k != "text"})
+        found.append({k: str(v) if k == "item_id" else v for k, v in row.items() if k != "text"})
     lines = [
         f"{r.get('title')}: " + ", ".join(f"{k}={_short(v)}" for k, v in r.items() if k != "title")
         for r in found
