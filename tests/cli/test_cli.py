@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from recpilot.cli import main
+from recpilot.cli.demo import _print_demo
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
@@ -117,7 +118,8 @@ def test_recommend_for_user_and_history(capsys: pytest.CaptureFixture[str]) -> N
         capsys, "recommend", "--history", "1,2", "--model", "itemknn", "--k", "3", "--exclude", "3"
     )
     assert len(cold["items"]) == 3
-    assert not {1, 2, 3} & {row["item_id"] for row in cold["items"]}
+    assert all(type(row["item_id"]) is str for row in payload["items"] + cold["items"])
+    assert not {"1", "2", "3"} & {row["item_id"] for row in cold["items"]}
 
 
 def test_train_then_recommend_from_saved_model(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
@@ -154,6 +156,12 @@ def test_demo_json_runs_on_the_builtin_data(capsys: pytest.CaptureFixture[str]) 
     recs = payload["sample_user"]["recommendations"]
     assert len(recs) == 10
     assert all(r["title"] for r in recs)
+    assert all(type(r["item_id"]) is str for r in recs)
+    assert all(type(i["item_id"]) is str for turn in payload["conversation"] for i in turn["items"])
+    _print_demo(payload)  # the terminal form of the same payload
+    shown = capsys.readouterr().out
+    assert f"Top 10 for user 1 from {payload['best_model']}" in shown
+    assert recs[0]["title"] in shown
 
 
 def test_ask_json_answers_the_acceptance_command(
@@ -164,6 +172,7 @@ def test_ask_json_answers_the_acceptance_command(
     assert payload["items"]
     for item in payload["items"]:
         assert {"item_id", "title", "score", "reasons"} <= set(item)
+        assert type(item["item_id"]) is str  # ids leave the process as text
         assert "Comedy" in item["attributes"]["genres"]
         assert 1990 <= item["attributes"]["year"] <= 1999
     assert payload["reply"]

@@ -48,35 +48,46 @@ def run_demo(
     ranked = [n for n, r in payload_eval["models"].items() if "error" not in r]
     best = max(ranked, key=lambda n: payload_eval["models"][n]["ndcg@10"])
 
-    with status(f"Refitting {best} on all data...", quiet=quiet):
-        final = build_model(best).fit(data)
-    user_index = data.users.index_of(sample_user, hint="choose --user from the dataset's user ids")
-    history = data.user_sequence(user_index)
-    ratings = data.matrix("rating")[user_index]
-    top_rated = ratings.indices[ratings.data.argsort()[::-1][:5]]
-    recs = final.recommend(sample_user, k=10)
-    rec_titles = data.titles(data.items.to_internal(recs.ids()))
     payload: dict[str, Any] = {
         "dataset": info,
         "evaluation": payload_eval,
         "best_model": best,
-        "sample_user": {
-            "user_id": sample_user,
-            "n_ratings": len(history),
-            "top_rated": data.titles(top_rated),
-            "recommendations": [
-                {"rank": e.rank, "item_id": e.item_id, "title": t, "score": e.score}
-                for e, t in zip(recs, rec_titles, strict=True)
-            ],
-        },
+        "sample_user": _sample_user(data, best, sample_user, quiet=quiet),
         "conversation": run_conversation(data, sample_user, quiet=quiet) if converse else [],
         "simulation": demo_simulation(data, split, models, quiet=quiet),
         "wall_seconds": time.perf_counter() - start,
     }
     if json_out:
         print_json(payload)
-        return payload
+    else:
+        _print_demo(payload)
+    return payload
 
+
+def _sample_user(data: Dataset, best: str, sample_user: int, *, quiet: bool) -> dict[str, Any]:
+    """The sample user's favourites and the top 10 of the best model refitted on all data."""
+    with status(f"Refitting {best} on all data...", quiet=quiet):
+        final = build_model(best).fit(data)
+    user_index = data.users.index_of(sample_user, hint="choose --user from the dataset's user ids")
+    ratings = data.matrix("rating")[user_index]
+    top_rated = ratings.indices[ratings.data.argsort()[::-1][:5]]
+    recs = final.recommend(sample_user, k=10)
+    rec_titles = data.titles(data.items.to_internal(recs.ids()))
+    return {
+        "user_id": sample_user,
+        "n_ratings": len(data.user_sequence(user_index)),
+        "top_rated": data.titles(top_rated),
+        "recommendations": [
+            {"rank": e.rank, "item_id": str(e.item_id), "title": t, "score": e.score}
+            for e, t in zip(recs, rec_titles, strict=True)
+        ],
+    }
+
+
+def _print_demo(payload: dict[str, Any]) -> None:
+    """The demo's tables and summaries for a terminal."""
+    payload_eval, best, user = payload["evaluation"], payload["best_model"], payload["sample_user"]
+    sample_user = user["user_id"]
     console = out_console()
     table = Table(title=f"Leave-last-out, full ranking, {payload_eval['n_users']} users (95% CI half-width)")
     for column in ("model", "NDCG@10", "Recall@10", "MRR@10", "coverage", "fit s"):
@@ -95,19 +106,18 @@ def run_demo(
             f"{result['fit_seconds']:.2f}",
         )
     console.print(table)
-    console.print(f"\nUser {sample_user} rated {len(history)} movies; their favourites include:")
-    for title in payload["sample_user"]["top_rated"]:
+    console.print(f"\nUser {sample_user} rated {user['n_ratings']} movies; their favourites include:")
+    for title in user["top_rated"]:
         console.print(f"  • {title}")
     recs_table = Table(title=f"Top 10 for user {sample_user} from {best} (trained on all data)")
     for column in ("#", "movie", "score"):
         recs_table.add_column(column, justify="left" if column == "movie" else "right")
-    for row in payload["sample_user"]["recommendations"]:
+    for row in user["recommendations"]:
         recs_table.add_row(str(row["rank"]), row["title"], f"{row['score']:.3f}")
     console.print(recs_table)
     _print_conversation(payload["conversation"])
     print_demo_simulation(payload["simulation"])
     console.print(f"[dim]demo finished in {payload['wall_seconds']:.1f}s[/]")
-    return payload
 
 
 #: The scripted conversation the demo holds with the offline brain.
@@ -132,7 +142,7 @@ def run_conversation(data: Dataset, user: int, *, quiet: bool) -> list[dict[str,
                 "message": message,
                 "reply": response.reply,
                 "items": [
-                    {"item_id": i.item_id, "title": i.title, "why": [r.text for r in i.reasons[:2]]}
+                    {"item_id": str(i.item_id), "title": i.title, "why": [r.text for r in i.reasons[:2]]}
                     for i in response.items[:5]
                 ],
                 "tool_calls": [t.name for t in response.trace if t.kind == "tool_call"],
