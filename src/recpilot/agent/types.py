@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_serializer
+from pydantic import BaseModel, ConfigDict, Field
 
 from recpilot.types import HardConstraints, Intent, ItemId, NumericRange, Reason, ReasonKind, Usage
 
@@ -61,11 +61,6 @@ class RecommendedItem(_Model):
     score: float
     reasons: list[Reason] = Field(default_factory=list)
     attributes: dict[str, Any] = Field(default_factory=dict)
-
-    @field_serializer("item_id", when_used="json")
-    def _item_id_as_text(self, item_id: ItemId) -> str:
-        # Ids leave the process as text, whatever the catalog's type (`recpilot ask --json`, reports).
-        return str(item_id)
 
 
 TraceKind = Literal["plan", "tool_call", "answer", "fallback", "grounding", "error", "memory", "policy"]

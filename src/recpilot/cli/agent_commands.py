@@ -207,7 +207,10 @@ def ask(
     agent = build_agent(dataset, llm, quiet=json_out, system=system)
     response = agent.respond(user, message, session_id=session)
     if json_out:
-        print_json(response.model_dump(mode="json"))
+        payload = response.model_dump(mode="json")
+        for item in payload["items"]:  # ids leave the process as text, whatever the catalog's type
+            item["item_id"] = str(item["item_id"])
+        print_json(payload)
         return
     _print_response(response)
 
