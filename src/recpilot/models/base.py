@@ -24,7 +24,7 @@ import scipy.sparse as sp
 from recpilot.data.dataset import Dataset
 from recpilot.data.idmap import IdMap
 from recpilot.errors import ConfigError, DataError, NotFittedError
-from recpilot.models import batch, persistence
+from recpilot.models import batch, persistence, scoring
 from recpilot.models.config import ConfigT, RecommenderConfig, make_config
 from recpilot.models.histories import Histories
 from recpilot.models.persistence import FORMAT, FORMAT_VERSION, resolve_model_class
@@ -217,30 +217,7 @@ class Recommender(ABC, Generic[ConfigT]):
         Raises:
             ConfigError: An index outside the model's items, or not exactly one of ``user`` / ``history``.
         """
-        index = np.asarray(items, dtype=np.int64).reshape(-1)
-        n_items = self.n_items
-        if index.size and (int(index.min()) < 0 or int(index.max()) >= n_items):
-            raise ConfigError(f"score_at() takes internal item indices in [0, {n_items}); got one outside")
-        if (user is None) == (history is None):
-            raise ConfigError("pass exactly one of `user` (a known user id) or `history` (item ids)")
-        popularity = self._require_popularity()
-        if user is not None:
-            row = self.user_map.index_of(
-                user, hint="pass history=[item ids] to score for a new user (cold-start path)"
-            )
-            seen = self._require_seen()
-            if seen.indptr[row + 1] == seen.indptr[row]:
-                return popularity[index].astype(np.float32)
-            if row in self._kept:
-                return self._kept[row][index]
-            return np.asarray(
-                self._score_users_at(np.array([row], dtype=np.int64), index)[0], dtype=np.float32
-            )
-        own = self.item_map.to_internal(list(history or ()), hint="history items must come from the catalog")
-        if len(own) == 0:
-            return popularity[index].astype(np.float32)
-        scores = self._score_histories_at(Histories.from_lists([own], n_items), index)
-        return np.asarray(scores[0], dtype=np.float32)
+        return scoring.pool_scores(self, items, user, history)
 
     def keep_heavy_users(self, *, min_history: int = 1000, budget_bytes: int = 64 * 2**20) -> int:
         """Compute now, and keep, the scores of the known users with the longest training histories.
@@ -258,15 +235,7 @@ class Recommender(ABC, Generic[ConfigT]):
         Returns:
             How many users' scores are kept.
         """
-        seen = self._require_seen()
-        lengths = np.diff(seen.indptr)
-        heavy = np.flatnonzero(lengths >= min_history)
-        heavy = heavy[np.argsort(-lengths[heavy], kind="stable")][: budget_bytes // (4 * self.n_items)]
-        self._kept = {}
-        # One user at a time: the very call a request makes, so the kept values are the same bits.
-        kept = {int(u): self._scores_for_users(np.array([u], dtype=np.int64))[0] for u in heavy}
-        self._kept = kept
-        return len(kept)
+        return scoring.keep_heavy_users(self, min_history, budget_bytes)
 
     def similar_items(self, item: object, *, k: int = 10, exclude: Iterable[object] = ()) -> ItemList:
         """The ``k`` items most similar to ``item`` according to this model (the item itself excluded)."""
@@ -369,36 +338,14 @@ class Recommender(ABC, Generic[ConfigT]):
         return np.broadcast_to(popularity, (n_rows, len(popularity))).astype(np.float32)
 
     def _scores_for_users(self, users: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
-        """Scores for known users; users with no training history get the cold-start (popularity) scores."""
-        if len(users) == 1 and int(users[0]) in self._kept:
-            return self._kept[int(users[0])][None, :].copy()
-        seen = self._require_seen()
-        empty = np.diff(seen.indptr)[users] == 0
-        if not empty.any():
-            return np.asarray(self._score_users(users), dtype=np.float32)
-        scores = self._cold_scores(len(users))
-        if (~empty).any():
-            scores[~empty] = self._score_users(users[~empty])
-        return scores
+        """Scores for known users (cold ones: popularity; kept heavy ones: their kept row)."""
+        return scoring.users_scores(self, users)
 
     def _scores_for_one(
         self, user: object | None, history: Sequence[object] | None
     ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64]]:
-        if (user is None) == (history is None):
-            raise ConfigError("pass exactly one of `user` (a known user id) or `history` (item ids)")
-        if user is not None:
-            index = self.user_map.index_of(
-                user, hint="pass history=[item ids] to recommend for a new user (cold-start path)"
-            )
-            users = np.array([index], dtype=np.int64)
-            seen = self._require_seen()[index].indices.astype(np.int64)
-            return self._scores_for_users(users)[0].copy(), seen
-        assert history is not None
-        items = self.item_map.to_internal(list(history), hint="history items must come from the catalog")
-        if len(items) == 0:
-            return self._cold_scores(1)[0].copy(), items
-        scores = self._score_histories(Histories.from_lists([items], self.n_items))
-        return np.asarray(scores[0], dtype=np.float32).copy(), items
+        """Scores for one known user or ad-hoc history, and the internal items it has seen."""
+        return scoring.request_scores(self, user, history)
 
     def __repr__(self) -> str:
         fields = ", ".join(f"{k}={v!r}" for k, v in self.config.model_dump().items())
