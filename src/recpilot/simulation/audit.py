@@ -83,6 +83,8 @@ class AuditConfig(BaseModel):
         cross_fit: Fit the simulator and the recommenders on disjoint halves of the log, both ways
             (:mod:`recpilot.simulation.audit_folds`, a diagnostic of shared-fit bias); off (the
             default), both on the whole log.
+        taste: The simulator's collaborative taste term (``LikeModelConfig.taste``): ``consensus``
+            (default, favours no recommender family) or ``svd`` (the earlier low-rank block).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -97,6 +99,7 @@ class AuditConfig(BaseModel):
     behaviour: BehaviourConfig = Field(default_factory=BehaviourConfig)
     seed: int = Field(default=42, ge=0)
     cross_fit: bool = False
+    taste: Literal["consensus", "svd"] = "consensus"
 
 
 #: What the audit's cross-fitting does (reported with the results).
@@ -132,7 +135,11 @@ def run_audit(dataset: Dataset, config: AuditConfig, *, step: Step | None = None
             f"only {len(users)} test users: too few for bootstrap intervals and significance (need "
             f"{MIN_USERS_FOR_CI}); point estimates only"
         )
-    like = LikeModelConfig(seed=config.seed, like_threshold=like_threshold(split.train))
+    like = LikeModelConfig(
+        seed=config.seed,
+        like_threshold=like_threshold(split.train),
+        taste=config.taste,
+    )
     engine: OfflineEngine | None = None
     if kind == "random-exposure" or not config.cross_fit:
         say(f"fitting the simulator on {split.train.n_interactions:,} logged interactions")
@@ -194,7 +201,8 @@ def run_audit(dataset: Dataset, config: AuditConfig, *, step: Step | None = None
         "calibration": calibration,
         "rank_agreement": agreement,
         "recommenders": results,
-        "own_family": own_family(per_user),
+        "taste": config.taste,
+        "own_family": own_family(per_user, config.taste),
         "cross_fit": CROSS_FIT if config.cross_fit else None,
         "parameters": engine.parameters() if engine is not None else {},
         "warnings": warnings,
