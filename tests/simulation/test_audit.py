@@ -208,9 +208,10 @@ def test_cli_audit_without_random_exposure_is_one_line(capsys: pytest.CaptureFix
 def test_cli_choice_weight_reaches_the_engine(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = coat_folder(tmp_path, random_exposure_dataset(seed=1))
     argv = ["simulate", "--audit", "--dataset", str(folder), "--recommenders", "random,pop,itemknn"]
-    assert main([*argv, "--choice-weight", "0", "--json"]) == 0
+    assert main([*argv, "--choice-weight", "0", "--no-cross-fit", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["parameters"]["assumed"]["choice_weight"] == 0.0
+    assert payload["cross_fit"] is None  # cross-fitting is the default; --no-cross-fit turns it off
 
 
 def test_audit_reports_the_taste_term_and_its_nearest_families(audit: dict[str, object]) -> None:
@@ -231,6 +232,7 @@ def test_cli_taste_keeps_the_earlier_low_rank_block(
     argv = ["simulate", "--audit", "--dataset", str(folder), "--recommenders", "random,pop,itemknn"]
     assert main([*argv, "--taste", "svd", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
+    assert payload["cross_fit"]  # the default
     assert payload["taste"] == "svd"
     assert payload["parameters"]["fitted"]["taste_families"] == ["low_rank"]
     assert [row["recommender"] for row in payload["own_family"]] == ["pop"]

@@ -16,7 +16,7 @@ def run_audit_command(
     temporal: bool,
     seed: int,
     choice_weight: float | None = None,
-    cross_fit: bool = False,
+    cross_fit: bool = True,
     taste: str = "consensus",
     report: str | None,
     json_out: bool,

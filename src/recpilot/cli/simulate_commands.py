@@ -135,10 +135,11 @@ def simulate(
     cross_fit: Annotated[
         bool,
         typer.Option(
-            "--cross-fit",
-            help="--audit: simulator and recommenders on disjoint halves of the log (diagnostic).",
+            "--cross-fit/--no-cross-fit",
+            help="--audit: simulator and recommenders on disjoint halves of the log, roles swapped "
+            "(default); --no-cross-fit: both on the whole log.",
         ),
-    ] = False,
+    ] = True,
     taste: Annotated[
         str,
         typer.Option(
