@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -69,7 +70,7 @@ def coat_folder(tmp_path: Path, data: Dataset) -> Path:
     return folder
 
 
-FAST = {"copies": 2, "n_resamples": 200, "pages": 2}
+FAST: dict[str, Any] = {"copies": 2, "n_resamples": 200, "pages": 2}
 
 
 @pytest.fixture(scope="module")
@@ -207,6 +208,35 @@ def test_cli_audit_without_random_exposure_is_one_line(capsys: pytest.CaptureFix
 def test_cli_choice_weight_reaches_the_engine(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     folder = coat_folder(tmp_path, random_exposure_dataset(seed=1))
     argv = ["simulate", "--audit", "--dataset", str(folder), "--recommenders", "random,pop,itemknn"]
-    assert main([*argv, "--choice-weight", "0", "--json"]) == 0
+    assert main([*argv, "--choice-weight", "0", "--no-cross-fit", "--json"]) == 0
     payload = json.loads(capsys.readouterr().out)
     assert payload["parameters"]["assumed"]["choice_weight"] == 0.0
+    assert payload["cross_fit"] is None  # cross-fitting is the default; --no-cross-fit turns it off
+
+
+def test_audit_reports_the_taste_term_and_its_nearest_families(audit: dict[str, object]) -> None:
+    """The default simulator's taste is the family consensus; the audit says where each recommender of
+    a family in it ranks, in truth and in simulation."""
+    assert audit["taste"] == "consensus"
+    family = {row["recommender"]: row for row in audit["own_family"]}  # type: ignore[attr-defined]
+    assert set(family) == {"pop", "itemknn"}  # the recommenders of this audit that are in it
+    for row in family.values():
+        assert 1 <= row["unbiased_rank"] <= row["of"] == 3
+        assert 1 <= row["simulated_rank"] <= 3
+
+
+def test_cli_taste_keeps_the_earlier_low_rank_block(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    folder = coat_folder(tmp_path, random_exposure_dataset(seed=2))
+    argv = ["simulate", "--audit", "--dataset", str(folder), "--recommenders", "random,pop,itemknn"]
+    assert main([*argv, "--taste", "svd", "--json"]) == 0
+    payload = json.loads(capsys.readouterr().out)
+    assert payload["cross_fit"]  # the default
+    assert payload["taste"] == "svd"
+    assert payload["parameters"]["fitted"]["taste_families"] == ["low_rank"]
+    assert [row["recommender"] for row in payload["own_family"]] == ["pop"]
+    assert main([*argv, "--taste", "bogus"]) != 0
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "--taste" in err

@@ -16,7 +16,8 @@ def run_audit_command(
     temporal: bool,
     seed: int,
     choice_weight: float | None = None,
-    cross_fit: bool = False,
+    cross_fit: bool = True,
+    taste: str = "consensus",
     report: str | None,
     json_out: bool,
 ) -> dict[str, Any]:
@@ -28,7 +29,11 @@ def run_audit_command(
         if not json_out:
             err_console.print(f"[dim]{message}...[/]")
 
+    from recpilot.errors import ConfigError
     from recpilot.simulation.behaviour import BehaviourConfig
+
+    if taste not in ("consensus", "svd"):
+        raise ConfigError(f"--taste {taste!r} is not known; use 'consensus' or 'svd'")
 
     behaviour = BehaviourConfig() if choice_weight is None else BehaviourConfig(choice_weight=choice_weight)
     config = AuditConfig(
@@ -37,6 +42,7 @@ def run_audit_command(
         seed=seed,
         behaviour=behaviour,
         cross_fit=cross_fit,
+        taste=taste,  # type: ignore[arg-type]  # checked above
     )
     with status("Auditing the simulator...", quiet=json_out):
         result = run_audit(load_dataset(dataset), config, step=step)
@@ -73,6 +79,15 @@ def print_audit(result: dict[str, Any]) -> None:
     if unsettled:
         console.print(
             f"[dim]places the test data do not fix (share of resamples at the usual place): {unsettled}[/]"
+        )
+    family = result.get("own_family") or []
+    if family:
+        places = ", ".join(
+            f"{f['recommender']} {f['unbiased_rank']} vs {f['simulated_rank']}" for f in family
+        )
+        console.print(
+            f"[dim]simulator's taste term: {result.get('taste')}; its nearest families, place in truth vs "
+            f"in simulation (of {family[0]['of']}): {places}[/]"
         )
     calibration = result.get("calibration")
     if calibration:

@@ -135,10 +135,19 @@ def simulate(
     cross_fit: Annotated[
         bool,
         typer.Option(
-            "--cross-fit",
-            help="--audit: simulator and recommenders on disjoint halves of the log (diagnostic).",
+            "--cross-fit/--no-cross-fit",
+            help="--audit: simulator and recommenders on disjoint halves of the log, roles swapped "
+            "(default); --no-cross-fit: both on the whole log.",
         ),
-    ] = False,
+    ] = True,
+    taste: Annotated[
+        str,
+        typer.Option(
+            "--taste",
+            help="--audit: the simulator's taste term, 'consensus' (three families, favours none) or "
+            "'svd' (the earlier low-rank block).",
+        ),
+    ] = "consensus",
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
 ) -> None:
     """Simulate users meeting a recommender page by page; print CTR, ratings, session length, exits.
@@ -162,6 +171,7 @@ def simulate(
             seed=seed,
             choice_weight=choice_weight,
             cross_fit=cross_fit,
+            taste=taste,
             report=report,
             json_out=json_out,
         )

@@ -19,6 +19,12 @@
   on the unbiased metric counts as significant, and as concordant when the simulator orders it the
   same way.
 
+By default the simulator and the recommenders learn from disjoint halves of the log, roles swapped
+(cross-fitting, :mod:`recpilot.simulation.audit_folds`): a simulator fitted on the cells a recommender
+was fitted on rewards it for reproducing them. The simulator's taste term is the consensus of three
+recommender families (:mod:`recpilot.simulation.taste`); ``own_family`` says where the recommenders
+of its families rank in both orderings.
+
 On a dataset without a random-exposure test, the same audit runs against a temporal hold-out (each
 user's latest 20% of interactions; NDCG@K of each recommender on it), labelled ``temporal-holdout``; it says
 whether the simulator ranks recommenders as the future of the log does, not as an online test would.
@@ -81,8 +87,10 @@ class AuditConfig(BaseModel):
         seed: Seed of the simulation, the bootstrap, the halves and every recommender with a ``seed``
             setting.
         cross_fit: Fit the simulator and the recommenders on disjoint halves of the log, both ways
-            (:mod:`recpilot.simulation.audit_folds`, a diagnostic of shared-fit bias); off (the
-            default), both on the whole log.
+            (:mod:`recpilot.simulation.audit_folds`; the default: no shared-fit bias); off, both on
+            the whole log.
+        taste: The simulator's collaborative taste term (``LikeModelConfig.taste``): ``consensus``
+            (default, favours no recommender family) or ``svd`` (the earlier low-rank block).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -96,7 +104,8 @@ class AuditConfig(BaseModel):
     n_resamples: int = Field(default=1000, ge=100)
     behaviour: BehaviourConfig = Field(default_factory=BehaviourConfig)
     seed: int = Field(default=42, ge=0)
-    cross_fit: bool = False
+    cross_fit: bool = True
+    taste: Literal["consensus", "svd"] = "consensus"
 
 
 #: What the audit's cross-fitting does (reported with the results).
@@ -132,7 +141,11 @@ def run_audit(dataset: Dataset, config: AuditConfig, *, step: Step | None = None
             f"only {len(users)} test users: too few for bootstrap intervals and significance (need "
             f"{MIN_USERS_FOR_CI}); point estimates only"
         )
-    like = LikeModelConfig(seed=config.seed, like_threshold=like_threshold(split.train))
+    like = LikeModelConfig(
+        seed=config.seed,
+        like_threshold=like_threshold(split.train),
+        taste=config.taste,
+    )
     engine: OfflineEngine | None = None
     if kind == "random-exposure" or not config.cross_fit:
         say(f"fitting the simulator on {split.train.n_interactions:,} logged interactions")
@@ -194,7 +207,8 @@ def run_audit(dataset: Dataset, config: AuditConfig, *, step: Step | None = None
         "calibration": calibration,
         "rank_agreement": agreement,
         "recommenders": results,
-        "own_family": own_family(per_user),
+        "taste": config.taste,
+        "own_family": own_family(per_user, config.taste),
         "cross_fit": CROSS_FIT if config.cross_fit else None,
         "parameters": engine.parameters() if engine is not None else {},
         "warnings": warnings,

@@ -22,12 +22,21 @@ if TYPE_CHECKING:
 
 FloatArray = npt.NDArray[np.float64]
 
-#: Recommenders of the families nearest the simulator's like model: popularity (its item bias) and
-#: matrix factorisation (its low-rank taste block).
+#: Per taste term of the like model, the recommenders of the families nearest the simulator, and why.
+#: The consensus weighs its three families alike; popularity is near through the item bias either way.
 OWN_FAMILY = {
-    "pop": "the like model's item bias scores items as popularity does",
-    "als": "the like model's taste block is a low-rank factorisation",
-    "bpr": "the like model's taste block is a low-rank factorisation",
+    "consensus": {
+        "pop": "the like model's item bias scores items as popularity does",
+        "itemknn": "item neighbourhood is one of the taste consensus's three families, weighed alike",
+        "ease": "the linear autoencoder is one of the taste consensus's three families, weighed alike",
+        "als": "low rank is one of the taste consensus's three families, weighed alike",
+        "bpr": "low rank is one of the taste consensus's three families, weighed alike",
+    },
+    "svd": {
+        "pop": "the like model's item bias scores items as popularity does",
+        "als": "the like model's taste block is a low-rank factorisation",
+        "bpr": "the like model's taste block is a low-rank factorisation",
+    },
 }
 
 
@@ -136,8 +145,9 @@ def add_intervals(
         results[name]["simulated_ci"] = cis["simulated"].bounds()
 
 
-def own_family(per_user: dict[str, tuple[FloatArray, FloatArray]]) -> list[dict[str, Any]]:
-    """Where the recommenders of the simulator's own families rank, in truth and in simulation."""
+def own_family(per_user: dict[str, tuple[FloatArray, FloatArray]], taste: str) -> list[dict[str, Any]]:
+    """Where the recommenders of the simulator's own families (for its ``taste`` term) rank, in truth
+    and in simulation."""
     names = list(per_user)
     unbiased = -np.array([per_user[n][0].mean() for n in names])
     simulated = -np.array([per_user[n][1].mean() for n in names])
@@ -151,6 +161,6 @@ def own_family(per_user: dict[str, tuple[FloatArray, FloatArray]]) -> list[dict[
             "simulated_rank": int(sim_rank[names.index(name)]),
             "of": len(names),
         }
-        for name, why in OWN_FAMILY.items()
+        for name, why in OWN_FAMILY[taste].items()
         if name in per_user
     ]

@@ -16,25 +16,26 @@ al. 2007; Schnabel et al. 2016). The model has two parts, both maximum-likelihoo
   The same design fitted without weights gives ``P(like | u, i, chosen)``, the like rate of items the
   user picked, which the engine uses for items clicked in a feed.
 
-The design is ``w0 + b_u + c_i + g_u' W h_i + sum_f t_f x_uf y_if``: a user bias, an item bias, the
-crosses of user features ``g_u`` with item attributes ``h_i`` (the user feature table when the dataset
-has one, else the user's attribute profile over their logged items), and a low-rank taste block whose
-factors ``x_u``, ``y_i`` come from a truncated SVD of the logged user x item matrix (weights ``t_f``
-fitted). It is none of the recommenders under test; the nearest families are popularity (the item
-bias) and matrix factorisation (ALS, BPR: the taste block), which the audit reports.
+The design is ``w0 + b_u + c_i + g_u' W h_i + t * c_ui``: a user bias, an item bias, the crosses of
+user features ``g_u`` with item attributes ``h_i`` (the user feature table when the dataset has one,
+else the user's attribute profile over their logged items), and a collaborative taste term ``c_ui``
+with one fitted weight: by default the rank consensus of three recommender families (item
+neighbourhood, linear autoencoder, low rank; :mod:`recpilot.simulation.taste`), which weighs them
+alike and so favours none of them (``taste="svd"``, the earlier low-rank block with one weight per SVD
+factor, favoured ALS and BPR). The nearest family left is popularity (the item bias), which the audit
+reports with the others.
 
 A rating is a like when it is at least three quarters up the rating scale (4 of 1-5, 4 of 0.5-5).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 import scipy.sparse as sp
 from pydantic import BaseModel, ConfigDict, Field
-from scipy.sparse.linalg import svds
 from sklearn.linear_model import LogisticRegression
 
 from recpilot.data.columns import Columns
@@ -42,6 +43,7 @@ from recpilot.data.dataset import Dataset
 from recpilot.errors import NotFittedError
 from recpilot.simulation.calibration import logit, sigmoid
 from recpilot.simulation.persona import genre_matrix
+from recpilot.simulation.taste import TasteBlock
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -56,8 +58,12 @@ class LikeModelConfig(BaseModel):
             plus ``negatives`` sampled unlogged cells per logged one, weighted back to their true share.
         negatives: Sampled unlogged cells per logged cell on large catalogs.
         like_threshold: Ratings at or above it are likes (``None``: three quarters up the scale).
-        factors: Size of the low-rank taste block (truncated SVD of the logged user x item matrix).
-        seed: Seed of the negative sample.
+        taste: The collaborative taste term: ``consensus``, one fitted weight on the rank consensus of
+            three recommender families (:mod:`recpilot.simulation.taste`), or ``svd``, one weight per
+            factor of a truncated SVD of the logged matrix (a low-rank block: the family of ALS and
+            BPR, which it favours).
+        factors: Size of the low-rank block (``svd``) or of the low-rank family (``consensus``).
+        seed: Seed of the negative sample and of the SVD.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -67,6 +73,12 @@ class LikeModelConfig(BaseModel):
     max_cells: int = Field(default=1_000_000, ge=1)
     negatives: int = Field(default=4, ge=1)
     like_threshold: float | None = None
+    taste: Literal["consensus", "svd"] = "consensus"
+    families: tuple[Literal["popularity", "neighbourhood", "linear_autoencoder", "low_rank"], ...] = (
+        "neighbourhood",
+        "linear_autoencoder",
+        "low_rank",
+    )
     factors: int = Field(default=16, ge=0)
     seed: int = 0
 
@@ -90,11 +102,11 @@ class LikeModel:
         self._n_users, self._n_items = dataset.n_users, dataset.n_items
         self._items = _item_features(dataset)
         self._users = _user_features(dataset, self._items)
-        self._user_taste, self._item_taste = _taste_factors(dataset, cfg.factors, cfg.seed)
+        self._taste = TasteBlock(
+            dataset.matrix("binary"), cfg.taste, cfg.families, factors=cfg.factors, seed=cfg.seed
+        )
         # contiguous columns for the pair logits (item attributes are few: genres)
         self._item_columns = np.ascontiguousarray(self._items.toarray().T)
-        self._user_taste_columns = np.ascontiguousarray(self._user_taste.T)
-        self._item_taste_columns = np.ascontiguousarray(self._item_taste.T)
         self._logged = dataset.matrix("binary")
         frame = dataset.interactions.drop_duplicates([Columns.USER_IDX, Columns.ITEM_IDX], keep="last")
         users = frame[Columns.USER_IDX].to_numpy(np.int64)
@@ -123,6 +135,12 @@ class LikeModel:
             "like_threshold": self.threshold,
             "user_features": int(self._users.shape[1]),
             "item_features": int(self._items.shape[1]),
+            "taste": cfg.taste,
+            "taste_families": list(cfg.families) if cfg.taste == "consensus" else ["low_rank"],
+            "taste_weights": {
+                "like": self._like["taste"].tolist(),
+                "exposure": self._exposure["taste"].tolist(),
+            },
         }
         self._fitted = True
         return self
@@ -140,6 +158,12 @@ class LikeModel:
     def exposure_probabilities(self, users: npt.ArrayLike) -> npt.NDArray[np.float32]:
         """``P(O = 1 | u, i)``: the propensity that the user rates the item of their own accord."""
         return self._dense(self._exposure, users)
+
+    def exposure_logits(self, users: npt.ArrayLike) -> FloatArray:
+        """``logit P(O = 1 | u, i)`` in float64, ``(len(users), n_items)`` (no float32 round trip, which
+        loses the logit of propensities near 1)."""
+        self._require()
+        return logit(sigmoid(self._dense_logits(self._exposure, np.asarray(users, dtype=np.int64))))
 
     def like_pairs(self, users: npt.ArrayLike, items: npt.ArrayLike) -> FloatArray:
         """``P(like | u, i)`` for aligned ``(user, item)`` pairs (see :meth:`_pair_logits`)."""
@@ -245,7 +269,7 @@ class LikeModel:
         user_onehot = sp.csr_matrix((np.ones(n), (rows, users)), shape=(n, self._n_users))
         item_onehot = sp.csr_matrix((np.ones(n), (rows, items)), shape=(n, self._n_items))
         cross = _crosses(self._users[users], self._items[items])
-        taste = sp.csr_matrix(self._user_taste[users] * self._item_taste[items])
+        taste = sp.csr_matrix(self._taste.columns(users, items))
         return sp.hstack([user_onehot, item_onehot, cross, taste], format="csr")
 
     def _fit_logistic(
@@ -258,7 +282,7 @@ class LikeModel:
         model = LogisticRegression(C=self.config.inverse_l2, max_iter=2000)
         model.fit(self._design(users, items), labels, sample_weight=weights)
         w = model.coef_.ravel()
-        nu, ni, d = self._n_users, self._n_items, self._user_taste.shape[1]
+        nu, ni, d = self._n_users, self._n_items, self._taste.width
         return {
             "intercept": float(model.intercept_[0]),
             "user": w[:nu],
@@ -279,7 +303,7 @@ class LikeModel:
         user_side = self._users[users] @ params["cross"]
         item_side = self._items[items]
         cross = np.asarray(item_side.multiply(user_side).sum(axis=1)).ravel()
-        taste = (self._user_taste[users] * self._item_taste[items]) @ params["taste"]
+        taste = self._taste.columns(users, items) @ params["taste"]
         out: FloatArray = params["intercept"] + params["user"][users] + params["item"][items] + cross + taste
         return out
 
@@ -298,9 +322,7 @@ class LikeModel:
         out: FloatArray = params["intercept"] + params["user"][users] + params["item"][items]
         for j in range(cross.shape[1]):
             out = out + side[j][inverse] * self._item_columns[j][items]
-        for f, weight in enumerate(params["taste"].tolist()):
-            out = out + self._user_taste_columns[f][users] * self._item_taste_columns[f][items] * weight
-        return out
+        return out + self._taste.pair_logit(users, items, params["taste"])
 
     def _dense_logits(self, params: dict[str, Any], rows: npt.NDArray[np.int64]) -> FloatArray:
         """Logits of ``rows`` x the whole catalog."""
@@ -308,8 +330,7 @@ class LikeModel:
         # probabilities are bit-identical alone and in a chunk (BLAS blocking is not)
         user_side = np.einsum("uf,fg->ug", self._users[rows], params["cross"])
         logits = np.asarray((self._items @ user_side.T).T, dtype=np.float64)
-        taste = np.einsum("uf,if->ui", self._user_taste[rows] * params["taste"], self._item_taste)
-        logits += taste
+        logits += self._taste.dense_logit(rows, params["taste"])
         logits += params["intercept"] + params["user"][rows][:, None] + params["item"][None, :]
         return logits
 
@@ -347,18 +368,6 @@ def _user_features(dataset: Dataset, items: sp.csr_matrix) -> FloatArray:
     counts = np.maximum(np.diff(binary.indptr), 1)[:, None]
     profile: FloatArray = np.asarray((binary @ items).todense(), dtype=np.float64) / counts
     return profile
-
-
-def _taste_factors(dataset: Dataset, factors: int, seed: int) -> tuple[FloatArray, FloatArray]:
-    """User and item factors ``U sqrt(S)``, ``V sqrt(S)`` of the truncated SVD of the logged matrix."""
-    binary = dataset.matrix("binary").astype(np.float64)
-    d = min(factors, min(binary.shape) - 1)
-    if d < 1:
-        return np.zeros((dataset.n_users, 0)), np.zeros((dataset.n_items, 0))
-    v0 = np.random.default_rng([seed, 0x5FD]).random(min(binary.shape))
-    u, sigma, vt = svds(binary, k=d, v0=v0)
-    root = np.sqrt(sigma)
-    return u * root, vt.T * root
 
 
 def _crosses(g: FloatArray, h: sp.csr_matrix) -> sp.csr_matrix:

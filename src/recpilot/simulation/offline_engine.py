@@ -250,7 +250,7 @@ class OfflineEngine(DecisionEngine):
         preference, _ = self._require()
         like = preference.like_probabilities(users).astype(np.float64)
         chosen = preference.chosen_probabilities(users).astype(np.float64)
-        choice = logit(preference.exposure_probabilities(users).astype(np.float64))
+        choice = preference.exposure_logits(users)
         choice -= self._choice_centre(np.asarray(users, dtype=np.int64))[:, None]
         return like, chosen, choice
 
