@@ -16,7 +16,6 @@ from recpilot.agent.types import Plan
 from recpilot.llm.chat import lean_schema
 from recpilot.tools.dispatcher import ToolSpec
 
-
 #: The most steps the wire schema lets a plan have (a critique takes four: critique, search, similar, rank).
 MAX_PLAN_STEPS = 6
 #: The most values per attribute the wire schema lets a constraint list.
