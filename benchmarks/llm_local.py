@@ -7,13 +7,17 @@ Three parts, each printed as a table:
   tools, the answer's schema as sent and the message, median, p95, max and the largest three (target:
   at most 1,500). No server and no generation, so it is quick.
 - ``--turns N``: per output mode the server takes (tool, json_object, prompted), the first N acceptance
-  requests as agent turns: per-turn latency p50/p95, LLM calls and tokens per turn, the share of turns
-  that fell back to the offline brain (and how many because of the request's shape: the target is 0)
-  and the acceptance pass rate (reported only: a 135M model is not expected to pass).
+  requests as agent turns (``--turns 0`` with ``--modes``: all 71): per-turn latency p50/p95, LLM calls
+  and tokens per turn, the share of turns that fell back to the offline brain (and how many because
+  of the request's shape: the target is 0) and the acceptance pass rate (reported only: a 135M model
+  is not expected to pass). A second table splits the calls per turn by purpose (plan, its repairs,
+  replan, compose, reflect, HTTP retries and step-downs) and names the most frequent repair reasons.
 - ``--simulate U``: ``recpilot simulate --engine llm`` with U users x 2 pages: wall time and pages/s.
 
-Usage: ``.venv/bin/python benchmarks/llm_local.py [--prompts] [--turns 5] [--simulate 5]``.
-Figures depend heavily on the machine's load; say so next to them.
+``--llm URL#MODEL`` uses a server that is already running (a shared one) instead of starting one.
+Usage: ``.venv/bin/python benchmarks/llm_local.py [--prompts] [--turns 5] [--simulate 5]
+[--modes tool,json_object] [--llm http://127.0.0.1:8765/v1#smollm2]``.
+Figures depend heavily on the machine's load (and a shared server's queue); say so next to them.
 """
 
 from __future__ import annotations
@@ -25,10 +29,15 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
+from pydantic import BaseModel
 from pydantic_ai.messages import ModelMessage
 from pydantic_ai.models.function import AgentInfo
 
@@ -36,12 +45,92 @@ from recpilot.agent.acceptance import ACCEPTANCE_CASES, NEW, check_case
 from recpilot.agent.acceptance_checks import CheckContext
 from recpilot.agent.agent import RecommenderAgent
 from recpilot.agent.llm_brain import LLMBrain
+from recpilot.agent.prompts import ComposedReply, Critique
 from recpilot.agent.runtime import AgentRuntime, build_runtime
 from recpilot.agent.types import Plan
 from recpilot.data.builtin import load_builtin
-from recpilot.llm.settings import LLMSettings
+from recpilot.llm.chat import Question
+from recpilot.llm.client import LLMClient
+from recpilot.llm.modes import MODES
+from recpilot.llm.settings import LLMSettings, parse_llm_option
+from recpilot.llm.structured import CallBooks
 from recpilot.testing.llm_models import ScriptedCall, ScriptedModel
 from recpilot.testing.local_llm import LocalLLMServer, smollm2_token_counter
+
+OutputT = TypeVar("OutputT", bound=BaseModel)
+
+#: The purposes a brain's call can serve, in the order the breakdown prints them.
+PURPOSES = (
+    "plan",
+    "plan repair",
+    "replan",
+    "replan repair",
+    "compose",
+    "compose repair",
+    "reflect",
+    "http extra",
+)
+_STAGES: dict[type[BaseModel], str] = {Plan: "plan", ComposedReply: "compose", Critique: "reflect"}
+
+
+@dataclass
+class Endpoint:
+    """A running OpenAI-compatible server: its API root and model name."""
+
+    base_url: str
+    model: str
+
+
+class LedgerClient(LLMClient):
+    """The brain's LLM client, booking each request of the current turn by its purpose.
+
+    The first answered request of a question is its purpose (a second plan question in one turn is the
+    replan); every further answered request of the same question is a repair round; HTTP attempts past
+    the answered requests (retries, step-downs, unanswered timeouts) are ``http extra``.
+
+    Attributes:
+        turn: Calls per purpose since :meth:`new_turn`.
+        problems: Why answers were sent back for repair, since the client was made.
+    """
+
+    def __init__(self, settings: LLMSettings) -> None:
+        super().__init__(settings)
+        self.turn: Counter[str] = Counter()
+        self.problems: Counter[str] = Counter()
+
+    def new_turn(self) -> None:
+        """Start booking a new turn."""
+        self.turn = Counter()
+
+    async def ask(
+        self,
+        question: Question[OutputT],
+        prompt: str,
+        books: CallBooks,
+        *,
+        repairs: int | None = None,
+        check: Callable[[OutputT], list[str]] | None = None,
+    ) -> OutputT:
+        """Ask as :class:`LLMClient` does, then book the requests it took."""
+        stage = _STAGES.get(question.output, question.output.__name__)
+        if stage == "plan" and self.turn["plan"]:
+            stage = "replan"
+        requests, attempts, problems = books.requests, books.attempts, len(books.problems)
+        try:
+            return await super().ask(question, prompt, books, repairs=repairs, check=check)
+        finally:
+            answered = books.requests - requests
+            self.turn[stage] += min(answered, 1)
+            self.turn[f"{stage} repair"] += max(answered - 1, 0)
+            self.turn["http extra"] += max(books.attempts - attempts - answered, 0)
+            for problem in books.problems[problems:]:
+                self.problems[f"{stage}: {_reason(problem)}"] += 1
+
+
+def _reason(problem: str) -> str:
+    """A repair reason without its specifics (so equal reasons count together)."""
+    head = problem.split(" (")[0].split(":")[0]
+    return head[:70]
 
 
 def _runtime() -> AgentRuntime:
@@ -81,56 +170,98 @@ def prompt_sizes(runtime: AgentRuntime) -> None:
     )
 
 
-def turns(server: LocalLLMServer, runtime: AgentRuntime, n: int, home: Path) -> None:
+@dataclass
+class TurnRow:
+    """One measured agent turn."""
+
+    seconds: float
+    calls: int
+    tokens_in: int
+    tokens_out: int
+    fallback: bool
+    by_shape: bool
+    passed: bool
+    purposes: Counter[str] = field(default_factory=Counter)
+
+
+def turns(
+    server: Endpoint, runtime: AgentRuntime, n: int, home: Path, modes: list[str]
+) -> dict[str, list[TurnRow]]:
     """Per mode: latency, calls, tokens, fallbacks and pass rate over the first ``n`` acceptance requests."""
-    print(f"\nagent turns on the first {n} acceptance requests, per output mode")
+    cases = ACCEPTANCE_CASES[:n] if n else ACCEPTANCE_CASES
+    print(f"\nagent turns on {len(cases)} acceptance requests, per output mode")
     header = f"{'mode':>12} | {'p50 s':>6} | {'p95 s':>6} | {'calls':>5} | {'tok in':>6} | {'tok out':>7} |"
-    print(header + f" {'fallback':>8} | {'by shape':>8} | {'pass':>5}")
-    for mode in ("tool", "json_object", "prompted"):
+    print(header + f" {'fallback':>8} | {'by shape':>8} | {'pass':>5}", flush=True)
+    results: dict[str, list[TurnRow]] = {}
+    ledgers: dict[str, LedgerClient] = {}
+    for mode in modes:
         settings = LLMSettings(
             base_url=server.base_url,
             model=server.model,
-            output_mode=mode,
+            output_mode=mode,  # type: ignore[arg-type]  # checked by LLMSettings
             timeout_s=180,
             deadline_s=240,
             max_retries=1,
             modes_file=home / "modes.json",
         )
-        agent = RecommenderAgent(runtime, brain=LLMBrain(settings))
-        rows: list[tuple[float, int, int, int, bool, bool, bool]] = []
-        for case in ACCEPTANCE_CASES[:n]:
+        ledger = ledgers[mode] = LedgerClient(settings)
+        agent = RecommenderAgent(runtime, brain=LLMBrain(ledger))
+        rows = results[mode] = []
+        for case in cases:
             user = f"bench-{case.id}-{mode}" if case.user == NEW else case.user
             session = f"bench-{mode}-{case.id}-{time.time_ns()}"
             earlier = [agent.respond(user, m, session_id=session) for m in case.before]
+            ledger.new_turn()
             started = time.perf_counter()
             response = agent.respond(user, case.message, session_id=session)
             seconds = time.perf_counter() - started
             fallbacks = [s.detail for s in response.trace if s.kind == "fallback" and s.name == "offline"]
-            shape = any("HTTP " in detail for detail in fallbacks)
             context = CheckContext(runtime.catalog, runtime.memory, user, earlier)
-            passed = not check_case(case, response, context)
             usage = response.usage
             rows.append(
-                (
+                TurnRow(
                     seconds,
                     usage.llm_calls,
                     usage.input_tokens,
                     usage.output_tokens,
                     bool(fallbacks),
-                    shape,
-                    passed,
+                    any("HTTP " in detail for detail in fallbacks),
+                    not check_case(case, response, context),
+                    ledger.turn,
                 )
             )
-        latency = np.array([r[0] for r in rows])
+        latency = np.array([r.seconds for r in rows])
         print(
             f"{mode:>12} | {np.percentile(latency, 50):6.1f} | {np.percentile(latency, 95):6.1f} | "
-            f"{np.mean([r[1] for r in rows]):5.1f} | {np.mean([r[2] for r in rows]):6.0f} | "
-            f"{np.mean([r[3] for r in rows]):7.0f} | {np.mean([r[4] for r in rows]):8.0%} | "
-            f"{sum(r[5] for r in rows):8d} | {np.mean([r[6] for r in rows]):5.0%}"
+            f"{np.mean([r.calls for r in rows]):5.2f} | {np.mean([r.tokens_in for r in rows]):6.0f} | "
+            f"{np.mean([r.tokens_out for r in rows]):7.0f} | {np.mean([r.fallback for r in rows]):8.0%} | "
+            f"{sum(r.by_shape for r in rows):8d} | {np.mean([r.passed for r in rows]):5.0%}",
+            flush=True,
         )
+    _breakdown(results, ledgers)
+    return results
 
 
-def simulate(server: LocalLLMServer, users: int, home: Path) -> None:
+def _breakdown(results: dict[str, list[TurnRow]], ledgers: dict[str, LedgerClient]) -> None:
+    """Calls per turn by purpose, per mode (all turns, and those the LLM completed), and repair reasons."""
+    print("\nLLM calls per turn by purpose (all turns; in brackets: turns completed without fallback)")
+    print(f"{'mode':>12} | " + " | ".join(f"{p:>13}" for p in PURPOSES) + " | total")
+    for mode, rows in results.items():
+        completed = [r for r in rows if not r.fallback]
+        cells = []
+        for purpose in PURPOSES:
+            every = np.mean([r.purposes[purpose] for r in rows])
+            done = np.mean([r.purposes[purpose] for r in completed]) if completed else float("nan")
+            cells.append(f"{every:5.2f} ({done:4.2f})")
+        total = np.mean([sum(r.purposes.values()) for r in rows])
+        done_total = np.mean([sum(r.purposes.values()) for r in completed]) if completed else float("nan")
+        print(f"{mode:>12} | " + " | ".join(cells) + f" | {total:.2f} ({done_total:.2f})")
+    for mode, ledger in ledgers.items():
+        common = ", ".join(f"{reason} x{count}" for reason, count in ledger.problems.most_common(4))
+        print(f"{mode:>12} repair reasons: {common or 'none'}")
+
+
+def simulate(server: Endpoint, users: int, home: Path) -> None:
     """``recpilot simulate --engine llm`` for ``users`` x 2 pages: wall time and pages per second."""
     from recpilot.cli.app import main
 
@@ -146,24 +277,37 @@ def simulate(server: LocalLLMServer, users: int, home: Path) -> None:
 
 
 def main() -> None:
-    """Start the local server, run the parts asked for, print their tables."""
+    """Start the local server (or use ``--llm``), run the parts asked for, print their tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--prompts", action="store_true")
-    parser.add_argument("--turns", type=int, default=0)
+    parser.add_argument("--turns", type=int, default=None, help="first N acceptance requests (0: all)")
+    parser.add_argument("--modes", default="tool,json_object,prompted", help="output modes, comma-separated")
     parser.add_argument("--simulate", type=int, default=0)
+    parser.add_argument("--llm", default=None, help="URL#MODEL of a running server (default: start one)")
     args = parser.parse_args()
-    if not (args.prompts or args.turns or args.simulate):
+    if not (args.prompts or args.turns is not None or args.simulate):
         parser.error("pick at least one of --prompts, --turns N, --simulate U")
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    unknown = sorted(set(modes) - set(MODES))
+    if unknown:
+        parser.error(f"unknown output mode(s) {', '.join(unknown)}; use {', '.join(MODES)}")
     runtime = _runtime()
     if args.prompts:
         prompt_sizes(runtime)
-    if not (args.turns or args.simulate):
+    if args.turns is None and not args.simulate:
         return
-    with LocalLLMServer() as server, tempfile.TemporaryDirectory() as folder:
-        if args.turns:
-            turns(server, runtime, args.turns, Path(folder))
+    with ExitStack() as stack:
+        folder = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        if args.llm:
+            settings = parse_llm_option(args.llm)
+            server = Endpoint(settings.endpoint, settings.model)
+        else:
+            local = stack.enter_context(LocalLLMServer())
+            server = Endpoint(local.base_url, local.model)
+        if args.turns is not None:
+            turns(server, runtime, args.turns, folder, modes)
         if args.simulate:
-            simulate(server, args.simulate, Path(folder))
+            simulate(server, args.simulate, folder)
     print(f"\nload average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", file=sys.stderr)
 
 

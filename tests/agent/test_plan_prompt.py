@@ -14,7 +14,7 @@ from pydantic_ai.models.function import AgentInfo
 
 from recpilot.agent.acceptance import ACCEPTANCE_CASES, NEW
 from recpilot.agent.agent import DEFAULT_TOOLS, RecommenderAgent
-from recpilot.agent.llm_brain import LLMBrain
+from recpilot.agent.llm_brain import LLMBrain, reply_wire_schema
 from recpilot.agent.plan_schema import plan_schema, tool_catalog
 from recpilot.agent.prompts import PLAN_INSTRUCTIONS, shown_list
 from recpilot.agent.runtime import AgentRuntime
@@ -46,6 +46,37 @@ def test_the_wire_schema_is_inlined_and_still_takes_every_plan() -> None:
     wrong = plan.model_dump(exclude_none=True) | {"steps": [{"tool": "teleport", "args": {}}]}
     with pytest.raises(jsonschema.ValidationError, match="teleport"):
         jsonschema.validate(wrong, schema)  # constrained decoding cannot write an unknown tool
+
+
+def _unbounded_lists(node: Any, path: str = "plan") -> list[str]:
+    """The lists of a schema a grammar-following answer could grow without end."""
+    if not isinstance(node, dict):
+        return []
+    found = [path] if node.get("type") == "array" and "maxItems" not in node else []
+    for name, child in (node.get("properties") or {}).items():
+        found += _unbounded_lists(child, f"{path}.{name}")
+    for key in ("items", "additionalProperties"):
+        found += _unbounded_lists(node.get(key), f"{path}[]")
+    return found
+
+
+def test_the_wire_schema_bounds_what_a_small_model_could_repeat_to_the_token_limit() -> None:
+    # Under llama.cpp's grammar SmolLM2 wrote plans until max_tokens cut the JSON ("EOF while parsing
+    # a value"): a repair round spent on length alone, or two calls and then the fallback.
+    schema = plan_schema(TOOL_NAMES)
+    assert _unbounded_lists(schema) == []
+    assert schema["properties"]["note"]["maxLength"] <= 120
+    too_many = Plan(steps=[PlanStep(tool="rank_candidates")] * 7).model_dump(exclude_none=True)
+    with pytest.raises(jsonschema.ValidationError, match="too long"):
+        jsonschema.validate(too_many, schema)
+
+
+def test_the_reply_schema_bounds_its_text_and_lists() -> None:
+    schema = reply_wire_schema()
+    assert _unbounded_lists(schema) == []
+    assert schema["properties"]["reply"]["maxLength"] <= 600
+    assert schema["properties"]["notes"]["additionalProperties"]["maxLength"] <= 100
+    jsonschema.validate({"reply": "Try Heat.", "item_ids": [6, "7"], "notes": {"6": "a heist"}}, schema)
 
 
 def test_the_tool_list_gives_enum_values_as_names() -> None:

@@ -159,9 +159,114 @@ def test_a_slow_down_holds_the_limit() -> None:
     for _ in range(2):
         limiter.record(0.2, overloaded=False)
     assert limiter.limit == 4  # slow start: doubled after a round of answers in time
-    for _ in range(20):
-        limiter.record(1.0, overloaded=False)  # five times the fastest: the server queues requests
+    for _ in range(200):
+        limiter.record(1.0, overloaded=False)  # five times the baseline: the server queues requests
     assert limiter.limit == 4
+    assert limiter.baseline_s == pytest.approx(0.2)  # queued answers do not raise the baseline
+
+
+def test_the_second_request_on_a_one_slot_server_stops_slow_start_at_once() -> None:
+    limiter = RateLimiter(RateLimitConfig(max_concurrency=16, start_concurrency=2), timeout_s=30.0)
+    limiter.record(1.0, overloaded=False)
+    limiter.record(2.0, overloaded=False)  # it waited for the first one
+    # The old limiter averaged the two (1.2 s, within 1.5x the fastest) and doubled to 4.
+    assert limiter.limit == 2
+    for _ in range(20):
+        limiter.record(2.0, overloaded=False)  # two in flight, served one after the other
+    assert limiter.limit == 2
+
+
+def test_no_overshoot_before_queueing_shows_on_a_one_slot_server(tmp_path: Path) -> None:
+    service_s, workers, each = 0.15, 4, 4
+    with OneSlotLLMServer(reply_output({"item": "i3"}), service_s) as server:
+        settings = LLMSettings(
+            base_url=server.base_url,
+            model="one-slot",
+            timeout_s=30.0,
+            max_retries=0,
+            output_mode="tool",
+            concurrency=8,
+            modes_file=tmp_path / "modes.json",
+        )
+        client = LLMClient(settings)
+
+        async def run() -> tuple[list[Choice | BaseException], RateLimiter | None]:
+            answers, _ = await _ask_all(client, workers, each)
+            await client.aclose()
+            return answers, client.limiter
+
+        answers, limiter = asyncio.run(run())
+    assert all(isinstance(a, Choice) for a in answers)
+    assert limiter is not None
+    # The old limiter went 2 -> 4 on the first round (the second answer had queued behind the first).
+    assert [(c.old, c.new) for c in limiter.changes] == []
+    assert limiter.peak_in_flight == 2
+    assert server.peak_waiting <= 2
+
+
+def test_one_fast_outlier_does_not_stop_growth_and_the_baseline_follows_a_slower_server() -> None:
+    limiter = RateLimiter(RateLimitConfig(max_concurrency=16, start_concurrency=1), timeout_s=30.0)
+    for _ in range(10):
+        limiter.record(0.2, overloaded=False, alone=True)  # a light load: one request at a time
+    limiter.record(0.01, overloaded=False)  # one answer far shorter than the rest
+    for _ in range(150):
+        limiter.record(0.2, overloaded=False)
+    # The old limiter keyed growth on the fastest answer ever seen: stuck at 1 for good.
+    assert limiter.limit == 16
+    assert limiter.baseline_s == pytest.approx(0.2)
+    slower = RateLimiter(RateLimitConfig(max_concurrency=16, start_concurrency=2, baseline_window=50))
+    for _ in range(10):
+        slower.record(0.2, overloaded=False)
+    for _ in range(3):
+        slower.record(0.2, overloaded=True)  # timeouts: the server became five times slower
+    assert slower.limit == 1
+    for _ in range(60):
+        slower.record(1.0, overloaded=False, alone=True)  # sent alone: no queue of ours in them
+    assert slower.baseline_s == pytest.approx(1.0)
+    assert slower.limit > 1  # growth resumes from the new baseline
+
+
+def test_a_quick_error_answer_does_not_set_the_latency_baseline() -> None:
+    limiter = RateLimiter(RateLimitConfig(max_concurrency=4))
+
+    async def send(url: str) -> list[int]:
+        transport = RateLimitedTransport(KeepAliveTransport(), limiter)
+        async with httpx2.AsyncClient(transport=transport, timeout=httpx2.Timeout(5.0)) as client:
+            return [
+                (await client.post(f"{url}/chat/completions", json={"model": "m"})).status_code
+                for _ in range(3)
+            ]
+
+    answer = reply_delayed(0.2, reply_text("ok"))
+    with ScriptedLLMServer([reply_error(400, "response_format is not supported"), answer, answer]) as server:
+        assert asyncio.run(send(server.base_url)) == [400, 200, 200]
+    # The old limiter took the error's few milliseconds as the unloaded latency (and grew on it).
+    assert limiter.drain_s(1.0) >= 0.2
+
+
+def test_an_attempt_that_gives_up_waiting_for_a_slot_is_not_booked() -> None:
+    limiter = RateLimiter(RateLimitConfig(max_concurrency=1, adaptive=False))
+    first, queued = CallBooks(), CallBooks()
+
+    async def send(url: str, books: CallBooks, give_up_s: float | None) -> None:
+        transport = RetryingTransport(
+            RateLimitedTransport(KeepAliveTransport(), limiter), RetryPolicy(max_retries=0)
+        )
+        async with httpx2.AsyncClient(transport=transport, timeout=httpx2.Timeout(5.0)) as client:
+            with booking(books), anyio.move_on_after(give_up_s):
+                await client.post(f"{url}/chat/completions", json={"model": "m"})
+
+    async def run(url: str) -> None:
+        async with anyio.create_task_group() as group:
+            group.start_soon(send, url, first, None)
+            await anyio.sleep(0.05)  # the first holds the only slot
+            group.start_soon(send, url, queued, 0.1)  # gives up while still waiting for it
+
+    with OneSlotLLMServer(reply_text("ok"), 0.4) as server:
+        asyncio.run(run(server.base_url))
+    assert first.attempts == 1
+    assert queued.attempts == 0  # the old transport booked it before it waited
+    assert len(server.chat_requests) == 1
 
 
 def test_the_in_flight_count_never_passes_the_limit_as_it_moves() -> None:

@@ -61,6 +61,17 @@ def length_cut(text: str) -> ScriptedReply:
     return reply
 
 
+def test_a_tool_call_cut_at_the_token_limit_is_booked_and_sent_back_as_cut(tmp_path: Path) -> None:
+    # llama-cpp-python's server reports finish_reason "tool_calls" for a call cut at max_tokens.
+    cut = reply_output('{"genre": "Comedy", "year": 19', completion_tokens=QUESTION.max_tokens or 0)
+    with ScriptedLLMServer([cut, reply_output(GOOD)]) as server:
+        books = CallBooks()
+        assert ask(LLMClient(settings(server, tmp_path, output_mode="tool")), books) == Genre(**GOOD)
+        feedback = server.chat_requests[1].body["messages"][-1]["content"]
+    assert books.truncated == 1
+    assert "cut at the token limit" in feedback
+
+
 def test_a_rejected_mode_steps_down_within_the_call_and_is_remembered(tmp_path: Path) -> None:
     script = [
         reply_error(500, "tool_choice 'final_result' is not supported"),

@@ -29,7 +29,7 @@ from recpilot.agent.plan_schema import plan_schema, tool_catalog
 from recpilot.agent.prompts import ComposedReply, Critique
 from recpilot.agent.types import HardConstraints, Intent, Plan, RecommendedItem, TraceStep
 from recpilot.errors import ConfigError
-from recpilot.llm.chat import Question
+from recpilot.llm.chat import Question, lean_schema
 from recpilot.llm.client import LLMClient
 from recpilot.llm.errors import LLMDeadlineError, LLMError, LLMUnavailableError
 from recpilot.llm.settings import LLMSettings, load_llm_settings
@@ -44,7 +44,31 @@ OutputT = TypeVar("OutputT", bound=BaseModel)
 #: Failures that mean "the model gave no usable answer" (anything else is a bug and propagates).
 _MODEL_FAILURES = (LLMError, httpx2.HTTPError)
 
-_COMPOSE = Question(prompts.COMPOSE_INSTRUCTIONS, ComposedReply, "The reply.", max_tokens=300)
+_COMPOSE_TOKENS = 300
+
+
+def reply_wire_schema() -> dict[str, Any]:
+    """The reply's JSON schema as sent: :class:`ComposedReply`'s, with its text and lists bounded.
+
+    Under a grammar (llama.cpp) a small model otherwise writes the reply on until the token budget cuts
+    it mid-JSON, and a repair round is spent on length alone; the bounds keep an answer that follows
+    the grammar within :data:`_COMPOSE_TOKENS`. Validation still uses :class:`ComposedReply`.
+    """
+    schema = lean_schema(ComposedReply)
+    properties = schema["properties"]
+    properties["reply"]["maxLength"] = 600  # five sentences, about 150 tokens
+    properties["item_ids"]["maxItems"] = 10
+    properties["notes"]["additionalProperties"]["maxLength"] = 100
+    return schema
+
+
+_COMPOSE = Question(
+    prompts.COMPOSE_INSTRUCTIONS,
+    ComposedReply,
+    "The reply.",
+    max_tokens=_COMPOSE_TOKENS,
+    wire_schema=reply_wire_schema(),
+)
 _CRITIC = Question(prompts.CRITIC_INSTRUCTIONS, Critique, "The verdict on the draft.", max_tokens=300)
 _PLAN_TOKENS = 300
 
@@ -275,4 +299,4 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:300]
 
 
-__all__ = ["LLMBrain", "build_llm_brain", "usable_settings"]
+__all__ = ["LLMBrain", "build_llm_brain", "reply_wire_schema", "usable_settings"]

@@ -16,18 +16,31 @@ from recpilot.agent.types import Plan
 from recpilot.llm.chat import lean_schema
 from recpilot.tools.dispatcher import ToolSpec
 
+#: The most steps the wire schema lets a plan have (a critique takes four: critique, search, similar, rank).
+MAX_PLAN_STEPS = 6
+#: The most values per attribute the wire schema lets a constraint list.
+MAX_ATTRIBUTE_VALUES = 8
+
 
 def plan_schema(tool_names: Sequence[str]) -> dict[str, Any]:
     """The plan's JSON schema as sent: tools limited to ``tool_names``, intent and steps required.
 
-    Servers that decode under the schema (llama.cpp's grammars) then cannot write an unknown tool, and
-    a small model cannot stop after a bare note; validation still uses :class:`Plan` itself.
+    Servers that decode under the schema (llama.cpp's grammars) then cannot write an unknown tool, a
+    small model cannot stop after a bare note, and its lists and note are bounded so an answer that
+    follows the grammar does not run into the plan's token budget; validation still uses :class:`Plan` itself.
     """
     schema = lean_schema(Plan)
-    schema["$defs"]["PlanStep"]["properties"]["tool"] = {"enum": list(tool_names), "type": "string"}
-    del schema["$defs"]["HardConstraints"]["properties"]["exclude_items"]  # the agent adds seen items
+    schema["$defs"]["PlanStep"]["properties"]["tool"] = {"enum": list(tool_names)}
+    constraints = schema["$defs"]["HardConstraints"]["properties"]
+    del constraints["exclude_items"]  # the agent adds seen items
     schema["required"] = ["intent", "steps", "constraints"]
-    schema["properties"]["note"] = {"type": "string", "maxLength": 120}  # bounds constrained decoding
+    # Bounds for constrained decoding: a small model under a grammar can repeat list entries until the
+    # token budget cuts its answer mid-JSON (then a repair round is spent on nothing but length). Each
+    # bound costs prompt tokens on every plan request, so only the lists and the note carry one.
+    schema["properties"]["note"] = {"type": "string", "maxLength": 120}
+    schema["properties"]["steps"]["maxItems"] = MAX_PLAN_STEPS
+    for name in ("attributes", "exclude_attributes"):
+        constraints[name]["additionalProperties"]["maxItems"] = MAX_ATTRIBUTE_VALUES
     definitions = schema.pop("$defs")
     lean: dict[str, Any] = _without_defaults(_inlined(schema, definitions))
     return lean
@@ -45,8 +58,9 @@ def _inlined(node: Any, definitions: dict[str, Any]) -> Any:
 
 
 def _without_defaults(node: Any) -> Any:
-    # Defaults, "no other keys", "any other keys" and "or null" on optional fields say nothing a
-    # model needs: validation applies them anyway, and a model leaves an optional field out.
+    # Defaults, "no other keys", "any other keys", "or null" on optional fields and the type of an
+    # enum say nothing a model needs: validation applies them anyway, a model leaves an optional field
+    # out, and an enum's values carry their type.
     if isinstance(node, dict):
         options = node.get("anyOf")
         if isinstance(options, list) and len(options) == 2 and {"type": "null"} in options:
@@ -55,7 +69,9 @@ def _without_defaults(node: Any) -> Any:
         return {
             k: _without_defaults(v)
             for k, v in node.items()
-            if k != "default" and not (k == "additionalProperties" and isinstance(v, bool))
+            if k != "default"
+            and not (k == "additionalProperties" and isinstance(v, bool))
+            and not (k == "type" and "enum" in node)
         }
     if isinstance(node, list):
         return [_without_defaults(v) for v in node]

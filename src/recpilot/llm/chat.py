@@ -243,7 +243,10 @@ class LeanChat:
     step_downs: list[str] = field(default_factory=list)
 
     async def send(self) -> ChatReply:
-        """The model's next reply; a rejected request shape is resent in the next weaker mode."""
+        """The model's next reply; a rejected request shape is resent in the next weaker mode.
+
+        A reply that used the whole token budget counts as cut there, whatever finish reason it gives.
+        """
         modes = self.client.modes
         while True:
             mode = modes.current
@@ -260,6 +263,10 @@ class LeanChat:
                     continue
                 raise
             modes.confirm(mode)
+            limit = budget(self.question.max_tokens, self.client.settings.max_output_tokens)
+            if limit is not None and reply.output_tokens >= limit:
+                # llama.cpp's server says "tool_calls" even for a call cut at the token limit.
+                reply.finish_reason = "length"
             return reply
 
     def send_back(self, reply: ChatReply, feedback: str) -> None:

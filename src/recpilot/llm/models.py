@@ -4,8 +4,10 @@ Retrying lives in one HTTP transport (:class:`RetryingTransport`) so it is the s
 timeouts, connection errors, HTTP 408, 429 and 5xx are retried with jittered exponential backoff, a
 ``Retry-After`` is honoured up to a cap, other 4xx fail at once, and so does an error that refuses the
 request's shape (a retry would get the same answer; the output mode steps down instead). The
-transport also counts attempts in the question's books (:func:`booking`) and refuses
-non-loopback endpoints while :data:`ALLOW_REMOTE_LLM_REQUESTS` is False (tests switch it off globally).
+transport also refuses non-loopback endpoints while :data:`ALLOW_REMOTE_LLM_REQUESTS` is False (tests
+switch it off globally). Each attempt is booked in the question's books (:func:`booking`) by the
+transport below it that sends it (:class:`~recpilot.llm.ratelimit.RateLimitedTransport`, once the
+attempt has its slot), so an attempt that never left its queue costs nothing.
 """
 
 from __future__ import annotations
@@ -172,7 +174,6 @@ class RetryingTransport(httpx2.AsyncBaseTransport):
         timeouts = dict(request.extensions.get("timeout") or {})
         stretch = 1.0
         for retry in range(last + 1):
-            books.attempts += 1
             try:
                 response = await self._inner.handle_async_request(request)
             except (httpx2.TimeoutException, httpx2.NetworkError, httpx2.RemoteProtocolError) as exc:

@@ -9,16 +9,25 @@ each retry waits for a token too and a backoff sleep never holds a concurrency s
 
 With ``adaptive`` (the default) the limit on requests in flight per endpoint is found, not assumed,
 in the manner of TCP congestion control (AIMD, as in Netflix's concurrency-limits): it starts at
-``start_concurrency`` and doubles per round of answers while the smoothed latency stays within
-``latency_tolerance`` times the fastest answer seen (slow start); after the first sign of a queue it
-grows by one per round while latency holds, and holds when it does not. A timeout, an HTTP 429 or a
-503 ("busy") cuts it multiplicatively (``backoff_ratio``), down to 1. It never grows past
-``max_concurrency``, nor while the smoothed latency, scaled by the grown limit, would pass half the
-HTTP timeout (a one-slot server serves requests one after another, so a second request waits for the
-first: there the limit stays at one or two). A request that timed out keeps its slot a while longer
-(the server is most likely still computing the abandoned answer, and a retry sent at once would only
-queue behind it). Every change is logged in :attr:`RateLimiter.changes` and counted in the books of
-the call whose answer caused it (:attr:`~recpilot.llm.structured.CallBooks.limit_cuts`).
+``start_concurrency`` and doubles per round of answers (slow start) while they come in time; after the
+first sign of a queue it grows by one per round while latency holds, and holds when it does not. "In
+time" is judged against a baseline that is recent and robust: the 10th percentile of the last
+``baseline_window`` unqueued answers, so one unusually fast answer neither sets it nor stops growth for
+good. An answer counts as unqueued when it came within ``latency_tolerance`` times the baseline, or
+when its request went out alone (it cannot have waited behind ours): the baseline follows a server
+that became faster at once, and one that became slower through requests sent alone, but never drifts
+up with the queue our own requests build. Each answer is checked as it comes: one slower than
+``latency_tolerance`` times the baseline starts the round over (the second of two requests sent to a
+one-slot server waits for the first, so the limit never grows past two there), and a smoothed latency
+above it ends slow start. A timeout, an HTTP 429 or a 503 ("busy") cuts the limit multiplicatively
+(``backoff_ratio``), down to 1. It never grows past ``max_concurrency``, nor while the smoothed
+latency, scaled by the grown limit, would pass half the HTTP timeout. A request that timed out keeps
+its slot a while longer (the server is most likely still computing the abandoned answer, and a retry
+sent at once would only queue behind it). Every change is logged in :attr:`RateLimiter.changes` and
+counted in the books of the call whose answer caused it
+(:attr:`~recpilot.llm.structured.CallBooks.limit_cuts`). An HTTP attempt is booked
+(:attr:`~recpilot.llm.structured.CallBooks.attempts`) when it gets its slot and goes out, and its
+latency is measured from then: time spent waiting for a slot or a token is neither.
 """
 
 from __future__ import annotations
@@ -50,8 +59,10 @@ class RateLimitConfig(BaseModel):
         adaptive: Find the concurrency the server sustains (see the module docstring).
         start_concurrency: The first limit when adaptive.
         backoff_ratio: What a timeout, 429 or 503 multiplies the limit by (rounded down, at least 1).
-        latency_tolerance: Growth stops while the smoothed latency is above this many times the
-            fastest answer seen (the server queues requests instead of serving them side by side).
+        latency_tolerance: An answer slower than this many times the baseline starts the round of
+            answers that grows the limit over; a smoothed latency above it ends slow start (the server
+            queues requests instead of serving them side by side).
+        baseline_window: The answers the latency baseline is taken over (their 10th percentile).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -63,6 +74,7 @@ class RateLimitConfig(BaseModel):
     start_concurrency: int = Field(default=2, ge=1)
     backoff_ratio: float = Field(default=0.5, gt=0, lt=1)
     latency_tolerance: float = Field(default=1.5, ge=1)
+    baseline_window: int = Field(default=100, ge=1)
 
 
 @dataclass(frozen=True)
@@ -155,7 +167,7 @@ class RateLimiter:
         self.raises = 0
         self.changes: deque[LimitChange] = deque(maxlen=1000)
         self._ghosts_until: list[float] = []  # when the slots of timed-out requests free up, sorted
-        self._fastest = float("inf")
+        self._recent: deque[float] = deque(maxlen=self.config.baseline_window)
         self._typical: float | None = None
         self._good = 0  # answers in time since the limit last changed
         self._growing = True  # slow start: doubling until the first slow answer or overload
@@ -175,7 +187,7 @@ class RateLimiter:
                 ):
                     await self._free.wait()
             self.in_flight += 1
-        held = Slot()
+            held = Slot(alone=self.in_flight + len(self._ghosts_until) == 1)
         try:
             if self._bucket is not None:
                 await self._bucket.acquire()
@@ -201,19 +213,32 @@ class RateLimiter:
         """How long a request that timed out after ``waited_s`` keeps its slot.
 
         The server is most likely still working on the abandoned request: for about one unloaded
-        answer's time (the fastest seen), or as long as it waited when none has come yet. Not adaptive:
+        answer's time (:attr:`baseline_s`), or as long as it waited when none has come yet. Not adaptive:
         released at once (a fixed limit is the caller's choice, e.g. the one-at-a-time probes of
         ``recpilot llm check``).
         """
-        return min(self._fastest, waited_s) if self.config.adaptive else 0.0
+        if not self.config.adaptive:
+            return 0.0
+        baseline = self.baseline_s
+        return waited_s if baseline is None else min(baseline, waited_s)
 
-    def record(self, seconds: float, overloaded: bool, *, busy: bool = False) -> LimitChange | None:
+    @property
+    def baseline_s(self) -> float | None:
+        """The latency of an unqueued answer: the 10th percentile of the recent answers (None before any)."""
+        if not self._recent:
+            return None
+        return sorted(self._recent)[len(self._recent) // 10]
+
+    def record(
+        self, seconds: float, overloaded: bool, *, busy: bool = False, alone: bool = False
+    ) -> LimitChange | None:
         """Adapt the limit to one answer; returns the change it made, if any.
 
         Args:
-            seconds: The attempt's latency.
+            seconds: The attempt's latency (from when it got its slot).
             overloaded: It timed out, or the server said it is busy (HTTP 429 or 503).
             busy: The overload was an HTTP 429 or 503 (else a timeout), for the log.
+            alone: No other request held a slot when it went out (see :attr:`Slot.alone`).
         """
         if not self.config.adaptive:
             return None
@@ -221,11 +246,16 @@ class RateLimiter:
             self._good, self._growing = 0, False
             cut = max(1, int(self.limit * self.config.backoff_ratio))
             return self._change(cut, "busy" if busy else "timeout")
-        self._fastest = min(self._fastest, seconds)
-        # Smoothed, so one slow answer (a busy client, a GC pause) does not stop the growth.
+        slow = self.config.latency_tolerance * (self.baseline_s or seconds)
+        if seconds <= slow or alone:
+            self._recent.append(seconds)
+        # Smoothed, so one slow answer (a busy client, a GC pause) does not end slow start.
         self._typical = seconds if self._typical is None else 0.8 * self._typical + 0.2 * seconds
-        if self._typical > self.config.latency_tolerance * self._fastest:
+        if self._typical > slow:
             self._growing, self._good = False, 0  # the server queues: hold the limit
+            return None
+        if seconds > slow:
+            self._good = 0  # this answer waited behind others: no growth on this round
             return None
         self._good += 1
         if self._good < self.limit or self.limit >= self.config.max_concurrency:
@@ -258,9 +288,11 @@ class Slot:
 
     Attributes:
         hold_s: Seconds the slot stays occupied after its request ends (0: freed at once).
+        alone: No other request held a slot (or a timed-out one's) when this one got it.
     """
 
     hold_s: float = 0.0
+    alone: bool = False
 
 
 async def buffered(response: httpx2.Response, request: httpx2.Request) -> httpx2.Response:
@@ -308,12 +340,16 @@ class RateLimitedTransport(httpx2.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
         """Wait for a slot and a token, send ``request`` and read the whole answer.
 
-        A timeout, 429 or 503 cuts the limit (counted in the call's books); a timed-out request's slot
+        A timeout, 429 or 503 cuts the limit (counted in the call's books), an answer adapts it (other
+        error answers do not: they took none of the work an answer takes); a timed-out request's slot
         stays occupied for :meth:`RateLimiter.drain_s` (the timeout reaches the caller at once), so no
         request, its own retry included, queues behind the abandoned work.
         """
         limiter = self._limiter
         async with limiter.slot() as held:
+            books = current_books()
+            if books is not None:  # booked here, not before the wait: only a request sent costs
+                books.attempts += 1
             started = time.monotonic()
             try:
                 response = await self._inner.handle_async_request(request)
@@ -324,7 +360,10 @@ class RateLimitedTransport(httpx2.AsyncBaseTransport):
                 raise
             answered = await buffered(response, request)
             busy = answered.status_code in _BUSY
-            _book(limiter.record(time.monotonic() - started, overloaded=busy, busy=busy))
+            # An error answer comes without the work of an answer: its latency would skew the baseline.
+            if busy or answered.status_code < 400:
+                seconds = time.monotonic() - started
+                _book(limiter.record(seconds, overloaded=busy, busy=busy, alone=held.alone))
             return answered
 
     async def aclose(self) -> None:
