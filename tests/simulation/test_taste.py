@@ -80,3 +80,18 @@ def test_like_model_learns_from_the_consensus_and_reports_it() -> None:
     assert model.summary["taste_families"] == ["neighbourhood", "linear_autoencoder", "low_rank"]
     # what the families agree a user's history points to is chosen more: a positive exposure weight
     assert model.summary["taste_weights"]["exposure"][0] > 0
+
+
+def test_log_too_large_for_the_consensus_table_uses_the_low_rank_block_and_says_so() -> None:
+    data = clustered_dataset()
+    cells = data.n_users * data.n_items
+    small = LikeModel(LikeModelConfig(seed=1, consensus_max_cells=cells)).fit(data)
+    assert small.summary["taste"] == "consensus"
+    assert "taste_note" not in small.summary
+    large = LikeModel(LikeModelConfig(seed=1, consensus_max_cells=cells - 1)).fit(data)
+    assert large.summary["taste"] == "svd"
+    assert large.summary["taste_families"] == ["low_rank"]
+    assert f"{cells:,} cells" in large.summary["taste_note"]
+    # the same fit as asking for the low-rank block outright
+    svd = LikeModel(LikeModelConfig(seed=1, taste="svd")).fit(data)
+    assert np.array_equal(large.like_probabilities(np.arange(5)), svd.like_probabilities(np.arange(5)))

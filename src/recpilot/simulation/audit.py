@@ -188,6 +188,12 @@ def run_audit(dataset: Dataset, config: AuditConfig, *, step: Step | None = None
     results = {name: results[name] for name in names if name in results}
     agreement = rank_agreement(per_user, config, warnings, enough_users=len(users) >= MIN_USERS_FOR_CI)
     add_intervals(results, per_user, config, enough=len(users) >= MIN_USERS_FOR_CI)
+    # the taste the simulator used: on a log too large for the consensus it is the low-rank block
+    fitted = engine.preference.summary if engine is not None and engine.preference is not None else {}
+    taste = str(fitted.get("taste", config.taste))
+    note = fitted.get("taste_note")
+    if note:
+        warnings.append(str(note))
     metric = (
         f"unbiased likes in the top {k} (random-exposure estimate)"
         if kind == "random-exposure"
@@ -207,8 +213,8 @@ def run_audit(dataset: Dataset, config: AuditConfig, *, step: Step | None = None
         "calibration": calibration,
         "rank_agreement": agreement,
         "recommenders": results,
-        "taste": config.taste,
-        "own_family": own_family(per_user, config.taste),
+        "taste": taste,
+        "own_family": own_family(per_user, taste),
         "cross_fit": CROSS_FIT if config.cross_fit else None,
         "parameters": engine.parameters() if engine is not None else {},
         "warnings": warnings,

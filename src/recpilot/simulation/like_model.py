@@ -62,6 +62,9 @@ class LikeModelConfig(BaseModel):
             three recommender families (:mod:`recpilot.simulation.taste`), or ``svd``, one weight per
             factor of a truncated SVD of the logged matrix (a low-rank block: the family of ALS and
             BPR, which it favours).
+        consensus_max_cells: The consensus is held as a users x items table: on a log with more cells
+            than this (about 100 MB of table, a few times that while it is built) the low-rank block
+            is used instead, and the fit's summary says so (``taste``, ``taste_note``).
         factors: Size of the low-rank block (``svd``) or of the low-rank family (``consensus``).
         seed: Seed of the negative sample and of the SVD.
     """
@@ -79,6 +82,7 @@ class LikeModelConfig(BaseModel):
         "linear_autoencoder",
         "low_rank",
     )
+    consensus_max_cells: int = Field(default=25_000_000, ge=1)
     factors: int = Field(default=16, ge=0)
     seed: int = 0
 
@@ -102,8 +106,17 @@ class LikeModel:
         self._n_users, self._n_items = dataset.n_users, dataset.n_items
         self._items = _item_features(dataset)
         self._users = _user_features(dataset, self._items)
+        taste, taste_note = cfg.taste, None
+        cells = dataset.n_users * dataset.n_items
+        if taste == "consensus" and cells > cfg.consensus_max_cells:
+            taste = "svd"
+            taste_note = (
+                f"the taste consensus needs a users x items table ({dataset.n_users:,} x "
+                f"{dataset.n_items:,} = {cells:,} cells, over consensus_max_cells="
+                f"{cfg.consensus_max_cells:,}): the low-rank block was used, which favours ALS and BPR"
+            )
         self._taste = TasteBlock(
-            dataset.matrix("binary"), cfg.taste, cfg.families, factors=cfg.factors, seed=cfg.seed
+            dataset.matrix("binary"), taste, cfg.families, factors=cfg.factors, seed=cfg.seed
         )
         # contiguous columns for the pair logits (item attributes are few: genres)
         self._item_columns = np.ascontiguousarray(self._items.toarray().T)
@@ -135,8 +148,9 @@ class LikeModel:
             "like_threshold": self.threshold,
             "user_features": int(self._users.shape[1]),
             "item_features": int(self._items.shape[1]),
-            "taste": cfg.taste,
-            "taste_families": list(cfg.families) if cfg.taste == "consensus" else ["low_rank"],
+            "taste": taste,
+            "taste_families": list(cfg.families) if taste == "consensus" else ["low_rank"],
+            **({"taste_note": taste_note} if taste_note else {}),
             "taste_weights": {
                 "like": self._like["taste"].tolist(),
                 "exposure": self._exposure["taste"].tolist(),
