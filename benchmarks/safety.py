@@ -276,11 +276,17 @@ def _real_llm(args: argparse.Namespace) -> int:
 
 
 def _unreachable(endpoint: str) -> str | None:
-    """Why the endpoint does not answer ``GET /models``, or None when it does."""
+    """Why the endpoint cannot serve the run (nothing listens, or it refuses ``GET /models``), else None.
+
+    A server that accepts the connection but is slow to answer is busy (llama.cpp's answers
+    ``/models`` only between generations): the run goes on and queues behind the other requests.
+    """
     import httpx2
 
     try:
         status = httpx2.get(f"{endpoint.rstrip('/')}/models", timeout=10.0).status_code
+    except httpx2.TimeoutException:
+        return None
     except httpx2.HTTPError as exc:
         return f"the LLM server at {endpoint} does not answer ({type(exc).__name__}); start it or pass --llm"
     return None if status == 200 else f"the LLM server at {endpoint} answered GET /models with HTTP {status}"
