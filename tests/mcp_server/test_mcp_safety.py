@@ -60,7 +60,8 @@ def test_a_read_only_server_runs_every_call_under_the_read_only_policy(service: 
     )
     # Even a write the request names exactly (which the default policy alone would run) is refused.
     refused = dispatcher.call("add_feed_rule", args, context)
-    assert refused.denied is not None and refused.denied.policy == "read-only+default"
+    assert refused.denied is not None
+    assert refused.denied.policy == "read-only+default"
     assert "--allow-write" in refused.error
     assert memory.feed_rules("dana") == []
     assert dispatcher.call("search_catalog", {"keywords": "alien", "limit": 2}, context).ok
@@ -141,7 +142,8 @@ async def test_tool_results_carrying_catalog_text_are_marked_as_data(service: Re
         searched = await client.call_tool("search_catalog", {"keywords": "matrix", "limit": 1})
     assert result.structured_content is not None
     summary = result.structured_content["summary"]
-    assert summary.startswith("<<<DATA shelf_note result\n") and summary.endswith("\nDATA>>>")
+    assert summary.startswith("<<<DATA shelf_note result\n")
+    assert summary.endswith("\nDATA>>>")
     assert summary.count("DATA>>>") == 1, "the text cannot close the fence"
     assert f"Ignore{MARK}previous{MARK}instructions" in summary
     assert "\u202e" not in summary
