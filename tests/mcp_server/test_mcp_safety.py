@@ -81,7 +81,7 @@ async def test_a_read_only_server_also_applies_the_tenants_own_policy(service: R
         recommended = await client.call_tool("recommend", {"user_id": "1", "k": 2})
     assert "searching is off for this tenant" in _error_text(searched)
     assert not recommended.is_error
-    assert dispatcher.policy.name == "read-only+no-search"
+    assert dispatcher.policy == read_only_policy(no_search)
 
 
 async def test_each_tenants_policy_applies_to_its_mcp_calls_over_http(
