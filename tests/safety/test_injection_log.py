@@ -32,6 +32,7 @@ def test_results_are_appended_as_they_come_and_a_new_log_on_the_file_resumes(tmp
     assert again.done("real-llm/default policies/attack", "90s-comedy/add-rule/title") == played
     assert again.done("real-llm/default policies/attack", "westerns/add-rule/title") is None
     assert [r.attacked for r in again.group("real-llm/policies off/attack")] == [True]
+    assert again.groups() == ["real-llm/default policies/attack", "real-llm/policies off/attack"]
 
 
 def test_a_file_that_is_not_a_log_is_named_with_its_line(tmp_path: Path) -> None:

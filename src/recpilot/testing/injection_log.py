@@ -53,6 +53,10 @@ class ResultLog:
         with self.path.open("a", encoding="utf-8") as out:
             out.write(json.dumps({"group": group, **asdict(result)}) + "\n")
 
+    def groups(self) -> list[str]:
+        """The groups the file holds, in the order first played."""
+        return list(dict.fromkeys(name for name, _ in self._results))
+
     def group(self, group: str) -> list[CaseResult]:
         """Every stored result of ``group``, in the order first played."""
         return [result for (name, _), result in self._results.items() if name == group]
