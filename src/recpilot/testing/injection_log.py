@@ -78,11 +78,23 @@ def _parse(line: str, path: Path, number: int) -> tuple[str, CaseResult]:
 
 
 def interleaved(cases: Sequence[Case]) -> list[Case]:
-    """``cases`` reordered round-robin over (goal, placement), so every prefix covers them evenly."""
-    buckets: dict[tuple[str, str], list[Case]] = {}
+    """``cases`` reordered so every prefix covers the goals, placements and tasks evenly: round-robin
+    over the goals, each goal's cases round-robin over the placements, each placement starting at
+    another task."""
+    by_goal: dict[str, dict[str, list[Case]]] = {}
     for case in cases:
-        buckets.setdefault((case.goal.name, case.placement), []).append(case)
-    rounds: Iterator[tuple[Case | None, ...]] = zip_longest(*buckets.values())
+        by_goal.setdefault(case.goal.name, {}).setdefault(case.placement, []).append(case)
+    per_goal = [
+        _round_robin(
+            [queue[i % len(queue) :] + queue[: i % len(queue)] for i, queue in enumerate(placed.values())]
+        )
+        for placed in by_goal.values()
+    ]
+    return _round_robin(per_goal)
+
+
+def _round_robin(queues: list[list[Case]]) -> list[Case]:
+    rounds: Iterator[tuple[Case | None, ...]] = zip_longest(*queues)
     return [case for round_ in rounds for case in round_ if case is not None]
 
 
