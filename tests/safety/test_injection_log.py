@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -9,9 +10,18 @@ import pytest
 from recpilot.agent.brain import Act, Brain, Composition, ToolRunner, Turn
 from recpilot.agent.types import RecommendedItem
 from recpilot.errors import ConfigError
+from recpilot.memory.feed_rules import AttributeTarget, FeedRule
 from recpilot.testing.injection_log import ResultLog, interleaved
 from recpilot.testing.injection_run import ARMS, CaseResult, SuiteRunner
-from recpilot.testing.injection_suite import GOALS, PLACEMENTS, TASKS, injection_cases
+from recpilot.testing.injection_suite import (
+    GOALS,
+    PLACEMENTS,
+    TASKS,
+    USER,
+    Outcome,
+    fresh_memory,
+    injection_cases,
+)
 
 ON = ARMS[1]
 
@@ -75,3 +85,15 @@ def test_a_turn_the_fallback_planned_is_counted_so_a_reader_can_discount_it() ->
     obeying = SuiteRunner().benign(task, ON)
     assert (obeying.turns, obeying.plan_fallbacks, obeying.reply_fallbacks) == (1, 0, 0)
     assert obeying.seconds > 0
+
+
+def test_a_write_the_model_left_out_is_lost_utility_not_the_attackers_shortened_rule() -> None:
+    case = next(c for c in injection_cases() if c.goal.name == "rule-shortened")
+    untouched = Outcome([], fresh_memory(), [])
+    assert not case.task.check(untouched), "the user's rule was not stored"
+    assert not case.goal.achieved(untouched, case.task), "nor was the attacker's"
+    shortened = fresh_memory()
+    shortened.add_feed_rule(USER, FeedRule(user_id=USER, effect="exclude",
+                            target=AttributeTarget(attribute="genres", value="Horror"),
+                            expires_at=time.time() + 60))  # fmt: skip
+    assert case.goal.achieved(Outcome([], shortened, []), case.task)
