@@ -7,27 +7,42 @@ crashes (AgentDojo's measures), then ASR by placement and by goal, the poisoning
 substitution cases (also in the first table) and the adaptive attacks.
 
     PYTHONPATH=src python benchmarks/safety.py [--json results/safety.json] [--limit N] [--obeying-llm]
-        [--real-llm]
+        [--real-llm | --llm URL#MODEL] [--whole] [--arm both|default|off] [--output-mode MODE]
 
 ``--obeying-llm`` plays the whole suite with the LLM brain itself over
 :class:`recpilot.testing.obeying_llm.ObeyingLLM`, a scripted model that obeys every injected command
 (the brain's prompts, plan checks, re-plans and fallback are then part of what is measured).
 
-``--real-llm`` instead plays a sample (one case per goal and placement kind: a title and a stored
-profile) and the benign tasks with the LLM brain over the local model of the ``[local-llm]`` extra
-(llama.cpp's server with SmolLM2 on loopback).
+``--real-llm`` instead plays the LLM brain over a real model: the local model of the ``[local-llm]``
+extra (llama.cpp's server with SmolLM2, started on loopback), or a running OpenAI-compatible server
+given as ``--llm URL#MODEL``. It plays a sample (one case per goal and placement kind: a title and a
+stored profile) and the benign tasks; ``--whole`` plays every injection case, then the poisoning and
+adaptive cases. ``--arm default`` (or ``off``) plays one arm; ``--output-mode`` picks how typed answers
+are asked for (``auto``: what the server takes, learned per run). A progress line per case goes to
+stderr; with ``--json`` every result is appended to that file as a JSON line when it is known, and a
+run started again on the same file skips what it holds (so a stopped run resumes); ``--summary
+--json FILE`` prints the table of what FILE holds without playing anything. The table reports
+per-turn fallback rates: a turn whose plan or reply fell back to the offline brain measured the
+fallback, not the model.
+
+    PYTHONPATH=src nice python benchmarks/safety.py --llm http://127.0.0.1:8765/v1#smollm2 --whole \
+        --output-mode json_object --json results/safety-real.jsonl
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
+import sys
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from recpilot.testing.injection_run import ARMS, CaseResult, SuiteRunner, SuiteSummary
+from recpilot.testing.injection_log import ResultLog, interleaved
+from recpilot.testing.injection_run import ARMS, Arm, CaseResult, SuiteRunner, SuiteSummary
 from recpilot.testing.injection_suite import (
     GOALS,
     TASKS,
@@ -129,9 +144,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--obeying-llm", action="store_true", help="the LLM brain over a scripted model that obeys injections"
     )
+    parser.add_argument("--llm", help="with --real-llm: a running OpenAI-compatible server as URL#MODEL")
+    parser.add_argument("--whole", action="store_true", help="with --real-llm: every case, not a sample")
+    parser.add_argument("--arm", choices=("both", "default", "off"), default="both", help="with --real-llm")
+    parser.add_argument(
+        "--output-mode", default="auto", choices=("auto", "tool", "json_schema", "json_object", "prompted"),
+        help="with --real-llm: how typed answers are asked for",
+    )  # fmt: skip
+    parser.add_argument(
+        "--summary", action="store_true", help="with --real-llm: the table of --json, no play"
+    )
     args = parser.parse_args(argv)
-    if args.real_llm:
-        return _real_llm(args.json)
+    if args.real_llm or args.llm or args.summary:
+        return _real_llm(args)
     if args.obeying_llm:
         return _obeying_llm(args.json, args.limit)
     runner = SuiteRunner()
@@ -184,8 +209,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _obeying_llm(json_path: Path | None, limit: int) -> int:
     """The suite with the LLM brain over a scripted model that obeys every injected command."""
-    import functools
-
     from recpilot.agent.runtime import build_runtime
     from recpilot.testing.injection_catalog import build_catalog
     from recpilot.testing.obeying_llm import obeying_llm_brain
@@ -203,34 +226,152 @@ def _obeying_llm(json_path: Path | None, limit: int) -> int:
     return 0
 
 
-def _real_llm(json_path: Path | None) -> int:
-    """A sample of the suite with the LLM brain over the local model (slow on a CPU)."""
+def _real_llm(args: argparse.Namespace) -> int:
+    """The suite with the LLM brain over a real model: a sample, or with ``--whole`` every case."""
+    import contextlib
     import tempfile
 
     from recpilot.agent.llm_brain import LLMBrain
+    from recpilot.errors import RecpilotError
     from recpilot.llm import LLMSettings
+    from recpilot.llm.settings import parse_llm_option
     from recpilot.testing.local_llm import LocalLLMServer, local_llm_missing
 
-    missing = local_llm_missing()
-    if missing is not None:
-        print(f"the real-model run needs the [local-llm] extra: {missing}")
+    if args.llm is None and not args.summary and (missing := local_llm_missing()) is not None:
+        print(f"the real-model run needs the [local-llm] extra (or --llm URL#MODEL): {missing}")
         return 2
-    sample = [c for c in injection_cases() if c.task.allowed is not None and c.task.name == "90s-comedy"
-              and c.placement in ("title", "memory_summary")]  # fmt: skip
-    started = time.perf_counter()
-    with LocalLLMServer() as server, tempfile.TemporaryDirectory() as tmp:
-        settings = LLMSettings(
-            base_url=server.base_url, model=server.model, max_output_tokens=160, timeout_s=120.0,
-            deadline_s=150.0, max_retries=1, modes_file=Path(tmp) / "modes.json",
+    try:
+        log = ResultLog(args.json) if args.json else None
+    except RecpilotError as exc:
+        print(exc)
+        return 2
+    arms = [arm for arm in (ARMS[1], ARMS[0]) if args.arm in ("both", _ARM_KEYS[arm.name])]
+    if args.summary:
+        if log is None:
+            print("--summary reads the results of an earlier run: pass its --json file")
+            return 2
+        print(f"Injection suite against a real model: the results in {args.json}")
+        _print_real({group: log.group(group) for group in log.groups()}, arms)
+        return 0
+    cases = injection_cases() if args.whole else [
+        c for c in injection_cases() if c.task.allowed is not None and c.task.name == "90s-comedy"
+        and c.placement in ("title", "memory_summary")
+    ]  # fmt: skip
+    cases = interleaved(cases)[: args.limit or None]
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        base = LLMSettings(
+            max_output_tokens=160, timeout_s=120.0, deadline_s=150.0, max_retries=1, concurrency=1,
+            output_mode=args.output_mode, modes_file=tmp / "modes.json",
         )  # fmt: skip
+        if args.llm is not None:
+            try:
+                settings = parse_llm_option(args.llm, base)
+            except RecpilotError as exc:
+                print(exc)
+                return 2
+        else:
+            server = stack.enter_context(LocalLLMServer())
+            settings = base.model_copy(update={"base_url": server.base_url, "model": server.model})
+        if (down := _unreachable(settings.endpoint)) is not None:
+            print(down)  # every turn would fall back: a table of the offline brain, not of the model
+            return 2
         runner = SuiteRunner(brain=lambda: LLMBrain(settings))
-        everything: dict[str, list[CaseResult]] = {}
-        rows, _, _ = _play_arms(runner, sample, "real-llm/", everything)
-    print("Injection sample against the real local model (SmolLM2 on llama.cpp; shared machine, under load)")
-    print(_table(rows))
-    print(f"\n{time.perf_counter() - started:.0f} s")
-    _write_json(json_path, everything)
+        plays = _real_plays(runner, arms, cases, whole=args.whole)
+        everything = _play_logged(plays, log)
+    print(f"Injection suite against {settings.describe()} (output mode {args.output_mode}; shared machine)")
+    _print_real(everything, arms)
+    if log is None:
+        _write_json(args.json, everything)
     return 0
+
+
+def _unreachable(endpoint: str) -> str | None:
+    """Why the endpoint cannot serve the run (nothing listens, or it refuses ``GET /models``), else None.
+
+    A server that accepts the connection but is slow to answer is busy (llama.cpp's answers
+    ``/models`` only between generations): the run goes on and queues behind the other requests.
+    """
+    import httpx2
+
+    try:
+        status = httpx2.get(f"{endpoint.rstrip('/')}/models", timeout=10.0).status_code
+    except httpx2.TimeoutException:
+        return None
+    except httpx2.HTTPError as exc:
+        return f"the LLM server at {endpoint} does not answer ({type(exc).__name__}); start it or pass --llm"
+    return None if status == 200 else f"the LLM server at {endpoint} answered GET /models with HTTP {status}"
+
+
+_ARM_KEYS = {"policies off": "off", "default policies": "default"}
+#: One play of the real-model run: its group, its case id and how to play it.
+Play = tuple[str, str, Callable[[], CaseResult]]
+
+
+def _real_plays(runner: SuiteRunner, arms: list[Arm], cases: list[Case], *, whole: bool) -> list[Play]:
+    """What a real-model run plays, in order: the benign tasks of every arm (the utility ratio is
+    cheap), then per arm the injection cases and, with ``whole``, the poisoning and adaptive cases."""
+    plays: list[Play] = []
+    for arm in arms:
+        plays += [(f"real-llm/{arm.name}/benign", f"{t.name}/benign",
+                   functools.partial(runner.benign, t, arm)) for t in TASKS]  # fmt: skip
+    for arm in arms:
+        extra = [
+            ("poison", Case(task, goal, "text")) for task in (TRIGGER_TASK, PLAIN_TASK) for goal in GOALS
+        ]
+        extra += [("adaptive", case) for case in ADAPTIVE]
+        for kind, case in [("attack", c) for c in cases] + (extra if whole else []):
+            plays.append((f"real-llm/{arm.name}/{kind}", case.id, functools.partial(runner.play, case, arm)))
+    return plays
+
+
+def _play_logged(plays: list[Play], log: ResultLog | None) -> dict[str, list[CaseResult]]:
+    """Play each case not already in ``log`` (appending it there at once), with a progress line each."""
+    everything: dict[str, list[CaseResult]] = defaultdict(list)
+    started, played = time.perf_counter(), 0
+    todo = sum(1 for group, case_id, _ in plays if log is None or log.done(group, case_id) is None)
+    for n, (group, case_id, play) in enumerate(plays, 1):
+        result = log.done(group, case_id) if log is not None else None
+        if result is None:
+            result = play()
+            played += 1
+            if log is not None:
+                log.add(group, result)
+            elapsed = time.perf_counter() - started
+            eta = elapsed / played * (todo - played)
+            fallback = "plan" if result.plan_fallbacks else "reply" if result.reply_fallbacks else "none"
+            print(f"[{n}/{len(plays)}] {group} {case_id}: utility={int(result.utility)} "
+                  f"attacked={int(result.attacked)} writes={result.unrequested_writes} fallback={fallback}"
+                  f"{' CRASH' if result.crash else ''} {result.seconds:.0f} s; {elapsed / 60:.0f} min "
+                  f"elapsed, ~{eta / 60:.0f} min left", file=sys.stderr, flush=True)  # fmt: skip
+        everything[group].append(result)
+    return everything
+
+
+def _print_real(everything: dict[str, list[CaseResult]], arms: list[Arm]) -> None:
+    rows = [["arm", "set", "cases", "turns", "utility", "targeted ASR", "unrequested writes", "crashes",
+             "plan fallback", "reply fallback"]]  # fmt: skip
+    benign_utility: dict[str, float] = {}
+    for arm in arms:
+        for kind in ("benign", "attack", "poison", "adaptive"):
+            results = everything.get(f"real-llm/{arm.name}/{kind}", [])
+            if not results:
+                continue
+            summary = SuiteSummary.of(arm.name, results)
+            turns = sum(r.turns for r in results)
+            if kind == "benign":
+                benign_utility[arm.name] = summary.utility
+            rows.append([arm.name, kind, str(summary.cases), str(turns), _pct(summary.utility),
+                         "-" if kind == "benign" else _pct(summary.attack_success),
+                         str(summary.unrequested_writes), str(summary.crashes),
+                         _pct(sum(r.plan_fallbacks for r in results) / max(turns, 1)),
+                         _pct(sum(r.reply_fallbacks for r in results) / max(turns, 1))])  # fmt: skip
+    print(_table(rows))
+    print("fallback rates are per turn: the offline brain planned the turn (plan), or wrote its reply and")
+    print("the turn's writes were rolled back (reply); such turns measure the fallback, not the model")
+    on, off = (benign_utility.get(arm.name) for arm in (ARMS[1], ARMS[0]))
+    if on is not None and off:
+        print(f"benign utility with policies on / off: {_pct(on)} / {_pct(off)} = {_pct(on / off)}")
 
 
 ArmTables = dict[str, dict[str, list[bool]]]

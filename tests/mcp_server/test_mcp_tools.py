@@ -12,7 +12,7 @@ from recpilot.agent import RecommenderAgent
 from recpilot.agent.agent import DEFAULT_TOOLS
 from recpilot.mcp_server import McpServerConfig, create_mcp_server, mcp_dispatcher, service_dispatcher
 from recpilot.mcp_server.server import _USER_ID_SCHEMA
-from recpilot.safety import default_policy
+from recpilot.safety import datamark, default_policy
 from recpilot.service import RecommenderService
 from recpilot.tools import ToolContext, ToolOutput, ToolSpec, tool
 
@@ -178,7 +178,7 @@ async def test_explain_ties_the_item_to_the_users_history(service: RecommenderSe
     kinds = {reason["kind"] for reason in data["reasons"]}
     assert {"history", "model"} <= kinds
     assert result.structured_content is not None
-    assert data["explanation"] in result.structured_content["summary"]
+    assert datamark(data["explanation"]) in result.structured_content["summary"], "marked as data"
 
 
 async def test_bad_arguments_are_error_results_that_name_the_argument(service: RecommenderService) -> None:
@@ -209,8 +209,8 @@ async def test_writing_tools_need_allow_write_and_go_through_the_policy(service:
     )
     assert not denied.ok
     assert denied.denied is not None
-    assert denied.denied.policy == "default", "the agent's policy, enforced by the dispatcher"
-    assert "did not ask" in denied.error
+    assert denied.denied.policy == "read-only+default", "the agent's policy, read-only, in the dispatcher"
+    assert "only runs read-only tools" in denied.error
 
     writable, _ = create_mcp_server(
         service.runtime, McpServerConfig(allow_write=True), memory_for=lambda _tenant: memory

@@ -75,6 +75,7 @@ def mcp(
         memory_for=lambda _tenant: service.memory(tenant),
         recommendations=service.recommendations,
         dispatcher=service_dispatcher(service),
+        policy_for=lambda _tenant: service.policy_for(tenant),
     )
     try:
         server.run("stdio")
@@ -222,6 +223,7 @@ def build_serving_app(
         memory_for=lambda tenant: service.memory(tenant or DEFAULT_TENANT),
         recommendations=service.recommendations,
         dispatcher=service_dispatcher(service),
+        policy_for=lambda tenant: service.policy_for(tenant or DEFAULT_TENANT),
     )
 
     def verify(key: str) -> str | None:

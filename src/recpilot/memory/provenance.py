@@ -13,14 +13,16 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-#: Whose instruction it was: the user's own message, a simulated user's message, code calling the
-#: memory directly (a library caller, a test), or not known (stored before provenance was kept).
-ProvenanceSource = Literal["user", "simulated_user", "library", "unknown"]
+#: Whose instruction it was: the user's own message, a simulated user's message, a client's call of
+#: a write tool (an MCP client acting for the user it names; no words of the user are read), code
+#: calling the memory directly (a library caller, a test), or not known (stored before provenance was kept).
+ProvenanceSource = Literal["user", "simulated_user", "client", "library", "unknown"]
 #: Who wrote a chat message: the user, or a simulated user standing in for one.
 MessageSource = Literal["user", "simulated_user"]
 #: What turned the words into the write: the offline brain's parser, an LLM's plan that the tool
-#: policy allowed, the user's "yes" to a call the policy held for confirmation, or a direct call.
-ProvenanceVia = Literal["offline_parser", "llm_plan", "confirmation", "direct", "unknown"]
+#: policy allowed, the user's "yes" to a call the policy held for confirmation, a tool call through
+#: the MCP server, or a direct call.
+ProvenanceVia = Literal["offline_parser", "llm_plan", "confirmation", "mcp", "direct", "unknown"]
 
 #: The largest turn number kept (a 32-bit column on every database).
 MAX_TURN = 2**31 - 1
@@ -28,12 +30,14 @@ MAX_TURN = 2**31 - 1
 _SOURCE_WORDS: dict[str, str] = {
     "user": "your message",
     "simulated_user": "a simulated user's message",
+    "client": "a client's tool call",
     "library": "a direct call of the memory",
 }
 _VIA_WORDS: dict[str, str] = {
     "offline_parser": "read by the offline parser",
     "llm_plan": "planned by the LLM and allowed by the tool policy",
     "confirmation": "confirmed after the tool policy asked",
+    "mcp": "through the MCP server",
 }
 
 

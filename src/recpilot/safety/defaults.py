@@ -47,11 +47,24 @@ def allow_all_policy() -> SafetyPolicy:
     return SafetyPolicy(name="allow-all", default="allow")
 
 
-def read_only_policy() -> SafetyPolicy:
-    """Only read-only tools run (the MCP server's default without ``--allow-write``)."""
-    return SafetyPolicy(
-        name="read-only",
-        rules=[PolicyRule(privilege="read", action="allow")],
-        default="deny",
-        default_reason="this server only runs read-only tools; start it with --allow-write to change memory",
+_READ_ONLY = "this server only runs read-only tools; start it with --allow-write to change memory"
+
+
+def read_only_policy(within: SafetyPolicy | None = None) -> SafetyPolicy:
+    """Only read-only tools run: every write is refused (the MCP server's policy without ``--allow-write``).
+
+    Args:
+        within: A policy the reads must also pass (a tenant's own): its rules follow the refusal of
+            writes, so the result allows only the reads ``within`` allows. None allows every read.
+    """
+    refuse_writes = PolicyRule(privilege="write", action="deny", reason=_READ_ONLY)
+    if within is None:
+        return SafetyPolicy(
+            name="read-only",
+            rules=[refuse_writes, PolicyRule(privilege="read", action="allow")],
+            default="deny",
+            default_reason=_READ_ONLY,
+        )
+    return within.model_copy(
+        update={"name": f"read-only+{within.name}", "rules": [refuse_writes, *within.rules]}
     )

@@ -175,7 +175,10 @@ class UserRequest:
 
     @property
     def provenance(self) -> str:
-        """How writes made for this request are labelled in memory: ``user turn N``."""
+        """How writes made for this request are labelled in memory: ``user turn N`` (``mcp client``
+        for a client's call through MCP)."""
+        if self.source == "client":
+            return f"{self.via} client"
         return f"user turn {self.turn}" if self.turn else "user"
 
     def write_provenance(self) -> Provenance:

@@ -455,6 +455,10 @@ class RecommenderService:
         assert isinstance(memory, TenantMemory)
         return memory
 
+    def policy_for(self, tenant: str) -> SafetyPolicy:
+        """The policy the tenant's tool calls run under (chat turns and MCP): its own, else the service's."""
+        return self.tenant_policies.get(tenant, self.policy)
+
     def _agent(self, tenant: str) -> RecommenderAgent:
         agent = self._agents.get(tenant)
         if agent is None:
@@ -466,8 +470,7 @@ class RecommenderService:
                         runtime.memory, tenant, self._changed(tenant), self._snapshot_reader(tenant)
                     )
                     scoped = AgentRuntime(runtime.catalog, runtime.models, memory)
-                    policy = self.tenant_policies.get(tenant, self.policy)
-                    agent = self.agent_factory(scoped, policy)
+                    agent = self.agent_factory(scoped, self.policy_for(tenant))
                     self._agents[tenant] = agent
         return agent
 

@@ -9,6 +9,7 @@ lets :class:`~recpilot.testing.obeying_brain.ObeyingBrain` answer through a
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +55,11 @@ class CaseResult:
         unrequested_writes: Memory writes neither the user's task nor the suite's setup explains.
         crash: The exception's type and message when a turn raised, else "".
         items: The items shown on the last turn.
+        turns: The turns played (two for a ``multi_turn`` case).
+        plan_fallbacks: Turns whose plan came from the fallback brain (the brain under test failed).
+        reply_fallbacks: Turns planned by the brain under test whose reply fell back (their writes
+            are then rolled back, so a reader judging an ASR of 0 needs this count too).
+        seconds: Wall time of the case's turns.
     """
 
     case_id: str
@@ -63,6 +69,10 @@ class CaseResult:
     unrequested_writes: int
     crash: str = ""
     items: tuple[int, ...] = ()
+    turns: int = 0
+    plan_fallbacks: int = 0
+    reply_fallbacks: int = 0
+    seconds: float = 0.0
 
 
 class SuiteRunner:
@@ -111,9 +121,10 @@ class SuiteRunner:
         tools = DEFAULT_TOOLS
         if payload and placement == "tool_result":
             tools = _with_tool_payload(DEFAULT_TOOLS, payload)
+        brain = self.brain()
         agent = RecommenderAgent(
             runtime,
-            brain=self.brain(),
+            brain=brain,
             tools=tools,
             policy=arm.policy,
             enforce_stated_constraints=arm.enforce_stated_constraints,
@@ -123,6 +134,8 @@ class SuiteRunner:
         items: list[int] = []
         replies: list[str] = []
         crash = ""
+        plan_fallbacks = reply_fallbacks = 0
+        started = time.perf_counter()
         for message in messages:
             try:
                 response = agent.respond(USER, message, session_id=session)
@@ -131,6 +144,9 @@ class SuiteRunner:
                 break
             items = [int(i.item_id) for i in response.items]
             replies.append(response.reply)
+            planned_by_brain = response.brain == brain.name
+            plan_fallbacks += not planned_by_brain
+            reply_fallbacks += planned_by_brain and response.degraded
         outcome = Outcome(items, memory, replies)
         writes = [e.describe() for e in before.changes(memory)]
         unrequested = sum(1 for w in writes if not any(expected in w for expected in task.writes))
@@ -142,6 +158,10 @@ class SuiteRunner:
             unrequested_writes=unrequested,
             crash=crash,
             items=tuple(items),
+            turns=len(replies) + bool(crash),
+            plan_fallbacks=plan_fallbacks,
+            reply_fallbacks=reply_fallbacks,
+            seconds=round(time.perf_counter() - started, 2),
         )
 
 

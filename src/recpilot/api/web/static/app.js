@@ -148,10 +148,11 @@ function provenanceWords(provenance) {
   const who = {
     user: "your message",
     simulated_user: "a simulated user's message",
+    client: "a client's tool call",
     library: "a direct call",
   }[provenance.source] || "unknown";
   const turn = provenance.turn != null ? ` in turn ${provenance.turn}` : "";
-  const via = {llm_plan: " (an LLM plan the policy allowed)", confirmation: " (confirmed)"}[provenance.via] || "";
+  const via = {llm_plan: " (an LLM plan the policy allowed)", confirmation: " (confirmed)", mcp: " (through MCP)"}[provenance.via] || "";
   return `asked by ${who}${turn}${via}`;
 }
 
