@@ -69,3 +69,9 @@ class ThreadedServer:
 def threaded_server() -> type[ThreadedServer]:
     """The class that serves an ASGI app on loopback (use it as a context manager)."""
     return ThreadedServer
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """The MCP tests run on asyncio."""
+    return "asyncio"

@@ -33,11 +33,6 @@ REQUESTS: list[dict[str, Any]] = [
 ]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def _mcp_items(service: RecommenderService, tenant: str, body: dict[str, Any]) -> list[Any]:
     server, _ = create_mcp_server(
         service.runtime, memory_for=lambda _t: service.memory(tenant), recommendations=service.recommendations

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from _mcp_results import error_text
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
@@ -30,16 +31,6 @@ from recpilot.tools import ToolContext, ToolOutput, tool
 pytestmark = pytest.mark.anyio
 
 RULE = {"effect": "exclude", "attribute": "genres", "value": "Horror", "user_id": "dana"}
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-def _error_text(result: CallToolResult) -> str:
-    assert result.is_error, result.structured_content
-    return " ".join(getattr(block, "text", "") for block in result.content)
 
 
 def _asked_for(tool_name: str, args: dict[str, Any]) -> UserRequest:
@@ -79,7 +70,7 @@ async def test_a_read_only_server_also_applies_the_tenants_own_policy(service: R
     async with Client(server) as client:
         searched = await client.call_tool("search_catalog", {"keywords": "alien"})
         recommended = await client.call_tool("recommend", {"user_id": "1", "k": 2})
-    assert "searching is off for this tenant" in _error_text(searched)
+    assert "searching is off for this tenant" in error_text(searched)
     assert not recommended.is_error
     assert dispatcher.policy == read_only_policy(no_search)
 
@@ -98,7 +89,7 @@ async def test_each_tenants_policy_applies_to_its_mcp_calls_over_http(
             http = create_mcp_http_client({"Authorization": f"Bearer {key}"})
             async with Client(streamable_http_client(f"{running.url}/mcp", http_client=http)) as client:
                 results[tenant] = await client.call_tool("add_feed_rule", RULE)
-    assert "only runs read-only tools" in _error_text(results["mcp-locked"])
+    assert "only runs read-only tools" in error_text(results["mcp-locked"])
     assert service.memory("mcp-locked").feed_rules("dana") == []
     assert not results["mcp-open"].is_error
     assert [r.target.describe() for r in service.memory("mcp-open").feed_rules("dana")] == ["genres=Horror"]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from _mcp_results import error_text, result_data
 from mcp import Client
-from mcp_types import CallToolResult
 
 from recpilot.agent import RecommenderAgent
 from recpilot.agent.agent import DEFAULT_TOOLS
@@ -17,24 +17,6 @@ from recpilot.service import RecommenderService
 from recpilot.tools import ToolContext, ToolOutput, ToolSpec, tool
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-def _error_text(result: CallToolResult) -> str:
-    assert result.is_error, result.structured_content
-    return " ".join(getattr(block, "text", "") for block in result.content)
-
-
-def _data(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, result.content
-    assert result.structured_content is not None
-    data = result.structured_content["data"]
-    assert isinstance(data, dict)
-    return data
 
 
 async def _listed(server: Any) -> dict[str, Any]:
@@ -109,8 +91,8 @@ async def test_a_tool_added_to_the_agents_set_is_served_without_editing_the_serv
     assert (
         tools["shelf_size"].description == "How many items a shelf holds (a tool only this test's agent has)."
     )
-    assert _data(called) == {"shelf": "comedy", "count": 3, "user": "7"}
-    assert "limit:" in _error_text(refused), "validated by the dispatcher like any agent tool"
+    assert result_data(called) == {"shelf": "comedy", "count": 3, "user": "7"}
+    assert "limit:" in error_text(refused), "validated by the dispatcher like any agent tool"
     assert dispatcher.spec("shelf_size") is shelf_size
 
 
@@ -140,7 +122,7 @@ async def test_recommend_honours_constraints_and_explains_each_item(service: Rec
                 "constraints": {"attributes": {"genres": ["Comedy"]}, "numeric": {"year": {"min": 1990}}},
             },
         )
-    items = _data(result)["items"]
+    items = result_data(result)["items"]
     assert len(items) == 5
     catalog = service.runtime.catalog
     for item in items:
@@ -162,7 +144,7 @@ async def test_recommend_for_a_history_never_returns_the_history(service: Recomm
     server, _ = create_mcp_server(service.runtime)
     async with Client(server) as client:
         result = await client.call_tool("recommend", {"history": ["1", "Toy Story 2 (1999)"], "k": 8})
-    ids = {str(item["item_id"]) for item in _data(result)["items"]}
+    ids = {str(item["item_id"]) for item in result_data(result)["items"]}
     assert len(ids) == 8
     assert not ids & {"1", "3114"}
 
@@ -171,7 +153,7 @@ async def test_explain_ties_the_item_to_the_users_history(service: RecommenderSe
     server, _ = create_mcp_server(service.runtime)
     async with Client(server) as client:
         result = await client.call_tool("explain", {"user_id": "1", "item": "Matrix, The (1999)"})
-    data = _data(result)
+    data = result_data(result)
     assert data["item_id"] == "2571"
     assert data["title"] == "Matrix, The (1999)"
     assert 1 <= data["rank"] <= data["n_items"]
@@ -189,11 +171,11 @@ async def test_bad_arguments_are_error_results_that_name_the_argument(service: R
         out_of_range = await client.call_tool("recommend", {"k": 0})
         missing_item = await client.call_tool("explain", {"user_id": "1", "item": "No Such Film Ever"})
         still_serving = await client.call_tool("search_catalog", {"keywords": "alien", "limit": 3})
-    assert "k:" in _error_text(wrong_type)
-    assert "keyword:" in _error_text(unknown)
-    assert "k must be between 1 and 100" in _error_text(out_of_range)
-    assert "'No Such Film Ever'" in _error_text(missing_item)
-    assert _data(still_serving)["count"] == 3
+    assert "k:" in error_text(wrong_type)
+    assert "keyword:" in error_text(unknown)
+    assert "k must be between 1 and 100" in error_text(out_of_range)
+    assert "'No Such Film Ever'" in error_text(missing_item)
+    assert result_data(still_serving)["count"] == 3
 
 
 async def test_writing_tools_need_allow_write_and_go_through_the_policy(service: RecommenderService) -> None:
@@ -229,13 +211,13 @@ async def test_writing_tools_need_allow_write_and_go_through_the_policy(service:
         forgot = await client.call_tool("forget_preference", {"value": "Heat (1995)", "user_id": "writer"})
         erased = await client.call_tool("forget_everything", {"user_id": "writer"})
     assert {"remember_preference", "forget_preference", "add_feed_rule", "forget_everything"} <= names
-    assert isinstance(_data(stored)["id"], int)
+    assert isinstance(result_data(stored)["id"], int)
     assert liked == ["6"]
     assert not rule.is_error
     assert [r.target.model_dump() for r in rules] == [
         {"kind": "attribute", "attribute": "genres", "value": "Horror"}
     ]
-    assert _data(forgot)["removed"] == 1
+    assert result_data(forgot)["removed"] == 1
     assert not erased.is_error, "an MCP call is the client's own, confirmed request"
     assert memory.feed_rules("writer", include_expired=True) == []
     assert service.memory("someone-else").profile("writer").values("like_item") == []

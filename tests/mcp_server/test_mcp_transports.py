@@ -9,11 +9,11 @@ from typing import Any
 
 import httpx2
 import pytest
+from _mcp_results import error_text, result_data
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared._httpx_utils import create_mcp_http_client
-from mcp_types import CallToolResult
 from starlette.applications import Starlette
 
 from recpilot.mcp_server import McpServerConfig, create_mcp_server
@@ -21,24 +21,6 @@ from recpilot.mcp_server.http import mount_mcp
 from recpilot.service import AuthenticationError, RecommenderService
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-def _data(result: CallToolResult) -> dict[str, Any]:
-    assert not result.is_error, result.content
-    assert result.structured_content is not None
-    data = result.structured_content["data"]
-    assert isinstance(data, dict)
-    return data
-
-
-def _error_text(result: CallToolResult) -> str:
-    assert result.is_error
-    return " ".join(getattr(block, "text", "") for block in result.content)
 
 
 async def test_stdio_server_process(service: RecommenderService, mcp_home: Path) -> None:
@@ -56,13 +38,13 @@ async def test_stdio_server_process(service: RecommenderService, mcp_home: Path)
         bad = await client.call_tool("search_catalog", {"limit": "lots"})
     assert {"recommend", "explain", "search_catalog"} <= names
     assert "remember_preference" not in names
-    items = _data(recommended)["items"]
+    items = result_data(recommended)["items"]
     assert len(items) == 3
-    assert _data(recommended)["user_id"] == "1"
+    assert result_data(recommended)["user_id"] == "1"
     assert all(item["explanation"] for item in items)
-    assert _data(explained)["title"] == "Matrix, The (1999)"
-    assert _data(searched)["count"] == 2
-    assert "limit:" in _error_text(bad)
+    assert result_data(explained)["title"] == "Matrix, The (1999)"
+    assert result_data(searched)["count"] == 2
+    assert "limit:" in error_text(bad)
 
 
 def _verify(service: RecommenderService) -> Any:
@@ -116,11 +98,11 @@ async def test_streamable_http_mounted_with_api_keys_and_tenants(
         ) as client:
             other = await client.call_tool("user_profile", {"user_id": "carol"})
     assert {"recommend", "explain", "search_catalog", "remember_preference"} <= names
-    items = _data(recommended)["items"]
+    items = result_data(recommended)["items"]
     assert len(items) == 4
     assert all("Horror" in item["attributes"]["genres"] for item in items)
-    assert isinstance(_data(stored)["id"], int)
-    assert "item:" in _error_text(bad)
+    assert isinstance(result_data(stored)["id"], int)
+    assert "item:" in error_text(bad)
     # The write landed in tenant a's memory only.
     assert service.memory("mcp-a").profile("carol").values("like_attribute") == ["genres=Horror"]
-    assert _data(other)["preferences"] == []
+    assert result_data(other)["preferences"] == []

@@ -22,11 +22,6 @@ from recpilot.service import RecommenderService
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def _announcement(process: subprocess.Popen[str]) -> dict[str, Any]:
     assert process.stdout is not None
     lines: list[str] = []
