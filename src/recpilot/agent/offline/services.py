@@ -9,9 +9,9 @@ from typing import Any
 import numpy as np
 
 from recpilot.agent.brain import ToolRunner
+from recpilot.agent.offline.item_answers import rating_of
 from recpilot.agent.offline.replies import details_reply, genre_label, profile_reply
 from recpilot.agent.types import Plan, PlanStep
-from recpilot.data.columns import Columns
 from recpilot.understanding.request import ParsedRequest, PreferenceNote
 from recpilot.understanding.vocabulary import GENRE_ATTRIBUTE, CatalogVocabulary, pretty_title, title_forms
 
@@ -45,7 +45,7 @@ class ServiceReplies:
         missing = [
             parsed.subjects[i].text for i, n in enumerate(names) if n in record.output.data.get("missing", [])
         ]
-        stats = [self._rating(row["item_id"]) for row in rows]
+        stats = [rating_of(self.tools.context, row["item_id"]) for row in rows]
         reply = details_reply(rows, stats, missing)
         if rows:
             reply += (
@@ -122,13 +122,6 @@ class ServiceReplies:
             records = [self.tools.call(step.tool, step.args) for step in steps]
         stored = [n for n, r in zip(parsed.remember, records, strict=False) if r.ok]
         return [f"I'll remember {_describe_all(stored)}."] if stored else []
-
-    def _rating(self, item_id: Any) -> tuple[float, int]:
-        catalog = self.tools.context.catalog
-        table = catalog.dataset.interactions
-        index = catalog.index(item_id)
-        ratings = table[Columns.RATING].to_numpy()[table[Columns.ITEM_IDX].to_numpy() == index]
-        return (float(ratings.mean()), len(ratings)) if len(ratings) else (0.0, 0)
 
     def _favourite_genres(self) -> list[str]:
         ctx = self.tools.context
