@@ -7,7 +7,13 @@ import pytest
 
 from recpilot.errors import ConfigError
 from recpilot.evaluation import bootstrap
-from recpilot.evaluation.bootstrap import bootstrap_ci, bootstrap_cis, bootstrap_means, paired_bootstrap
+from recpilot.evaluation.bootstrap import (
+    bootstrap_ci,
+    bootstrap_cis,
+    bootstrap_means,
+    bootstrap_means_crossed,
+    paired_bootstrap,
+)
 
 
 def per_user_values(n: int, seed: int = 0) -> np.ndarray:
@@ -116,3 +122,31 @@ def test_invalid_arguments_are_config_errors(call: object, message: str) -> None
     assert callable(call)
     with pytest.raises(ConfigError, match=message):
         call()
+
+
+def test_crossed_bootstrap_counts_the_spread_between_runs() -> None:
+    """A difference every user shows in each run but whose sign flips from run to run is not settled:
+    resampling users alone calls it certain, resampling runs as well does not."""
+    rng = np.random.default_rng(0)
+    shift = np.array([1.0, -1.0, 1.2, -0.9])[:, None]  # per run, shared by all its users
+    differences = shift + rng.normal(0.0, 0.05, size=(4, 300))
+    users_only = bootstrap_means(differences.mean(axis=0), n_resamples=500, seed=1)
+    crossed = bootstrap_means_crossed(differences, n_resamples=500, seed=1)
+    assert np.quantile(users_only, 0.025) > 0  # the users-only interval excludes 0 ...
+    low, high = np.quantile(crossed, [0.025, 0.975])
+    assert low < 0 < high  # ... the crossed one does not
+    assert crossed.mean() == pytest.approx(differences.mean(), abs=0.15)
+
+
+def test_crossed_bootstrap_of_one_run_is_the_users_bootstrap_and_keeps_metrics() -> None:
+    values = np.stack([per_user_values(50, seed=s) for s in range(3)], axis=-1)  # (users, metrics)
+    assert np.array_equal(
+        bootstrap_means_crossed(values[None], n_resamples=100, seed=3),
+        bootstrap_means(values, n_resamples=100, seed=3),
+    )
+    runs = np.stack([values, values + 1.0])  # (runs, users, metrics)
+    means = bootstrap_means_crossed(runs, n_resamples=300, seed=3)
+    assert means.shape == (300, 3)
+    assert np.allclose(means.mean(axis=0), runs.mean(axis=(0, 1)), atol=0.1)
+    with pytest.raises(ConfigError):
+        bootstrap_means_crossed(np.zeros(5))

@@ -70,7 +70,7 @@ def coat_folder(tmp_path: Path, data: Dataset) -> Path:
     return folder
 
 
-FAST: dict[str, Any] = {"copies": 2, "n_resamples": 200, "pages": 2}
+FAST: dict[str, Any] = {"copies": 2, "n_resamples": 200, "pages": 2, "repeats": 2}
 
 
 @pytest.fixture(scope="module")

@@ -18,6 +18,7 @@ def run_audit_command(
     choice_weight: float | None = None,
     cross_fit: bool = True,
     taste: str = "consensus",
+    repeats: int = 5,
     report: str | None,
     json_out: bool,
 ) -> dict[str, Any]:
@@ -34,6 +35,8 @@ def run_audit_command(
 
     if taste not in ("consensus", "svd"):
         raise ConfigError(f"--taste {taste!r} is not known; use 'consensus' or 'svd'")
+    if repeats < 1:
+        raise ConfigError(f"--repeats must be at least 1, got {repeats}")
 
     behaviour = BehaviourConfig() if choice_weight is None else BehaviourConfig(choice_weight=choice_weight)
     config = AuditConfig(
@@ -43,6 +46,7 @@ def run_audit_command(
         behaviour=behaviour,
         cross_fit=cross_fit,
         taste=taste,  # type: ignore[arg-type]  # checked above
+        repeats=repeats,
     )
     with status("Auditing the simulator...", quiet=json_out):
         result = run_audit(load_dataset(dataset), config, step=step)
@@ -73,7 +77,8 @@ def print_audit(result: dict[str, Any]) -> None:
     console.print(
         f"Kendall {_num(ra['kendall'])} {_ci(ra.get('kendall_ci'))}, Spearman {_num(ra['spearman'])} "
         f"{_ci(ra.get('spearman_ci'))}; significant pairs {ra['significant_pairs']}, ordered the same "
-        f"{ra['concordant_significant_pairs']}"
+        f"{ra['concordant_significant_pairs']} (tied in simulation {ra.get('ties_in_simulation')}); "
+        f"{result.get('repeats', 1)} repetitions"
     )
     unsettled = _unsettled(ra.get("rank_distribution"))
     if unsettled:

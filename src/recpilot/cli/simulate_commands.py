@@ -148,6 +148,14 @@ def simulate(
             "'svd' (the earlier low-rank block).",
         ),
     ] = "consensus",
+    repeats: Annotated[
+        int,
+        typer.Option(
+            "--repeats",
+            help="--audit: repetitions, each with its own halves of the log and seeds; outcomes averaged, "
+            "repetitions resampled in the bootstrap.",
+        ),
+    ] = 5,
     json_out: Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")] = False,
 ) -> None:
     """Simulate users meeting a recommender page by page; print CTR, ratings, session length, exits.
@@ -172,6 +180,7 @@ def simulate(
             choice_weight=choice_weight,
             cross_fit=cross_fit,
             taste=taste,
+            repeats=repeats,
             report=report,
             json_out=json_out,
         )

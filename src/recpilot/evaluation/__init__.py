@@ -19,6 +19,7 @@ from recpilot.evaluation.bootstrap import (
     bootstrap_ci,
     bootstrap_cis,
     bootstrap_means,
+    bootstrap_means_crossed,
     paired_bootstrap,
 )
 from recpilot.evaluation.metrics import (
@@ -51,6 +52,7 @@ __all__ = [
     "bootstrap_ci",
     "bootstrap_cis",
     "bootstrap_means",
+    "bootstrap_means_crossed",
     "calibration_summary",
     "coverage",
     "evaluate",

@@ -25,6 +25,10 @@ was fitted on rewards it for reproducing them. The simulator's taste term is the
 recommender families (:mod:`recpilot.simulation.taste`); ``own_family`` says where the recommenders
 of its families rank in both orderings.
 
+The whole comparison is repeated (``repeats``, 5 by default), each time with other halves, recommender
+seeds and simulation seed; outcomes are averaged over the repetitions and the bootstrap resamples
+repetitions as well as users (:mod:`recpilot.simulation.audit_folds` says why).
+
 On a dataset without a random-exposure test, the same audit runs against a temporal hold-out (each
 user's latest 20% of interactions; NDCG@K of each recommender on it), labelled ``temporal-holdout``; it says
 whether the simulator ranks recommenders as the future of the log does, not as an online test would.
@@ -51,7 +55,7 @@ from recpilot.evaluation.unbiased import calibration_summary, random_exposure_li
 from recpilot.models.base import Recommender
 from recpilot.models.registry import available_models, build_model, model_class
 from recpilot.simulation.audit_agreement import add_intervals, own_family, rank_agreement
-from recpilot.simulation.audit_folds import cross_fit_folds
+from recpilot.simulation.audit_folds import cross_fit_folds, repeat_seed
 from recpilot.simulation.batch import simulate_chunk
 from recpilot.simulation.behaviour import BehaviourConfig
 from recpilot.simulation.environment import ModelRecommender
@@ -82,6 +86,10 @@ class AuditConfig(BaseModel):
         pages: Pages per simulated session.
         page_size: Items per page; ``K = pages * page_size`` for the unbiased metric.
         copies: Simulated users per real test user (more copies, less simulation noise).
+        repeats: Repetitions of the whole comparison, each with its own halves of the log (under
+            cross-fitting), its own recommender seeds and its own simulation seed; per-user outcomes
+            are averaged over them and the bootstrap resamples repetitions as well as users
+            (:func:`~recpilot.simulation.audit_folds.repeat_seed`).
         n_resamples: Bootstrap resamples.
         behaviour: The engine's behavioural priors.
         seed: Seed of the simulation, the bootstrap, the halves and every recommender with a ``seed``
@@ -101,6 +109,7 @@ class AuditConfig(BaseModel):
     pages: int = Field(default=3, ge=1)
     page_size: int = Field(default=10, ge=1)
     copies: int = Field(default=4, ge=1)
+    repeats: int = Field(default=5, ge=1)
     n_resamples: int = Field(default=1000, ge=100)
     behaviour: BehaviourConfig = Field(default_factory=BehaviourConfig)
     seed: int = Field(default=42, ge=0)
@@ -111,7 +120,8 @@ class AuditConfig(BaseModel):
 #: What the audit's cross-fitting does (reported with the results).
 CROSS_FIT = (
     "simulator and recommenders fitted on disjoint halves of each user's logged interactions, roles "
-    "swapped, per-user outcomes averaged over the two folds (calibration: simulator fitted on all)"
+    "swapped, per-user outcomes averaged over the two folds and the repetitions (calibration: "
+    "simulator fitted on all)"
 )
 
 
@@ -151,39 +161,53 @@ def run_audit(dataset: Dataset, config: AuditConfig, *, step: Step | None = None
         say(f"fitting the simulator on {split.train.n_interactions:,} logged interactions")
         engine = OfflineEngine(config.behaviour, like=like).fit(split.train)
     calibration = _calibration(engine, split) if engine is not None and kind == "random-exposure" else None
-    folds = cross_fit_folds(split, config.seed) if config.cross_fit else [(split.train, split)]
-    k = config.pages * config.page_size
+    k, clicks = config.pages * config.page_size, kind != "random-exposure"
     results: dict[str, dict[str, Any]] = {}
-    sums: dict[str, list[Any]] = {}
-    for fold, (simulator_data, model_split) in enumerate(folds):
-        if config.cross_fit or engine is None:
-            say(f"fold {fold + 1}/{len(folds)}: fitting the simulator on one half of the log")
-            engine = OfflineEngine(config.behaviour, like=like).fit(simulator_data)
-        population = _population(simulator_data, users, config.copies)
-        for name in names:
-            if name in results:  # failed in an earlier fold
-                continue
-            say(f"fold {fold + 1}/{len(folds)}: training and simulating {name}")
-            try:
-                model = _unfitted(name, config.seed).fit(model_split.train)
-                unbiased = _unbiased(model, model_split, users, k, kind, like_threshold=engine.like_threshold)
-                simulated, ctr = _simulated(
-                    engine, model, population, users, config, clicks=kind != "random-exposure"
-                )
-            except Exception as exc:  # a recommender's failure is a result, not a crash
-                results[name] = {"error": f"{type(exc).__name__}: {exc}", "unbiased": None, "simulated": None}
-                warnings.append(f"{name} failed and is left out of the rank agreement ({type(exc).__name__})")
-                sums.pop(name, None)
-                continue
-            total = sums.setdefault(name, [0.0, 0.0, 0.0])
-            total[0], total[1], total[2] = total[0] + unbiased, total[1] + simulated, total[2] + ctr
+    # per recommender, per repetition: per-user unbiased and simulated outcomes (fold means), and CTR
+    runs: dict[str, list[tuple[FloatArray, FloatArray, float]]] = {}
+    for r in range(config.repeats):
+        seed = repeat_seed(config.seed, r)
+        folds = cross_fit_folds(split, seed) if config.cross_fit else [(split.train, split)]
+        sums: dict[str, list[Any]] = {}
+        for fold, (simulator_data, model_split) in enumerate(folds):
+            where = f"repeat {r + 1}/{config.repeats}, fold {fold + 1}/{len(folds)}"
+            if config.cross_fit or engine is None:
+                say(f"{where}: fitting the simulator on one half of the log")
+                engine = OfflineEngine(config.behaviour, like=like).fit(simulator_data)
+            population = _population(simulator_data, users, config.copies)
+            for name in names:
+                if name in results:  # failed in an earlier fold or repetition
+                    continue
+                say(f"{where}: training and simulating {name}")
+                try:
+                    model = _unfitted(name, seed).fit(model_split.train)
+                    threshold = engine.like_threshold
+                    unbiased = _unbiased(model, model_split, users, k, kind, like_threshold=threshold)
+                    simulated, ctr = _simulated(
+                        engine, model, population, users, config, run_seed=seed, clicks=clicks
+                    )
+                except Exception as exc:  # a recommender's failure is a result, not a crash
+                    failure = f"{type(exc).__name__}: {exc}"
+                    results[name] = {"error": failure, "unbiased": None, "simulated": None}
+                    warnings.append(
+                        f"{name} failed and is left out of the rank agreement ({type(exc).__name__})"
+                    )
+                    runs.pop(name, None)
+                    sums.pop(name, None)
+                    continue
+                total = sums.setdefault(name, [0.0, 0.0, 0.0])
+                total[0], total[1], total[2] = total[0] + unbiased, total[1] + simulated, total[2] + ctr
+        for name, (unbiased_sum, simulated_sum, ctr_sum) in sums.items():
+            runs.setdefault(name, []).append(
+                (unbiased_sum / len(folds), simulated_sum / len(folds), ctr_sum / len(folds))
+            )
     per_user: dict[str, tuple[FloatArray, FloatArray]] = {}
-    for name, (unbiased_sum, simulated_sum, ctr_sum) in sums.items():
-        per_user[name] = (unbiased_sum / len(folds), simulated_sum / len(folds))
+    for name, repeated in runs.items():
+        per_user[name] = (np.stack([u for u, _, _ in repeated]), np.stack([s for _, s, _ in repeated]))
         results[name] = {
             "unbiased": float(per_user[name][0].mean()),
             "simulated": float(per_user[name][1].mean()),
-            "ctr": ctr_sum / len(folds),
+            "ctr": float(np.mean([c for _, _, c in repeated])),
         }
     results = {name: results[name] for name in names if name in results}
     agreement = rank_agreement(per_user, config, warnings, enough_users=len(users) >= MIN_USERS_FOR_CI)
@@ -203,6 +227,7 @@ def run_audit(dataset: Dataset, config: AuditConfig, *, step: Step | None = None
         "dataset": dataset.name,
         "audit": kind,
         "test_users": len(users),
+        "repeats": config.repeats,
         "k": k,
         "unbiased_metric": metric,
         "simulated_outcome": (
@@ -308,6 +333,7 @@ def _simulated(
     users: npt.NDArray[np.int64],
     config: AuditConfig,
     *,
+    run_seed: int,
     clicks: bool,
 ) -> tuple[FloatArray, float]:
     """Per test user: liked items (or clicks) per simulated session, over copies and sessions; the CTR."""
@@ -315,7 +341,7 @@ def _simulated(
         engine,
         ModelRecommender(model),
         population,
-        run_seed=config.seed,
+        run_seed=run_seed,
         run_id="audit",
         sessions=config.sessions,
         pages=config.pages,

@@ -1,9 +1,13 @@
 """Rank agreement of the simulator audit: the two orderings of recommenders, compared with bootstrap.
 
-Per recommender, per test user: the unbiased (or hold-out) metric and the simulated outcome. Kendall
-and Spearman between the orderings of the means, percentile-bootstrap intervals and each
-recommender's rank distribution (users resampled), paired-bootstrap significance of every pair, and
-where the recommenders of the simulator's own families rank (see :mod:`recpilot.simulation.audit`).
+Per recommender, per repetition and test user: the unbiased (or hold-out) metric and the simulated
+outcome. Kendall and Spearman between the orderings of the means, percentile-bootstrap intervals and
+each recommender's rank distribution, paired-bootstrap significance of every pair, and where the
+recommenders of the simulator's own families rank (see :mod:`recpilot.simulation.audit`). The
+bootstrap resamples repetitions as well as users (:func:`~recpilot.evaluation.bootstrap.
+bootstrap_means_crossed`): a difference one split of the log produces is not taken for a real one.
+A significant pair the simulator orders by a difference its own interval does not separate from zero
+is reported as tied in simulation (``ties_in_simulation``); it counts as concordant only by its sign.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.stats import kendalltau, spearmanr
 
-from recpilot.evaluation.bootstrap import bootstrap_cis, bootstrap_means, paired_bootstrap
+from recpilot.evaluation.bootstrap import bootstrap_means_crossed
 
 if TYPE_CHECKING:
     from recpilot.simulation.audit import AuditConfig
@@ -58,6 +62,7 @@ def rank_agreement(
         "spearman_ci": None,
         "significant_pairs": None,
         "concordant_significant_pairs": None,
+        "ties_in_simulation": None,
         "rank_distribution": None,
         "pairs": [],
     }
@@ -66,13 +71,16 @@ def rank_agreement(
             f"only {len(names)} recommenders gave results: rank agreement needs three; partial results kept"
         )
         return out
-    unbiased = np.column_stack([per_user[n][0] for n in names])
-    simulated = np.column_stack([per_user[n][1] for n in names])
-    out["kendall"] = _corr(kendalltau, unbiased.mean(axis=0), simulated.mean(axis=0))
-    out["spearman"] = _corr(spearmanr, unbiased.mean(axis=0), simulated.mean(axis=0))
+    unbiased = np.stack([per_user[n][0] for n in names], axis=-1)  # (repeats, users, recommenders)
+    simulated = np.stack([per_user[n][1] for n in names], axis=-1)
+    true_means, sim_means = unbiased.mean(axis=(0, 1)), simulated.mean(axis=(0, 1))
+    out["kendall"] = _corr(kendalltau, true_means, sim_means)
+    out["spearman"] = _corr(spearmanr, true_means, sim_means)
     if not enough_users:
         return out
-    both = bootstrap_means(np.hstack([unbiased, simulated]), n_resamples=config.n_resamples, seed=config.seed)
+    both = bootstrap_means_crossed(
+        np.concatenate([unbiased, simulated], axis=-1), n_resamples=config.n_resamples, seed=config.seed
+    )
     m = len(names)
     for key, fn in (("kendall_ci", kendalltau), ("spearman_ci", spearmanr)):
         values = np.array([_corr(fn, row[:m], row[m:]) for row in both], dtype=np.float64)  # None -> nan
@@ -84,27 +92,32 @@ def rank_agreement(
         "unbiased": _rank_shares(both[:, :m], names),
         "simulated": _rank_shares(both[:, m:], names),
     }
-    significant = concordant = 0
+    significant = concordant = ties = 0
     for a, b in itertools.combinations(range(m), 2):
-        test = paired_bootstrap(
-            unbiased[:, a], unbiased[:, b], n_resamples=config.n_resamples, seed=config.seed
-        )
-        sim_diff = float(simulated[:, a].mean() - simulated[:, b].mean())
-        same = np.sign(sim_diff) == np.sign(test.mean_difference)
-        separated = test.low > 0 or test.high < 0
+        true_low, true_high = _interval(both[:, a] - both[:, b])
+        sim_low, sim_high = _interval(both[:, m + a] - both[:, m + b])
+        true_diff = float(true_means[a] - true_means[b])
+        sim_diff = float(sim_means[a] - sim_means[b])
+        same = np.sign(sim_diff) == np.sign(true_diff)
+        separated = true_low > 0 or true_high < 0
+        tied = not (sim_low > 0 or sim_high < 0)
         significant += separated
         concordant += separated and same
+        ties += separated and tied
         out["pairs"].append(
             {
                 "a": names[a],
                 "b": names[b],
-                "unbiased_difference": test.mean_difference,
-                "unbiased_ci": [test.low, test.high],
+                "unbiased_difference": true_diff,
+                "unbiased_ci": [true_low, true_high],
                 "significant": bool(separated),
                 "simulated_difference": sim_diff,
+                "simulated_ci": [sim_low, sim_high],
                 "same_order": bool(same),
+                "tied_in_simulation": bool(tied),
             }
         )
+    out["ties_in_simulation"] = int(ties)
     out["significant_pairs"], out["concordant_significant_pairs"] = int(significant), int(concordant)
     return out
 
@@ -138,11 +151,17 @@ def add_intervals(
     if not enough:
         return
     for name, (unbiased, simulated) in per_user.items():
-        cis = bootstrap_cis(
-            {"unbiased": unbiased, "simulated": simulated}, n_resamples=config.n_resamples, seed=config.seed
+        means = bootstrap_means_crossed(
+            np.stack([unbiased, simulated], axis=-1), n_resamples=config.n_resamples, seed=config.seed
         )
-        results[name]["unbiased_ci"] = cis["unbiased"].bounds()
-        results[name]["simulated_ci"] = cis["simulated"].bounds()
+        results[name]["unbiased_ci"] = list(_interval(means[:, 0]))
+        results[name]["simulated_ci"] = list(_interval(means[:, 1]))
+
+
+def _interval(resampled: FloatArray) -> tuple[float, float]:
+    """The 95% percentile interval of resampled values."""
+    low, high = np.quantile(resampled, [0.025, 0.975])
+    return float(low), float(high)
 
 
 def own_family(per_user: dict[str, tuple[FloatArray, FloatArray]], taste: str) -> list[dict[str, Any]]:
