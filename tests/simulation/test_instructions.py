@@ -232,8 +232,6 @@ def test_cli_instructions_flag(capsys: pytest.CaptureFixture[str], tmp_path: obj
     assert said["retention_with_instructions"] == said["retention_without"]
     assert main(argv[:-1]) == 0  # the table, then one line on instructions
     assert re.search(r"instructions: \d+ given, 0 acted on", capsys.readouterr().out)
-    assert main([*argv, "--backend", "ray"]) == 2
-    assert "--instructions" in capsys.readouterr().err
 
 
 def test_llm_engine_words_the_instruction_and_falls_back_to_the_rule() -> None:

@@ -192,8 +192,6 @@ def simulate(
     if engine != "llm" and (llm_timeout is not None or llm_max_tokens is not None):
         raise ConfigError("--timeout and --max-tokens apply to --engine llm only")
     _check_execution(backend, workers, rounds, explore, resume)
-    if instructions and (backend == "ray" or rounds is not None):
-        raise ConfigError("--instructions runs on the local backend without --rounds")
     try:
         config = SimulationConfig(
             dataset=dataset,

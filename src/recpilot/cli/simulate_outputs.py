@@ -32,14 +32,25 @@ def run_retraining(config: Any, rounds: int, *, quiet: bool = False) -> dict[str
 def print_rounds(payload: dict[str, Any]) -> None:
     """Print the per-round table of :func:`run_retraining`."""
     table = Table(title=f"Retraining {payload['recommender']} on simulated clicks, round by round")
-    columns = ("round", "coverage", "entropy", "ctr", "mean_rating", "exit_rate", "new_interactions")
-    for column in columns:
+    from recpilot.simulation.rounds import ROUND_COLUMNS
+
+    for column in ROUND_COLUMNS:
         table.add_column(column, justify="right")
     for row in payload["rounds"]:
-        table.add_row(*(cell(row[c]) for c in columns))
+        table.add_row(*(cell(row[c]) for c in ROUND_COLUMNS))
     console = out_console()
     console.print(table)
     console.print("[dim]coverage: share of the catalog shown; entropy: evenness of exposure (0 to 1)[/]")
+    said = [row for row in payload["rounds"] if "instructions_given" in row]
+    if said:
+        console.print(
+            "instructions per round (given, acted on, retention with vs without): "
+            + "; ".join(
+                f"{row['round']}: {row['instructions_given']}, {row['instructions_acted_on']}, "
+                f"{cell(row['retention_with_instructions'])} vs {cell(row['retention_without'])}"
+                for row in said
+            )
+        )
     if payload.get("report"):
         console.print(f"report written to {payload['report']}")
 

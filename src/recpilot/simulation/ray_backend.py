@@ -44,13 +44,62 @@ def shard_population(population: Sequence[SimulatedUser], shards: int) -> list[l
     return [part for part in parts if part]
 
 
-def simulate_shard(run: SimulationRun, users: list[SimulatedUser]) -> Tables:
-    """The result tables of ``users`` simulated by the single-process runner (in memory)."""
+def simulate_shard(run: SimulationRun | PortableRun, users: list[SimulatedUser]) -> Tables:
+    """The result tables of ``users`` simulated by the single-process runner (in memory); a
+    :class:`PortableRun` first rebuilds its recommender from the run's config."""
+    if isinstance(run, PortableRun):
+        run = run.rebuilt()
     config = run.config.model_copy(update={"output_dir": None})
     shard = dataclasses.replace(run, config=config, population=users)
     runner = SimulationRunner(shard)
     asyncio.run(runner.arun())
     return runner.items, runner.sessions
+
+
+@dataclasses.dataclass(frozen=True)
+class PortableRun:
+    """A run whose recommender cannot be pickled (the agent: its tools hold pydantic validators), sent
+    without it; each worker builds it again from the run's config, as the driver did.
+
+    Every worker then has its own agent with an empty memory. Shards hold disjoint simulated users and
+    the agent keeps feed rules (reflective instructions) per simulated user, so results equal the
+    single-process run's.
+    """
+
+    run: SimulationRun
+
+    def rebuilt(self) -> SimulationRun:
+        """The run with its recommender built again (:func:`~recpilot.simulation.assembly.build_simulation`'s
+        recommender step)."""
+        from recpilot.simulation.assembly import build_recommender, split_for_simulation
+
+        config = self.run.config
+        split = split_for_simulation(self.run.dataset, config.seed)
+        recommender, name = build_recommender(config, split)
+        return dataclasses.replace(self.run, recommender=recommender, recommender_name=name)
+
+
+def portable(run: SimulationRun) -> SimulationRun | PortableRun:
+    """``run`` without its population, as it can travel to workers: itself when its recommender
+    pickles (cloudpickle, as Ray sends it), else a :class:`PortableRun` when its config can build the
+    recommender again.
+
+    Raises:
+        ConfigError: The recommender neither pickles nor comes from the run's config (it was passed in).
+    """
+    config = run.config
+    built_name = config.recommender if config.explore is None else f"{config.explore}({config.recommender})"
+    bare = dataclasses.replace(run, population=[])
+    try:
+        require_ray().cloudpickle.dumps(run.recommender)
+    except Exception as exc:  # what fails to pickle raises TypeError, PicklingError, AttributeError...
+        if run.recommender_name != built_name:
+            raise ConfigError(
+                f"recommender {run.recommender_name!r} cannot be sent to Ray workers "
+                f"({type(exc).__name__}) and the run's config does not build it; run it with --backend local"
+            ) from None
+        return PortableRun(dataclasses.replace(bare, recommender=None))  # type: ignore[arg-type]
+    return bare
 
 
 def serial_map(run: SimulationRun, shards: list[list[SimulatedUser]]) -> list[Tables]:
@@ -78,7 +127,9 @@ def run_sharded(run: SimulationRun, shards: int, map_shards: ShardMap = serial_m
     sessions = _in_population_order(pd.concat([t[1] for t in tables], ignore_index=True), order)
     wall = time.perf_counter() - started
     genres, _ = genre_matrix(run.dataset)
-    metrics = summary_metrics(items, sessions, run.dataset.items.external_ids, genres)
+    metrics = summary_metrics(
+        items, sessions, run.dataset.items.external_ids, genres, instructions=config.instructions
+    )
     result = SimulationResult(
         run_id=run_id_of(config),
         recommender=run.recommender_name,
@@ -109,7 +160,7 @@ def run_on_ray(run: SimulationRun, *, shards: int | None = None) -> SimulationRe
     remote = ray.remote(simulate_shard)
 
     def ray_map(run: SimulationRun, parts: list[list[SimulatedUser]]) -> list[Tables]:
-        shared = ray.put(dataclasses.replace(run, population=[]))
+        shared = ray.put(portable(run))
         return list(ray.get([remote.remote(shared, part) for part in parts]))
 
     return run_sharded(run, count, ray_map)
@@ -135,4 +186,13 @@ def _in_population_order(frame: pd.DataFrame, order: dict[str, int]) -> pd.DataF
     return sorted_frame.drop(columns="_rank").reset_index(drop=True)
 
 
-__all__ = ["require_ray", "run_on_ray", "run_sharded", "serial_map", "shard_population", "simulate_shard"]
+__all__ = [
+    "PortableRun",
+    "portable",
+    "require_ray",
+    "run_on_ray",
+    "run_sharded",
+    "serial_map",
+    "shard_population",
+    "simulate_shard",
+]

@@ -30,10 +30,19 @@ from recpilot.simulation.files import atomic_write_parquet
 from recpilot.simulation.report import ROUNDS_FILE, normalised_entropy
 from recpilot.simulation.runner import SimulationRun, SimulationRunner, run_id_of
 from recpilot.simulation.types import SimColumns as C
-from recpilot.simulation.types import SimulationConfig
+from recpilot.simulation.types import SimulationConfig, SimulationResult
 
 #: Columns of the per-round table.
 ROUND_COLUMNS = ("round", "coverage", "entropy", "ctr", "mean_rating", "exit_rate", "new_interactions")
+#: Columns added with reflective instructions (``SimulationConfig.instructions``), from each round's
+#: :class:`~recpilot.simulation.types.InstructionOutcome`. A refitted model takes no instructions, so
+#: ``instructions_acted_on`` stays 0 and ``retention_without`` is what acting on them could not lose.
+INSTRUCTION_COLUMNS = (
+    "instructions_given",
+    "instructions_acted_on",
+    "retention_with_instructions",
+    "retention_without",
+)
 
 
 def run_rounds(
@@ -93,6 +102,7 @@ def run_rounds(
                 "mean_rating": result.mean_rating,
                 "exit_rate": result.exit_rate,
                 "new_interactions": len(added),
+                **_instruction_columns(result),
             }
         )
         if root is not None:
@@ -105,7 +115,8 @@ def run_rounds(
             recommender = ModelRecommender(refitted, use_history=base.recommender.use_history)
             run = dataclasses.replace(run, recommender=recommender)
             model = refitted
-    table = pd.DataFrame(rows, columns=list(ROUND_COLUMNS))
+    columns = [*ROUND_COLUMNS, *(INSTRUCTION_COLUMNS if config.instructions else ())]
+    table = pd.DataFrame(rows, columns=columns)
     if root is not None:
         _write(root, pd.concat(all_items, ignore_index=True), pd.concat(all_sessions, ignore_index=True))
         atomic_write_parquet(root / ROUNDS_FILE, table)
@@ -142,6 +153,19 @@ def feedback_interactions(items: pd.DataFrame, sessions: pd.DataFrame, train: Da
     )
 
 
+def _instruction_columns(result: SimulationResult) -> dict[str, Any]:
+    said = result.instructions
+    if said is None:
+        return {}
+    return dict(
+        zip(
+            INSTRUCTION_COLUMNS,
+            (said.given, said.acted_on, said.retention_with_instructions, said.retention_without),
+            strict=True,
+        )
+    )
+
+
 def _to_internal(external: np.ndarray[Any, Any], values: pd.Series) -> np.ndarray[Any, Any]:
     index = {str(e): i for i, e in enumerate(external.tolist())}
     return np.array([index[v] for v in values.tolist()], dtype=np.int64)
@@ -160,4 +184,4 @@ def _write(folder: Path, items: pd.DataFrame, sessions: pd.DataFrame) -> None:
     atomic_write_parquet(folder / "sessions.parquet", sessions)
 
 
-__all__ = ["ROUND_COLUMNS", "feedback_interactions", "run_rounds"]
+__all__ = ["INSTRUCTION_COLUMNS", "ROUND_COLUMNS", "feedback_interactions", "run_rounds"]

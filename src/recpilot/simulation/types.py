@@ -227,7 +227,7 @@ class SimulationConfig(_Model):
             or its default).
         instructions: Let a user about to leave say why in a short instruction that a recommender
             able to take instructions may act on (see :mod:`recpilot.simulation.instructions`); runs
-            on the async path.
+            on the async path, locally, on Ray shards and in retraining rounds.
         instruction_probability: Probability that a user about to leave gives an instruction (seeded).
         chunk_users: Users per checkpointed chunk (the unit of resume).
         timeout_s: Timeout of one recommender call.
