@@ -14,7 +14,7 @@ from recpilot.agent.plan_schema import plan_schema
 from recpilot.agent.prompts import Vocabulary
 from recpilot.agent.runtime import AgentRuntime
 from recpilot.testing.llm_models import ScriptedModel
-from recpilot.testing.local_llm import local_llm_missing
+from recpilot.testing.local_llm import local_llm_missing, model_file
 
 # Arguments each tool takes in a valid call (the required ones, where it has any).
 EXAMPLES: dict[str, dict[str, Any]] = {
@@ -123,9 +123,18 @@ def test_llama_cpps_grammar_of_the_schema_takes_no_key_outside_it(schema: dict[s
     missing = local_llm_missing()
     if missing is not None:
         pytest.skip(f"llama.cpp's schema converter needs the [local-llm] extra: {missing}")
+    import llama_cpp
     from llama_cpp.llama_grammar import json_schema_to_gbnf
 
-    rules = dict(line.split(" ::= ", 1) for line in json_schema_to_gbnf(json.dumps(schema)).splitlines())
+    grammar = json_schema_to_gbnf(json.dumps(schema))
+    # llama.cpp's own parser takes it (a grammar it refused would fail every plan request).
+    vocabulary = llama_cpp.Llama(model_path=str(model_file()), vocab_only=True, verbose=False)
+    sampler = llama_cpp.llama_sampler_init_grammar(
+        llama_cpp.llama_model_get_vocab(vocabulary.model), grammar.encode(), b"root"
+    )
+    assert sampler
+    llama_cpp.llama_sampler_free(sampler)
+    rules = dict(line.split(" ::= ", 1) for line in grammar.splitlines())
     # A rule for arbitrary keys ("...-additional-kv") or an arbitrary object ("object") would let the
     # model write an attribute or argument name of its own.
     assert not [name for name in rules if "additional" in name]
