@@ -238,6 +238,7 @@ def turns(
                     ledger.turn,
                 )
             )
+            _progress(mode, len(rows), len(cases), case.id, rows[-1])
         latency = np.array([r.seconds for r in rows])
         print(
             f"{mode:>12} | {np.percentile(latency, 50):6.1f} | {np.percentile(latency, 95):6.1f} | "
@@ -248,6 +249,18 @@ def turns(
         )
     _breakdown(results, ledgers)
     return results
+
+
+def _progress(mode: str, done: int, total: int, case: str, row: TurnRow) -> None:
+    """One line per turn on stderr (a run cut short still leaves its turns)."""
+    purposes = " ".join(f"{p.replace(' ', '_')}={n}" for p, n in row.purposes.items() if n)
+    print(
+        f"[{mode} {done}/{total}] {case}: {row.seconds:.1f}s calls={row.calls} in={row.tokens_in} "
+        f"out={row.tokens_out} fallback={row.fallback} by_shape={row.by_shape} passed={row.passed} "
+        f"{purposes} load={os.getloadavg()[0]:.1f}",
+        file=sys.stderr,
+        flush=True,
+    )
 
 
 def _breakdown(results: dict[str, list[TurnRow]], ledgers: dict[str, LedgerClient]) -> None:
