@@ -10,6 +10,7 @@ does not grow the limit when one more queued request would near the timeout.
 from __future__ import annotations
 
 import asyncio
+import pickle
 from pathlib import Path
 
 import anyio
@@ -320,3 +321,60 @@ def test_a_retry_after_a_read_timeout_gets_a_longer_timeout(stretch_max: float, 
         status = asyncio.run(send(server.base_url))
     assert (status == 200) is answered
     assert len(server.chat_requests) == 2
+
+
+def test_the_limit_learned_in_one_agent_step_carries_over_to_the_next(tmp_path: Path) -> None:
+    # Each agent step runs in LLMClient.opened() (its own HTTP client, here its own event loop as each
+    # turn of RecommenderAgent.respond has): the limit used to start from start_concurrency every time.
+    rate = RateLimitConfig(max_concurrency=8, start_concurrency=1, latency_tolerance=1000)
+    with OneSlotLLMServer(reply_output({"item": "i1"}), 0.05) as server:
+        settings = LLMSettings(
+            base_url=server.base_url, model="m", output_mode="tool", modes_file=tmp_path / "modes.json"
+        )
+        client = LLMClient(settings, rate=rate)
+
+        def step(pages: int, *, together: bool) -> None:
+            async def run() -> None:
+                async with client.opened():
+                    asks = [client.ask(QUESTION, f"page {page}", CallBooks()) for page in range(pages)]
+                    if together:
+                        await asyncio.gather(*asks)
+                    else:
+                        for ask in asks:
+                            await ask
+
+            asyncio.run(run())
+
+        step(4, together=False)  # one after another: the limit grows 1 -> 2 -> 4 (slow start)
+        assert server.peak_waiting == 1
+        step(4, together=True)
+    # The second step sent its four requests at once under the limit the first step learned.
+    assert server.peak_waiting == 4
+    assert client.limiter is not None
+    assert client.limiter.limit >= 4
+    assert [c.reason for c in client.limiter.changes] == ["grow"] * client.limiter.raises
+
+
+def test_two_clients_of_an_endpoint_learn_apart_and_a_shipped_client_starts_afresh(tmp_path: Path) -> None:
+    rate = RateLimitConfig(max_concurrency=8, start_concurrency=2)
+    settings = LLMSettings(base_url="http://127.0.0.1:9/v1", model="m", modes_file=tmp_path / "m.json")
+    client = LLMClient(settings, rate=rate)
+
+    async def cut() -> None:
+        async with client.opened():
+            assert client.limiter is not None
+            client.limiter.record(5.0, overloaded=True)
+
+    asyncio.run(cut())
+    assert client.limiter is not None
+    assert client.limiter.limit == 1
+    shipped = pickle.loads(pickle.dumps(client))  # a Ray worker's copy opens its own connections
+    other = LLMClient(settings, rate=rate)
+    for fresh in (shipped, other):
+
+        async def start(fresh: LLMClient = fresh) -> int:
+            async with fresh.opened():
+                assert fresh.limiter is not None
+                return fresh.limiter.limit
+
+        assert asyncio.run(start()) == 2

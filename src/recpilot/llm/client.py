@@ -24,6 +24,7 @@ import httpx2
 from pydantic import BaseModel
 from pydantic_ai.models import Model
 
+from recpilot.llm.adaptive import LearnedLimit
 from recpilot.llm.cache import CachingTransport, LLMCache, LLMCacheConfig
 from recpilot.llm.chat import ChatCompletionsClient, ChatSession, Question
 from recpilot.llm.errors import LLMDeadlineError
@@ -118,6 +119,9 @@ class LLMClient:
             self.modes = ModeChoice(model.key, model.output_mode, memory)
         self._connection: _Connection | None = None
         self._closed_limiter: RateLimiter | None = None
+        # What the adaptive concurrency learned about this endpoint and model, kept for the client's
+        # life: each connection (an agent step's, a long run's) goes on from it, not from the start.
+        self._learned: LearnedLimit | None = None
 
     @classmethod
     def of(cls, model: LLMClient | LLMSettings | Model) -> LLMClient:
@@ -131,7 +135,14 @@ class LLMClient:
 
     @property
     def limiter(self) -> RateLimiter | None:
-        """The rate limiter of the current connection, or of the last one closed (None before any request)."""
+        """The rate limiter of the current connection, or of the last one closed (None before any request).
+
+        Every connection's limiter shares the one :class:`~recpilot.llm.adaptive.LearnedLimit` of this
+        client, so its limit and changes are those learned over the client's life.
+        """
+        scoped = _SCOPED.get()
+        if scoped is not None and scoped[0] is self:
+            return scoped[1].limiter
         return self._connection.limiter if self._connection is not None else self._closed_limiter
 
     def chat(self, question: Question[Any], prompt: str) -> ChatSession:
@@ -178,10 +189,13 @@ class LLMClient:
             yield
         finally:
             _SCOPED.reset(token)
+            self._closed_limiter = connection.limiter
             await connection.http.aclose()
 
     def _connect(self, settings: LLMSettings, loop: asyncio.AbstractEventLoop) -> _Connection:
-        limiter = RateLimiter(self.rate, timeout_s=settings.timeout_s)
+        if self._learned is None:
+            self._learned = LearnedLimit(self.rate, timeout_s=settings.timeout_s)
+        limiter = RateLimiter(self.rate, learned=self._learned)
         http = llm_http_client(settings, limiter, self.cache)
         assert self.modes is not None
         return _Connection(loop, http, limiter, ChatCompletionsClient(settings, http, self.modes))
@@ -219,7 +233,7 @@ class LLMClient:
 
     def __getstate__(self) -> dict[str, Any]:
         # Shipped to other processes (Ray workers) without its HTTP client; each opens its own.
-        return {**self.__dict__, "_connection": None, "_closed_limiter": None}
+        return {**self.__dict__, "_connection": None, "_closed_limiter": None, "_learned": None}
 
 
 def _environment_proxy(url: str) -> str | None:

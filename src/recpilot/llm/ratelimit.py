@@ -27,7 +27,10 @@ sent at once would only queue behind it). Every change is logged in :attr:`RateL
 counted in the books of the call whose answer caused it
 (:attr:`~recpilot.llm.structured.CallBooks.limit_cuts`). An HTTP attempt is booked
 (:attr:`~recpilot.llm.structured.CallBooks.attempts`) when it gets its slot and goes out, and its
-latency is measured from then: time spent waiting for a slot or a token is neither.
+latency is measured from then: time spent waiting for a slot or a token is neither. What the limit
+has learned (:class:`~recpilot.llm.adaptive.LearnedLimit`) outlives a limiter: an
+:class:`~recpilot.llm.client.LLMClient` keeps it for its endpoint and model, and each connection's
+limiter goes on from it.
 """
 
 from __future__ import annotations
@@ -38,13 +41,13 @@ from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import Literal
 
 import anyio
 import httpx2
 from pydantic import BaseModel, ConfigDict, Field
 
 from recpilot.errors import ConfigError
+from recpilot.llm.adaptive import LearnedLimit, LimitChange
 from recpilot.llm.models import current_books
 
 
@@ -75,23 +78,6 @@ class RateLimitConfig(BaseModel):
     backoff_ratio: float = Field(default=0.5, gt=0, lt=1)
     latency_tolerance: float = Field(default=1.5, ge=1)
     baseline_window: int = Field(default=100, ge=1)
-
-
-@dataclass(frozen=True)
-class LimitChange:
-    """One change of the adaptive concurrency limit.
-
-    Attributes:
-        at: When (``time.monotonic()``).
-        old: The limit before.
-        new: The limit after.
-        reason: ``timeout``, ``busy`` (an HTTP 429 or 503) or ``grow``.
-    """
-
-    at: float
-    old: int
-    new: int
-    reason: Literal["timeout", "busy", "grow"]
 
 
 class TokenBucket:
@@ -136,25 +122,29 @@ class RateLimiter:
         config: The limits.
         timeout_s: The HTTP timeout of one attempt: the limit does not grow to where the smoothed
             latency, were the server to queue the extra requests, would pass half of it (None: no bound).
+        learned: The limit learned so far, shared with the endpoint's other limiters (an
+            :class:`~recpilot.llm.client.LLMClient` keeps one for its life); None: a new one, from
+            ``start_concurrency`` (its ``timeout_s`` then wins over the argument).
 
     Attributes:
+        learned: What the limit has learned (the limit, its baseline and its changes).
         limit: Requests allowed in flight now (``max_concurrency`` when not adaptive).
         in_flight: Requests holding a slot now (not counting timed-out ones whose slot is still
             occupied; see :meth:`drain_s`).
         peak_in_flight: The most requests that held a slot at once (for tests and reports).
         started: Requests that got a slot so far.
-        cuts: Times the limit was cut (timeouts, 429, 503).
-        raises: Times the limit grew.
-        lowest_limit: The lowest limit so far.
-        changes: The latest changes of the limit, oldest first (at most 1,000 kept).
     """
 
-    def __init__(self, config: RateLimitConfig | None = None, *, timeout_s: float | None = None) -> None:
+    def __init__(
+        self,
+        config: RateLimitConfig | None = None,
+        *,
+        timeout_s: float | None = None,
+        learned: LearnedLimit | None = None,
+    ) -> None:
         self.config = config or RateLimitConfig()
-        self.timeout_s = timeout_s
-        ceiling = self.config.max_concurrency
-        self.limit = min(self.config.start_concurrency, ceiling) if self.config.adaptive else ceiling
-        self.lowest_limit = self.limit
+        self.learned = learned if learned is not None else LearnedLimit(self.config, timeout_s=timeout_s)
+        self.timeout_s = self.learned.timeout_s
         self._free = anyio.Condition()
         rate = self.config.requests_per_s
         self._bucket = (
@@ -163,14 +153,43 @@ class RateLimiter:
         self.in_flight = 0
         self.peak_in_flight = 0
         self.started = 0
-        self.cuts = 0
-        self.raises = 0
-        self.changes: deque[LimitChange] = deque(maxlen=1000)
         self._ghosts_until: list[float] = []  # when the slots of timed-out requests free up, sorted
-        self._recent: deque[float] = deque(maxlen=self.config.baseline_window)
-        self._typical: float | None = None
-        self._good = 0  # answers in time since the limit last changed
-        self._growing = True  # slow start: doubling until the first slow answer or overload
+
+    @property
+    def limit(self) -> int:
+        """Requests allowed in flight now (the learned limit)."""
+        return self.learned.limit
+
+    @property
+    def lowest_limit(self) -> int:
+        """The lowest limit so far."""
+        return self.learned.lowest_limit
+
+    @property
+    def cuts(self) -> int:
+        """Times the limit was cut (timeouts, 429, 503)."""
+        return self.learned.cuts
+
+    @property
+    def raises(self) -> int:
+        """Times the limit grew."""
+        return self.learned.raises
+
+    @property
+    def changes(self) -> deque[LimitChange]:
+        """The latest changes of the limit, oldest first (at most 1,000 kept)."""
+        return self.learned.changes
+
+    @property
+    def baseline_s(self) -> float | None:
+        """The latency of an unqueued answer (see :attr:`LearnedLimit.baseline_s`)."""
+        return self.learned.baseline_s
+
+    def record(
+        self, seconds: float, overloaded: bool, *, busy: bool = False, alone: bool = False
+    ) -> LimitChange | None:
+        """Adapt the limit to one answer (see :meth:`LearnedLimit.record`)."""
+        return self.learned.record(seconds, overloaded, busy=busy, alone=alone)
 
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[Slot]:
@@ -221,65 +240,6 @@ class RateLimiter:
             return 0.0
         baseline = self.baseline_s
         return waited_s if baseline is None else min(baseline, waited_s)
-
-    @property
-    def baseline_s(self) -> float | None:
-        """The latency of an unqueued answer: the 10th percentile of the recent answers (None before any)."""
-        if not self._recent:
-            return None
-        return sorted(self._recent)[len(self._recent) // 10]
-
-    def record(
-        self, seconds: float, overloaded: bool, *, busy: bool = False, alone: bool = False
-    ) -> LimitChange | None:
-        """Adapt the limit to one answer; returns the change it made, if any.
-
-        Args:
-            seconds: The attempt's latency (from when it got its slot).
-            overloaded: It timed out, or the server said it is busy (HTTP 429 or 503).
-            busy: The overload was an HTTP 429 or 503 (else a timeout), for the log.
-            alone: No other request held a slot when it went out (see :attr:`Slot.alone`).
-        """
-        if not self.config.adaptive:
-            return None
-        if overloaded:
-            self._good, self._growing = 0, False
-            cut = max(1, int(self.limit * self.config.backoff_ratio))
-            return self._change(cut, "busy" if busy else "timeout")
-        slow = self.config.latency_tolerance * (self.baseline_s or seconds)
-        if seconds <= slow or alone:
-            self._recent.append(seconds)
-        # Smoothed, so one slow answer (a busy client, a GC pause) does not end slow start.
-        self._typical = seconds if self._typical is None else 0.8 * self._typical + 0.2 * seconds
-        if self._typical > slow:
-            self._growing, self._good = False, 0  # the server queues: hold the limit
-            return None
-        if seconds > slow:
-            self._good = 0  # this answer waited behind others: no growth on this round
-            return None
-        self._good += 1
-        if self._good < self.limit or self.limit >= self.config.max_concurrency:
-            return None
-        steps = (self.limit * 2, self.limit + 1) if self._growing else (self.limit + 1,)
-        for grown in (min(step, self.config.max_concurrency) for step in steps):
-            # Should the server queue the extra requests, would answers near the timeout?
-            if self.timeout_s is None or self._typical * grown / self.limit <= self.timeout_s / 2:
-                return self._change(grown, "grow")
-        self._good = 0
-        return None
-
-    def _change(self, new: int, reason: Literal["timeout", "busy", "grow"]) -> LimitChange | None:
-        if new == self.limit:
-            return None
-        change = LimitChange(time.monotonic(), self.limit, new, reason)
-        self.changes.append(change)
-        if new < self.limit:
-            self.cuts += 1
-            self.lowest_limit = min(self.lowest_limit, new)
-        else:
-            self.raises += 1
-        self.limit, self._good = new, 0
-        return change
 
 
 @dataclass
