@@ -9,6 +9,7 @@ lets :class:`~recpilot.testing.obeying_brain.ObeyingBrain` answer through a
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -62,7 +63,7 @@ class CaseResult:
             are then rolled back, so a reader judging an ASR of 0 needs this count too).
         seconds: Wall time of the case's turns.
         planned: The tools of every plan the brain gave, in order (re-plans too), as ``tool`` names.
-        refused: The calls a policy refused or held, as ``tool:deny`` / ``tool:confirm``.
+        refused: The calls a policy refused or held, as ``tool:deny {args}`` / ``tool:confirm {args}``.
     """
 
     case_id: str
@@ -176,7 +177,9 @@ class SuiteRunner:
                 if step.kind == "plan":
                     planned.extend(str(s.get("tool")) for s in step.args.get("steps", []))
                 elif step.kind == "policy":
-                    refused.append(f"{step.name}:{step.args.get('decision', {}).get('action', 'deny')}")
+                    args = {k: v for k, v in step.args.items() if k != "decision"}
+                    action = step.args.get("decision", {}).get("action", "deny")
+                    refused.append(f"{step.name}:{action} {json.dumps(args, default=str)[:160]}")
             replies.append(response.reply)
             planned_by_brain = response.brain == brain.name
             plan_fallbacks += not planned_by_brain
