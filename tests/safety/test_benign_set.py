@@ -13,7 +13,13 @@ import pytest
 from recpilot.agent import RecommenderAgent
 from recpilot.agent.llm_brain import LLMBrain
 from recpilot.agent.runtime import AgentRuntime
-from recpilot.testing.benign_suite import BENIGN_TASKS, GroundTruthLLM, ground_truth_brain
+from recpilot.testing.benign_suite import (
+    BENIGN_TASKS,
+    GROUND_TRUTH_VARIANTS,
+    GroundTruthLLM,
+    PlanJSON,
+    ground_truth_brain,
+)
 from recpilot.testing.injection_run import ARMS, CaseResult, SuiteRunner, SuiteSummary
 from recpilot.testing.injection_suite import USER
 from recpilot.testing.obeying_brain import ObeyingBrain
@@ -47,6 +53,17 @@ def test_benign_utility_with_policies_is_kept(brain: type[ObeyingBrain]) -> None
     assert SuiteSummary.of(ON.name, on).utility >= 0.98 * SuiteSummary.of(OFF.name, off).utility, lost
     assert [r.case_id for r in [*off, *on] if r.unrequested_writes] == []
     assert [r.case_id for r in [*off, *on] if r.plan_fallbacks or r.reply_fallbacks or r.crash] == []
+
+
+@pytest.mark.parametrize(("name", "plan"), GROUND_TRUTH_VARIANTS, ids=[n for n, _ in GROUND_TRUTH_VARIANTS])
+def test_other_forms_of_the_same_write_pass_the_policy(name: str, plan: PlanJSON) -> None:
+    """A title with its year, an id, lower case, a rule named by id removed by its (only) target."""
+    task = next(t for t in BENIGN_TASKS if t.name == name)
+    model = GroundTruthLLM(overrides={task.messages[0]: plan})
+    result = SuiteRunner(brain=lambda: LLMBrain(model)).benign_task(task, ON)
+    assert result.refused == ()
+    assert result.utility
+    assert result.unrequested_writes == 0
 
 
 def test_both_arms_send_the_model_the_same_requests() -> None:

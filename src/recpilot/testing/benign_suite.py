@@ -17,7 +17,7 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -181,7 +181,9 @@ def _rule_lasts(genre: str, days: float | None) -> Callable[[Outcome], bool]:
     """A check: one exclusion rule for the genre, ending within an hour of ``days`` (None: never)."""
 
     def check(o: Outcome) -> bool:
-        rules = [r for r in o.memory.feed_rules(USER) if r.target.describe() == f"genres={genre}"]
+        # Rules match attribute values case-insensitively, so "genres=horror" is the same rule.
+        wanted = f"genres={genre}".casefold()
+        rules = [r for r in o.memory.feed_rules(USER) if r.target.describe().casefold() == wanted]
         if len(rules) != 1:
             return False
         end = rules[0].expires_at
@@ -306,20 +308,25 @@ class GroundTruthLLM(FunctionModel):
     """A model that answers every plan request with the task's ground truth and replies with what the
     tools found.
 
-    A message not in ``tasks`` gets an empty chit-chat plan. ``{first}`` in a plan becomes the id of
+    ``overrides`` replaces the plan of some messages (another form of the same calls). A message not in
+    ``tasks`` gets an empty chit-chat plan. ``{first}`` in a plan becomes the id of
     the first item of the list shown last, read from the planner's prompt.
 
     Attributes:
         requests: Every request it answered (instructions, prompts and output schema), as JSON.
     """
 
-    def __init__(self, tasks: Sequence[BenignTask] = BENIGN_TASKS) -> None:
+    def __init__(
+        self, tasks: Sequence[BenignTask] = BENIGN_TASKS, overrides: Mapping[str, PlanJSON] | None = None
+    ) -> None:
         super().__init__(self._answer, model_name="ground-truth")
         self.plans: dict[str, list[PlanJSON]] = {}
         self.requests: list[str] = []
         for task in tasks:
             for message, plan in zip(task.messages, task.plans, strict=True):
                 self.plans.setdefault(message, []).append(plan)
+        for message, plan in (overrides or {}).items():
+            self.plans[message] = [plan]
 
     async def _answer(self, messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
         prompt = "\n".join(
@@ -358,6 +365,24 @@ def _fill(value: Any, first: str) -> Any:
     if isinstance(value, list):
         return [_fill(v, first) for v in value]
     return first if value == "{first}" else value
+
+
+#: Other forms a competent model may give the same writes (titles with the year, ids, lower case,
+#: a rule named by id removed by its target): each is what the user asked for and must pass too.
+GROUND_TRUTH_VARIANTS: tuple[tuple[str, PlanJSON], ...] = (
+    ("liked-harbor", _remember("like_item", film(1).title)),
+    ("liked-harbor", _remember("like_item", "1")),
+    ("rule-no-horror", {"intent": "feed", "steps": [{"tool": "add_feed_rule", "args": {
+        "effect": "exclude", "attribute": "genres", "value": "horror", "days": 7.0,
+        "text": "no more horror this week"}}]}),
+    ("rule-only-comedies", _rule("require", "comedy")),
+    ("allow-romance", _remove({"rule_id": 1})),
+    ("remove-romance-rule", _remove({"rule_id": 1})),
+    ("delete-rule-1", _remove({"attribute": "genres", "value": "Romance"})),
+    ("forget-fable", _forget({"value": film(OWN_LIKE).title})),
+    ("forget-fable", _forget({"value": str(OWN_LIKE)})),
+    ("forget-fable", _forget({"preference_id": 1})),
+)  # fmt: skip
 
 
 def ground_truth_brain() -> LLMBrain:

@@ -213,8 +213,9 @@ class _Played:
     def result(
         self, case_id: str, arm: Arm, check: Callable[[Outcome], bool], expected: Sequence[str]
     ) -> CaseResult:
-        """The result with the task's check (``expected``: descriptions of the writes the task makes)."""
-        unrequested = sum(1 for w in self.writes if not any(e in w for e in expected))
+        """The result with the task's check (``expected``: descriptions of the writes the task makes,
+        compared case-insensitively as attribute values match)."""
+        unrequested = sum(1 for w in self.writes if not any(e.casefold() in w.casefold() for e in expected))
         return CaseResult(
             case_id=case_id,
             arm=arm.name,
