@@ -3,9 +3,10 @@
 Three parts, each printed as a table:
 
 - ``--prompts``: the plan prompt's size in tokens (the model's own tokenizer, read from its GGUF file
-  and counting as the server's ``/extras/tokenize`` does) for every acceptance request: instructions,
-  tools, the answer's schema as sent and the message, median, p95, max and the largest three (target:
-  at most 1,500). No server and no generation, so it is quick.
+  and counting as the server's ``/extras/tokenize`` does) for every acceptance request, as the model
+  reads it per mode: instructions with the tools, the schema where the mode pastes it (json_object
+  and prompted; the tool mode's goes to the grammar only) and the message; median, p95, max and the
+  largest three (target: at most 1,500). No server and no generation, so it is quick.
 - ``--turns N``: per output mode the server takes (tool, json_object, prompted), the first N acceptance
   requests as agent turns (``--turns 0`` with ``--modes``: all 71): per-turn latency p50/p95, LLM calls
   and tokens per turn, the share of turns that fell back to the offline brain (and how many because
@@ -23,7 +24,6 @@ Figures depend heavily on the machine's load (and a shared server's queue); say 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -43,7 +43,7 @@ from pydantic_ai.models.function import AgentInfo
 
 from recpilot.agent.acceptance import ACCEPTANCE_CASES, NEW, check_case
 from recpilot.agent.acceptance_checks import CheckContext
-from recpilot.agent.agent import RecommenderAgent
+from recpilot.agent.agent import DEFAULT_TOOLS, RecommenderAgent
 from recpilot.agent.llm_brain import LLMBrain
 from recpilot.agent.prompts import ComposedReply, Critique
 from recpilot.agent.runtime import AgentRuntime, build_runtime
@@ -51,7 +51,7 @@ from recpilot.agent.types import Plan
 from recpilot.data.builtin import load_builtin
 from recpilot.llm.chat import Question
 from recpilot.llm.client import LLMClient
-from recpilot.llm.modes import MODES
+from recpilot.llm.modes import MODES, schema_instructions
 from recpilot.llm.settings import LLMSettings, parse_llm_option
 from recpilot.llm.structured import CallBooks
 from recpilot.testing.llm_models import ScriptedCall, ScriptedModel
@@ -138,36 +138,44 @@ def _runtime() -> AgentRuntime:
 
 
 def prompt_sizes(runtime: AgentRuntime) -> None:
-    """Tokens of the plan prompt (system + schema + message) for each acceptance request."""
+    """Tokens of the plan prompt the model reads, per output mode, for each acceptance request.
+
+    The tool mode's schema goes to the server's grammar only (SmolLM2's chat template renders no
+    tools): instructions and message. json_object and prompted paste the shorter prompt schema into the
+    instructions as well. The chat template's role markers (about 10 tokens) are not counted.
+    """
     plans: list[str] = []
 
     def answer(messages: list[ModelMessage], info: AgentInfo) -> Any:
         call = ScriptedCall(messages, info)
         if call.system.startswith("You plan"):
-            plans.append(call.system + call.user_prompt)
+            plans.append(call.user_prompt)
             return Plan()
         return {"reply": "ok"}
 
     brain = LLMBrain(ScriptedModel([answer] * 1000))
     agent = RecommenderAgent(runtime, brain=brain)
+    question = brain.plan_question(DEFAULT_TOOLS, runtime.catalog)
     count = smollm2_token_counter()
-    sizes: list[tuple[int, str]] = []
+    sizes: dict[str, list[tuple[int, str]]] = {"tool": [], "json_object": []}
     for case in ACCEPTANCE_CASES:
         user = f"bench-{case.id}" if case.user == NEW else case.user
         session = f"bench-prompt-{case.id}-{time.time_ns()}"
         for message in (*case.before, case.message):
             agent.respond(user, message, session_id=session)
-        question = next(iter(brain._plan_questions.values()))  # the plan's schema, as sent
-        sizes.append((count(plans[-1] + json.dumps(question.schema)), case.id))
-    tokens = [size for size, _ in sizes]
-    print(f"plan prompt tokens over {len(sizes)} acceptance requests (SmolLM2 tokenizer)")
-    print(f"{'median':>8} | {'p95':>6} | {'max':>6} | {'over 1,500':>10} | largest")
-    over = sum(s > 1500 for s in tokens)
-    largest = ", ".join(f"{case} {size}" for size, case in sorted(sizes, reverse=True)[:3])
-    print(
-        f"{statistics.median(tokens):8.0f} | {np.percentile(tokens, 95):6.0f} | {max(tokens):6d} | "
-        f"{over:10d} | {largest}"
-    )
+        for mode, found in sizes.items():
+            system = question.instructions + schema_instructions(mode, question.pasted_schema)  # type: ignore[arg-type]
+            found.append((count(system + plans[-1]), case.id))
+    print(f"plan prompt tokens over {len(ACCEPTANCE_CASES)} acceptance requests (SmolLM2 tokenizer)")
+    print(f"{'mode':>12} | {'median':>6} | {'p95':>6} | {'max':>6} | {'over 1,500':>10} | largest")
+    for mode, found in sizes.items():
+        tokens = [size for size, _ in found]
+        over = sum(s > 1500 for s in tokens)
+        largest = ", ".join(f"{case} {size}" for size, case in sorted(found, reverse=True)[:3])
+        print(
+            f"{mode:>12} | {statistics.median(tokens):6.0f} | {np.percentile(tokens, 95):6.0f} | "
+            f"{max(tokens):6d} | {over:10d} | {largest}"
+        )
 
 
 @dataclass

@@ -295,3 +295,28 @@ def test_llm_check_names_the_url_for_unknown_models_and_unreachable_servers(
     error = capsys.readouterr().err
     assert "cannot reach http://127.0.0.1:9/v1/models" in error
     assert "Traceback" not in error
+
+
+def test_the_wire_schema_goes_to_the_grammar_and_the_shorter_one_into_the_prompt(tmp_path: Path) -> None:
+    wire = {"type": "object", "properties": {"genre": {"enum": ["Comedy"]}, "year": {"type": "integer"}}}
+    pasted = {"type": "object", "properties": {"genre": {"type": "string"}}}
+    question = Question("Pick a genre.", Genre, "The genre.", wire_schema=wire, prompt_schema=pasted)
+    bodies: dict[str, dict[str, Any]] = {}
+    for mode in ("tool", "json_object", "prompted"):
+        reply = reply_output(GOOD) if mode == "tool" else reply_text(json.dumps(GOOD))
+        with ScriptedLLMServer([reply]) as server:
+            client = LLMClient(settings(server, tmp_path, output_mode=mode))
+
+            async def run(client: LLMClient = client) -> Genre:
+                async with client.opened():
+                    return await client.ask(question, "a comedy", CallBooks())
+
+            assert asyncio.run(run()) == Genre(**GOOD)
+            bodies[mode] = server.chat_requests[0].body
+    system = {mode: body["messages"][0]["content"] for mode, body in bodies.items()}
+    assert bodies["tool"]["tools"][0]["function"]["parameters"] == wire
+    assert system["tool"] == "Pick a genre."  # the tool's schema is not pasted as well
+    assert bodies["json_object"]["response_format"] == {"type": "json_object", "schema": wire}
+    for mode in ("json_object", "prompted"):
+        assert json.dumps(pasted, separators=(",", ":")) in system[mode]
+        assert "Comedy" not in system[mode]

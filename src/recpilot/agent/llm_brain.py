@@ -25,7 +25,7 @@ from pydantic_ai.models import Model
 from recpilot.agent import prompts
 from recpilot.agent.brain import Act, Brain, Composition, ToolRunner, Turn
 from recpilot.agent.grounding import resolve_named
-from recpilot.agent.plan_schema import plan_schema, tool_catalog
+from recpilot.agent.plan_schema import plan_prompt_schema, plan_schema, tool_catalog
 from recpilot.agent.prompts import ComposedReply, Critique
 from recpilot.agent.types import HardConstraints, Intent, Plan, RecommendedItem, TraceStep
 from recpilot.errors import ConfigError
@@ -100,12 +100,15 @@ class LLMBrain(Brain):
         settings = self.llm.settings
         self.output_retries = settings.output_retries if output_retries is None else output_retries
         self.deadline_s = deadline_s if deadline_s is not None else self.llm.deadline_s
-        self._plan_questions: dict[tuple[str, ...], Question[Plan]] = {}
+        # Per catalog (its attributes are in the wire schema), per tool list.
+        self._plan_questions: weakref.WeakKeyDictionary[Catalog, dict[tuple[str, ...], Question[Plan]]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     async def act(self, turn: Turn, tools: ToolRunner) -> Act:
         """Call 1: a typed plan, checked, then run by the dispatcher (asked once more if a step fails)."""
         books = CallBooks()
-        question = self._plan_question(tools.dispatcher.specs)
+        question = self.plan_question(tools.dispatcher.specs, tools.context.catalog)
         prompt = self._planner_context(turn, tools)
 
         def check(plan: Plan) -> list[str]:
@@ -177,15 +180,25 @@ class LLMBrain(Brain):
             notes={k: v for k, v in draft.notes.items() if k not in dropped},
         )
 
-    def _plan_question(self, specs: Sequence[ToolSpec]) -> Question[Plan]:
-        """The planner's question: instructions and the tools (the stable prefix of every plan request)."""
+    def plan_question(self, specs: Sequence[ToolSpec], catalog: Catalog) -> Question[Plan]:
+        """The planner's question: instructions and the tools (the stable prefix of every plan request).
+
+        Its wire schema names the catalog's attributes and each tool's arguments (see :func:`plan_schema`).
+        """
+        questions = self._plan_questions.setdefault(catalog, {})
         key = tuple(spec.name for spec in specs)
-        question = self._plan_questions.get(key)
+        question = questions.get(key)
         if question is None:
             instructions = prompts.plan_instructions(tool_catalog(specs, prompts.PLAN_INSTRUCTIONS))
-            schema = plan_schema([spec.name for spec in specs])
-            question = Question(instructions, Plan, "The plan.", max_tokens=_PLAN_TOKENS, wire_schema=schema)
-            self._plan_questions[key] = question
+            question = Question(
+                instructions,
+                Plan,
+                "The plan.",
+                max_tokens=_PLAN_TOKENS,
+                wire_schema=plan_schema(specs, _vocabulary(catalog)),
+                prompt_schema=plan_prompt_schema([spec.name for spec in specs]),
+            )
+            questions[key] = question
         return question
 
     def _planner_context(self, turn: Turn, tools: ToolRunner) -> str:

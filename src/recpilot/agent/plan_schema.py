@@ -1,8 +1,11 @@
 """What the planner is told about its tools and its answer: tool signatures and the plan's wire schema.
 
-Both sit in the planner's stable prefix (see :mod:`recpilot.agent.prompts`), so every token here is
-paid on every plan request: the tools are condensed signatures (``name(arg?: type): what it does``),
-the schema is inlined and carries only what constrains the answer.
+The tools sit in the planner's stable prefix (see :mod:`recpilot.agent.prompts`) as condensed
+signatures (``name(arg?: type): what it does``), so every token there is paid on every plan request.
+The wire schema is sent as the output tool's parameters or the response format's schema, which
+servers like llama.cpp turn into a decoding grammar: it names the catalog's attributes and each tool's
+own arguments, so a model decoding under it cannot write an unknown attribute or another tool's
+arguments. Modes that paste a schema into the prompt get a shorter one (:func:`plan_prompt_schema`).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from recpilot.agent.prompts import Vocabulary
 from recpilot.agent.types import Plan
 from recpilot.llm.chat import lean_schema
 from recpilot.tools.dispatcher import ToolSpec
@@ -20,14 +24,20 @@ from recpilot.tools.dispatcher import ToolSpec
 MAX_PLAN_STEPS = 6
 #: The most values per attribute the wire schema lets a constraint list.
 MAX_ATTRIBUTE_VALUES = 8
+#: Categorical vocabularies up to this size are sent as an enum of their values (genres; not user tags).
+MAX_ENUM_VALUES = 50
+
+# Tool arguments that take constraints in the plan's own shape, and the definition each is sent as.
+_CONSTRAINT_ARGUMENTS = {"attributes": "values", "exclude_attributes": "values", "numeric": "ranges"}
+# Tool arguments that name one catalog attribute.
+_ATTRIBUTE_NAME_ARGUMENTS = {("add_feed_rule", "attribute"), ("remove_feed_rule", "attribute")}
 
 
-def plan_schema(tool_names: Sequence[str]) -> dict[str, Any]:
-    """The plan's JSON schema as sent: tools limited to ``tool_names``, intent and steps required.
+def plan_prompt_schema(tool_names: Sequence[str]) -> dict[str, Any]:
+    """The plan's schema as pasted into the instructions (json_object and prompted modes).
 
-    Servers that decode under the schema (llama.cpp's grammars) then cannot write an unknown tool, a
-    small model cannot stop after a bare note, and its lists and note are bounded so an answer that
-    follows the grammar does not run into the plan's token budget; validation still uses :class:`Plan` itself.
+    The tools' arguments are in the tool list and the attributes in the vocabulary of the message, so
+    the pasted schema only shapes the answer; the wire schema (:func:`plan_schema`) constrains it.
     """
     schema = lean_schema(Plan)
     schema["$defs"]["PlanStep"]["properties"]["tool"] = {"enum": list(tool_names)}
@@ -35,8 +45,7 @@ def plan_schema(tool_names: Sequence[str]) -> dict[str, Any]:
     del constraints["exclude_items"]  # the agent adds seen items
     schema["required"] = ["intent", "steps", "constraints"]
     # Bounds for constrained decoding: a small model under a grammar can repeat list entries until the
-    # token budget cuts its answer mid-JSON (then a repair round is spent on nothing but length). Each
-    # bound costs prompt tokens on every plan request, so only the lists and the note carry one.
+    # token budget cuts its answer mid-JSON (then a repair round is spent on nothing but length).
     schema["properties"]["note"] = {"type": "string", "maxLength": 120}
     schema["properties"]["steps"]["maxItems"] = MAX_PLAN_STEPS
     for name in ("attributes", "exclude_attributes"):
@@ -44,6 +53,95 @@ def plan_schema(tool_names: Sequence[str]) -> dict[str, Any]:
     definitions = schema.pop("$defs")
     lean: dict[str, Any] = _without_defaults(_inlined(schema, definitions))
     return lean
+
+
+def plan_schema(specs: Sequence[ToolSpec], vocabulary: Vocabulary) -> dict[str, Any]:
+    """The plan's JSON schema as sent: each tool with its own arguments, the catalog's attributes only.
+
+    A step is one of the tools, each alternative keyed by the tool's name (``"tool": {"const": ...}``)
+    with that tool's arguments, so a grammar cannot write an unknown tool, an argument another tool
+    takes, or arguments for a tool that has none. Constraints (in the plan and in ``search_catalog``)
+    name only the attributes of ``vocabulary``: categorical ones as lists (of the values themselves when
+    there are at most :data:`MAX_ENUM_VALUES`), numeric ones as ranges. Tuning arguments the tool list
+    leaves out are left out here too (their defaults apply). Lists and the note are bounded so that an
+    answer following the grammar does not run into the plan's token budget. Validation still uses
+    :class:`Plan`, the dispatcher and the catalog: this only keeps a model from writing what they reject.
+    """
+    prompt = plan_prompt_schema([spec.name for spec in specs])
+    constraints = {
+        **{name: {"$ref": f"#/$defs/{kind}"} for name, kind in _CONSTRAINT_ARGUMENTS.items()},
+        "keywords": {"type": "string"},
+    }
+    properties = prompt["properties"]
+    steps = [_step_schema(spec, vocabulary) for spec in specs]
+    return {
+        "$defs": {"values": _values_schema(vocabulary), "ranges": _ranges_schema(vocabulary)},
+        "type": "object",
+        "properties": {
+            "intent": properties["intent"],
+            "steps": {"type": "array", "items": {"anyOf": steps}, "maxItems": MAX_PLAN_STEPS},
+            "constraints": _closed(constraints),
+            "note": properties["note"],
+        },
+        "required": prompt["required"],
+        "additionalProperties": False,
+    }
+
+
+def _closed(properties: dict[str, Any], required: Sequence[str] = ()) -> dict[str, Any]:
+    # "No other keys" stated: JSON Schema allows them by default (llama.cpp's grammars do not).
+    schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+def _values_schema(vocabulary: Vocabulary) -> dict[str, Any]:
+    """Categorical attribute -> values, for the catalog's categorical attributes only."""
+    properties = {}
+    for name, values in vocabulary.values.items():
+        item = {"enum": values} if len(values) <= MAX_ENUM_VALUES else {"type": "string"}
+        properties[name] = {"type": "array", "items": item, "maxItems": MAX_ATTRIBUTE_VALUES}
+    return _closed(properties)
+
+
+def _ranges_schema(vocabulary: Vocabulary) -> dict[str, Any]:
+    """Numeric attribute -> inclusive range, for the catalog's numeric attributes only."""
+    bounds = _closed({"min": {"type": "number"}, "max": {"type": "number"}})
+    return _closed(dict.fromkeys(vocabulary.ranges, bounds))
+
+
+def _step_schema(spec: ToolSpec, vocabulary: Vocabulary) -> dict[str, Any]:
+    """One plan step calling ``spec``: its name as a constant and its own arguments."""
+    schema = spec.json_schema()
+    definitions = schema.get("$defs", {})
+    required = list(schema.get("required", []))
+    arguments: dict[str, Any] = {}
+    for name, prop in (schema.get("properties") or {}).items():
+        if name in _TUNING_ARGUMENTS and name not in required:
+            continue
+        if name in _CONSTRAINT_ARGUMENTS:
+            arguments[name] = {"$ref": f"#/$defs/{_CONSTRAINT_ARGUMENTS[name]}"}
+        elif (spec.name, name) in _ATTRIBUTE_NAME_ARGUMENTS:
+            arguments[name] = {"enum": [*vocabulary.values, *vocabulary.ranges]}
+        else:
+            arguments[name] = _bare(_without_defaults(_inlined(prop, definitions)))
+    step = {"tool": {"const": spec.name}, "args": _closed(arguments, required)}
+    return _closed(step, ["tool", "args"] if required else ["tool"])
+
+
+def _bare(node: Any, names: bool = False) -> Any:
+    # Descriptions are in the tool list already (or left out on purpose); titles say nothing. The keys
+    # of "properties" are names, kept whatever they are.
+    if isinstance(node, dict):
+        return {
+            k: _bare(v, not names and k == "properties")
+            for k, v in node.items()
+            if names or k not in ("description", "title")
+        }
+    if isinstance(node, list):
+        return [_bare(v) for v in node]
+    return node
 
 
 def _inlined(node: Any, definitions: dict[str, Any]) -> Any:
@@ -139,4 +237,4 @@ def _type_name(prop: dict[str, Any], defs: dict[str, Any]) -> str:
     return str(kind)
 
 
-__all__ = ["plan_schema", "tool_catalog"]
+__all__ = ["plan_prompt_schema", "plan_schema", "tool_catalog"]

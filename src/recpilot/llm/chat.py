@@ -54,6 +54,10 @@ class Question(Generic[OutputT]):
         wire_schema: The JSON schema sent to the model, when it should be stricter than ``output``
             (e.g. an enum of the tool names a plan may use, so constrained decoding cannot invent one);
             None: ``output``'s own schema, lean.
+        prompt_schema: The JSON schema pasted into the instructions in the modes that carry no schema
+            field of their own (json_object, prompted), when a shorter one than the wire schema guides
+            the model as well (e.g. when the instructions already list each tool's arguments); None:
+            the wire schema.
     """
 
     instructions: str
@@ -61,6 +65,7 @@ class Question(Generic[OutputT]):
     description: str
     max_tokens: int | None = None
     wire_schema: dict[str, Any] | None = field(default=None, hash=False, compare=False)
+    prompt_schema: dict[str, Any] | None = field(default=None, hash=False, compare=False)
 
     @cached_property
     def schema(self) -> dict[str, Any]:
@@ -68,6 +73,11 @@ class Question(Generic[OutputT]):
         if self.wire_schema is not None:
             return self.wire_schema
         return lean_schema(self.output)
+
+    @cached_property
+    def pasted_schema(self) -> dict[str, Any]:
+        """The schema pasted into the instructions (json_object, prompted modes)."""
+        return self.prompt_schema if self.prompt_schema is not None else self.schema
 
     @cached_property
     def parameters(self) -> ModelRequestParameters:
@@ -206,7 +216,7 @@ class ChatCompletionsClient:
         """
         system = {
             "role": "system",
-            "content": question.instructions + schema_instructions(mode, question.schema),
+            "content": question.instructions + schema_instructions(mode, question.pasted_schema),
         }
         body = {
             "model": self.settings.model,
