@@ -41,7 +41,7 @@ from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 
-from recpilot.testing.benign_suite import BENIGN_TASKS, ground_truth_brain
+from recpilot.testing.benign_suite import BENIGN_TASKS, BenignTask, ground_truth_brain
 from recpilot.testing.injection_adaptive import ADAPTIVE, PLAIN_TASK, TRIGGER_TASK
 from recpilot.testing.injection_log import ResultLog, interleaved
 from recpilot.testing.injection_run import ARMS, Arm, CaseResult, SuiteRunner, SuiteSummary
@@ -254,12 +254,18 @@ Play = tuple[str, str, Callable[[], CaseResult]]
 
 
 def _real_plays(runner: SuiteRunner, arms: list[Arm], cases: list[Case], *, whole: bool) -> list[Play]:
-    """What a real-model run plays, in order: the benign tasks of every arm (the utility ratio is
-    cheap), then per arm the injection cases and, with ``whole``, the poisoning and adaptive cases."""
+    """What a real-model run plays, in order: the benign tasks, each in every arm before the next
+    and the tasks round-robin over their kinds (a run cut short is a paired, fair sample), then per
+    arm the injection cases and, with ``whole``, the poisoning and adaptive cases."""
     plays: list[Play] = []
-    for arm in arms:
+    by_kind: dict[str, list[BenignTask]] = defaultdict(list)
+    for task in BENIGN_TASKS:
+        by_kind[task.kind].append(task)
+    queues = list(by_kind.values())
+    ordered = [q[i] for i in range(max(map(len, queues))) for q in queues if i < len(q)]
+    for t in ordered:
         plays += [(f"real-llm/{arm.name}/benign", f"{t.name}/benign",
-                   functools.partial(runner.benign_task, t, arm)) for t in BENIGN_TASKS]  # fmt: skip
+                   functools.partial(runner.benign_task, t, arm)) for arm in arms]  # fmt: skip
     for arm in arms:
         extra = [
             ("poison", Case(task, goal, "text")) for task in (TRIGGER_TASK, PLAIN_TASK) for goal in GOALS
