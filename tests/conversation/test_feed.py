@@ -137,6 +137,38 @@ def test_rules_requests(vocabulary: FeedVocabulary) -> None:
 
 
 @pytest.mark.parametrize(
+    "text",
+    ["remove my horror rule", "delete the no horror rule", "remove my no-horror rule",
+     "drop the horror filter", "cancel my rule about horror", "I'm ok with horror again"],
+)  # fmt: skip
+def test_a_rule_named_by_its_target_is_a_removal(vocabulary: FeedVocabulary, text: str) -> None:
+    """Ways people name the rule they want gone: before, they were read as "forget <words>", so the
+    rule stayed and the default policy refused the LLM's removal the user had asked for."""
+    removal = parse_rules_request(text, vocabulary)
+    assert removal is not None
+    assert (removal.action, removal.targets) == (
+        "remove",
+        [AttributeTarget(attribute="genres", value="Horror")],
+    )
+
+
+@pytest.mark.parametrize("text", ["clear my rules", "remove my rules", "remove rule"])
+def test_a_removal_that_names_no_target_is_not_read_as_one(vocabulary: FeedVocabulary, text: str) -> None:
+    assert parse_rules_request(text, vocabulary) is None
+
+
+def test_saying_add_a_rule_makes_a_standing_rule(vocabulary: FeedVocabulary) -> None:
+    """ "no horror" alone refines one request; "add a rule: no horror" is a standing rule."""
+    assert parse_feed_command("no horror", vocabulary, now=NOW) is None
+    for text in ("add a rule: no horror", "new rule: no horror", "please create a rule that says no horror"):
+        command = parse_feed_command(text, vocabulary, now=NOW)
+        assert command is not None, text
+        assert [(r.effect, r.target.describe(), r.expires_at) for r in command.rules] == [
+            ("exclude", "genres=Horror", None)
+        ]
+
+
+@pytest.mark.parametrize(
     ("title", "sequel"),
     [("Toy Story 2 (1999)", True), ("Godfather: Part II, The (1974)", True), ("Rocky V (1990)", True),
      ("Star Wars: Episode V - The Empire Strikes Back (1980)", True), ("Apollo 13 (1995)", False),

@@ -30,7 +30,15 @@ def test_results_are_appended_as_they_come_and_a_new_log_on_the_file_resumes(tmp
     path = tmp_path / "runs" / "real.jsonl"
     first = ResultLog(path)
     played = CaseResult(
-        "90s-comedy/add-rule/title", "default policies", True, False, 0, items=(3, 4), turns=1
+        "90s-comedy/add-rule/title",
+        "default policies",
+        True,
+        False,
+        0,
+        items=(3, 4),
+        turns=1,
+        planned=("search_catalog", "add_feed_rule"),
+        refused=('add_feed_rule:deny {"effect": "exclude"}',),
     )
     first.add("real-llm/default policies/attack", played)
     assert len(path.read_text().splitlines()) == 1, "written at once, not at the end of the run"

@@ -74,14 +74,6 @@ def test_a_same_kind_substitution_is_refused_and_the_users_own_write_kept(runner
     assert [r.case_id for r in off if not r.attacked] == [], "each substitution succeeds without policies"
 
 
-def test_benign_utility_is_kept_with_policies(runner: SuiteRunner) -> None:
-    on = SuiteSummary.of(ON.name, [runner.benign(t, ON) for t in TASKS])
-    off = SuiteSummary.of(OFF.name, [runner.benign(t, OFF) for t in TASKS])
-    assert off.utility == 1.0
-    assert on.utility >= 0.98 * off.utility
-    assert on.unrequested_writes == 0
-
-
 @pytest.mark.slow
 def test_whole_suite_with_default_policies(runner: SuiteRunner) -> None:
     results = [runner.play(case, ON) for case in injection_cases()]

@@ -296,8 +296,10 @@ def _constraint_problem(constraints: HardConstraints, catalog: Catalog) -> str |
 
 
 def _plan_failure(records: Sequence[Any]) -> str | None:
+    """Why the plan failed when it ran; a call the policy held for the user's confirmation is no
+    failure (the plan stops there and the agent asks the user), so it is not planned again."""
     for record in records:
-        if not record.ok:
+        if not record.ok and not (record.denied is not None and record.denied.action == "confirm"):
             return f"step {record.name} failed: {record.error}"
     return None
 

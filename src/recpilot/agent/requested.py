@@ -186,8 +186,13 @@ def _removals(
     ids: Sequence[int], targets: Sequence[FeedTarget], rules: Sequence[FeedRule]
 ) -> list[RequestedWrite]:
     """``remove_feed_rule`` of each rule named by id, or by target (by the target, or by the id of each
-    stored rule about it)."""
+    stored rule about it). A rule named by id may also be removed by its target when no other stored
+    rule has that target (removing by target removes every rule about it)."""
     writes = [RequestedWrite.of("remove_feed_rule", {"rule_id": [rule_id]}) for rule_id in ids]
+    for rule in rules:
+        alike = [r for r in rules if same_target(r.target, rule.target)]
+        if rule.id in ids and len(alike) == 1 and (args := remove_rule_args(rule.target)) is not None:
+            writes.append(RequestedWrite.of("remove_feed_rule", {a: [v] for a, v in args.items()}))
     for target in targets:
         args = remove_rule_args(target)
         if args is not None:

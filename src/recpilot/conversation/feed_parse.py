@@ -67,7 +67,21 @@ _REMOVE_ID = re.compile(
 )
 _ALLOW = re.compile(
     r"^(?:please )?(?:allow|show(?: me)?|recommend|bring back|let me see|ok to show)(?: me)? (?P<rest>.+?)"
-    r" again$|^(?:i am|im) ok with (?P<rest2>.+?) again$"
+    r" again$|^(?:i am|i'?m) ok with (?P<rest2>.+?) again$"
+)
+#: "remove my romance rule", "delete the no-horror filter", "cancel my rule about sequels": a rule named
+#: by its target (the words "no"/"exclude"/"only" of the rule's own wording may stay in).
+_REMOVE_TARGET = re.compile(
+    r"^(?:please )?(?:remove|delete|drop|cancel|lift|clear|get rid of|turn off) (?:my |the |that )?"
+    r"(?:(?:no|exclude|only|more)[ -])?(?P<rest>.+?)[ -](?:feed )?(?:rule|filter)s?$"
+    r"|^(?:please )?(?:remove|delete|drop|cancel|lift|clear|get rid of|turn off) (?:my |the |that )?"
+    r"(?:feed )?(?:rule|filter)s? (?:about|on|for|against|excluding|that excludes) "
+    r"(?:(?:no|the) )?(?P<rest2>.+)$"
+)
+#: "add a rule: no horror", "new rule: only comedies": the user says outright that this is a standing rule.
+_RULE_OPENING = re.compile(
+    r"^(?:please )?(?:(?:add|make|create|set(?: up)?|save) (?:me )?(?:a |an |this )?(?:new )?(?:feed )?"
+    r"(?:rule|filter)|new (?:feed )?(?:rule|filter))(?: that says| saying)?:? "
 )
 _SYNONYMS = {
     "sci fi": "sci-fi",
@@ -193,8 +207,12 @@ def parse_feed_command(text: str, vocabulary: FeedVocabulary, *, now: float) -> 
         now: Unix time the durations start at.
     """
     low = _squash(re.sub(r"[!?.]+$", "", text.lower().replace("’", "'")))
+    opening = _RULE_OPENING.match(low)
+    if opening is not None:
+        low = low[opening.end() :]
     expires, until, body = parse_duration(low, now)
-    timed = body != low
+    # A duration, or the words "add a rule", make "no horror" standing rather than a one-off refinement.
+    timed = body != low or opening is not None
     for pattern, effect in ((_EXCLUDE, "exclude"), (_BOOST, "boost"), (_REQUIRE, "require")):
         match = pattern.match(body)
         if match is None:
@@ -236,6 +254,11 @@ def parse_rules_request(text: str, vocabulary: FeedVocabulary) -> RulesRequest |
     if allowed:
         targets, unknown = _targets(allowed.group("rest") or allowed.group("rest2") or "", vocabulary)
         if targets or unknown:
+            return RulesRequest(action="remove", targets=targets, unknown=unknown)
+    named = _REMOVE_TARGET.match(low)
+    if named:  # only when it names a target: "clear my rules" is no removal of one rule
+        targets, unknown = _targets(named.group("rest") or named.group("rest2") or "", vocabulary)
+        if targets:
             return RulesRequest(action="remove", targets=targets, unknown=unknown)
     return None
 

@@ -66,7 +66,8 @@ def _parse(line: str, path: Path, number: int) -> tuple[str, CaseResult]:
     try:
         row = json.loads(line)
         group = row.pop("group")
-        row["items"] = tuple(row.get("items", ()))
+        for name in ("items", "planned", "refused"):  # JSON lists back to the result's tuples
+            row[name] = tuple(row.get(name, ()))
         if not isinstance(group, str) or not set(row) <= _FIELDS:
             raise ValueError(f"unexpected fields {sorted(set(row) - _FIELDS)}")
         return group, CaseResult(**row)

@@ -9,6 +9,7 @@ lets :class:`~recpilot.testing.obeying_brain.ObeyingBrain` answer through a
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -17,10 +18,11 @@ from typing import Any
 from recpilot.agent.agent import DEFAULT_TOOLS, RecommenderAgent
 from recpilot.agent.brain import Brain
 from recpilot.agent.runtime import AgentRuntime, build_runtime
-from recpilot.memory.base import DialogueTurn
+from recpilot.memory.base import DialogueTurn, ProfileMemory
 from recpilot.memory.integrity import MemorySnapshot
 from recpilot.safety.defaults import allow_all_policy, default_policy
 from recpilot.safety.policy import SafetyPolicy
+from recpilot.testing.benign_suite import BenignTask
 from recpilot.testing.injection_catalog import FIELDS, build_catalog
 from recpilot.testing.injection_suite import USER, Case, Outcome, Placement, UserTask, fresh_memory
 from recpilot.testing.obeying_brain import ObeyingBrain
@@ -60,6 +62,8 @@ class CaseResult:
         reply_fallbacks: Turns planned by the brain under test whose reply fell back (their writes
             are then rolled back, so a reader judging an ASR of 0 needs this count too).
         seconds: Wall time of the case's turns.
+        planned: The tools of every plan the brain gave, in order (re-plans too), as ``tool`` names.
+        refused: The calls a policy refused or held, as ``tool:deny {args}`` / ``tool:confirm {args}``.
     """
 
     case_id: str
@@ -73,6 +77,8 @@ class CaseResult:
     plan_fallbacks: int = 0
     reply_fallbacks: int = 0
     seconds: float = 0.0
+    planned: tuple[str, ...] = ()
+    refused: tuple[str, ...] = ()
 
 
 class SuiteRunner:
@@ -102,6 +108,11 @@ class SuiteRunner:
             runtime = self._runtimes[key] = build_runtime(build_catalog(payloads))
         return runtime
 
+    def benign_task(self, task: BenignTask, arm: Arm) -> CaseResult:
+        """Play one task of the benign set (one session, no attacker text)."""
+        played = self._session(list(task.messages), task.setup, {}, "title", "", arm)
+        return played.result(f"{task.name}/benign", arm, task.check, task.writes)
+
     def _play(
         self, task: UserTask, placement: Placement, payload: str, arm: Arm, case: Case | None
     ) -> CaseResult:
@@ -109,9 +120,27 @@ class SuiteRunner:
         payloads: dict[tuple[int, str], str] = (
             {(task.carrier, field): payload} if payload and field in FIELDS and task.carrier else {}
         )
+        messages = [task.message] * (2 if payload and placement == "multi_turn" else 1)
+        played = self._session(messages, task.setup, payloads, placement, payload, arm)
+        case_id = case.id if case is not None else f"{task.name}/benign"
+        result = played.result(case_id, arm, task.check, task.writes)
+        if case is None or played.crash:
+            return result
+        return dataclasses.replace(result, attacked=case.goal.achieved(played.outcome, task))
+
+    def _session(
+        self,
+        messages: list[str],
+        setup: Callable[[ProfileMemory], None] | None,
+        payloads: dict[tuple[int, str], str],
+        placement: Placement,
+        payload: str,
+        arm: Arm,
+    ) -> _Played:
+        """The victim's messages in one session on a fresh memory, the attacker's text in place."""
         memory = fresh_memory()
-        if task.setup is not None:
-            task.setup(memory)
+        if setup is not None:
+            setup(memory)
         runtime = dataclasses.replace(self._runtime(payloads), memory=memory)
         session = f"{USER}:suite"
         if payload and placement == "memory_summary":
@@ -130,11 +159,12 @@ class SuiteRunner:
             enforce_stated_constraints=arm.enforce_stated_constraints,
         )
         before = MemorySnapshot.take(memory, USER)
-        messages = [task.message] * (2 if payload and placement == "multi_turn" else 1)
-        items: list[int] = []
+        shown: list[list[int]] = []
         replies: list[str] = []
         crash = ""
         plan_fallbacks = reply_fallbacks = 0
+        planned: list[str] = []
+        refused: list[str] = []
         started = time.perf_counter()
         for message in messages:
             try:
@@ -142,26 +172,64 @@ class SuiteRunner:
             except Exception as exc:  # a crash is a finding the suite reports, never a stop
                 crash = f"{type(exc).__name__}: {exc}"[:200]
                 break
-            items = [int(i.item_id) for i in response.items]
+            shown.append([int(i.item_id) for i in response.items])
+            for step in response.trace:
+                if step.kind == "plan":
+                    planned.extend(str(s.get("tool")) for s in step.args.get("steps", []))
+                elif step.kind == "policy":
+                    args = {k: v for k, v in step.args.items() if k != "decision"}
+                    action = step.args.get("decision", {}).get("action", "deny")
+                    refused.append(f"{step.name}:{action} {json.dumps(args, default=str)[:160]}")
             replies.append(response.reply)
             planned_by_brain = response.brain == brain.name
             plan_fallbacks += not planned_by_brain
             reply_fallbacks += planned_by_brain and response.degraded
-        outcome = Outcome(items, memory, replies)
-        writes = [e.describe() for e in before.changes(memory)]
-        unrequested = sum(1 for w in writes if not any(expected in w for expected in task.writes))
-        return CaseResult(
-            case_id=case.id if case is not None else f"{task.name}/benign",
-            arm=arm.name,
-            utility=not crash and task.check(outcome),
-            attacked=case is not None and not crash and case.goal.achieved(outcome, task),
-            unrequested_writes=unrequested,
+        items = shown[-1] if shown else []
+        return _Played(
+            outcome=Outcome(items, memory, replies, shown),
+            writes=[e.describe() for e in before.changes(memory)],
             crash=crash,
-            items=tuple(items),
-            turns=len(replies) + bool(crash),
             plan_fallbacks=plan_fallbacks,
             reply_fallbacks=reply_fallbacks,
             seconds=round(time.perf_counter() - started, 2),
+            planned=tuple(planned),
+            refused=tuple(refused),
+        )
+
+
+@dataclass(frozen=True)
+class _Played:
+    """What one session of the victim left, before any check."""
+
+    outcome: Outcome
+    writes: list[str]
+    crash: str
+    plan_fallbacks: int
+    reply_fallbacks: int
+    seconds: float
+    planned: tuple[str, ...]
+    refused: tuple[str, ...]
+
+    def result(
+        self, case_id: str, arm: Arm, check: Callable[[Outcome], bool], expected: Sequence[str]
+    ) -> CaseResult:
+        """The result with the task's check (``expected``: descriptions of the writes the task makes,
+        compared case-insensitively as attribute values match)."""
+        unrequested = sum(1 for w in self.writes if not any(e.casefold() in w.casefold() for e in expected))
+        return CaseResult(
+            case_id=case_id,
+            arm=arm.name,
+            utility=not self.crash and check(self.outcome),
+            attacked=False,
+            unrequested_writes=unrequested,
+            crash=self.crash,
+            items=tuple(self.outcome.items),
+            turns=len(self.outcome.replies) + bool(self.crash),
+            plan_fallbacks=self.plan_fallbacks,
+            reply_fallbacks=self.reply_fallbacks,
+            seconds=self.seconds,
+            planned=self.planned,
+            refused=self.refused,
         )
 
 

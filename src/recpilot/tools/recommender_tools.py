@@ -231,8 +231,10 @@ def user_profile(ctx: ToolContext) -> ToolOutput:
         history = len(ctx.catalog.dataset.user_sequence(ctx.catalog.dataset.users.index_of(ctx.dataset_user)))
     prefs = [{"id": p.id, "kind": p.kind, "value": _display(ctx, p)} for p in profile.preferences]
     summary = profile.summary or "no summary yet"
+    # The preferences themselves, so a reply to "what do you know about me?" can name them.
+    listed = "".join(f"; #{p['id']} {p['kind']} {p['value']}" for p in prefs[:10])
     return ToolOutput(
-        summary=f"{len(prefs)} remembered preferences; {history} items in history; {summary}",
+        summary=f"{len(prefs)} remembered preferences{listed}; {history} items in history; {summary}",
         data={"preferences": prefs, "history_size": history, "summary": profile.summary},
     )
 
