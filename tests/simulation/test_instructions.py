@@ -210,10 +210,10 @@ def test_runner_reports_retention_with_and_without_instructions_exactly() -> Non
     assert (off.sessions[SimColumns.INSTRUCTION] == "").all()
 
 
-def test_cli_instructions_flag(capsys: pytest.CaptureFixture[str], tmp_path: object) -> None:
-    frame = _data().interactions
+def _ratings_csv(path: Path) -> Path:
+    """The test dataset's ratings as a CSV file with external ids, for the CLI."""
     data = _data()
-    path = f"{tmp_path}/ratings.csv"
+    frame = data.interactions
     pd.DataFrame(
         {
             "user_id": data.users.to_external(frame["user_idx"]),
@@ -222,6 +222,11 @@ def test_cli_instructions_flag(capsys: pytest.CaptureFixture[str], tmp_path: obj
             "timestamp": frame["timestamp"],
         }
     ).to_csv(path, index=False)
+    return path
+
+
+def test_cli_instructions_flag(capsys: pytest.CaptureFixture[str], tmp_path: object) -> None:
+    path = str(_ratings_csv(Path(f"{tmp_path}/ratings.csv")))
     argv = ["simulate", "-d", path, "-r", "pop", "--users", "6", "--pages", "3", "--instructions", "--json"]
     assert main([*argv, "--report", f"{tmp_path}/report.html"]) == 0
     payload = json.loads(capsys.readouterr().out)

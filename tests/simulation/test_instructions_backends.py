@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _ray_local import local_ray
 from _s1_data import clustered_dataset
-from test_instructions import _data, _run
+from test_instructions import _data, _ratings_csv, _run
 
 from recpilot.cli.app import main
 from recpilot.errors import ConfigError
@@ -54,21 +55,11 @@ def test_a_passed_in_recommender_that_does_not_pickle_is_refused() -> None:
 
 @pytest.mark.slow
 def test_two_ray_workers_run_the_agent_with_instructions() -> None:
-    ray = pytest.importorskip("ray")
     from recpilot.simulation.ray_backend import run_on_ray
 
     single_runner, single = _run(True)
-    ray.init(
-        num_cpus=2,
-        object_store_memory=100_000_000,
-        include_dashboard=False,
-        _node_ip_address="127.0.0.1",
-        log_to_driver=False,
-    )
-    try:
+    with local_ray():
         result = run_on_ray(single_runner.run, shards=2)
-    finally:
-        ray.shutdown()
     assert result.instructions == single.instructions
     assert _metrics(result) == _metrics(single)
 
@@ -94,17 +85,7 @@ def test_rounds_report_instructions_per_round(tmp_path: Path) -> None:
 
 
 def test_cli_rounds_take_instructions(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    data = _data()
-    frame = data.interactions
-    path = tmp_path / "ratings.csv"
-    pd.DataFrame(
-        {
-            "user_id": data.users.to_external(frame["user_idx"]),
-            "item_id": data.items.to_external(frame["item_idx"]),
-            "rating": frame["rating"],
-            "timestamp": frame["timestamp"],
-        }
-    ).to_csv(path, index=False)
+    path = _ratings_csv(tmp_path / "ratings.csv")
     argv = ["simulate", "-d", str(path), "-r", "pop", "--users", "6", "--pages", "3", "--instructions"]
     assert main([*argv, "--rounds", "2", "--json"]) == 0
     rounds = json.loads(capsys.readouterr().out)["rounds"]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _ray_local import local_ray
 from _s1_data import clustered_dataset
 
 from recpilot.errors import ConfigError
@@ -81,18 +82,8 @@ def test_missing_ray_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_two_local_ray_workers_give_the_single_process_metrics(
     run: SimulationRun, single: SimulationRunner
 ) -> None:
-    ray = pytest.importorskip("ray")
-    ray.init(
-        num_cpus=2,
-        object_store_memory=100_000_000,
-        include_dashboard=False,
-        _node_ip_address="127.0.0.1",
-        log_to_driver=False,
-    )
-    try:
+    with local_ray():
         result = run_on_ray(run, shards=2)
-    finally:
-        ray.shutdown()
     expected = SimulationRunner(run).run_sync()
     assert _metrics(result) == _metrics(expected)
     assert result.user_sessions == len(single.sessions)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from _ray_local import local_ray
 from _s1_data import clustered_dataset
 
 from recpilot.errors import ConfigError
@@ -76,12 +77,8 @@ def test_a_rerun_resumes_from_the_committed_chunks(run: SimulationRun, tmp_path:
 
 @pytest.mark.slow
 def test_ray_streamed_run_equals_the_local_one(run: SimulationRun, tmp_path: Path) -> None:
-    ray = pytest.importorskip("ray")
     local = run_streaming(run, tmp_path / "local")
-    ray.init(num_cpus=2, object_store_memory=100_000_000, include_dashboard=False, log_to_driver=False)
-    try:
+    with local_ray():
         remote = run_streaming(run, tmp_path / "ray", backend="ray", workers=2)
-    finally:
-        ray.shutdown()
     for key in ("user_sessions", "ctr", "likes_per_session", "mean_session_length", "coverage"):
         assert remote[key] == local[key]
