@@ -10,7 +10,7 @@ import pytest
 
 from recpilot.agent.agent import DEFAULT_TOOLS
 from recpilot.agent.llm_brain import LLMBrain
-from recpilot.agent.plan_schema import plan_schema
+from recpilot.agent.plan_schema import MAX_ITEM_CHARS, MAX_TEXT_CHARS, MAX_VALUE_CHARS, plan_schema
 from recpilot.agent.prompts import Vocabulary
 from recpilot.agent.runtime import AgentRuntime
 from recpilot.testing.llm_models import ScriptedModel
@@ -64,7 +64,7 @@ def test_the_attribute_names_are_the_catalogs(runtime: AgentRuntime, schema: dic
     assert set(values) | set(ranges) <= set(store.attributes())
     # A small vocabulary is an enum of the catalog's own values; a large one (user tags) stays text.
     assert sorted(values["genres"]["items"]["enum"]) == sorted(map(str, store.vocabulary("genres")))
-    assert values["tags"]["items"] == {"type": "string"}
+    assert values["tags"]["items"] == {"type": "string", "maxLength": MAX_VALUE_CHARS}
 
 
 @pytest.mark.parametrize("field", ["attributes", "exclude_attributes"])
@@ -117,6 +117,54 @@ def test_a_feed_rule_names_a_catalog_attribute(schema: dict[str, Any]) -> None:
     rule = {"tool": "add_feed_rule", "args": {"effect": "exclude", "attribute": "mood", "value": "sad"}}
     with pytest.raises(jsonschema.ValidationError, match="mood"):
         jsonschema.validate(plan(None, rule), schema)
+
+
+def strings(node: Any) -> list[dict[str, Any]]:
+    """Every schema in ``node`` that takes free text (a string that is no enum or constant)."""
+    found: list[dict[str, Any]] = []
+    if isinstance(node, dict):
+        if node.get("type") == "string" and "enum" not in node and "const" not in node:
+            found.append(node)
+        for value in node.values():
+            found.extend(strings(value))
+    elif isinstance(node, list):
+        for value in node:
+            found.extend(strings(value))
+    return found
+
+
+def test_every_string_is_bounded(schema: dict[str, Any]) -> None:
+    # An unbounded string under a grammar can run on until the token budget cuts the plan mid-JSON.
+    texts = strings(schema)
+    assert len(texts) >= 10  # tags, keywords (twice), items (twice), values, texts, note, ...
+    assert all(0 < text.get("maxLength", 0) <= 120 for text in texts)
+    assert 40 <= MAX_VALUE_CHARS <= MAX_TEXT_CHARS <= 80 < MAX_ITEM_CHARS <= 120
+
+
+def call(tool: str, **args: Any) -> dict[str, Any]:
+    """A plan with one call of ``tool``: its example arguments with ``args`` over them."""
+    return plan(None, {"tool": tool, "args": {**EXAMPLES[tool], **args}})
+
+
+@pytest.mark.parametrize(
+    ("bound", "make"),
+    [
+        (MAX_TEXT_CHARS, lambda text: plan({"keywords": text})),
+        (MAX_VALUE_CHARS, lambda text: plan({"exclude_attributes": {"tags": [text]}})),
+        (MAX_TEXT_CHARS, lambda text: call("search_catalog", keywords=text)),
+        (MAX_TEXT_CHARS, lambda text: call("remember_preference", value=text)),
+        (MAX_TEXT_CHARS, lambda text: call("forget_preference", value=text)),
+        (MAX_TEXT_CHARS, lambda text: call("add_feed_rule", text=text)),
+        (MAX_TEXT_CHARS, lambda text: call("match_description", text=text)),
+        (MAX_VALUE_CHARS, lambda text: call("critique_shown", attribute=text)),
+        (MAX_ITEM_CHARS, lambda text: call("similar_items", items=["Heat", text])),
+        (MAX_ITEM_CHARS, lambda text: call("item_details", items=[text])),
+    ],
+)
+def test_a_string_over_its_bound_cannot_pass(schema: dict[str, Any], bound: int, make: Any) -> None:
+    jsonschema.validate(make("x" * bound), schema)
+    with pytest.raises(jsonschema.ValidationError):  # one character more than at the bound
+        jsonschema.validate(make("x" * (bound + 1)), schema)
 
 
 def test_llama_cpps_grammar_of_the_schema_takes_no_key_outside_it(schema: dict[str, Any]) -> None:

@@ -8,11 +8,16 @@ and the policy refused: a false denial.
 
 from __future__ import annotations
 
+import json
+import re
+from typing import Any
+
 import pytest
 
 from recpilot.agent import RecommenderAgent
 from recpilot.agent.llm_brain import LLMBrain
 from recpilot.agent.runtime import AgentRuntime
+from recpilot.safety import TOOL_WRITES
 from recpilot.testing.benign_suite import (
     BENIGN_TASKS,
     GROUND_TRUTH_VARIANTS,
@@ -66,11 +71,30 @@ def test_other_forms_of_the_same_write_pass_the_policy(name: str, plan: PlanJSON
     assert result.unrequested_writes == 0
 
 
+_WRITE_TOOL_LINE = re.compile(rf"^- (?:{'|'.join(TOOL_WRITES)})\(.*\n?", re.MULTILINE)
+
+
+def _without_write_tools(request: str) -> str:
+    """A request as JSON, less the write tools in its tool list (the policy decides which are offered)."""
+    return json.dumps(_stripped(json.loads(request)))
+
+
+def _stripped(value: Any) -> Any:
+    if isinstance(value, str):
+        return _WRITE_TOOL_LINE.sub("", value)
+    if isinstance(value, list):
+        return [_stripped(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _stripped(v) for k, v in value.items()}
+    return value
+
+
 def test_both_arms_send_the_model_the_same_requests() -> None:
     """The policy is the only difference between the arms: with the ground truth the model is asked
     exactly the same things (prompts, instructions, tool lists) in both, task by task, until a policy
-    acts. The one task where it does (forget everything: held for a "yes") differs only after its
-    first plan request."""
+    acts. It acts first on the tools offered: the policies-on arm offers a write only on a turn whose
+    message asks for one (least privilege), the off arm every tool. After that, the one task where it
+    acts (forget everything: held for a "yes") differs only after its first plan request."""
     requests: dict[str, dict[str, list[str]]] = {}
     for arm in (OFF, ON):
         model = GroundTruthLLM()
@@ -80,7 +104,12 @@ def test_both_arms_send_the_model_the_same_requests() -> None:
             before = len(model.requests)
             runner.benign_task(task, arm)
             requests[arm.name][task.name] = model.requests[before:]
-    off, on = requests[OFF.name], requests[ON.name]
+    raw_off, raw_on = requests[OFF.name]["90s-comedy"][0], requests[ON.name]["90s-comedy"][0]
+    assert "- remember_preference(" in raw_off  # policies off: every tool offered
+    assert "- remember_preference(" not in raw_on  # a write no message of the task asks for
+    off, on = (
+        {k: [_without_write_tools(r) for r in v] for k, v in requests[a.name].items()} for a in (OFF, ON)
+    )
     assert [name for name in off if off[name] != on[name]] == ["forget-me"]
     assert off["forget-me"][0] == on["forget-me"][0]
     assert all(on[name] for name in on)

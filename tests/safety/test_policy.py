@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from recpilot.agent.agent import DEFAULT_TOOLS
 from recpilot.errors import DataError
 from recpilot.safety import (
     ArgPredicate,
@@ -201,3 +202,67 @@ def test_a_policy_that_denies_everything_is_reported(caplog: pytest.LogCaptureFi
 
 def test_the_dispatcher_runs_the_default_policy_when_given_none() -> None:
     assert ToolDispatcher(RECOMMENDER_TOOLS).policy == default_policy()
+
+
+class _Turn:
+    """A caller context: the user and the request of one turn."""
+
+    def __init__(self, request: UserRequest) -> None:
+        self.user_id = "1"
+        self.request = request
+
+
+FORGET_ALL = UserRequest(
+    text="forget everything about me",
+    writes=frozenset({"forget"}),
+    allowed=(RequestedWrite.of("forget_everything"),),
+)
+_EXAMPLE_ARGS: dict[str, list[dict[str, object]]] = {
+    "remember_preference": [
+        {"kind": "like_attribute", "value": "genres=Western"},
+        {"kind": "like_item", "value": "Heat"},
+    ],
+    "forget_everything": [{}],
+    "add_feed_rule": [{"effect": "exclude", "attribute": "genres", "value": "Horror"}],
+    "forget_preference": [{"value": "genres=Western"}],
+}
+
+
+def _offered(policy: SafetyPolicy, request: UserRequest) -> set[str]:
+    return {spec.name for spec in DEFAULT_TOOLS if policy.could_allow(spec, _Turn(request))}
+
+
+def test_could_allow_leaves_out_only_writes_the_turn_did_not_ask_for() -> None:
+    reads = {spec.name for spec in DEFAULT_TOOLS if spec.privilege == "read"}
+    writes = {spec.name for spec in DEFAULT_TOOLS if spec.privilege == "write"}
+    policy = default_policy()
+    assert _offered(policy, UserRequest(text="a 90s comedy")) == reads
+    assert _offered(policy, ASKED) == reads | {"remember_preference"}
+    assert "forget_everything" in _offered(policy, FORGET_ALL)  # held for confirmation, so offered
+    assert _offered(load_policy("allow-all"), UserRequest()) == reads | writes
+    assert _offered(read_only_policy(), ASKED) == reads
+    # A rule that allows a write on some arguments keeps it offered: the arguments are not known yet.
+    notes = SafetyPolicy(
+        rules=[
+            PolicyRule(
+                tool="remember_preference",
+                args=[ArgPredicate(arg="kind", equals="like_item")],
+                action="allow",
+            )
+        ]
+    ).then(policy)
+    assert "remember_preference" in _offered(notes, UserRequest())
+    assert "add_feed_rule" not in _offered(notes, UserRequest())
+
+
+@pytest.mark.parametrize("request_", [UserRequest(), UserRequest(text="a 90s comedy"), ASKED, FORGET_ALL])
+@pytest.mark.parametrize("policy", [default_policy(), read_only_policy(), load_policy("allow-all")])
+def test_a_tool_left_out_is_one_the_policy_refuses_on_any_arguments(
+    policy: SafetyPolicy, request_: UserRequest
+) -> None:
+    for spec in DEFAULT_TOOLS:
+        if policy.could_allow(spec, _Turn(request_)):
+            continue
+        for args in _EXAMPLE_ARGS.get(spec.name, [{}]):
+            decision = policy.decide(PolicyCall(spec.name, spec.privilege, args, request_))
+            assert decision.action == "deny", (spec.name, args)

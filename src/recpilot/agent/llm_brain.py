@@ -108,7 +108,9 @@ class LLMBrain(Brain):
     async def act(self, turn: Turn, tools: ToolRunner) -> Act:
         """Call 1: a typed plan, checked, then run by the dispatcher (asked once more if a step fails)."""
         books = CallBooks()
-        question = self.plan_question(tools.dispatcher.specs, tools.context.catalog)
+        # Least privilege: a write the policy would refuse whatever its arguments (the user's message
+        # asks for none of its kind) is left out of the tools and the grammar of this turn's plan.
+        question = self.plan_question(tools.dispatcher.offered(tools.context), tools.context.catalog)
         prompt = self._planner_context(turn, tools)
 
         def check(plan: Plan) -> list[str]:

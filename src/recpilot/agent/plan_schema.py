@@ -26,6 +26,17 @@ MAX_PLAN_STEPS = 6
 MAX_ATTRIBUTE_VALUES = 8
 #: Categorical vocabularies up to this size are sent as an enum of their values (genres; not user tags).
 MAX_ENUM_VALUES = 50
+#: The longest free text the wire schema lets a plan write (keywords, a preference's value, a rule's
+#: wording, a description): unbounded, a small model under a grammar can write a string on until the
+#: token budget cuts the plan mid-JSON ("EOF while parsing a string").
+MAX_TEXT_CHARS = 80
+#: The longest item reference (an id or a title: catalog titles run to about 100 characters).
+MAX_ITEM_CHARS = 100
+#: The longest attribute name or attribute value (a user tag) the wire schema lets a plan write.
+MAX_VALUE_CHARS = 40
+
+# Tool arguments whose strings are bounded otherwise than as free text.
+_STRING_LIMITS = {"items": MAX_ITEM_CHARS, "attribute": MAX_VALUE_CHARS}
 
 # Tool arguments that take constraints in the plan's own shape, and the definition each is sent as.
 _CONSTRAINT_ARGUMENTS = {"attributes": "values", "exclude_attributes": "values", "numeric": "ranges"}
@@ -70,7 +81,7 @@ def plan_schema(specs: Sequence[ToolSpec], vocabulary: Vocabulary) -> dict[str, 
     prompt = plan_prompt_schema([spec.name for spec in specs])
     constraints = {
         **{name: {"$ref": f"#/$defs/{kind}"} for name, kind in _CONSTRAINT_ARGUMENTS.items()},
-        "keywords": {"type": "string"},
+        "keywords": {"type": "string", "maxLength": MAX_TEXT_CHARS},
     }
     properties = prompt["properties"]
     steps = [_step_schema(spec, vocabulary) for spec in specs]
@@ -100,7 +111,11 @@ def _values_schema(vocabulary: Vocabulary) -> dict[str, Any]:
     """Categorical attribute -> values, for the catalog's categorical attributes only."""
     properties = {}
     for name, values in vocabulary.values.items():
-        item = {"enum": values} if len(values) <= MAX_ENUM_VALUES else {"type": "string"}
+        item = (
+            {"enum": values}
+            if len(values) <= MAX_ENUM_VALUES
+            else {"type": "string", "maxLength": MAX_VALUE_CHARS}
+        )
         properties[name] = {"type": "array", "items": item, "maxItems": MAX_ATTRIBUTE_VALUES}
     return _closed(properties)
 
@@ -125,9 +140,23 @@ def _step_schema(spec: ToolSpec, vocabulary: Vocabulary) -> dict[str, Any]:
         elif (spec.name, name) in _ATTRIBUTE_NAME_ARGUMENTS:
             arguments[name] = {"enum": [*vocabulary.values, *vocabulary.ranges]}
         else:
-            arguments[name] = _bare(_without_defaults(_inlined(prop, definitions)))
+            plain = _bare(_without_defaults(_inlined(prop, definitions)))
+            arguments[name] = _bounded(plain, _STRING_LIMITS.get(name, MAX_TEXT_CHARS))
     step = {"tool": {"const": spec.name}, "args": _closed(arguments, required)}
     return _closed(step, ["tool", "args"] if required else ["tool"])
+
+
+def _bounded(node: Any, limit: int) -> Any:
+    """``node`` with every string it takes bounded to ``limit`` characters (an enum or a constant is
+    bounded already; a bound it has is kept)."""
+    if isinstance(node, dict):
+        bounded = {k: _bounded(v, limit) if k != "enum" else v for k, v in node.items()}
+        if node.get("type") == "string" and "enum" not in node and "const" not in node:
+            bounded.setdefault("maxLength", limit)
+        return bounded
+    if isinstance(node, list):
+        return [_bounded(v, limit) for v in node]
+    return node
 
 
 def _bare(node: Any, names: bool = False) -> Any:

@@ -134,6 +134,27 @@ class PolicyRule(_Model):
             return False
         return all(p.holds(call.args, call.request) for p in self.args)
 
+    def matches_any(self, tool: str, privilege: str, request: UserRequest) -> bool | None:
+        """Whether this rule matches every call of ``tool`` in the turn of ``request`` (True), none
+        (False), or some, depending on the arguments (None). The conditions on the turn are those
+        :meth:`matches` checks; only the ones on arguments are left undecided."""
+        if not fnmatch.fnmatchcase(tool, self.tool):
+            return False
+        if self.privilege is not None and privilege != self.privilege:
+            return False
+        if self.requested is not None and request.asks_for(tool) != self.requested:
+            return False
+        if self.confirmed is not None and (tool in request.confirmed) != self.confirmed:
+            return False
+        undecided = bool(self.args)
+        if self.as_requested is not None:
+            # A call can be one of the requested writes only if one of them is a write of this tool.
+            possible = any(write.tool == tool for write in request.allowed)
+            if self.as_requested and not possible:
+                return False
+            undecided = undecided or possible
+        return None if undecided else True
+
 
 @dataclass(frozen=True)
 class PolicyCall:
@@ -199,6 +220,21 @@ class SafetyPolicy(_Model):
         decision = self.decide(call)
         if decision.action != "allow":
             raise ToolDeniedError(f"{spec.name} refused: {decision.reason}", decision)
+
+    def could_allow(self, spec: GuardedTool, context: CallerContext) -> bool:
+        """Whether some call of ``spec`` could run (or be held for confirmation) in this turn.
+
+        False only when the policy refuses every call of the tool whatever its arguments, as
+        :meth:`decide` would: a planner need not be offered it this turn (the dispatcher still
+        decides every call made). A rule whose match depends on the arguments is assumed to match
+        when it would allow and not to when it would refuse, so the answer errs towards True.
+        """
+        for rule in self.rules:
+            match = rule.matches_any(spec.name, spec.privilege, context.request)
+            if match is False or (match is None and rule.action == "deny"):
+                continue
+            return rule.action != "deny"
+        return self.default != "deny"
 
     def then(self, other: SafetyPolicy) -> SafetyPolicy:
         """This policy's rules first, then ``other``'s, with ``other``'s default."""

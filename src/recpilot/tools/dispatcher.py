@@ -165,6 +165,15 @@ class ToolDispatcher:
         """Registered tools, in registration order."""
         return list(self._by_name.values())
 
+    def offered(self, context: ToolContext) -> list[ToolSpec]:
+        """The tools a planner is offered in the turn of ``context``: all, less those the policy
+        refuses every call of in this turn (a write the user's message did not ask for). Asked of
+        the policy itself (:meth:`SafetyPolicy.could_allow`); a policy of another kind offers every
+        tool. Only what is offered changes: :meth:`call` still puts every call to the policy."""
+        if not isinstance(self.policy, SafetyPolicy):
+            return self.specs
+        return [spec for spec in self.specs if self.policy.could_allow(spec, context)]
+
     def spec(self, name: str) -> ToolSpec | None:
         """A tool by name."""
         return self._by_name.get(name)
