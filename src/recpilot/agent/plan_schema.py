@@ -35,6 +35,10 @@ MAX_ITEM_CHARS = 100
 #: The longest attribute name or attribute value (a user tag) the wire schema lets a plan write.
 MAX_VALUE_CHARS = 40
 
+#: A catalog value that may be written into the grammar as an enum member: letters, digits, spaces and
+#: ``-'&.,()/+`` only, at most :data:`MAX_VALUE_CHARS` characters.
+_PLAIN_VALUE = re.compile(rf"[\w(][\w '&.,()/+-]{{0,{MAX_VALUE_CHARS - 1}}}")
+
 # Tool arguments whose strings are bounded otherwise than as free text.
 _STRING_LIMITS = {"items": MAX_ITEM_CHARS, "attribute": MAX_VALUE_CHARS}
 
@@ -107,15 +111,24 @@ def _closed(properties: dict[str, Any], required: Sequence[str] = ()) -> dict[st
     return schema
 
 
+def _enumerable(values: Sequence[object]) -> bool:
+    """Whether ``values`` may go into the grammar as an enum: few, and each a plain short name.
+
+    Catalog values are content from outside: one with quotes, backslashes, markup or an instruction's
+    colon is not written into the grammar (llama-cpp-python's converter mis-escapes such a value and
+    the server's grammar parser then fails, which crashed a real server), and the attribute is sent as
+    bounded text instead; validation checks the values against the catalog either way.
+    """
+    return len(values) <= MAX_ENUM_VALUES and all(
+        isinstance(v, str) and _PLAIN_VALUE.fullmatch(v) is not None for v in values
+    )
+
+
 def _values_schema(vocabulary: Vocabulary) -> dict[str, Any]:
     """Categorical attribute -> values, for the catalog's categorical attributes only."""
     properties = {}
     for name, values in vocabulary.values.items():
-        item = (
-            {"enum": values}
-            if len(values) <= MAX_ENUM_VALUES
-            else {"type": "string", "maxLength": MAX_VALUE_CHARS}
-        )
+        item = {"enum": values} if _enumerable(values) else {"type": "string", "maxLength": MAX_VALUE_CHARS}
         properties[name] = {"type": "array", "items": item, "maxItems": MAX_ATTRIBUTE_VALUES}
     return _closed(properties)
 
