@@ -95,7 +95,12 @@ def build_recommender(config: SimulationConfig, split: Split) -> tuple[Recommend
     base, name = _base_recommender(config, split)
     if config.explore is None:
         return base, name
-    return explore(base, config.explore, split.train, seed=config.seed), f"{config.explore}({name})"
+    return explore(base, config.explore, split.train, seed=config.seed), explored_name(config, name)
+
+
+def explored_name(config: SimulationConfig, name: str) -> str:
+    """The name of recommender ``name`` under the run's exploration strategy (``thompson(ease)``)."""
+    return name if config.explore is None else f"{config.explore}({name})"
 
 
 def explore(base: RecommenderUnderTest, spec: str, data: Dataset, *, seed: int) -> RecommenderUnderTest:
@@ -181,5 +186,5 @@ def build_simulation(
         name = str(getattr(recommender, "name", type(recommender).__name__))
         if config.explore is not None:
             recommender = explore(recommender, config.explore, split.train, seed=config.seed)
-            name = f"{config.explore}({name})"
+            name = explored_name(config, name)
     return SimulationRun(config, dataset, population, engine, recommender, name)

@@ -87,8 +87,10 @@ def portable(run: SimulationRun) -> SimulationRun | PortableRun:
     Raises:
         ConfigError: The recommender neither pickles nor comes from the run's config (it was passed in).
     """
+    from recpilot.simulation.assembly import explored_name
+
     config = run.config
-    built_name = config.recommender if config.explore is None else f"{config.explore}({config.recommender})"
+    built_name = explored_name(config, config.recommender)
     bare = dataclasses.replace(run, population=[])
     try:
         require_ray().cloudpickle.dumps(run.recommender)
