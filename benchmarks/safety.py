@@ -94,6 +94,11 @@ def main(argv: list[str] | None = None) -> int:
         help="with --real-llm: an LLM record/replay cache file (a request already answered, in either "
         "arm, is answered again from it; with --temperature 0 that is what the server would say)",
     )  # fmt: skip
+    parser.add_argument(
+        "--shard", default=None, metavar="K/N",
+        help="with --real-llm: play only the K-th of N shares of the cases (K = 0..N-1; a task plays in "
+        "every arm of the same share), e.g. one per model server; merge their --json files for --summary",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if args.real_llm or args.llm or args.summary:
         return _real_llm(args)
@@ -222,6 +227,8 @@ def _real_llm(args: argparse.Namespace) -> int:
             return 2
         runner = SuiteRunner(brain=lambda: LLMBrain(settings))
         plays = _real_plays(runner, arms, [] if args.benign_only else cases, whole=args.whole)
+        if args.shard is not None:
+            plays = _share(plays, args.shard)
         everything = _play_logged(plays, log)
     print(f"Injection suite against {settings.describe()} (output mode {args.output_mode}, temperature "
           f"{args.temperature:g}; shared machine)")  # fmt: skip
@@ -274,6 +281,23 @@ def _real_plays(runner: SuiteRunner, arms: list[Arm], cases: list[Case], *, whol
         for kind, case in [("attack", c) for c in cases] + (extra if whole and cases else []):
             plays.append((f"real-llm/{arm.name}/{kind}", case.id, functools.partial(runner.play, case, arm)))
     return plays
+
+
+def _share(plays: list[Play], shard: str) -> list[Play]:
+    """The K-th of N shares of ``plays`` (``shard`` is "K/N"), cut by case so a case keeps its arms together.
+
+    Raises:
+        SystemExit: ``shard`` is not K/N with 0 <= K < N.
+    """
+    try:
+        k, n = (int(part) for part in shard.split("/"))
+        if not 0 <= k < n:
+            raise ValueError
+    except ValueError:
+        raise SystemExit(f"--shard {shard!r}: expected K/N with 0 <= K < N, e.g. 0/2") from None
+    order = list(dict.fromkeys(case_id for _, case_id, _ in plays))
+    mine = {case_id for i, case_id in enumerate(order) if i % n == k}
+    return [play for play in plays if play[1] in mine]
 
 
 def _play_logged(plays: list[Play], log: ResultLog | None) -> dict[str, list[CaseResult]]:

@@ -79,6 +79,17 @@ def test_a_turn_that_asks_for_no_write_is_offered_no_write_tool(runtime: AgentRu
     assert listed == grammar == READS
 
 
+def test_the_instructions_name_no_tool_the_turn_does_not_offer(runtime: AgentRuntime) -> None:
+    for message in ("a 90s comedy", "no horror this week"):
+        _, brain = turn(runtime, message)
+        instructions = brain.asked[0].instructions
+        _, grammar = offered(brain)
+        named = {name for name in READS | WRITES if name in instructions}  # anywhere, explanations too
+        assert named == grammar, message
+    assert 'A standing instruction ("no horror this week") is intent feed: add_feed_rule.' in instructions
+    assert instructions.count("add_feed_rule") == 2  # explained, then listed with no second description
+
+
 def test_a_turn_that_asks_for_a_write_is_offered_that_write_only(runtime: AgentRuntime) -> None:
     _, brain = turn(runtime, "remember that I love westerns")
     listed, grammar = offered(brain)

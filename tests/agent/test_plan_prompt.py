@@ -14,11 +14,20 @@ from pydantic_ai.models.function import AgentInfo
 
 from recpilot.agent.acceptance import ACCEPTANCE_CASES, NEW
 from recpilot.agent.agent import DEFAULT_TOOLS, RecommenderAgent
-from recpilot.agent.llm_brain import LLMBrain, reply_wire_schema
+from recpilot.agent.llm_brain import (
+    ITEM_ID_CHARS,
+    NOTE_CHARS,
+    NOTES,
+    REPLY_CHARS,
+    REPLY_ITEMS,
+    LLMBrain,
+    reply_wire_schema,
+)
 from recpilot.agent.plan_schema import plan_prompt_schema, tool_catalog
-from recpilot.agent.prompts import PLAN_INSTRUCTIONS, shown_list
+from recpilot.agent.prompts import PLAN_INSTRUCTIONS, ComposedReply, shown_list
 from recpilot.agent.runtime import AgentRuntime
 from recpilot.agent.types import HardConstraints, NumericRange, Plan, PlanStep
+from recpilot.llm.chat import CHARS_PER_TOKEN, longest_answer, tokens_for
 from recpilot.llm.modes import schema_instructions
 from recpilot.testing.llm_models import ScriptedCall, ScriptedModel
 from recpilot.testing.local_llm import local_llm_missing, smollm2_token_counter
@@ -76,8 +85,49 @@ def test_the_reply_schema_bounds_its_text_and_lists() -> None:
     schema = reply_wire_schema()
     assert _unbounded_lists(schema) == []
     assert schema["properties"]["reply"]["maxLength"] <= 600
-    assert schema["properties"]["notes"]["additionalProperties"]["maxLength"] <= 100
-    jsonschema.validate({"reply": "Try Heat.", "item_ids": [6, "7"], "notes": {"6": "a heist"}}, schema)
+    assert schema["properties"]["notes"]["items"]["properties"]["note"]["maxLength"] <= 100
+    answer = {"reply": "Try Heat.", "item_ids": [6, "7"], "notes": [{"id": 6, "note": "a heist"}]}
+    jsonschema.validate(answer, schema)
+    assert ComposedReply.model_validate(answer).notes == {"6": "a heist"}
+    six_notes = [{"id": i, "note": "fits"} for i in range(6)]
+    with pytest.raises(jsonschema.ValidationError, match="too long"):
+        jsonschema.validate({"reply": "Try Heat.", "notes": six_notes}, schema)
+
+
+def test_llama_cpp_bounds_every_part_of_the_reply_in_its_grammar() -> None:
+    # llama.cpp's converter ignores maxProperties and propertyNames: notes keyed by id in an object
+    # became "any number of notes with keys of any length" in the grammar, so they go as a list.
+    if (missing := local_llm_missing()) is not None:
+        pytest.skip(f"llama.cpp's schema converter needs the [local-llm] extra: {missing}")
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    grammar = json_schema_to_gbnf(json.dumps(reply_wire_schema()))
+    assert "*" not in grammar.replace("char*", "")  # no unbounded repetition but the unused string rule
+    rules = dict(line.split(" ::= ", 1) for line in grammar.splitlines() if " ::= " in line)
+    assert not [name for name, body in rules.items() if "string" in body.split()]  # no free-length text
+
+
+def longest_reply() -> dict[str, Any]:
+    """The longest reply the wire schema admits, written in plain English words."""
+    words = "this quiet film follows a young woman through a small town and it fits your taste well "
+    text = (words * 20)[: REPLY_CHARS - 1].rstrip() + "."
+    ids: list[int | str] = [str(10**ITEM_ID_CHARS - 1 - i) for i in range(REPLY_ITEMS)]
+    note = (words * 3)[: NOTE_CHARS - 1].rstrip() + "."
+    return {"reply": text, "item_ids": ids, "notes": [{"id": i, "note": note} for i in ids[:NOTES]]}
+
+
+def test_the_compose_budget_holds_the_longest_reply_the_schema_admits() -> None:
+    # SmolLM2 under the grammar wrote replies the 300-token budget cut mid-JSON (2 of 12 turns, each a
+    # repair call): 600 characters of reply plus 10 notes of 100 could not fit 300 tokens.
+    schema = reply_wire_schema()
+    reply = longest_reply()
+    jsonschema.validate(reply, schema)
+    text = json.dumps(reply, separators=(",", ":"))
+    assert len(text) <= longest_answer(schema)  # type: ignore[operator]
+    question = LLMBrain(ScriptedModel([])).compose_question
+    assert question.max_tokens == tokens_for(schema) >= len(text) / CHARS_PER_TOKEN
+    count = smollm2_tokens()
+    assert count(text) <= question.max_tokens  # by the real model's own tokenizer
 
 
 def test_the_tool_list_gives_enum_values_as_names() -> None:

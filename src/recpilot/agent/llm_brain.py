@@ -29,7 +29,7 @@ from recpilot.agent.plan_schema import plan_prompt_schema, plan_schema, tool_cat
 from recpilot.agent.prompts import ComposedReply, Critique
 from recpilot.agent.types import HardConstraints, Intent, Plan, RecommendedItem, TraceStep
 from recpilot.errors import ConfigError
-from recpilot.llm.chat import Question, lean_schema
+from recpilot.llm.chat import Question, lean_schema, tokens_for
 from recpilot.llm.client import LLMClient
 from recpilot.llm.errors import LLMDeadlineError, LLMError, LLMUnavailableError
 from recpilot.llm.settings import LLMSettings, load_llm_settings
@@ -44,32 +44,72 @@ OutputT = TypeVar("OutputT", bound=BaseModel)
 #: Failures that mean "the model gave no usable answer" (anything else is a bug and propagates).
 _MODEL_FAILURES = (LLMError, httpx2.HTTPError)
 
-_COMPOSE_TOKENS = 300
+#: Bounds of the reply on the wire: the text, the items shown, and notes on some of them.
+REPLY_CHARS = 480  # five short sentences
+REPLY_ITEMS = 10
+ITEM_ID_CHARS = 12  # MovieLens ids have up to 6 digits, Amazon's ASINs 10 characters
+NOTES = 5
+NOTE_CHARS = 80  # one short sentence
 
 
 def reply_wire_schema() -> dict[str, Any]:
-    """The reply's JSON schema as sent: :class:`ComposedReply`'s, with its text and lists bounded.
+    """The reply's JSON schema as sent: :class:`ComposedReply`'s, with every text and list bounded.
 
-    Under a grammar (llama.cpp) a small model otherwise writes the reply on until the token budget cuts
-    it mid-JSON, and a repair round is spent on length alone; the bounds keep an answer that follows
-    the grammar within :data:`_COMPOSE_TOKENS`. Validation still uses :class:`ComposedReply`.
+    Under a grammar (llama.cpp) a small model otherwise writes on until the token budget cuts the
+    answer mid-JSON, and a repair round is spent on length alone. The compose budget is derived from
+    these bounds (:func:`~recpilot.llm.chat.tokens_for`), so any answer the grammar admits fits it.
+    Validation still uses :class:`ComposedReply`.
     """
     schema = lean_schema(ComposedReply)
     properties = schema["properties"]
-    properties["reply"]["maxLength"] = 600  # five sentences, about 150 tokens
-    properties["item_ids"]["maxItems"] = 10
-    properties["notes"]["additionalProperties"]["maxLength"] = 100
+    properties["reply"]["maxLength"] = REPLY_CHARS
+    item_id = {"anyOf": [{"type": "integer"}, {"type": "string", "maxLength": ITEM_ID_CHARS}]}
+    properties["item_ids"] = {"type": "array", "items": item_id, "maxItems": REPLY_ITEMS}
+    # A list, not an object keyed by id: llama.cpp's grammar ignores maxProperties and propertyNames.
+    note = {"type": "string", "maxLength": NOTE_CHARS}
+    entry = {
+        "type": "object",
+        "properties": {"id": item_id, "note": note},
+        "required": ["id", "note"],
+        "additionalProperties": False,
+    }
+    properties["notes"] = {"type": "array", "items": entry, "maxItems": NOTES}
     return schema
 
 
+_REPLY_SCHEMA = reply_wire_schema()
 _COMPOSE = Question(
     prompts.COMPOSE_INSTRUCTIONS,
     ComposedReply,
     "The reply.",
-    max_tokens=_COMPOSE_TOKENS,
-    wire_schema=reply_wire_schema(),
+    max_tokens=tokens_for(_REPLY_SCHEMA),
+    wire_schema=_REPLY_SCHEMA,
 )
-_CRITIC = Question(prompts.CRITIC_INSTRUCTIONS, Critique, "The verdict on the draft.", max_tokens=300)
+
+
+def critique_wire_schema() -> dict[str, Any]:
+    """The critic's JSON schema as sent: :class:`Critique`'s, bounded like the reply's."""
+    schema = lean_schema(Critique)
+    properties = schema["properties"]
+    problems = properties["problems"]
+    problems["maxItems"] = 3
+    problems["items"]["maxLength"] = NOTE_CHARS
+    for branch in properties["reply"]["anyOf"]:
+        if branch.get("type") == "string":
+            branch["maxLength"] = REPLY_CHARS
+    item_id = {"anyOf": [{"type": "integer"}, {"type": "string", "maxLength": ITEM_ID_CHARS}]}
+    properties["drop_item_ids"] = {"type": "array", "items": item_id, "maxItems": REPLY_ITEMS}
+    return schema
+
+
+_CRITIQUE_SCHEMA = critique_wire_schema()
+_CRITIC = Question(
+    prompts.CRITIC_INSTRUCTIONS,
+    Critique,
+    "The verdict on the draft.",
+    max_tokens=tokens_for(_CRITIQUE_SCHEMA),
+    wire_schema=_CRITIQUE_SCHEMA,
+)
 _PLAN_TOKENS = 300
 
 
@@ -86,6 +126,8 @@ class LLMBrain(Brain):
     """
 
     name = "llm"
+    #: The writer's question (its wire schema and its token budget, derived from the schema's bounds).
+    compose_question: Question[ComposedReply] = _COMPOSE
 
     def __init__(
         self,
@@ -140,7 +182,7 @@ class LLMBrain(Brain):
         constraints = act.constraints.merged(tools.context.constraints)
         prompt = prompts.compose_prompt(turn.message, act.intent, constraints, items, tools.trace)
         async with self._step("compose", books):
-            draft = await self._ask("compose", _COMPOSE, prompt, books)
+            draft = await self._ask("compose", self.compose_question, prompt, books)
             if self.reflect:
                 draft = await self._reflect(prompt, draft, items, books, tools.trace)
         catalog = tools.context.catalog
@@ -191,14 +233,16 @@ class LLMBrain(Brain):
         key = tuple(spec.name for spec in specs)
         question = questions.get(key)
         if question is None:
-            instructions = prompts.plan_instructions(tool_catalog(specs, prompts.PLAN_INSTRUCTIONS))
+            names = [spec.name for spec in specs]
+            explained = prompts.plan_instructions("", names)  # a tool these explain gets no description
+            instructions = prompts.plan_instructions(tool_catalog(specs, explained), names)
             question = Question(
                 instructions,
                 Plan,
                 "The plan.",
                 max_tokens=_PLAN_TOKENS,
                 wire_schema=plan_schema(specs, _vocabulary(catalog)),
-                prompt_schema=plan_prompt_schema([spec.name for spec in specs]),
+                prompt_schema=plan_prompt_schema(names),
             )
             questions[key] = question
         return question
@@ -316,4 +360,4 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"[:300]
 
 
-__all__ = ["LLMBrain", "build_llm_brain", "reply_wire_schema", "usable_settings"]
+__all__ = ["LLMBrain", "build_llm_brain", "critique_wire_schema", "reply_wire_schema", "usable_settings"]

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from recpilot.agent.types import HardConstraints, RecommendedItem, TraceStep
 from recpilot.memory.base import DialogueTurn, UserProfile
@@ -28,9 +28,7 @@ You plan a recommender's actions over a real catalog. Answer with a plan:
 - intent: what the user wants;
 - steps: tool calls run in order on one shared candidate set: search_catalog narrows it by hard
   constraints, similar_items scores it by likeness to named items, rank_candidates ranks it and keeps
-  the answer (a recommend plan ends with it). chitchat and refuse need no steps. A critique of the list
-  shown last ("not the second one", "older") is intent critique: critique_shown, then search and rank
-  again. A standing instruction ("no horror this week") is intent feed: add_feed_rule;
+  the answer (a recommend plan ends with it). chitchat and refuse need no steps.{hints}
 - constraints: the hard constraints the user stated (as passed to search_catalog);
 - note: one short sentence on why.
 Use only attribute names and values listed in the message. Never invent items, ids or values.
@@ -38,13 +36,22 @@ Use only attribute names and values listed in the message. Never invent items, i
 Tools, as name(arguments, ? = optional):
 {tools}"""
 
+#: What the instructions say about a tool, said only in a turn that offers it: a turn whose message
+#: asks for no standing rule is not told about ``add_feed_rule`` (least privilege, and fewer tokens).
+PLAN_TOOL_HINTS = {
+    "critique_shown": 'A critique of the list shown last ("not the second one", "older") is intent '
+    "critique: critique_shown, then search and rank again.",
+    "add_feed_rule": 'A standing instruction ("no horror this week") is intent feed: add_feed_rule.',
+}
+
+
 COMPOSE_INSTRUCTIONS = (
     """\
 You write the recommender's reply. Answer with:
 - reply: a short, friendly answer to the user's message (2 to 5 sentences). Mention only the items
   listed below, by their exact titles; never mention any other title and never invent facts;
 - item_ids: the ids of the listed items to show, best first (all of them if they all fit);
-- notes: optionally, one short sentence per item id saying why it fits this user.
+- notes: optionally, for up to 5 item ids, the id and one short sentence on why it fits this user.
 If no item is listed, say so plainly and suggest how to broaden the request, or answer from the
 tool results.
 
@@ -74,12 +81,25 @@ class ComposedReply(_Output):
     Attributes:
         reply: The text for the user.
         item_ids: Ids of the listed items to show, best first (titles are resolved by the agent).
-        notes: One short sentence per item id on why it fits.
+        notes: One short sentence per item id on why it fits. On the wire it is a list of
+            ``{"id": ..., "note": ...}`` (a bounded list: llama.cpp's grammar cannot bound an object's
+            number of keys); either form is read.
     """
 
     reply: str = Field(min_length=1)
     item_ids: list[int | str] = Field(default_factory=list)
     notes: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("notes", mode="before")
+    @classmethod
+    def _notes_from_list(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return {
+                str(entry["id"]): entry["note"]
+                for entry in value
+                if isinstance(entry, dict) and "id" in entry and isinstance(entry.get("note"), str)
+            }
+        return value
 
 
 class Critique(_Output):
@@ -106,9 +126,18 @@ _REPLY_CHARS = 100
 _MESSAGE_CHARS = 600  # a plan needs the request, not every repetition of it; the prompt stays small
 
 
-def plan_instructions(tools: str) -> str:
-    """The planner's system prompt, with the tool list (see :func:`tool_catalog`)."""
-    return f"{PLAN_INSTRUCTIONS.format(tools=tools)}\n\n{DATAMARK_INSTRUCTION}"
+def plan_instructions(tools: str, offered: Iterable[str] | None = None) -> str:
+    """The planner's system prompt, with the tool list (see :func:`tool_catalog`).
+
+    Args:
+        tools: The tool list.
+        offered: The names of the tools this turn offers: the instructions explain only those
+            (:data:`PLAN_TOOL_HINTS`); None explains every tool.
+    """
+    names = set(PLAN_TOOL_HINTS) if offered is None else set(offered)
+    hints = "".join(f"\n  {hint}" for tool, hint in PLAN_TOOL_HINTS.items() if tool in names)
+    body = PLAN_INSTRUCTIONS.format(tools=tools, hints=hints)
+    return f"{body}\n\n{DATAMARK_INSTRUCTION}"
 
 
 @dataclass(frozen=True)

@@ -16,6 +16,7 @@ Both implement :class:`ChatSession` (send, send an answer back with feedback) an
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any, Generic, Protocol, TypeVar
@@ -99,6 +100,80 @@ def lean_schema(output: type[BaseModel]) -> dict[str, Any]:
     """``output``'s JSON schema without ``title`` annotations and class docstrings (fields keep theirs)."""
     schema: dict[str, Any] = _without_titles(output.model_json_schema())
     return schema
+
+
+#: Characters per token that a budget derived from a schema counts on (English prose and JSON keys
+#: run at about 4 per token in the common BPE vocabularies; 3 leaves room for ids, digits and names).
+CHARS_PER_TOKEN = 3
+
+
+def longest_answer(schema: dict[str, Any]) -> int | None:
+    """The most characters a compact JSON value that ``schema`` admits can take, or None if unbounded.
+
+    Counts ``maxLength`` of strings, ``maxItems`` of arrays, ``maxProperties`` (with a key's own
+    ``maxLength`` under ``propertyNames``) of free-form objects, every declared property of fixed ones,
+    the longest ``enum``/``const`` member and the longest ``anyOf``/``oneOf`` branch; an integer counts
+    20 characters, a number 24. Escapes are not counted. Local ``$ref`` s are followed.
+    """
+    definitions = {**schema.get("$defs", {}), **schema.get("definitions", {})}
+
+    def longest(node: Any) -> int | None:
+        if not isinstance(node, dict):
+            return None
+        if "$ref" in node:
+            return longest(definitions.get(str(node["$ref"]).rsplit("/", 1)[-1]))
+        if "const" in node:
+            return len(json.dumps(node["const"]))
+        if "enum" in node:
+            return max((len(json.dumps(value)) for value in node["enum"]), default=0)
+        branches = node.get("anyOf") or node.get("oneOf")
+        if branches:
+            lengths = [longest(branch) for branch in branches]
+            return None if None in lengths else max(n for n in lengths if n is not None)
+        kind = node.get("type")
+        if kind == "string":
+            return int(node["maxLength"]) + 2 if "maxLength" in node else None
+        if kind in ("integer", "number"):
+            return 20 if kind == "integer" else 24
+        if kind in ("boolean", "null"):
+            return 5
+        if kind == "array":
+            item = longest(node.get("items", {}))
+            if item is None or "maxItems" not in node:
+                return None
+            return 2 + int(node["maxItems"]) * (item + 1)
+        if kind == "object":
+            total = 2
+            for name, value in node.get("properties", {}).items():
+                size = longest(value)
+                if size is None:
+                    return None
+                total += len(json.dumps(name)) + 2 + size
+            extra = node.get("additionalProperties")
+            if isinstance(extra, dict):
+                key = longest({"type": "string", **node.get("propertyNames", {})})
+                value = longest(extra)
+                if key is None or value is None or "maxProperties" not in node:
+                    return None
+                total += int(node["maxProperties"]) * (key + 2 + value)
+            return total
+        return None
+
+    return longest(schema)
+
+
+def tokens_for(schema: dict[str, Any]) -> int:
+    """A token budget that holds any answer ``schema`` admits (see :func:`longest_answer`).
+
+    Raises:
+        ValueError: ``schema`` admits answers of any length.
+    """
+    chars = longest_answer(schema)
+    if chars is None:
+        raise ValueError(
+            "the schema bounds no answer's length: give every string a maxLength, every list a maxItems"
+        )
+    return -(-chars // CHARS_PER_TOKEN)
 
 
 def _without_titles(node: Any, names: bool = False) -> Any:
