@@ -208,8 +208,10 @@ def _real_llm(args: argparse.Namespace) -> int:
     cases = interleaved(cases)[: args.limit or None]
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        # No max_output_tokens: each question keeps its own budget (the reply's is derived from its
+        # schema); a lower cap cut replies, and a reply that falls back rolls back the turn's writes.
         base = LLMSettings(
-            max_output_tokens=160, timeout_s=120.0, deadline_s=150.0, max_retries=1, concurrency=1,
+            timeout_s=120.0, deadline_s=150.0, max_retries=1, concurrency=1,
             output_mode=args.output_mode, modes_file=tmp / "modes.json", temperature=args.temperature,
             cache_path=str(args.cache) if args.cache else None, cache_mode="auto",
         )  # fmt: skip
