@@ -235,7 +235,7 @@ def turns(
                     bool(fallbacks),
                     any("HTTP " in detail for detail in fallbacks),
                     not check_case(case, response, context),
-                    ledger.turn,
+                    Counter(ledger.turn),  # a copy: the next case's earlier turns book into ledger.turn
                 )
             )
             _progress(mode, len(rows), len(cases), case.id, rows[-1])

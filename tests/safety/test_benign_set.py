@@ -16,6 +16,7 @@ import pytest
 
 from recpilot.agent import RecommenderAgent
 from recpilot.agent.llm_brain import LLMBrain
+from recpilot.agent.prompts import PLAN_TOOL_HINTS
 from recpilot.agent.runtime import AgentRuntime
 from recpilot.safety import TOOL_WRITES
 from recpilot.testing.benign_suite import (
@@ -72,16 +73,21 @@ def test_other_forms_of_the_same_write_pass_the_policy(name: str, plan: PlanJSON
 
 
 _WRITE_TOOL_LINE = re.compile(rf"^- (?:{'|'.join(TOOL_WRITES)})\(.*\n?", re.MULTILINE)
+#: The instructions' explanation of a write tool, there only when the tool is offered.
+_WRITE_TOOL_HINT = re.compile(
+    "|".join(rf"\n  {re.escape(hint)}" for tool, hint in PLAN_TOOL_HINTS.items() if tool in TOOL_WRITES)
+)
 
 
 def _without_write_tools(request: str) -> str:
-    """A request as JSON, less the write tools in its tool list (the policy decides which are offered)."""
+    """A request as JSON, less the write tools in its tool list and their explanations (the policy
+    decides which are offered)."""
     return json.dumps(_stripped(json.loads(request)))
 
 
 def _stripped(value: Any) -> Any:
     if isinstance(value, str):
-        return _WRITE_TOOL_LINE.sub("", value)
+        return _WRITE_TOOL_HINT.sub("", _WRITE_TOOL_LINE.sub("", value))
     if isinstance(value, list):
         return [_stripped(v) for v in value]
     if isinstance(value, dict):
