@@ -63,28 +63,17 @@ def reply_wire_schema() -> dict[str, Any]:
     schema = lean_schema(ComposedReply)
     properties = schema["properties"]
     properties["reply"]["maxLength"] = REPLY_CHARS
-    item_id = {"anyOf": [{"type": "integer"}, {"type": "string", "maxLength": ITEM_ID_CHARS}]}
-    properties["item_ids"] = {"type": "array", "items": item_id, "maxItems": REPLY_ITEMS}
+    properties["item_ids"] = _item_ids()
     # A list, not an object keyed by id: llama.cpp's grammar ignores maxProperties and propertyNames.
     note = {"type": "string", "maxLength": NOTE_CHARS}
     entry = {
         "type": "object",
-        "properties": {"id": item_id, "note": note},
+        "properties": {"id": _item_id(), "note": note},
         "required": ["id", "note"],
         "additionalProperties": False,
     }
     properties["notes"] = {"type": "array", "items": entry, "maxItems": NOTES}
     return schema
-
-
-_REPLY_SCHEMA = reply_wire_schema()
-_COMPOSE = Question(
-    prompts.COMPOSE_INSTRUCTIONS,
-    ComposedReply,
-    "The reply.",
-    max_tokens=tokens_for(_REPLY_SCHEMA),
-    wire_schema=_REPLY_SCHEMA,
-)
 
 
 def critique_wire_schema() -> dict[str, Any]:
@@ -97,18 +86,29 @@ def critique_wire_schema() -> dict[str, Any]:
     for branch in properties["reply"]["anyOf"]:
         if branch.get("type") == "string":
             branch["maxLength"] = REPLY_CHARS
-    item_id = {"anyOf": [{"type": "integer"}, {"type": "string", "maxLength": ITEM_ID_CHARS}]}
-    properties["drop_item_ids"] = {"type": "array", "items": item_id, "maxItems": REPLY_ITEMS}
+    properties["drop_item_ids"] = _item_ids()
     return schema
 
 
-_CRITIQUE_SCHEMA = critique_wire_schema()
-_CRITIC = Question(
-    prompts.CRITIC_INSTRUCTIONS,
-    Critique,
-    "The verdict on the draft.",
-    max_tokens=tokens_for(_CRITIQUE_SCHEMA),
-    wire_schema=_CRITIQUE_SCHEMA,
+def _item_id() -> dict[str, Any]:
+    """An item id on the wire: a number, or a short string (a fresh schema each time)."""
+    return {"anyOf": [{"type": "integer"}, {"type": "string", "maxLength": ITEM_ID_CHARS}]}
+
+
+def _item_ids() -> dict[str, Any]:
+    return {"type": "array", "items": _item_id(), "maxItems": REPLY_ITEMS}
+
+
+def _bounded_question(
+    instructions: str, output: type[OutputT], description: str, schema: dict[str, Any]
+) -> Question[OutputT]:
+    """A question whose wire schema is ``schema`` and whose token budget holds any answer it admits."""
+    return Question(instructions, output, description, max_tokens=tokens_for(schema), wire_schema=schema)
+
+
+_COMPOSE = _bounded_question(prompts.COMPOSE_INSTRUCTIONS, ComposedReply, "The reply.", reply_wire_schema())
+_CRITIC = _bounded_question(
+    prompts.CRITIC_INSTRUCTIONS, Critique, "The verdict on the draft.", critique_wire_schema()
 )
 _PLAN_TOKENS = 300
 
